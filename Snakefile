@@ -1,0 +1,27 @@
+# concept-geometry: reproduce, check and extend Jiang et al. 2024 and Li et al. 2024.
+# The Snakefile is a table of contents; every stage lives in workflow/rules/.
+from snakemake.utils import min_version
+
+min_version("9.0")
+
+
+configfile: "config/config.yaml"
+
+
+report: "workflow/report/workflow.rst"
+
+
+include: "workflow/rules/common.smk"
+include: "workflow/rules/simulation.smk"
+include: "workflow/rules/alignment.smk"
+include: "workflow/rules/activations.smk"
+include: "workflow/rules/crystals.smk"
+include: "workflow/rules/lobes.smk"
+include: "workflow/rules/galaxy.smk"
+include: "workflow/rules/report.smk"
+
+
+rule all:
+    input:
+        all_targets(),
+    default_target: True

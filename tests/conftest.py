@@ -1,0 +1,41 @@
+"""Shared fixtures: repository paths, tiny-config workflow runner."""
+
+from __future__ import annotations
+
+import os
+import subprocess
+import sys
+from pathlib import Path
+
+import pytest
+
+ROOT = Path(__file__).resolve().parents[1]
+sys.path.insert(0, str(ROOT / "workflow"))
+SHARED = ROOT.parent / "shared"
+
+# Tests never touch a hub.
+os.environ.setdefault("HF_HUB_OFFLINE", "1")
+os.environ.setdefault("TRANSFORMERS_OFFLINE", "1")
+os.environ.setdefault("HF_DATASETS_OFFLINE", "1")
+
+
+@pytest.fixture(scope="session")
+def root() -> Path:
+    return ROOT
+
+
+def run_snakemake(workdir: Path, configfile: Path, *args: str, timeout: int = 900,
+                  check: bool = True) -> subprocess.CompletedProcess:
+    """Run the workflow with ``configfile`` in ``workdir`` (results/ and logs/ land there)."""
+    cmd = [sys.executable, "-m", "snakemake", "--snakefile", str(ROOT / "Snakefile"),
+           "--directory", str(workdir), "--configfile", str(configfile), "--cores", "2",
+           "--rerun-incomplete", *args]
+    proc = subprocess.run(cmd, capture_output=True, text=True, timeout=timeout)
+    if check and proc.returncode != 0:
+        raise AssertionError(f"snakemake failed ({proc.returncode}):\n{proc.stdout[-6000:]}\n{proc.stderr[-6000:]}")
+    return proc
+
+
+@pytest.fixture
+def snakemake_runner():
+    return run_snakemake

@@ -1,0 +1,105 @@
+"""Config validation: JSON schema (with defaults filled in) plus cross-field checks.
+
+Called by ``workflow/rules/common.smk`` at start-up, before any job is scheduled, so an
+invalid config stops the run with one paragraph naming the offending key.
+"""
+
+from __future__ import annotations
+
+from pathlib import Path
+from typing import Any
+
+import yaml
+from jsonschema import Draft202012Validator, validators
+from jsonschema.exceptions import best_match
+from referencing import Registry, Resource
+
+from .errors import ConfigError
+
+__all__ = ["ConfigError", "validate_config", "load_schema"]
+
+_HINT = (
+    "Edit the config file (config/config.yaml, or the one given with --configfile); "
+    "every key is documented in config/README.md."
+)
+
+
+def _with_defaults(cls):
+    """A validator class that fills in `default` values while it validates."""
+    validate_properties = cls.VALIDATORS["properties"]
+
+    def set_defaults(validator, properties, instance, schema):
+        if isinstance(instance, dict):
+            for name, sub in properties.items():
+                if isinstance(sub, dict) and "default" in sub and name not in instance:
+                    instance[name] = _copy(sub["default"])
+        yield from validate_properties(validator, properties, instance, schema)
+
+    return validators.extend(cls, {"properties": set_defaults})
+
+
+def _copy(value):
+    import copy
+
+    return copy.deepcopy(value)
+
+
+def load_schema(schema_path: str | Path) -> tuple[dict, Registry]:
+    """Load the top-level schema and a registry resolving its relative ``$ref`` files."""
+    schema_path = Path(schema_path).resolve()
+    root = schema_path.parent
+
+    def retrieve(uri: str):
+        name = uri.split("/")[-1]
+        path = root / name
+        return Resource.from_contents(yaml.safe_load(path.read_text()))
+
+    schema = yaml.safe_load(schema_path.read_text())
+    return schema, Registry(retrieve=retrieve)
+
+
+def _key(path) -> str:
+    parts = [str(p) for p in path]
+    return ".".join(parts) if parts else "<top level>"
+
+
+def _format(error) -> str:
+    key = _key(error.absolute_path)
+    if error.validator == "additionalProperties":
+        allowed = sorted(error.schema.get("properties", {}))
+        return (
+            f"Invalid config: {error.message} under `{key}`. "
+            f"Allowed keys there: {', '.join(allowed) or '(none)'}. {_HINT}"
+        )
+    return f"Invalid config: key `{key}` = {error.instance!r}: {error.message}. {_HINT}"
+
+
+def validate_config(config: dict[str, Any], schema_path: str | Path) -> dict[str, Any]:
+    """Validate ``config`` in place against the schema, fill defaults, run cross-checks.
+
+    Raises ConfigError with one paragraph naming the key and the fix.
+    """
+    schema, registry = load_schema(schema_path)
+    cls = _with_defaults(Draft202012Validator)
+    validator = cls(schema, registry=registry)
+    errors = list(validator.iter_errors(config))
+    if errors:
+        raise ConfigError(_format(best_match(errors)))
+    for check in CROSS_CHECKS:
+        check(config)
+    return config
+
+
+def _check_stages(config):
+    """Stages that need the features stage's outputs must enable it."""
+    stages = set(config.get("stages", []))
+    needs = {"lobes", "galaxy"} & stages
+    if needs and "features" not in stages:
+        raise ConfigError(
+            f"Invalid config: key `stages` enables {sorted(needs)} but not `features`, "
+            f"whose SAE features they read. Add `features` to `stages`. {_HINT}"
+        )
+
+
+# Stage modules append their own cross-field checks here (functions taking the config).
+CROSS_CHECKS = [_check_stages]

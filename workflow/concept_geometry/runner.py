@@ -1,0 +1,73 @@
+"""The one way a Snakemake script runs: log to ``snakemake.log[0]``, clean errors.
+
+Usage in ``workflow/scripts/<step>.py``::
+
+    from concept_geometry.runner import run
+
+    def main(smk, log):
+        log.info("phase 1: ...")
+        ...
+
+    run(main, snakemake)  # noqa: F821  (injected by Snakemake)
+
+``run`` sends stderr (so tqdm bars and warnings) to the rule's log file, sets up a
+``logging`` logger that writes one line per phase, pins torch/BLAS threads to the rule's
+``threads``, records the rule name so artifacts can name their producer, and turns a
+``ConceptGeometryError`` into one paragraph on the terminal and in the log (exit 1, no
+traceback). Any other exception is a bug and keeps its traceback in the log.
+"""
+
+from __future__ import annotations
+
+import logging
+import os
+import sys
+from typing import Any, Callable
+
+from .errors import ConceptGeometryError
+from .io import RULE_ENV
+
+
+def get_logger(name: str = "concept_geometry") -> logging.Logger:
+    return logging.getLogger(name)
+
+
+def run(main: Callable[[Any, logging.Logger], None], smk: Any) -> None:
+    rule = getattr(smk, "rule", "unknown")
+    os.environ[RULE_ENV] = rule
+    terminal = sys.__stderr__
+    log_path = smk.log[0] if len(smk.log) else None
+    if log_path:
+        os.makedirs(os.path.dirname(log_path) or ".", exist_ok=True)
+        log_file = open(log_path, "w", buffering=1)
+        sys.stderr = log_file
+    logging.basicConfig(
+        level=logging.INFO,
+        format=f"%(asctime)s [{rule}] %(message)s",
+        stream=sys.stderr,
+        force=True,
+    )
+    log = get_logger()
+    threads = int(getattr(smk, "threads", 1) or 1)
+    try:
+        import torch
+
+        torch.set_num_threads(threads)
+    except ImportError:  # pragma: no cover - torch is a hard dependency
+        pass
+    try:
+        from threadpoolctl import threadpool_limits
+
+        threadpool_limits(threads)
+    except ImportError:  # pragma: no cover
+        pass
+    log.info("start (threads=%d)", threads)
+    try:
+        main(smk, log)
+    except ConceptGeometryError as err:
+        message = f"Error in rule `{rule}`: {err}"
+        log.error(message)
+        if terminal is not None and terminal is not sys.stderr:
+            print(message, file=terminal, flush=True)
+        sys.exit(1)
+    log.info("done")

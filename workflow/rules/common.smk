@@ -1,0 +1,42 @@
+# Shared helpers: config validation (before any job), stage switches, target lists.
+import sys
+from pathlib import Path
+
+sys.path.insert(0, str(Path(workflow.basedir) / "workflow"))
+
+from concept_geometry.config import ConfigError, validate_config
+
+try:
+    validate_config(config, Path(workflow.basedir) / "workflow/schemas/config.schema.yaml")
+except ConfigError as err:
+    # One clear paragraph, no traceback, before any job is scheduled.
+    raise WorkflowError(str(err)) from None
+
+
+wildcard_constraints:
+    layer=r"[A-Za-z0-9_]+",
+    model=r"[A-Za-z0-9_.\-]+",
+    corpus=r"[A-Za-z0-9_.\-]+",
+    seed=r"\d+",
+
+
+def stage_enabled(stage):
+    """True when `stage` is listed in config['stages']."""
+    return stage in config["stages"]
+
+
+def all_targets():
+    """Every final output of the enabled stages (rule all's input)."""
+    targets = []
+    for stage, fn in [
+        ("simulation", simulation_targets),
+        ("alignment", alignment_targets),
+        ("features", features_targets),
+        ("crystals", crystals_targets),
+        ("lobes", lobes_targets),
+        ("galaxy", galaxy_targets),
+        ("report", report_targets),
+    ]:
+        if stage_enabled(stage):
+            targets.extend(fn())
+    return targets
