@@ -40,3 +40,19 @@ def all_targets():
         if stage_enabled(stage):
             targets.extend(fn())
     return targets
+
+
+def repo_path(path):
+    """A config path: absolute as given, else relative to the repository root."""
+    p = Path(str(path))
+    return str(p if p.is_absolute() else Path(workflow.basedir) / p)
+
+
+def log_path(stage, name):
+    """logs/<stage>/<name>.log"""
+    return f"logs/{stage}/{name}.log"
+
+
+def bench_path(stage, name):
+    """results/benchmarks/<stage>/<name>.tsv (Snakemake's benchmark: files)."""
+    return f"results/benchmarks/{stage}/{name}.tsv"
