@@ -27,7 +27,8 @@ def _how_to_fix(spec: str, key: str) -> str:
     )
 
 
-def resolve_model_path(spec: str, key: str = "model") -> str:
+def resolve_model_path(spec: str, key: str = "model",
+                       markers: tuple[str, ...] = ("config.json",)) -> str:
     """Turn a model spec into what ``from_pretrained`` takes (a folder path or hub id).
 
     ``key`` names the config key the spec came from, for the error message.
@@ -52,9 +53,9 @@ def resolve_model_path(spec: str, key: str = "model") -> str:
         return str(folder)
     path = Path(spec).expanduser()
     if path.exists():
-        if not (path / "config.json").exists():
+        if not any((path / m).exists() for m in markers):
             raise MissingResourceError(
-                f"Model folder {path} (config key `{key}`) has no config.json, so it is not a "
+                f"Model folder {path} (config key `{key}`) has no {' or '.join(markers)}, so it is not a "
                 f"saved Hugging Face model. Point `{key}` at the folder written by "
                 f"`save_pretrained` (or a hub snapshot)."
             )
@@ -85,8 +86,8 @@ def hub_reachable(host: str = "huggingface.co", timeout: float = 3.0) -> bool:
         return False
 
 
-def _load(loader, spec: str, key: str, what: str, **kwargs):
-    source = resolve_model_path(spec, key)
+def _load(loader, spec: str, key: str, what: str, markers=("config.json",), **kwargs):
+    source = resolve_model_path(spec, key, markers)
     if not Path(source).exists() and not hub_reachable():
         kwargs["local_files_only"] = True  # only the local HF cache can help now
     try:
@@ -109,7 +110,8 @@ def load_tokenizer(spec: str, key: str = "model"):
     """The tokenizer of a model spec (AutoTokenizer)."""
     from transformers import AutoTokenizer
 
-    return _load(AutoTokenizer.from_pretrained, spec, key, "tokenizer")
+    return _load(AutoTokenizer.from_pretrained, spec, key, "tokenizer",
+                 markers=("tokenizer_config.json", "tokenizer.json", "config.json"))
 
 
 def load_model(spec: str, key: str = "model", dtype: str = "float32", device: str = "cpu"):

@@ -1,0 +1,232 @@
+"""The four experiments of the simulation study (Jiang et al. 2024 §5.1; spec claims 1-6).
+
+- ``full``: all contexts D, all outputs C, dimension d.
+- ``incomplete_contexts``: train on a random fraction of the contexts (D̂ ⊂ D).
+- ``incomplete_concepts``: keep a random fraction of the outputs (Ĉ ⊂ C); targets are
+  renormalised over Ĉ and contexts with no mass on Ĉ are dropped.
+- ``dimension``: all of D and C, representation dimension d swept (including d < m).
+
+A replicate seed fixes the DAG (the same DAG in every experiment), so a kept fraction of 1.0
+gives exactly the ``full`` run. All randomness derives from the master seed.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+
+import numpy as np
+import pandas as pd
+
+from ..seeding import derive_seed
+from . import dag as dagmod
+from .metrics import (cosine, cosine_matrix, embedding_differences, mean_pairwise_cosine,
+                      steering_vectors)
+from .model import TrainConfig, entropy, train_log_linear
+
+EXPERIMENTS = ("full", "incomplete_contexts", "incomplete_concepts", "dimension")
+
+__all__ = [
+    "EXPERIMENTS",
+    "Problem",
+    "SettingResult",
+    "make_problem",
+    "experiment_settings",
+    "setting_label",
+    "run_setting",
+    "linearity_metrics",
+    "run_experiment",
+]
+
+
+@dataclass
+class Problem:
+    """One latent-concept model: its DAG, exact joint, all contexts and conditionals."""
+
+    dag: dagmod.Dag
+    joint: np.ndarray  # (2**m,)
+    contexts: np.ndarray  # (3**m, m)
+    targets: np.ndarray  # (3**m, 2**m) exact p(y | x)
+    independent: np.ndarray  # (m, m) bool
+
+    @property
+    def m(self) -> int:
+        return self.dag.m
+
+
+@dataclass
+class SettingResult:
+    """Per-concept metrics (m rows), orthogonality pairs, training curve of one setting."""
+
+    concepts: pd.DataFrame
+    orthogonality: pd.DataFrame
+    curve: pd.DataFrame
+
+
+def make_problem(m: int, edge_prob: float, master_seed: int, replicate: int,
+                 low: float = 0.3, high: float = 0.7, tol: float = 1e-9) -> Problem:
+    """Draw the replicate's random DAG and compute everything exact about it."""
+    rng = np.random.default_rng(derive_seed(master_seed, "simulation", "dag", replicate))
+    dag = dagmod.random_dag(m, edge_prob, rng, low=low, high=high)
+    joint = dagmod.joint_distribution(dag)
+    contexts = dagmod.all_contexts(m)
+    targets = dagmod.conditionals(joint, contexts, m)
+    return Problem(dag=dag, joint=joint, contexts=contexts, targets=targets,
+                   independent=dagmod.independence_matrix(joint, m, tol=tol))
+
+
+def setting_label(experiment: str, value) -> str:
+    """The `setting` string of a sweep value: 'all', 'context_frac=0.5', 'd=4', ..."""
+    if experiment == "full":
+        return "all"
+    key = {"incomplete_contexts": "context_frac", "incomplete_concepts": "concept_frac",
+           "dimension": "d"}[experiment]
+    return f"{key}={value:g}" if isinstance(value, float) else f"{key}={value}"
+
+
+def experiment_settings(experiment: str, cfg: dict) -> list[dict]:
+    """The settings (d, context_frac, concept_frac, label) an experiment runs, from the
+    config section ``simulation``."""
+    base = {"d": int(cfg["d"]), "context_frac": 1.0, "concept_frac": 1.0}
+    if experiment == "full":
+        out = [dict(base)]
+        out[0]["setting"] = setting_label("full", None)
+        return out
+    if experiment == "incomplete_contexts":
+        return [{**base, "context_frac": float(q), "setting": setting_label(experiment, float(q))}
+                for q in cfg["context_fracs"]]
+    if experiment == "incomplete_concepts":
+        return [{**base, "concept_frac": float(q), "setting": setting_label(experiment, float(q))}
+                for q in cfg["concept_fracs"]]
+    if experiment == "dimension":
+        return [{**base, "d": int(d), "setting": setting_label(experiment, int(d))}
+                for d in cfg["dims"]]
+    raise ValueError(f"unknown experiment {experiment!r}; expected one of {EXPERIMENTS}")
+
+
+def _subset(n: int, frac: float, seed: int) -> np.ndarray:
+    """A sorted random subset of round(frac*n) indices out of n (all of them for frac=1)."""
+    if frac >= 1.0:
+        return np.arange(n)
+    k = max(1, int(round(frac * n)))
+    return np.sort(np.random.default_rng(seed).choice(n, size=k, replace=False))
+
+
+def linearity_metrics(f: np.ndarray, g: np.ndarray, contexts: np.ndarray, m: int,
+                      kept_outputs: np.ndarray | None = None) -> dict:
+    """All metrics of one trained model.
+
+    f: (n_ctx, d) for ``contexts`` (n_ctx, m); g: (2**m, d) by output token; kept_outputs:
+    (2**m,) bool (Ĉ). Returns per-concept arrays (m,) ``steering_cos``, ``embedding_cos``,
+    ``alignment_cos``, counts ``n_steering``, ``n_embedding``, and the mean directions
+    ``unembedding_dirs``/``embedding_dirs`` (m, d).
+    """
+    d = g.shape[1]
+    out = {k: np.full(m, np.nan) for k in ("steering_cos", "embedding_cos", "alignment_cos")}
+    out["n_steering"] = np.zeros(m, dtype=np.int64)
+    out["n_embedding"] = np.zeros(m, dtype=np.int64)
+    out["unembedding_dirs"] = np.full((m, d), np.nan)
+    out["embedding_dirs"] = np.full((m, d), np.nan)
+    for i in range(m):
+        sv = steering_vectors(g, m, i, kept_outputs)
+        ed = embedding_differences(f, contexts, i)
+        out["n_steering"][i], out["n_embedding"][i] = len(sv), len(ed)
+        out["steering_cos"][i] = mean_pairwise_cosine(sv)
+        out["embedding_cos"][i] = mean_pairwise_cosine(ed)
+        if len(sv):
+            out["unembedding_dirs"][i] = sv.mean(axis=0)
+        if len(ed):
+            out["embedding_dirs"][i] = ed.mean(axis=0)
+        out["alignment_cos"][i] = cosine(out["embedding_dirs"][i], out["unembedding_dirs"][i])
+    return out
+
+
+def run_setting(problem: Problem, d: int, context_frac: float, concept_frac: float,
+                train: TrainConfig, master_seed: int, replicate: int,
+                progress: bool = False) -> tuple[dict, dict]:
+    """Train one model on (a subset of) the problem and measure it.
+
+    Returns (metrics, info): metrics as in ``linearity_metrics`` plus ``curve`` (list of
+    dicts: step, loss, steering_cos, embedding_cos); info: final_loss, entropy floor,
+    numbers of contexts and outputs used.
+    """
+    m = problem.m
+    n_out = 2 ** m
+    keep_out = np.zeros(n_out, dtype=bool)
+    keep_out[_subset(n_out, concept_frac,
+                     derive_seed(master_seed, "simulation", "outputs", replicate,
+                                 f"{concept_frac:g}"))] = True
+    ctx_idx = _subset(len(problem.contexts), context_frac,
+                      derive_seed(master_seed, "simulation", "contexts", replicate,
+                                  f"{context_frac:g}"))
+    targets = problem.targets[np.ix_(ctx_idx, np.flatnonzero(keep_out))]
+    mass = targets.sum(axis=1)
+    has_mass = mass > 1e-300
+    ctx_idx, targets = ctx_idx[has_mass], targets[has_mass] / mass[has_mass, None]
+    contexts = problem.contexts[ctx_idx]
+    out_idx = np.flatnonzero(keep_out)
+
+    def full_g(g_kept: np.ndarray) -> np.ndarray:
+        g = np.full((n_out, g_kept.shape[1]), np.nan)
+        g[out_idx] = g_kept
+        return g
+
+    def monitor(f: np.ndarray, g_kept: np.ndarray) -> dict:
+        met = linearity_metrics(f, full_g(g_kept), contexts, m, keep_out)
+        return {"steering_cos": float(np.nanmean(met["steering_cos"])),
+                "embedding_cos": float(np.nanmean(met["embedding_cos"]))}
+
+    res = train_log_linear(targets, d, train,
+                           seed=derive_seed(master_seed, "simulation", "init", replicate, d),
+                           monitor=monitor, progress=progress)
+    metrics = linearity_metrics(res.f, full_g(res.g), contexts, m, keep_out)
+    metrics["curve"] = res.curve
+    info = {"final_loss": res.final_loss, "entropy": entropy(targets),
+            "n_contexts": int(len(ctx_idx)), "n_outputs": int(keep_out.sum())}
+    return metrics, info
+
+
+def run_experiment(experiment: str, cfg: dict, master_seed: int, replicate: int,
+                   log=None, progress: bool = False) -> SettingResult:
+    """Run every setting of ``experiment`` for one replicate; tidy tables out.
+
+    cfg: the validated config section ``simulation``. Tables:
+    concepts (one row per setting × concept), orthogonality (one row per setting × pair
+    i < j), curve (one row per setting × logged step).
+    """
+    problem = make_problem(cfg["m"], cfg["edge_prob"], master_seed, replicate,
+                           low=cfg["cpt_low"], high=cfg["cpt_high"],
+                           tol=cfg["independence_tol"])
+    m = problem.m
+    train = TrainConfig(steps=cfg["steps"], lr=cfg["lr"], init_scale=cfg["init_scale"],
+                        log_every=cfg["log_every"], optimizer=cfg["optimizer"])
+    concept_rows, orth_rows, curve_rows = [], [], []
+    iu, ju = np.triu_indices(m, k=1)
+    for s in experiment_settings(experiment, cfg):
+        if log is not None:
+            log.info("experiment %s, replicate %d, setting %s: training", experiment,
+                     replicate, s["setting"])
+        met, info = run_setting(problem, s["d"], s["context_frac"], s["concept_frac"], train,
+                                master_seed, replicate, progress=progress)
+        key = {"experiment": experiment, "setting": s["setting"], "seed": replicate}
+        for i in range(m):
+            concept_rows.append({
+                **key, "m": m, "d": s["d"], "context_frac": s["context_frac"],
+                "concept_frac": s["concept_frac"], "concept": i,
+                "steering_cos": met["steering_cos"][i], "embedding_cos": met["embedding_cos"][i],
+                "alignment_cos": met["alignment_cos"][i], "final_loss": info["final_loss"],
+                "entropy_floor": info["entropy"],
+                "excess_loss": info["final_loss"] - info["entropy"],
+                "n_steering_vectors": met["n_steering"][i],
+                "n_embedding_pairs": met["n_embedding"][i],
+                "n_contexts": info["n_contexts"], "n_outputs": info["n_outputs"],
+            })
+        cu = cosine_matrix(np.nan_to_num(met["unembedding_dirs"]))
+        ce = cosine_matrix(np.nan_to_num(met["embedding_dirs"]))
+        for i, j in zip(iu, ju):
+            orth_rows.append({**key, "concept_i": int(i), "concept_j": int(j),
+                              "independent": bool(problem.independent[i, j]),
+                              "cos": float(cu[i, j]), "embedding_cos": float(ce[i, j])})
+        for row in met["curve"]:
+            curve_rows.append({**key, **row})
+    return SettingResult(concepts=pd.DataFrame(concept_rows),
+                         orthogonality=pd.DataFrame(orth_rows), curve=pd.DataFrame(curve_rows))
