@@ -103,3 +103,6 @@ def _check_stages(config):
 
 # Stage modules append their own cross-field checks here (functions taking the config).
 CROSS_CHECKS = [_check_stages]
+
+from .lobes.config import check_lobes_config  # noqa: E402
+CROSS_CHECKS.append(check_lobes_config)

@@ -109,12 +109,12 @@ def run_tests(labels: pd.DataFrame, decoder: np.ndarray, cfg: dict, seed: int, l
 def specialization(labels: pd.DataFrame, firings, category: np.ndarray, split: np.ndarray,
                    cfg: dict, path_hint: str = "") -> tuple[pd.DataFrame, dict]:
     """Specialisation histograms (measure, k, variant, category, lobe, fraction, n_chunks)
-    and the code-lobe verdicts at k = min(ks) per measure and variant."""
+    and the code-lobe verdicts at k = 2 per measure and variant."""
     split = np.asarray(split).astype(str)
     category = np.asarray(category).astype(str)
     frames, verdicts = [], {}
     sc = cfg["specialization"]
-    k_code = int(min(cfg["ks"]))
+    k_code = 2  # the config check guarantees 2 in ks
     for variant, wanted in SPLIT_OF_VARIANT.items():
         chunks = np.flatnonzero(split == wanted)
         if chunks.size == 0:
@@ -152,7 +152,7 @@ def summary_rows(tests: pd.DataFrame, verdicts: dict, layer, model: str) -> pd.D
             rows.append(("lobes", q, setting, model, float(getattr(r, q))))
     for measure, by_variant in verdicts.items():
         for variant, v in by_variant.items():
-            k = v["k"] if v else int(tests["k"].min())
+            k = 2
             setting = f"layer={layer},measure={measure},k={k}"
             if variant != "corrected":
                 setting += f",variant={variant}"

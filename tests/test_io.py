@@ -1,0 +1,111 @@
+"""Atomic writes and corruption detection, per artifact format (issue 9)."""
+
+import json
+import os
+
+import numpy as np
+import pandas as pd
+import pytest
+import scipy.sparse as sp
+
+from concept_geometry import io
+from concept_geometry.errors import CorruptArtifactError
+
+
+def _truncate(path, keep=0.5):
+    data = path.read_bytes()
+    path.write_bytes(data[: int(len(data) * keep)])
+
+
+def _flip_byte(path, offset=-20):
+    data = bytearray(path.read_bytes())
+    data[offset] ^= 0xFF
+    path.write_bytes(bytes(data))
+
+
+def _write_each(tmp_path):
+    """One artifact per format, each written by a (pretend) rule."""
+    rng = np.random.default_rng(0)
+    paths = {}
+    paths["npz"] = tmp_path / "a.npz"
+    io.write_npz(paths["npz"], producer="rule_npz", x=rng.normal(size=(30, 4)),
+                 s=sp.random(20, 10, density=0.2, random_state=0, format="csr"))
+    paths["npy"] = tmp_path / "b.npy"
+    io.write_npy(paths["npy"], rng.normal(size=(50, 3)), producer="rule_npy")
+    paths["tsv"] = tmp_path / "c.tsv"
+    io.write_tsv(paths["tsv"], pd.DataFrame({"a": range(40), "b": np.arange(40) / 7}),
+                 producer="rule_tsv")
+    paths["json"] = tmp_path / "d.json"
+    io.write_json(paths["json"], {"k": list(range(30))}, producer="rule_json")
+    paths["safetensors"] = tmp_path / "sae"
+    from safetensors.numpy import save_file
+
+    with io.atomic_dir(paths["safetensors"], producer="rule_sae") as tmp:
+        save_file({"W_dec": rng.normal(size=(16, 8)).astype(np.float32)},
+                  str(tmp / "sae_weights.safetensors"))
+        (tmp / "cfg.json").write_text(json.dumps({"d_in": 8}))
+    return paths
+
+
+READERS = {
+    "npz": io.read_npz, "npy": io.read_npy, "tsv": io.read_tsv, "json": io.read_json,
+    "safetensors": io.verify,
+}
+
+
+def _target(paths, fmt):
+    p = paths[fmt]
+    return p / "sae_weights.safetensors" if fmt == "safetensors" else p
+
+
+@pytest.mark.parametrize("fmt", sorted(READERS))
+def test_round_trip_and_sidecar_names_producer(tmp_path, fmt):
+    paths = _write_each(tmp_path)
+    READERS[fmt](paths[fmt])  # intact artifacts read fine
+    if fmt == "npz":
+        got = io.read_npz(paths["npz"])
+        assert sp.issparse(got["s"]) and got["s"].shape == (20, 10)
+
+
+@pytest.mark.parametrize("fmt", sorted(READERS))
+@pytest.mark.parametrize("damage", ["truncate", "flip"])
+def test_damaged_artifact_is_refused_with_file_and_rule(tmp_path, fmt, damage):
+    paths = _write_each(tmp_path)
+    target = _target(paths, fmt)
+    (_truncate if damage == "truncate" else _flip_byte)(target)
+    with pytest.raises(CorruptArtifactError) as err:
+        READERS[fmt](paths[fmt])
+    msg = str(err.value)
+    assert str(target) in msg
+    assert f"rule_{fmt if fmt != 'safetensors' else 'sae'}" in msg
+    assert "--forcerun" in msg
+
+
+def test_missing_sidecar_is_refused(tmp_path):
+    paths = _write_each(tmp_path)
+    io.sidecar(paths["npy"]).unlink()
+    with pytest.raises(CorruptArtifactError, match="checksum"):
+        io.read_npy(paths["npy"])
+
+
+def test_failed_write_leaves_nothing_behind(tmp_path):
+    target = tmp_path / "out.npz"
+    with pytest.raises(RuntimeError):
+        with io.atomic_path(target) as tmp:
+            np.savez(tmp, x=np.ones(3))
+            raise RuntimeError("killed mid-job")
+    assert not target.exists()
+    assert os.listdir(tmp_path) == []
+
+
+def test_failed_dir_write_leaves_previous_output_untouched(tmp_path):
+    target = tmp_path / "sae"
+    with io.atomic_dir(target, producer="r") as tmp:
+        (tmp / "a.txt").write_text("old")
+    with pytest.raises(RuntimeError):
+        with io.atomic_dir(target, producer="r") as tmp:
+            (tmp / "a.txt").write_text("new")
+            raise RuntimeError("boom")
+    assert (target / "a.txt").read_text() == "old"
+    io.verify(target)
+    assert sorted(os.listdir(tmp_path)) == ["sae"]
