@@ -1,0 +1,61 @@
+"""Config validation: schema defaults, unknown keys and bad values stop the run (issue 2/9)."""
+
+import copy
+
+import pytest
+import yaml
+
+from concept_geometry.config import ConfigError, validate_config
+
+from conftest import ROOT, run_snakemake
+
+SCHEMA = ROOT / "workflow" / "schemas" / "config.schema.yaml"
+
+
+def default_config():
+    return yaml.safe_load((ROOT / "config" / "config.yaml").read_text())
+
+
+def test_default_and_paper_configs_are_valid():
+    validate_config(default_config(), SCHEMA)
+    cfg = default_config()
+    cfg.update(yaml.safe_load((ROOT / "config" / "paper.yaml").read_text()))
+    validate_config(cfg, SCHEMA)
+
+
+def test_defaults_are_filled_in():
+    cfg = validate_config({}, SCHEMA)
+    assert cfg["seed"] == 0
+    assert set(cfg["stages"]) >= {"simulation", "features", "report"}
+    for section in ["simulation", "alignment", "features", "crystals", "lobes", "galaxy", "report"]:
+        assert isinstance(cfg[section], dict)
+
+
+@pytest.mark.parametrize(
+    "patch, needle",
+    [
+        ({"bogus_key": 1}, "'bogus_key' was unexpected"),
+        ({"seed": "zero"}, "key `seed`"),
+        ({"seed": -1}, "key `seed`"),
+        ({"stages": ["simulation", "nope"]}, "key `stages.1`"),
+        ({"stages": ["lobes"]}, "`features`"),
+    ],
+)
+def test_bad_config_is_refused_with_key(patch, needle):
+    cfg = copy.deepcopy(default_config())
+    cfg.update(patch)
+    with pytest.raises(ConfigError) as err:
+        validate_config(cfg, SCHEMA)
+    assert needle in str(err.value)
+    assert "config/README.md" in str(err.value)
+
+
+def test_snakemake_stops_before_any_job(tmp_path):
+    bad = tmp_path / "bad.yaml"
+    bad.write_text("stages: [simulation]\nsimulation_typo: {}\n")
+    proc = run_snakemake(tmp_path, bad, "-n", check=False)
+    out = proc.stdout + proc.stderr
+    assert proc.returncode != 0
+    assert "simulation_typo" in out and "Invalid config" in out
+    assert "Traceback" not in out
+    assert not (tmp_path / "results").exists()

@@ -1,0 +1,72 @@
+"""Galaxy figures, one function per paper figure (Li et al. 2024 Figs. 7 and 8)."""
+
+from __future__ import annotations
+
+import matplotlib
+
+matplotlib.use("Agg")
+import matplotlib.pyplot as plt  # noqa: E402
+import numpy as np  # noqa: E402
+import pandas as pd  # noqa: E402
+
+__all__ = ["plot_spectra", "plot_slope_volume", "plot_clustering"]
+
+
+def plot_spectra(spectrum: pd.DataFrame, fit_range, title: str):
+    """Sorted covariance eigenvalues per layer vs the isotropic Gaussian null (cf. Fig. 7 left).
+
+    spectrum: rows of spectrum.tsv. The fit range is shaded.
+    """
+    fig, ax = plt.subplots(figsize=(6.5, 4.8))
+    layers = sorted(spectrum["layer"].unique())
+    cmap = plt.get_cmap("viridis")
+    for i, layer in enumerate(layers):
+        s = spectrum[spectrum["layer"] == layer]
+        color = cmap(i / max(len(layers) - 1, 1))
+        ax.loglog(s["rank"], s["eigenvalue"], color=color, lw=1.2, label=f"layer {layer}")
+        ax.loglog(s["rank"], s["null_eigenvalue"], color=color, lw=0.8, ls="--", alpha=0.6)
+    ax.axvspan(fit_range[0], fit_range[1], color="grey", alpha=0.12, label=f"fit ranks {fit_range[0]}–{fit_range[1]}")
+    ax.plot([], [], color="grey", ls="--", label="isotropic Gaussian null")
+    ax.set_xlabel("rank")
+    ax.set_ylabel("eigenvalue of decoder covariance")
+    ax.set_title(title + "\ncf. Li et al. Fig. 7 (left)", fontsize=9)
+    ax.legend(fontsize=7, ncol=2 if len(layers) > 8 else 1)
+    return fig
+
+
+def plot_slope_volume(galaxy: pd.DataFrame, title: str):
+    """Power-law slope (with CI and null) and effective volume vs layer (cf. Fig. 7 right)."""
+    g = galaxy.sort_values("layer")
+    fig, (ax1, ax2) = plt.subplots(1, 2, figsize=(10, 4))
+    err = np.vstack([g["slope"] - g["slope_ci_low"], g["slope_ci_high"] - g["slope"]])
+    ax1.errorbar(g["layer"], g["slope"], yerr=np.clip(err, 0, None), marker="o", capsize=3, label="decoder cloud")
+    ax1.plot(g["layer"], g["null_slope"], marker="s", ls="--", color="grey", label="isotropic Gaussian null")
+    ax1.set_xlabel("layer")
+    ax1.set_ylabel("power-law slope (log10–log10)")
+    ax1.legend(fontsize=8)
+    ax2.plot(g["layer"], g["log_volume"], marker="o", color="tab:red")
+    ax2.set_xlabel("layer")
+    ax2.set_ylabel("effective volume Σ ln λ over fit ranks")
+    fig.suptitle(title + " — cf. Li et al. Fig. 7 (right)", fontsize=9)
+    return fig
+
+
+def plot_clustering(galaxy: pd.DataFrame, title: str):
+    """Clustering entropy vs layer with the Gaussian-null band, faithful | corrected (cf. Fig. 8)."""
+    g = galaxy.sort_values("layer")
+    fig, axes = plt.subplots(1, 2, figsize=(10, 4))
+    for ax, kind, label in [(axes[0], "faithful", "faithful (paper code: bootstrap with replacement)"),
+                            (axes[1], "corrected", "corrected (Kozachenko–Leonenko, distinct points)")]:
+        ax.plot(g["layer"], g[f"clustering_{kind}"], marker="o", label="decoder cloud")
+        if kind == "corrected":
+            ax.fill_between(g["layer"], g["clustering_corrected_ci_low"], g["clustering_corrected_ci_high"],
+                            alpha=0.3, label="CI (subsampling)")
+        ax.plot(g["layer"], g[f"null_clustering_{kind}"], ls="--", color="grey", label="Gaussian null, same covariance")
+        ax.fill_between(g["layer"], g[f"null_clustering_{kind}_low"], g[f"null_clustering_{kind}_high"],
+                        color="grey", alpha=0.25, label="null band (min–max)")
+        ax.set_xlabel("layer")
+        ax.set_ylabel("clustering entropy H_gauss − H_knn (nats)")
+        ax.set_title(label, fontsize=9)
+        ax.legend(fontsize=7)
+    fig.suptitle(title + " — cf. Li et al. Fig. 8", fontsize=9)
+    return fig
