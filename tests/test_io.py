@@ -109,3 +109,36 @@ def test_failed_dir_write_leaves_previous_output_untouched(tmp_path):
     assert (target / "a.txt").read_text() == "old"
     io.verify(target)
     assert sorted(os.listdir(tmp_path)) == ["sae"]
+
+
+def test_transaction_defers_all_outputs_to_the_end(tmp_path):
+    a, b = tmp_path / "a.tsv", tmp_path / "b.npy"
+    with io.transaction():
+        io.write_tsv(a, pd.DataFrame({"x": [1, 2]}))
+        assert not a.exists()  # not visible before the job ends...
+        assert list(io.read_tsv(a)["x"]) == [1, 2]  # ...but readable by the job itself
+        io.write_npy(b, np.arange(3))
+        assert not b.exists()
+    assert a.exists() and b.exists()
+    io.verify(a)
+    io.verify(b)
+
+
+def test_transaction_killed_midway_leaves_no_output(tmp_path):
+    a, b = tmp_path / "a.tsv", tmp_path / "b.npy"
+    with pytest.raises(SystemExit):
+        with io.transaction():
+            io.write_tsv(a, pd.DataFrame({"x": [1]}))
+            with io.atomic_dir(tmp_path / "d") as d:
+                (d / "w.bin").write_bytes(b"123")
+            raise SystemExit(1)
+    assert os.listdir(tmp_path) == []
+
+
+def test_transaction_written_twice_keeps_last_and_no_temp(tmp_path):
+    a = tmp_path / "a.npy"
+    with io.transaction():
+        io.write_npy(a, np.zeros(2))
+        io.write_npy(a, np.ones(2))
+    assert sorted(os.listdir(tmp_path)) == ["a.npy", "a.npy.sha256"]
+    assert io.read_npy(a).tolist() == [1.0, 1.0]

@@ -12,7 +12,8 @@ from typing import Any
 import yaml
 from jsonschema import Draft202012Validator, validators
 from jsonschema.exceptions import best_match
-from referencing import Registry, Resource
+from referencing import Registry, Resource  # noqa: F401
+from referencing.jsonschema import DRAFT202012
 
 from .errors import ConfigError
 
@@ -52,7 +53,12 @@ def load_schema(schema_path: str | Path) -> tuple[dict, Registry]:
     def retrieve(uri: str):
         name = uri.split("/")[-1]
         path = root / name
-        return Resource.from_contents(yaml.safe_load(path.read_text()))
+        contents = yaml.safe_load(path.read_text())
+        # Without `$schema`, jsonschema's evolve() keeps our default-filling validator class
+        # for the referenced section (with it, it would switch to the plain Draft 2020-12 class
+        # and the section's defaults would silently not be filled in).
+        contents.pop("$schema", None)
+        return DRAFT202012.create_resource(contents)
 
     schema = yaml.safe_load(schema_path.read_text())
     return schema, Registry(retrieve=retrieve)
@@ -106,3 +112,5 @@ CROSS_CHECKS = [_check_stages]
 
 from .lobes.config import check_lobes_config  # noqa: E402
 CROSS_CHECKS.append(check_lobes_config)
+from .galaxy import check_galaxy_config  # noqa: E402
+CROSS_CHECKS.append(check_galaxy_config)

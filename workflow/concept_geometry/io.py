@@ -14,8 +14,8 @@ by SAELens) with a ``MANIFEST.sha256.json`` covering every file in them.
 from __future__ import annotations
 
 import contextlib
+import contextvars
 import hashlib
-import io as _io
 import json
 import os
 import shutil
@@ -30,6 +30,63 @@ from .errors import CorruptArtifactError
 SIDECAR_SUFFIX = ".sha256"
 MANIFEST = "MANIFEST.sha256.json"
 RULE_ENV = "CONCEPT_GEOMETRY_RULE"
+
+
+# Renames deferred to the end of the current job (see `transaction`): [(tmp, final, meta)].
+_PENDING: contextvars.ContextVar[list | None] = contextvars.ContextVar("cg_pending", default=None)
+
+
+@contextlib.contextmanager
+def transaction() -> Iterator[None]:
+    """Defer the final rename of every artifact written inside the block to its end.
+
+    ``concept_geometry.runner.run`` wraps each job in one, so a job's outputs appear together
+    after its last computation: a job killed at any point before leaves none of them, and
+    Snakemake never sees a complete-looking output of an unfinished job. On an exception
+    (or exit) every temp file is removed.
+    """
+    pending: list = []
+    token = _PENDING.set(pending)
+    try:
+        yield
+    except BaseException:
+        for tmp, _final, _meta in pending:
+            shutil.rmtree(tmp, ignore_errors=True) if tmp.is_dir() else tmp.unlink(missing_ok=True)
+        raise
+    finally:
+        _PENDING.reset(token)
+    for tmp, final, meta in pending:
+        _commit(tmp, final, meta)
+
+
+def resolve(path: str | Path) -> Path:
+    """Where ``path``'s content is now: its temp file while a transaction defers it."""
+    path = Path(path)
+    for tmp, final, _meta in _PENDING.get() or []:
+        if final == path:
+            return tmp
+    return path
+
+
+def _commit(tmp: Path, final: Path, meta: dict | None) -> None:
+    if meta is not None:
+        _write_text_atomic(sidecar(final), json.dumps(meta))
+    if tmp.is_dir() and final.exists():
+        shutil.rmtree(final)
+    os.replace(tmp, final)
+
+
+def _finish(tmp: Path, final: Path, meta: dict | None) -> None:
+    """Rename now, or at the end of the enclosing transaction."""
+    pending = _PENDING.get()
+    if pending is None:
+        _commit(tmp, final, meta)
+    else:
+        for old_tmp, old_final, _meta in pending:
+            if old_final == final and old_tmp != tmp:  # written twice: keep the last one
+                shutil.rmtree(old_tmp, ignore_errors=True) if old_tmp.is_dir() else old_tmp.unlink(missing_ok=True)
+        pending[:] = [p for p in pending if p[1] != final]
+        pending.append((tmp, final, meta))
 
 
 def _producer(producer: str | None) -> str:
@@ -74,10 +131,9 @@ def atomic_path(path: str | Path, producer: str | None = None) -> Iterator[Path]
         yield tmp
         meta = {"sha256": sha256_file(tmp), "size": tmp.stat().st_size,
                 "producer": _producer(producer)}
-        _write_text_atomic(sidecar(path), json.dumps(meta))
-        os.replace(tmp, path)
+        _finish(tmp, path, meta)
     finally:
-        if tmp.exists():
+        if tmp.exists() and resolve(path) != tmp:
             tmp.unlink()
 
 
@@ -92,11 +148,9 @@ def atomic_dir(path: str | Path, producer: str | None = None) -> Iterator[Path]:
         files = {str(p.relative_to(tmp)): {"sha256": sha256_file(p), "size": p.stat().st_size}
                  for p in sorted(tmp.rglob("*")) if p.is_file() and p.name != MANIFEST}
         (tmp / MANIFEST).write_text(json.dumps({"producer": _producer(producer), "files": files}))
-        if path.exists():
-            shutil.rmtree(path)
-        os.replace(tmp, path)
+        _finish(tmp, path, None)
     finally:
-        if tmp.exists():
+        if tmp.exists() and resolve(path) != tmp:
             shutil.rmtree(tmp)
 
 
@@ -113,7 +167,10 @@ def verify(path: str | Path) -> None:
 
     Raises CorruptArtifactError naming the file and its producing rule.
     """
-    path = Path(path)
+    final = Path(path)
+    path = resolve(final)
+    if path != final:  # written by this very job, not yet renamed: nothing to verify
+        return
     if path.is_dir():
         man = path / MANIFEST
         if not man.exists():
@@ -165,8 +222,8 @@ def read_npz(path: str | Path) -> dict[str, Any]:
     """Verify and load an npz written by ``write_npz``; sparse groups come back as CSR."""
     import scipy.sparse as sp
 
-    path = Path(path)
     verify(path)
+    path = resolve(path)
     out: dict[str, Any] = {}
     with np.load(path, allow_pickle=False) as data:
         keys = list(data.keys())
@@ -190,7 +247,7 @@ def write_npy(path: str | Path, array: np.ndarray, producer: str | None = None) 
 
 def read_npy(path: str | Path, mmap: bool = False) -> np.ndarray:
     verify(path)
-    return np.load(path, allow_pickle=False, mmap_mode="r" if mmap else None)
+    return np.load(resolve(path), allow_pickle=False, mmap_mode="r" if mmap else None)
 
 
 # --- tables and json ---------------------------------------------------------------------
@@ -205,7 +262,7 @@ def read_tsv(path: str | Path):
     import pandas as pd
 
     verify(path)
-    return pd.read_csv(path, sep="\t")
+    return pd.read_csv(resolve(path), sep="\t")
 
 
 def write_json(path: str | Path, obj: Any, producer: str | None = None) -> None:
@@ -215,7 +272,7 @@ def write_json(path: str | Path, obj: Any, producer: str | None = None) -> None:
 
 def read_json(path: str | Path) -> Any:
     verify(path)
-    return json.loads(Path(path).read_text())
+    return json.loads(resolve(path).read_text())
 
 
 def _json_default(value):

@@ -12,7 +12,9 @@ Usage in ``workflow/scripts/<step>.py``::
 
 ``run`` sends stderr (so tqdm bars and warnings) to the rule's log file, sets up a
 ``logging`` logger that writes one line per phase, pins torch/BLAS threads to the rule's
-``threads``, records the rule name so artifacts can name their producer, and turns a
+``threads``, records the rule name so artifacts can name their producer, defers the
+rename of every output to the end of the job (``io.transaction``: a killed job leaves no
+output at all), and turns a
 ``ConceptGeometryError`` into one paragraph on the terminal and in the log (exit 1, no
 traceback). Any other exception is a bug and keeps its traceback in the log.
 """
@@ -25,7 +27,7 @@ import sys
 from typing import Any, Callable
 
 from .errors import ConceptGeometryError
-from .io import RULE_ENV
+from .io import RULE_ENV, transaction
 
 
 def get_logger(name: str = "concept_geometry") -> logging.Logger:
@@ -63,7 +65,8 @@ def run(main: Callable[[Any, logging.Logger], None], smk: Any) -> None:
         pass
     log.info("start (threads=%d)", threads)
     try:
-        main(smk, log)
+        with transaction():  # every output appears at the very end, together
+            main(smk, log)
     except ConceptGeometryError as err:
         message = f"Error in rule `{rule}`: {err}"
         log.error(message)

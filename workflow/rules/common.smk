@@ -12,6 +12,13 @@ except ConfigError as err:
     # One clear paragraph, no traceback, before any job is scheduled.
     raise WorkflowError(str(err)) from None
 
+# A killed run leaves its lock behind; outputs are only ever renamed into place at the end
+# of a job (concept_geometry.io), so resuming is safe: drop locks no live process holds.
+from concept_geometry.resume import clear_stale_locks
+
+if clear_stale_locks(Path.cwd()):
+    logger.warning("Removed a stale lock left by a killed Snakemake run in this directory.")
+
 
 wildcard_constraints:
     layer=r"[A-Za-z0-9_]+",
