@@ -1,0 +1,173 @@
+"""Simulation study (Jiang et al. §5.1): science checked against independent expectations."""
+
+from __future__ import annotations
+
+import itertools
+
+import numpy as np
+import pytest
+
+from concept_geometry.simulation import dag as dm
+from concept_geometry.simulation.experiments import make_problem, run_experiment, run_setting
+from concept_geometry.simulation.metrics import (embedding_differences, mean_pairwise_cosine,
+                                                 steering_vectors)
+from concept_geometry.simulation.model import TrainConfig, train_log_linear
+
+
+def _brute_joint(dag):
+    """P(c) by the chain rule, one assignment at a time (no vectorisation)."""
+    out = {}
+    for c in itertools.product([0, 1], repeat=dag.m):
+        p = 1.0
+        for i in range(dag.m):
+            k = 0
+            for par in dag.parents[i]:
+                k = 2 * k + c[par]
+            q = dag.cpts[i][k]
+            p *= q if c[i] == 1 else 1 - q
+        out[c] = p
+    return out
+
+
+def test_dag_api_shapes_and_conventions():
+    rng = np.random.default_rng(3)
+    d = dm.random_dag(5, 0.6, rng)
+    assert d.m == 5 and len(d.parents) == 5
+    for i, pa in enumerate(d.parents):
+        assert all(p < i for p in pa)
+        assert d.cpts[i].shape == (2 ** len(pa),)
+        assert np.all((d.cpts[i] >= 0.3) & (d.cpts[i] <= 0.7))
+    cv = dm.concept_vectors(3)
+    assert cv.dtype == np.int8 and cv.shape == (8, 3)
+    assert cv[6].tolist() == [1, 1, 0]  # 6 = 0b110, concept 0 = MSB
+    ctx = dm.all_contexts(3)
+    assert ctx.shape == (27, 3) and ctx.dtype == np.int8
+    assert len({tuple(r) for r in ctx}) == 27 and ctx[0].tolist() == [-1, -1, -1]
+
+
+def test_joint_and_conditionals_match_brute_force():
+    rng = np.random.default_rng(7)
+    d = dm.random_dag(4, 0.7, rng)
+    joint = dm.joint_distribution(d)
+    brute = _brute_joint(d)
+    cv = dm.concept_vectors(4)
+    np.testing.assert_allclose(joint, [brute[tuple(int(v) for v in row)] for row in cv],
+                               rtol=1e-12)
+    assert joint.sum() == pytest.approx(1.0)
+    ctx = dm.all_contexts(4)
+    cond = dm.conditionals(joint, ctx, 4)
+    for n in [0, 5, 17, 40, 80]:
+        x = ctx[n]
+        known = [(i, int(v)) for i, v in enumerate(x) if v != -1]
+        z = sum(p for c, p in brute.items() if all(c[i] == v for i, v in known))
+        for y, row in enumerate(cv):
+            c = tuple(int(v) for v in row)
+            ok = all(c[i] == v for i, v in known)
+            assert cond[n, y] == pytest.approx(brute[c] / z if ok else 0.0, abs=1e-12)
+
+
+def test_independence_matches_d_separation():
+    # Chain 0 -> 1, isolated 2, collider 0 -> 3 <- 2.
+    d = dm.Dag(m=4, parents=[(), (0,), (), (0, 2)],
+               cpts=[np.array([0.4]), np.array([0.35, 0.65]), np.array([0.6]),
+                     np.array([0.3, 0.5, 0.45, 0.7])])
+    ind = dm.independence_matrix(dm.joint_distribution(d), 4)
+    expected = np.zeros((4, 4), bool)
+    for a, b in [(0, 2), (1, 2)]:
+        expected[a, b] = expected[b, a] = True
+    np.testing.assert_array_equal(ind, expected)
+    for seed in range(5):
+        r = dm.random_dag(6, 0.3, np.random.default_rng(seed))
+        np.testing.assert_array_equal(dm.independence_matrix(dm.joint_distribution(r), 6),
+                                      dm.graph_independence(r))
+
+
+def test_mean_pairwise_cosine_on_planted_vectors():
+    # Pairs at known angles: cos(0)=1 for identical, cos(90°)=0.
+    assert mean_pairwise_cosine(np.array([[1.0, 0], [2.0, 0], [5.0, 0]])) == pytest.approx(1)
+    assert mean_pairwise_cosine(np.array([[1.0, 0], [0, 3.0]])) == pytest.approx(0)
+    # Three unit vectors at 120°: every pair has cos -1/2.
+    ang = np.deg2rad([0, 120, 240])
+    v = np.stack([np.cos(ang), np.sin(ang)], 1) * np.array([[1], [2], [3]])
+    assert mean_pairwise_cosine(v) == pytest.approx(-0.5)
+    # Against an explicit double loop on random vectors.
+    rng = np.random.default_rng(0)
+    w = rng.normal(size=(9, 4))
+    u = w / np.linalg.norm(w, axis=1, keepdims=True)
+    brute = np.mean([u[a] @ u[b] for a in range(9) for b in range(9) if a != b])
+    assert mean_pairwise_cosine(w) == pytest.approx(brute)
+    assert np.isnan(mean_pairwise_cosine(w[:1]))
+
+
+def test_steering_and_embedding_pairs_on_planted_linear_model():
+    m = 3
+    rng = np.random.default_rng(1)
+    dirs = np.eye(4)[:m] * 2.0
+    cv = dm.concept_vectors(m).astype(float)
+    g = cv @ dirs + 0.0 * rng.normal(size=(8, 4))  # exactly linear in the concepts
+    for i in range(m):
+        sv = steering_vectors(g, m, i)
+        assert sv.shape == (4, 4)
+        np.testing.assert_allclose(sv, np.tile(dirs[i], (4, 1)))
+    kept = np.ones(8, bool)
+    kept[[0, 7]] = False  # drop outputs 000 and 111
+    assert len(steering_vectors(g, m, 0, kept)) == 2  # pairs (001,101), (010,110)
+    ctx = dm.all_contexts(m)
+    f = np.where(ctx[:, :, None] == 1, 1.0, 0.0)[:, :, 0] @ dirs  # f(x) = Σ known-1 dirs
+    for i in range(m):
+        ed = embedding_differences(f, ctx, i)
+        assert len(ed) == 3 ** (m - 1)
+        np.testing.assert_allclose(ed, np.tile(dirs[i], (len(ed), 1)))
+    # A shuffled subset of contexts: only pairs with both members present are found.
+    sub = np.random.default_rng(2).permutation(27)[:14]
+    ed = embedding_differences(f[sub], ctx[sub], 0)
+    codes = {tuple(c) for c in ctx[sub]}
+    n_expected = sum(1 for c in codes if c[0] == 0 and (1,) + c[1:] in codes)
+    assert len(ed) == n_expected
+
+
+def test_training_fits_and_becomes_linear():
+    """A tiny run: the loss falls and the steering vectors of each concept align."""
+    problem = make_problem(4, 0.5, master_seed=0, replicate=0)
+    cfg = TrainConfig(steps=300, lr=20.0, init_scale=1e-3, log_every=100, optimizer="gd")
+    met, info = run_setting(problem, d=4, context_frac=1.0, concept_frac=1.0, train=cfg,
+                            master_seed=0, replicate=0)
+    curve = met["curve"]
+    assert curve[0]["loss"] == pytest.approx(np.log(16), rel=1e-3)  # uniform at small init
+    # d = m cannot represent the exact conditionals (that needs about m + 2 dimensions), so
+    # the loss plateaus a little above the entropy floor, far below the uniform start.
+    assert info["final_loss"] - info["entropy"] < 0.2
+    assert info["final_loss"] < 0.5 * np.log(16)
+    assert np.nanmean(met["steering_cos"]) > 0.9
+    assert curve[-1]["steering_cos"] > curve[0]["steering_cos"] + 0.5
+
+
+def test_train_log_linear_recovers_representable_targets():
+    """Targets from a planted rank-2 model are matched (KL -> 0)."""
+    rng = np.random.default_rng(0)
+    f0, g0 = rng.normal(size=(20, 2)), rng.normal(size=(6, 2))
+    logits = f0 @ g0.T
+    p = np.exp(logits - logits.max(1, keepdims=True))
+    p /= p.sum(1, keepdims=True)
+    res = train_log_linear(p, 2, TrainConfig(steps=800, lr=0.05, log_every=400,
+                                             optimizer="adam"), seed=1)
+    ent = -(p * np.log(p)).sum(1).mean()
+    assert res.final_loss - ent < 1e-3
+
+
+CFG = dict(m=4, edge_prob=0.5, cpt_low=0.3, cpt_high=0.7, independence_tol=1e-9, d=4,
+           optimizer="gd", lr=20.0, steps=60, init_scale=1e-3, log_every=30,
+           context_fracs=[1.0, 0.5], concept_fracs=[1.0, 0.5], dims=[4, 2])
+
+
+def test_kept_fraction_one_equals_full():
+    full = run_experiment("full", CFG, 0, 1).concepts
+    for exp in ["incomplete_contexts", "incomplete_concepts", "dimension"]:
+        res = run_experiment(exp, CFG, 0, 1).concepts
+        first = res[res["setting"] == res["setting"].iloc[0]]
+        for col in ["steering_cos", "embedding_cos", "alignment_cos", "final_loss"]:
+            np.testing.assert_allclose(first[col].to_numpy(), full[col].to_numpy())
+    sub = run_experiment("incomplete_contexts", CFG, 0, 1).concepts
+    half = sub[sub["setting"] == "context_frac=0.5"]
+    assert (half["n_contexts"] == round(0.5 * 81)).all()
+

@@ -1,0 +1,26 @@
+"""Figures of the simulation study (dynamics, sweeps, orthogonality)."""
+import sys
+from pathlib import Path
+
+sys.path.insert(0, str(Path(snakemake.scriptdir).parent))  # noqa: F821 (so conda envs need no install)
+from concept_geometry.runner import run  # noqa: E402
+from concept_geometry import io  # noqa: E402
+from concept_geometry.plotting import config_caption, save_figure  # noqa: E402
+from concept_geometry.simulation import plots  # noqa: E402
+
+
+def main(smk, log):
+    cfg = smk.params.cfg
+    summary, orth = io.read_tsv(smk.input.summary), io.read_tsv(smk.input.orthogonality)
+    curves = io.read_tsv(smk.input.curves)
+    cap = config_caption(m=cfg["m"], d=cfg["d"], edge_prob=cfg["edge_prob"],
+                         opt=cfg["optimizer"], lr=cfg["lr"], steps=cfg["steps"],
+                         seeds=len(cfg["seeds"]))
+    log.info("phase: figures")
+    save_figure(plots.plot_dynamics(curves, cap), smk.output.dynamics_png, smk.output.dynamics_pdf)
+    save_figure(plots.plot_sweeps(summary, cap), smk.output.sweeps_png, smk.output.sweeps_pdf)
+    save_figure(plots.plot_orthogonality(summary, orth, cap), smk.output.orth_png,
+                smk.output.orth_pdf)
+
+
+run(main, snakemake)  # noqa: F821
