@@ -142,3 +142,16 @@ def test_transaction_written_twice_keeps_last_and_no_temp(tmp_path):
         io.write_npy(a, np.ones(2))
     assert sorted(os.listdir(tmp_path)) == ["a.npy", "a.npy.sha256"]
     assert io.read_npy(a).tolist() == [1.0, 1.0]
+
+
+def test_outputs_get_the_umask_mode_not_mkstemp_0600(tmp_path):
+    old = os.umask(0o022)
+    try:
+        io.write_npy(tmp_path / "x.npy", np.zeros(2))
+        with io.atomic_dir(tmp_path / "d") as d:
+            (d / "f").write_text("x")
+    finally:
+        os.umask(old)
+    assert (tmp_path / "x.npy").stat().st_mode & 0o777 == 0o644
+    assert io.sidecar(tmp_path / "x.npy").stat().st_mode & 0o777 == 0o644
+    assert (tmp_path / "d").stat().st_mode & 0o777 == 0o755

@@ -68,7 +68,15 @@ def resolve(path: str | Path) -> Path:
     return path
 
 
+def _umask() -> int:
+    mask = os.umask(0)
+    os.umask(mask)
+    return mask
+
+
 def _commit(tmp: Path, final: Path, meta: dict | None) -> None:
+    # mkstemp/mkdtemp create 0600/0700; give results the mode a plain open() would.
+    os.chmod(tmp, (0o777 if tmp.is_dir() else 0o666) & ~_umask())
     if meta is not None:
         _write_text_atomic(sidecar(final), json.dumps(meta))
     if tmp.is_dir() and final.exists():
@@ -113,6 +121,7 @@ def _write_text_atomic(path: Path, text: str) -> None:
         fh.write(text)
         fh.flush()
         os.fsync(fh.fileno())
+    os.chmod(tmp, 0o666 & ~_umask())
     os.replace(tmp, path)
 
 
