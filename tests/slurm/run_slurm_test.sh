@@ -10,10 +10,14 @@
 #   SLURM_TEST_KEEP=1        keep the temp dir (logs, both result trees) for inspection
 #   SLURM_TEST_TIMEOUT=900   seconds each snakemake run may take (then SIGINT, then SIGKILL)
 #
-# The cluster is private: its own slurm.conf (SLURM_CONF), munge key and socket, state and
-# spool folders and free ports, all in a temp dir; /etc/slurm and any system munged are not
-# touched. No accounting (no slurmdbd): the plugin's status check is told to use `squeue`
-# (MinJobAge is kept at 300 s so finished jobs stay visible to squeue).
+# The cluster is private: its own slurm.conf, munge key and socket, state and spool folders
+# and free ports, all in a temp dir; any system munged is not touched. One system path is
+# used: the plugin's job step strips SLURM_CONF before its nested `srun`, so srun reads the
+# default /etc/slurm/slurm.conf; the script links it to the private file for the duration of
+# the test (refusing if a real one exists) and removes the link on exit. No accounting (no
+# slurmdbd): the plugin's status check is told to use `squeue` (MinJobAge is kept at 300 s
+# so finished jobs stay visible to squeue; with a lower MinJobAge the plugin falls back to
+# sacct, which fails without slurmdbd).
 set -euo pipefail
 
 REPO="$(cd "$(dirname "${BASH_SOURCE[0]}")/../.." && pwd)"
@@ -44,6 +48,7 @@ fi
 # --- private cluster -------------------------------------------------------------------
 WORK="$(mktemp -d /tmp/cg-slurm-test.XXXXXX)"
 chmod 711 "$WORK"
+ETC_CONF=/etc/slurm/slurm.conf
 PIDS=()          # daemons we started, stopped in reverse order
 cleanup() {
     local rc=$?
@@ -73,6 +78,9 @@ cleanup() {
         for f in "$WORK"/slurm/.snakemake/slurm_logs/*/*/*.log; do
             [[ -f "$f" ]] && { log "---- tail $f"; tail -n 30 "$f" >&2; }
         done
+    fi
+    if [[ -L "$ETC_CONF" && "$(readlink "$ETC_CONF")" == "$WORK/slurm.conf" ]]; then
+        rm -f "$ETC_CONF"
     fi
     if [[ "${SLURM_TEST_KEEP:-0}" == 1 || $rc -ne 0 ]]; then
         log "kept $WORK"
@@ -133,6 +141,13 @@ $NODE_LINE NodeAddr=127.0.0.1 State=UNKNOWN
 PartitionName=debug Nodes=ALL Default=YES MaxTime=INFINITE State=UP
 EOF
 export SLURM_CONF="$WORK/slurm.conf"
+# A stale link from a killed earlier run points into a removed /tmp/cg-slurm-test.* dir.
+if [[ -L "$ETC_CONF" && "$(readlink "$ETC_CONF")" == /tmp/cg-slurm-test.*/slurm.conf ]]; then
+    rm -f "$ETC_CONF"
+fi
+[[ -e "$ETC_CONF" ]] && die "$ETC_CONF exists (a real SLURM here?); this test needs a machine without one."
+mkdir -p "$(dirname "$ETC_CONF")"
+ln -s "$SLURM_CONF" "$ETC_CONF"
 
 slurmctld -D -c -f "$SLURM_CONF" >"$WORK/slurmctld.out" 2>&1 &
 PIDS+=($!)

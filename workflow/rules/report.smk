@@ -1,6 +1,51 @@
 # Stage: report (see workflow/concept_geometry/report/).
+# One final rule joins every reported stage's results/summary/<stage>.tsv with the papers'
+# numbers (config/paper_values.tsv) into results/summary.tsv, plus an HTML view of it that
+# the Snakemake report (`snakemake --report results/report.html`) shows under "Summary".
+
+
+def report_stages():
+    """Stages whose summary tables are joined: report.stages, else every enabled stage."""
+    listed = config["report"]["stages"]
+    order = ["simulation", "alignment", "features", "crystals", "lobes", "galaxy"]
+    chosen = listed if listed is not None else config["stages"]
+    return [s for s in order if s in chosen]
 
 
 def report_targets():
     """Final outputs of the report stage."""
-    return []
+    return ["results/summary.tsv", "results/report/summary.html"]
+
+
+rule summary:
+    input:
+        tables=expand("results/summary/{stage}.tsv", stage=report_stages()),
+        paper_values=repo_path(config["report"]["paper_values"]),
+    output:
+        summary=report(
+            "results/summary.tsv",
+            caption="../report/summary.rst",
+            category="Summary",
+            labels={"table": "summary.tsv (download)"},
+        ),
+        html=report(
+            "results/report/summary.html",
+            caption="../report/summary.rst",
+            category="Summary",
+            labels={"table": "reproduced vs paper values"},
+        ),
+    log:
+        log_path("report", "summary"),
+    benchmark:
+        bench_path("report", "summary")
+    conda:
+        "../../envs/report.yaml"
+    threads: 1
+    resources:
+        mem_mb=500,
+        runtime=5,
+    params:
+        stages=report_stages(),
+        cfg=lambda wc: config["report"],
+    script:
+        "../scripts/summary.py"

@@ -1,0 +1,239 @@
+"""The report stage: one table of every reproduced quantity next to the papers' numbers.
+
+Each stage writes ``results/summary/<stage>.tsv`` with columns exactly
+``stage, quantity, setting, model, value`` (``setting``: ``key=value`` pairs joined by ``,``,
+empty when none). The papers' numbers live in ``config/paper_values.tsv`` with columns
+``stage, quantity, setting, paper_value, paper_model, source``. :func:`assemble_summary`
+joins the two on ``(stage, quantity, setting)``:
+
+- a setting matches when it has the same keys and values in any order; a paper value of
+  ``*`` matches any value of that key (e.g. the isotropic-null slope ``layer=*``, or the lobe
+  test run at whichever layer the config picks); an exact match wins over a wildcard one;
+- a reproduced row without a paper number keeps an empty ``paper_value``/``source``;
+- a paper row that no reproduced row matches is **listed** (empty ``value``) when its stage
+  is among the reported stages, so the reader sees which paper claims this run did not
+  compute (e.g. Gemma layers 8-24 when the offline model has 6 layers); paper rows of stages
+  not reported are dropped.
+"""
+
+from __future__ import annotations
+
+from typing import Mapping, Sequence
+
+import numpy as np
+import pandas as pd
+
+from ..errors import ConfigError, InputDataError
+
+STAGE_COLUMNS = ["stage", "quantity", "setting", "model", "value"]
+PAPER_COLUMNS = ["stage", "quantity", "setting", "paper_value", "paper_model", "source"]
+SUMMARY_COLUMNS = ["stage", "quantity", "setting", "value", "paper_value", "model",
+                   "paper_model", "source"]
+STAGES = ["simulation", "alignment", "features", "crystals", "lobes", "galaxy"]
+
+__all__ = ["STAGE_COLUMNS", "PAPER_COLUMNS", "SUMMARY_COLUMNS", "parse_setting",
+           "setting_matches", "check_stage_table", "check_paper_table",
+           "assemble_summary", "summary_html", "check_report_config"]
+
+
+def parse_setting(setting, where: str = "setting") -> dict[str, str]:
+    """``"layer=12,k=2"`` -> ``{"layer": "12", "k": "2"}``; empty/NaN -> ``{}``.
+
+    Raises InputDataError (naming ``where``) on a pair without ``=`` or a repeated key.
+    """
+    if setting is None or (isinstance(setting, float) and np.isnan(setting)):
+        return {}
+    text = str(setting).strip()
+    if not text:
+        return {}
+    out: dict[str, str] = {}
+    for pair in text.split(","):
+        key, sep, value = pair.partition("=")
+        key, value = key.strip(), value.strip()
+        if not sep or not key or key in out:
+            raise InputDataError(
+                f"{where}: setting {text!r} is not a list of distinct key=value pairs joined "
+                f"by ','. Write it as e.g. 'layer=12,measure=phi' (empty when there is none).")
+        out[key] = value
+    return out
+
+
+def setting_matches(paper: Mapping[str, str], actual: Mapping[str, str]) -> bool:
+    """Same keys, and each paper value equals the actual one or is the wildcard ``*``."""
+    return paper.keys() == actual.keys() and all(
+        v == "*" or v == actual[k] for k, v in paper.items())
+
+
+def _read_as_text(frame: pd.DataFrame, columns: Sequence[str]) -> pd.DataFrame:
+    out = frame.loc[:, list(columns)].copy()
+    for col in columns:
+        if col != "value":
+            out[col] = out[col].fillna("").astype(str)
+    return out
+
+
+def check_stage_table(frame: pd.DataFrame, stage: str, path: str) -> pd.DataFrame:
+    """Validate one ``results/summary/<stage>.tsv``; return it with text columns as str.
+
+    Raises InputDataError when columns are missing, the table is empty, a row names another
+    stage, a setting is malformed, a value is not numeric, or a row is duplicated.
+    """
+    missing = [c for c in STAGE_COLUMNS if c not in frame.columns]
+    fix = (f"It is made by the {stage} stage's summary rule; re-run it "
+           f"(`snakemake --cores all --forcerun {path}`) or fix that rule.")
+    if missing:
+        raise InputDataError(f"Summary table {path} lacks columns {missing} (needs exactly "
+                             f"{', '.join(STAGE_COLUMNS)}). {fix}")
+    if frame.empty:
+        raise InputDataError(f"Summary table {path} has no rows; every reported stage must "
+                             f"contribute at least one quantity. {fix}")
+    out = _read_as_text(frame, STAGE_COLUMNS)
+    wrong = sorted(set(out["stage"]) - {stage})
+    if wrong:
+        raise InputDataError(f"Summary table {path} has rows for stage(s) {wrong}, expected "
+                             f"only `{stage}`. {fix}")
+    values = pd.to_numeric(out["value"], errors="coerce")
+    bad = out.loc[values.isna() & out["value"].notna(), "quantity"].tolist()
+    if bad:
+        raise InputDataError(f"Summary table {path}: non-numeric value for {bad[:5]}. {fix}")
+    out["value"] = values.astype(float)
+    for s in out["setting"]:
+        parse_setting(s, where=path)
+    dup = out.duplicated(["quantity", "setting"])
+    if dup.any():
+        first = out.loc[dup, ["quantity", "setting"]].iloc[0].tolist()
+        raise InputDataError(f"Summary table {path} repeats quantity/setting {first}. {fix}")
+    return out
+
+
+def check_paper_table(frame: pd.DataFrame, path: str) -> pd.DataFrame:
+    """Validate ``config/paper_values.tsv``; return it with every column as str."""
+    missing = [c for c in PAPER_COLUMNS if c not in frame.columns]
+    fix = ("Edit that file (columns: " + ", ".join(PAPER_COLUMNS) + "; one row per paper "
+           "number) or point `report.paper_values` at a valid one.")
+    if missing:
+        raise InputDataError(f"Paper values table {path} lacks columns {missing}. {fix}")
+    out = _read_as_text(frame, PAPER_COLUMNS)
+    unknown = sorted(set(out["stage"]) - set(STAGES))
+    if unknown:
+        raise InputDataError(f"Paper values table {path} names unknown stage(s) {unknown}; "
+                             f"stages are {STAGES}. {fix}")
+    if (out["source"] == "").any() or (out["paper_value"] == "").any():
+        row = out.loc[(out["source"] == "") | (out["paper_value"] == "")].iloc[0]
+        raise InputDataError(f"Paper values table {path}: row {row['stage']}/{row['quantity']}"
+                             f" has no paper_value or no source; every paper number needs "
+                             f"both. {fix}")
+    for s in out["setting"]:
+        parse_setting(s, where=path)
+    dup = out.duplicated(["stage", "quantity", "setting"])
+    if dup.any():
+        first = out.loc[dup, ["stage", "quantity", "setting"]].iloc[0].tolist()
+        raise InputDataError(f"Paper values table {path} repeats {first}. {fix}")
+    return out
+
+
+def assemble_summary(stage_tables: Mapping[str, pd.DataFrame], paper: pd.DataFrame
+                     ) -> pd.DataFrame:
+    """Join every stage's headline rows with the papers' numbers.
+
+    stage_tables: stage name -> table validated by :func:`check_stage_table`, in report
+    order. paper: table validated by :func:`check_paper_table`.
+    Returns one row per reproduced quantity (stage order, then the stage's own row order),
+    then, per stage, the paper rows no reproduced row matched (empty ``value``); columns
+    :data:`SUMMARY_COLUMNS`.
+    """
+    by_key: dict[tuple[str, str], list[tuple[int, dict[str, str]]]] = {}
+    for idx, row in paper.iterrows():
+        by_key.setdefault((row["stage"], row["quantity"]), []).append(
+            (idx, parse_setting(row["setting"])))
+    used: set = set()
+    blocks = []
+    for stage, table in stage_tables.items():
+        rows = []
+        for rec in table.itertuples(index=False):
+            actual = parse_setting(rec.setting)
+            hits = [(idx, p) for idx, p in by_key.get((stage, rec.quantity), [])
+                    if setting_matches(p, actual)]
+            exact = [h for h in hits if "*" not in h[1].values()]
+            hit = (exact or hits or [None])[0]
+            out = {"stage": stage, "quantity": rec.quantity, "setting": rec.setting,
+                   "value": rec.value, "model": rec.model,
+                   "paper_value": "", "paper_model": "", "source": ""}
+            if hit is not None:
+                used.add(hit[0])
+                p = paper.loc[hit[0]]
+                out.update(paper_value=p["paper_value"], paper_model=p["paper_model"],
+                           source=p["source"])
+            rows.append(out)
+        unmatched = paper[(paper["stage"] == stage) & ~paper.index.isin(used)]
+        for _, p in unmatched.iterrows():
+            rows.append({"stage": stage, "quantity": p["quantity"], "setting": p["setting"],
+                         "value": np.nan, "model": "", "paper_value": p["paper_value"],
+                         "paper_model": p["paper_model"], "source": p["source"]})
+        blocks.append(pd.DataFrame(rows, columns=SUMMARY_COLUMNS))
+    if not blocks:
+        return pd.DataFrame(columns=SUMMARY_COLUMNS)
+    return pd.concat(blocks, ignore_index=True)
+
+
+def summary_html(summary: pd.DataFrame, title: str) -> str:
+    """A self-contained HTML page showing the summary table (for the Snakemake report).
+
+    Rows the run did not compute are greyed; a paper number for another model is flagged.
+    """
+    shown = summary.copy()
+    shown["value"] = [("not computed" if pd.isna(v) else f"{v:.6g}") for v in shown["value"]]
+    body = []
+    for _, row in shown.iterrows():
+        cls = []
+        if row["value"] == "not computed":
+            cls.append("missing")
+        if row["paper_model"] and row["model"] and row["paper_model"] != row["model"]:
+            cls.append("othermodel")
+        cells = "".join(f"<td>{_esc(row[c])}</td>" for c in SUMMARY_COLUMNS)
+        body.append(f'<tr class="{" ".join(cls)}">{cells}</tr>')
+    head = "".join(f"<th>{c}</th>" for c in SUMMARY_COLUMNS)
+    n_paper = int((summary["paper_value"] != "").sum())
+    n_done = int(summary["value"].notna().sum())
+    return f"""<!DOCTYPE html>
+<html><head><meta charset="utf-8"><title>{_esc(title)}</title>
+<style>
+body {{ font-family: sans-serif; font-size: 13px; }}
+table {{ border-collapse: collapse; }}
+th, td {{ border: 1px solid #ccc; padding: 2px 6px; text-align: left; }}
+th {{ background: #eee; position: sticky; top: 0; }}
+tr.missing td {{ color: #999; }}
+tr.othermodel td:nth-child(5) {{ font-style: italic; }}
+</style></head><body>
+<h3>{_esc(title)}</h3>
+<p>{n_done} reproduced quantities; {n_paper} rows carry a paper number. Grey rows: the paper
+gives a number this run did not compute. Italic paper values are for another model than the
+one this run used (see <code>paper_model</code>).</p>
+<table><thead><tr>{head}</tr></thead><tbody>
+{chr(10).join(body)}
+</tbody></table></body></html>
+"""
+
+
+def _esc(value) -> str:
+    import html
+
+    return html.escape("" if value is None else str(value))
+
+
+def check_report_config(config: dict) -> None:
+    """Cross-field check: report.stages must be enabled stages (when report runs)."""
+    section = config.get("report", {})
+    stages = config.get("stages", [])
+    if "report" not in stages:
+        return
+    listed = section.get("stages")
+    if listed is None:
+        return
+    off = [s for s in listed if s not in stages]
+    if off:
+        raise ConfigError(
+            f"Invalid config: `report.stages` lists {off}, which are not in `stages` "
+            f"{stages}. Enable them in `stages` or remove them from `report.stages` (leave "
+            f"`report.stages` unset to report every enabled stage). Every key is "
+            f"documented in config/README.md.")
