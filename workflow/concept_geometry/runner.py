@@ -51,6 +51,10 @@ def run(main: Callable[[Any, logging.Logger], None], smk: Any) -> None:
     )
     log = get_logger()
     threads = int(getattr(smk, "threads", 1) or 1)
+    # BLAS/OpenMP libraries loaded later (scipy's own OpenBLAS, sklearn's OpenMP) read these
+    # at load time; threadpool_limits below only reaches the ones already loaded.
+    for var in ("OMP_NUM_THREADS", "OPENBLAS_NUM_THREADS", "MKL_NUM_THREADS"):
+        os.environ[var] = str(threads)
     try:
         import torch
 
