@@ -78,6 +78,15 @@ def load_relations(directory: str | Path, names: Sequence[str] | None = None,
     return pd.concat([load_relation_file(available[n]) for n in names], ignore_index=True)
 
 
+def load_relation_files(paths: Sequence[str | Path]) -> pd.DataFrame:
+    """The relation files ``paths`` (one relation each, named by file stem), in one frame."""
+    if not paths:
+        raise InputDataError(
+            "No relation files to read: `crystals.relations_dir` holds no *.json file. Point it "
+            "at a folder of relation JSON files, e.g. config/relations.")
+    return pd.concat([load_relation_file(p) for p in paths], ignore_index=True)
+
+
 def subsample_pairs(pairs: pd.DataFrame, max_per_relation: int | None,
                     rng: np.random.Generator) -> pd.DataFrame:
     """At most ``max_per_relation`` pairs of each relation, drawn without replacement.

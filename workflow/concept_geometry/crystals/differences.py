@@ -1,0 +1,105 @@
+"""Relation pairs → difference vectors (output − input) at one or more model layers.
+
+Li et al. 2024, atom scale: the residual at each word's last token, with the word run
+alone (with BOS); one difference vector per usable pair. Pairs whose words are unknown to
+the tokenizer, empty, or identical after tokenisation are dropped and counted, as are the
+pairs of relations left with fewer than ``min_pairs_per_relation`` usable pairs.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+from typing import Sequence
+
+import numpy as np
+import pandas as pd
+
+from ..errors import InputDataError
+from .residuals import last_token_residuals, pair_status, tokenize_words
+
+
+@dataclass
+class Differences:
+    """Per used pair, at one layer.
+
+    inputs, outputs: (n_used, d) float32 residuals of the input / output word.
+    differences: (n_used, d) float32, outputs − inputs.
+    relation: (n_used,) str; length_input, length_output, length_diff: (n_used,) int tokens.
+    """
+
+    inputs: np.ndarray
+    outputs: np.ndarray
+    relation: np.ndarray
+    length_input: np.ndarray
+    length_output: np.ndarray
+
+    @property
+    def differences(self) -> np.ndarray:
+        return self.outputs - self.inputs
+
+    @property
+    def length_diff(self) -> np.ndarray:
+        return self.length_output - self.length_input
+
+    def arrays(self) -> dict:
+        """The arrays of ``differences.npz``."""
+        return dict(inputs=self.inputs, outputs=self.outputs, differences=self.differences,
+                    relation=self.relation.astype(str), length_input=self.length_input,
+                    length_output=self.length_output, length_diff=self.length_diff)
+
+
+def screen_pairs(pairs: pd.DataFrame, tokenizer, min_pairs_per_relation: int):
+    """Tokenise every distinct word once and decide which pairs are used.
+
+    Returns (status frame as ``pair_status`` plus reason ``relation_too_small``, words, tokens).
+    """
+    words = list(dict.fromkeys(pairs["input"].tolist() + pairs["output"].tolist()))
+    tokens = tokenize_words(tokenizer, words)
+    status = pair_status(pairs, words, tokens)
+    counts = status[status["used"]].groupby("relation").size()
+    small = [r for r in status["relation"].unique() if counts.get(r, 0) < min_pairs_per_relation]
+    drop = status["relation"].isin(small) & status["used"]
+    status.loc[drop, "reason"] = "relation_too_small"
+    status.loc[drop, "used"] = False
+    return status, words, tokens
+
+
+def check_usable(status: pd.DataFrame) -> None:
+    """Refuse to go on with fewer than 2 relations left, saying why pairs were dropped."""
+    kept = status.loc[status["used"], "relation"].nunique()
+    if kept < 2:
+        reasons = status["reason"].value_counts().to_dict()
+        raise InputDataError(
+            f"Only {kept} relation(s) have usable pairs after screening (pairs by reason: "
+            f"{reasons}); the crystals analysis needs at least 2. Unknown words are words the "
+            f"model's tokenizer maps to its unk token: use relations in the model's language, "
+            f"another model (`crystals.model.path`), or lower `crystals.min_pairs_per_relation`.")
+
+
+def relation_differences(model, tokenizer, pairs: pd.DataFrame, layers: Sequence,
+                         min_pairs_per_relation: int = 10, batch_size: int = 256,
+                         device: str = "cpu", progress: bool = True):
+    """Difference vectors of the usable pairs at each of ``layers``.
+
+    pairs: frame (relation, input, output). Only the words of used pairs go through the
+    model. Returns (status frame, {layer: Differences}).
+    """
+    status, words, tokens = screen_pairs(pairs, tokenizer, min_pairs_per_relation)
+    used = status[status["used"]]
+    needed = list(dict.fromkeys(used["input"].tolist() + used["output"].tolist()))
+    index = {w: i for i, w in enumerate(words)}
+    rows = np.array([index[w] for w in needed], dtype=np.int64)
+    sub = type(tokens)([tokens.ids[r] for r in rows], tokens.last[rows], tokens.n_tokens[rows],
+                       tokens.unknown[rows])
+    pad = tokenizer.pad_token_id if tokenizer.pad_token_id is not None else 0
+    res = last_token_residuals(model, sub, layers, batch_size=batch_size, pad_id=pad,
+                               device=device, progress=progress) if needed else {}
+    pos = {w: i for i, w in enumerate(needed)}
+    a = used["input"].map(pos).to_numpy(dtype=np.int64)
+    b = used["output"].map(pos).to_numpy(dtype=np.int64)
+    out = {}
+    for layer in layers:
+        R = res.get(layer, np.zeros((0, 0), dtype=np.float32))
+        out[layer] = Differences(R[a], R[b], used["relation"].to_numpy().astype(str),
+                                 used["n_tokens_input"].to_numpy(), used["n_tokens_output"].to_numpy())
+    return status, out

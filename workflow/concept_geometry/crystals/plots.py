@@ -1,0 +1,78 @@
+"""Figures of the crystals stage (cf. Li et al. 2024 Fig. 1): one function per figure,
+each returning a matplotlib Figure (saved by ``plotting.save_figure``)."""
+
+from __future__ import annotations
+
+import numpy as np
+
+from ..plotting import plt  # Agg backend set there
+
+SPACE_TITLES = {"raw": "raw", "distractor_removed": "distractor removed", "lda": "LDA (held-out pairs)"}
+
+
+def plot_difference_views(coords: dict, relation: np.ndarray, title: str):
+    """Difference vectors of held-out pairs in 2-D, coloured by relation, one panel per space.
+
+    coords: {space: (n, 2)}; relation: (n,) labels. Raw / distractor-removed panels show the
+    first two principal components, the LDA panel the first two discriminant directions.
+    """
+    import seaborn as sns
+
+    spaces = [s for s in SPACE_TITLES if s in coords]
+    fig, axes = plt.subplots(1, len(spaces), figsize=(5 * len(spaces), 4.8))
+    axes = np.atleast_1d(axes)
+    names = sorted(set(relation.tolist()))
+    palette = dict(zip(names, sns.color_palette("tab20", len(names))))
+    for ax, space in zip(axes, spaces):
+        xy = coords[space]
+        for name in names:
+            m = relation == name
+            ax.scatter(xy[m, 0], xy[m, 1], s=5, alpha=0.6, color=palette[name], label=name)
+        ax.set_title(SPACE_TITLES[space])
+        ax.set_xlabel("LD1" if space == "lda" else "PC1")
+        ax.set_ylabel("LD2" if space == "lda" else "PC2")
+    axes[-1].legend(loc="center left", bbox_to_anchor=(1.0, 0.5), fontsize=7, markerscale=3,
+                    frameon=False)
+    fig.suptitle(title, fontsize=10)
+    return fig
+
+
+def plot_pc1_length(pc1: np.ndarray, length_diff: np.ndarray, corr: float, title: str):
+    """PC1 score of each difference vector against its token-length difference (cf. Li et
+    al. Fig. 1 right: the leading direction of the raw differences tracks word length)."""
+    fig, ax = plt.subplots(figsize=(7.5, 5))
+    jitter = np.random.default_rng(0).uniform(-0.15, 0.15, len(length_diff))
+    ax.scatter(length_diff + jitter, pc1, s=4, alpha=0.4)
+    levels = np.unique(length_diff)
+    means = [pc1[length_diff == v].mean() for v in levels]
+    ax.plot(levels, means, "o-", color="black", ms=4, label="mean per length difference")
+    ax.set_xlabel("token-length difference (output − input)")
+    ax.set_ylabel("PC1 score of the difference vector")
+    ax.legend(frameon=False, fontsize=8)
+    ax.set_title(f"{title}\nPearson r = {corr:.3f}", fontsize=10)
+    return fig
+
+
+def plot_quality(samples: dict, title: str):
+    """Distributions of parallelogram error and trapezoid cosine for same-relation quadruples
+    against mixed-relation baselines, per space.
+
+    samples: dict of equal-length arrays space, kind (same|baseline), parallelogram_error,
+    trapezoid_cos.
+    """
+    import pandas as pd
+    import seaborn as sns
+
+    frame = pd.DataFrame(samples)
+    frame["space"] = frame["space"].map(lambda s: SPACE_TITLES.get(s, s))
+    fig, axes = plt.subplots(1, 2, figsize=(11, 4.5))
+    for ax, measure, label in ((axes[0], "parallelogram_error", "‖(b−a)−(d−c)‖ / (‖b−a‖+‖d−c‖)"),
+                               (axes[1], "trapezoid_cos", "cos(b−a, d−c)")):
+        sns.boxplot(data=frame, x="space", y=measure, hue="kind", ax=ax, showfliers=False,
+                    hue_order=["same", "baseline"])
+        ax.set_ylabel(label)
+        ax.set_xlabel("")
+    axes[0].set_title("parallelogram error (lower = crystal)", fontsize=9)
+    axes[1].set_title("trapezoid cosine (higher = crystal)", fontsize=9)
+    fig.suptitle(title, fontsize=10)
+    return fig

@@ -1,0 +1,34 @@
+"""Crystals: distractors, LDA, silhouettes, clusters and crystal quality of one layer."""
+import sys
+from pathlib import Path
+
+sys.path.insert(0, str(Path(snakemake.scriptdir).parent))  # noqa: F821 (so conda envs need no install)
+import sklearn.cluster, sklearn.discriminant_analysis, sklearn.metrics  # noqa: E402,F401 (loaded before run() pins BLAS/OpenMP threads)
+from concept_geometry.runner import run  # noqa: E402
+from concept_geometry import io  # noqa: E402
+
+
+def main(smk, log):
+    from concept_geometry.crystals.analysis import analyse_layer
+
+    cfg = smk.params.cfg
+    data = io.read_npz(smk.input.differences)
+    log.info("phase: analyse %d difference vectors of dimension %d", *data["differences"].shape)
+    res = analyse_layer(
+        data["differences"], data["relation"], data["length_diff"], seed=smk.params.seed,
+        lda_components=cfg["lda"]["n_components"], distractor_components=cfg["distractors"]["n_components"],
+        corr_threshold=cfg["distractors"]["corr_threshold"], n_splits=cfg["silhouette"]["n_splits"],
+        eval_fraction=cfg["eval_fraction"], silhouette_sample_size=cfg["silhouette"]["sample_size"],
+        n_quadruples=cfg["quality"]["n_quadruples"], kmeans_n_init=cfg["kmeans_n_init"],
+        n_clusters=cfg["n_clusters"])
+    for name in ("clusters", "silhouette", "quality", "distractors"):
+        io.write_tsv(getattr(smk.output, name), getattr(res, name))
+    s = res.samples
+    numeric = ("parallelogram_error", "trapezoid_cos")
+    io.write_npz(smk.output.views, eval_index=res.eval_index, pc1=res.pc1,
+                 length_diff=data["length_diff"], relation=data["relation"],
+                 **{f"coords_{k}": v for k, v in res.coords.items()},
+                 **{f"sample_{c}": s[c].to_numpy(dtype=float if c in numeric else str) for c in s.columns})
+
+
+run(main, snakemake)  # noqa: F821

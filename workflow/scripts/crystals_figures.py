@@ -1,0 +1,32 @@
+"""Crystals figures of one layer: 2-D views by relation, PC1 vs length difference, quality."""
+import sys
+from pathlib import Path
+
+sys.path.insert(0, str(Path(snakemake.scriptdir).parent))  # noqa: F821 (so conda envs need no install)
+from concept_geometry.runner import run  # noqa: E402
+from concept_geometry import io  # noqa: E402
+
+
+def main(smk, log):
+    from concept_geometry.crystals import plots
+    from concept_geometry.plotting import config_caption, save_figure
+
+    v = io.read_npz(smk.input.views)
+    dist = io.read_tsv(smk.input.distractors)
+    cfg, w = smk.params.cfg, smk.wildcards
+    setting = config_caption(model=w.model, layer=w.layer, lda=cfg["lda"]["n_components"],
+                             cap=cfg["max_pairs_per_relation"], seed=smk.params.seed)
+    log.info("phase: figures (%s)", setting)
+    coords = {k[len("coords_"):]: v[k] for k in v if k.startswith("coords_")}
+    save_figure(plots.plot_difference_views(coords, v["relation"][v["eval_index"]],
+                f"Relation difference vectors, raw vs LDA (cf. Li et al. Fig. 1)\n{setting}"),
+                smk.output.views_png, smk.output.views_pdf)
+    save_figure(plots.plot_pc1_length(v["pc1"], v["length_diff"], dist["corr_length_diff"].iloc[0],
+                f"Distractor: PC1 vs token-length difference (cf. Li et al. Fig. 1 right)\n{setting}"),
+                smk.output.length_png, smk.output.length_pdf)
+    samples = {k[len("sample_"):]: v[k] for k in v if k.startswith("sample_")}
+    save_figure(plots.plot_quality(samples, f"Crystal quality, same relation vs mixed-relation baseline "
+                                   f"(held-out pairs)\n{setting}"), smk.output.quality_png, smk.output.quality_pdf)
+
+
+run(main, snakemake)  # noqa: F821

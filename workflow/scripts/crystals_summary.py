@@ -1,0 +1,24 @@
+"""Crystals: headline numbers of every layer -> results/summary/crystals.tsv."""
+import sys
+from pathlib import Path
+
+sys.path.insert(0, str(Path(snakemake.scriptdir).parent))  # noqa: F821 (so conda envs need no install)
+from concept_geometry.runner import run  # noqa: E402
+from concept_geometry import io  # noqa: E402
+
+
+def main(smk, log):
+    import pandas as pd
+
+    from concept_geometry.crystals.summary import summary_rows
+
+    frames = []
+    for i, layer in enumerate(smk.params.layers):
+        tables = {k: io.read_tsv(smk.input[k][i]) for k in
+                  ("clusters", "silhouette", "quality", "distractors", "pairs")}
+        frames.append(summary_rows(smk.params.model, str(layer), **tables))
+        log.info("layer %s: %d rows", layer, len(frames[-1]))
+    io.write_tsv(smk.output.summary, pd.concat(frames, ignore_index=True))
+
+
+run(main, snakemake)  # noqa: F821
