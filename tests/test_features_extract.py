@@ -1,0 +1,92 @@
+"""Batched extraction on a tiny Gemma-2 + Gemma Scope style JumpReLU SAE equals a per-document,
+unpadded brute force (so padding never fires, BOS is dropped, only full chunks count)."""
+
+import numpy as np
+import pytest
+import torch
+
+from concept_geometry.activations.extract import extract_firings, sample_activations
+from concept_geometry.activations.sae import load_local_sae
+from concept_geometry.models import load_model, load_tokenizer
+
+from test_sae import write_gemma_scope_params
+from tiny_models import make_tiny_gemma2, make_word_tokenizer
+
+WORDS = [f"w{i}" for i in range(40)]
+LAYERS = [0, 1]  # hidden_states[L + 1] is the raw residual for L < last block (the last is normed)
+
+
+@pytest.fixture(scope="module")
+def tiny(tmp_path_factory):
+    root = tmp_path_factory.mktemp("tiny")
+    tok = make_word_tokenizer(WORDS)
+    make_tiny_gemma2(root / "gemma", tok, hidden=32, layers=3)
+    saes = {}
+    for layer in LAYERS:
+        # thresholds low enough that plenty of features fire
+        p = write_gemma_scope_params(root / f"sae_{layer}", d_in=32, d_sae=24, seed=layer)
+        saes[layer] = load_local_sae(root / f"sae_{layer}", "features.sae")
+        del p
+    model = load_model(str(root / "gemma"), "m")
+    tokenizer = load_tokenizer(str(root / "gemma"), "m")
+    return model, tokenizer, saes
+
+
+def texts_of_lengths(lengths, seed=0):
+    rng = np.random.default_rng(seed)
+    return [" ".join(rng.choice(WORDS, size=n)) for n in lengths]
+
+
+def brute_force(model, tokenizer, saes, text, chunk, threshold, max_length):
+    """One document alone, no padding: drop BOS, cut full chunks, fire if any token > threshold."""
+    ids = tokenizer(text, truncation=True, max_length=max_length)["input_ids"]
+    assert ids[0] == tokenizer.bos_token_id
+    out = {}
+    with torch.no_grad():
+        hidden = model(input_ids=torch.tensor([ids]), output_hidden_states=True).hidden_states
+    for layer, sae in saes.items():
+        resid = hidden[layer + 1][0, 1:]   # residual after block `layer`, BOS dropped
+        n = resid.shape[0] // chunk
+        rows = []
+        for c in range(n):
+            acts = sae.encode(resid[c * chunk:(c + 1) * chunk])
+            rows.append((acts > threshold).any(0).numpy())
+        out[layer] = np.array(rows, dtype=bool) if rows else np.zeros((0, sae.cfg.d_sae), dtype=bool)
+    return out
+
+
+def test_batched_extraction_equals_per_document_brute_force(tiny):
+    model, tokenizer, saes = tiny
+    # short (< chunk), exact multiples of the chunk, partial tails, truncated
+    lengths = [3, 8, 16, 17, 23, 40, 5, 31]
+    texts = texts_of_lengths(lengths)
+    chunk, thr, max_len = 8, 0.5, 33   # max_len 33 = BOS + 32 tokens: doc of 40 is truncated
+    got = extract_firings(model, tokenizer, texts, saes, thr, chunk, batch_size=3, max_length=max_len,
+                          progress=False)
+    expected_chunks = [min(n, 32) // chunk for n in lengths]
+    for layer in LAYERS:
+        res = got[layer]
+        assert res.firings.shape == (sum(expected_chunks), 24)
+        assert np.bincount(res.doc_index, minlength=len(texts)).tolist() == expected_chunks
+        dense = res.firings.toarray().astype(bool)
+        assert 0 < dense.mean() < 1
+        for d, text in enumerate(texts):
+            ref = brute_force(model, tokenizer, saes, text, chunk, thr, max_len)[layer]
+            np.testing.assert_array_equal(dense[res.doc_index == d], ref)
+        assert np.isfinite(res.stats["explained_variance"])
+        assert res.stats["n_tokens"] == sum(expected_chunks) * chunk
+
+
+def test_sample_activations_shapes_and_seed(tiny):
+    model, tokenizer, _ = tiny
+    texts = texts_of_lengths([20] * 10, seed=1)
+    a = sample_activations(model, tokenizer, texts, LAYERS, 50, seed=3, batch_size=4, max_length=64)
+    b = sample_activations(model, tokenizer, texts, LAYERS, 50, seed=3, batch_size=4, max_length=64)
+    assert a[0].shape == (50, 32) and a[1].shape == (50, 32)
+    np.testing.assert_array_equal(a[0], b[0])
+    # every sampled vector is a real (non-BOS, non-pad) residual: a row of the full forward
+    with torch.no_grad():
+        enc = tokenizer(texts, return_tensors="pt")
+        hs = model(**enc, output_hidden_states=True).hidden_states[1][:, 1:].reshape(-1, 32).numpy()
+    d = np.abs(a[0][:, None, :] - hs[None]).max(-1).min(1)
+    assert d.max() < 1e-4

@@ -1,0 +1,93 @@
+"""SAEs: training round-trips through SAELens disk format; Gemma Scope params; offline errors."""
+
+import time
+
+import numpy as np
+import pytest
+import torch
+
+from concept_geometry.activations.sae import (
+    check_d_in,
+    load_gemma_scope_npz,
+    load_local_sae,
+    load_pretrained_sae,
+    train_sae,
+)
+from concept_geometry.errors import ConfigError, MissingResourceError
+
+
+def write_gemma_scope_params(path, d_in=8, d_sae=12, seed=0):
+    """A Gemma Scope style params.npz (W_enc (d, F), W_dec (F, d), b_enc, b_dec, threshold)."""
+    rng = np.random.default_rng(seed)
+    params = dict(W_enc=rng.normal(size=(d_in, d_sae)).astype(np.float32),
+                  W_dec=rng.normal(size=(d_sae, d_in)).astype(np.float32),
+                  b_enc=rng.normal(size=d_sae).astype(np.float32),
+                  b_dec=rng.normal(size=d_in).astype(np.float32),
+                  threshold=np.abs(rng.normal(size=d_sae)).astype(np.float32))
+    path.mkdir(parents=True, exist_ok=True)
+    np.savez(path / "params.npz", **params)
+    return params
+
+
+def test_gemma_scope_params_encode_as_jumprelu(tmp_path):
+    p = write_gemma_scope_params(tmp_path / "gs")
+    sae = load_local_sae(tmp_path / "gs", "features.sae")
+    x = np.random.default_rng(1).normal(size=(5, 8)).astype(np.float32)
+    pre = x @ p["W_enc"] + p["b_enc"]        # Gemma Scope: no b_dec subtraction on the input
+    expected = np.where(pre > p["threshold"], pre, 0.0)
+    got = sae.encode(torch.tensor(x)).detach().numpy()
+    np.testing.assert_allclose(got, expected, rtol=1e-5, atol=1e-5)
+    np.testing.assert_allclose(sae.W_dec.detach().numpy(), p["W_dec"])
+    # and it round-trips through the SAELens disk format
+    sae.save_model(tmp_path / "saved")
+    again = load_local_sae(tmp_path / "saved", "features.sae")
+    np.testing.assert_allclose(again.encode(torch.tensor(x)).detach().numpy(), expected, rtol=1e-5, atol=1e-5)
+
+
+def test_trained_sae_reconstructs_planted_sparse_codes_and_round_trips(tmp_path):
+    rng = np.random.default_rng(0)
+    d, k, n = 16, 24, 6000
+    dirs = rng.normal(size=(k, d))
+    dirs /= np.linalg.norm(dirs, axis=1, keepdims=True)
+    codes = (rng.random((n, k)) < 0.08) * rng.uniform(1, 3, size=(n, k))
+    acts = (codes @ dirs * 5.0).astype(np.float32)   # raw scale 5x: folding must undo it
+    res = train_sae(acts, width=48, steps=400, batch_size=256, lr=3e-3, l1_coefficient=0.3,
+                    l1_warm_up_steps=20, seed=0, progress=False)
+    assert res.explained_variance > 0.8
+    assert res.l0 < 24
+    x = torch.tensor(acts[:200])
+    recon = res.sae.decode(res.sae.encode(x))
+    assert ((recon - x).pow(2).sum() / (x - x.mean(0)).pow(2).sum()).item() < 0.2
+    res.sae.save_model(tmp_path / "sae")
+    loaded = load_local_sae(tmp_path / "sae", "features.sae")
+    torch.testing.assert_close(loaded.encode(x), res.sae.encode(x))
+    # same seed, same SAE
+    res2 = train_sae(acts, width=48, steps=20, batch_size=256, lr=3e-3, l1_coefficient=0.3,
+                     l1_warm_up_steps=20, seed=5, progress=False)
+    res3 = train_sae(acts, width=48, steps=20, batch_size=256, lr=3e-3, l1_coefficient=0.3,
+                     l1_warm_up_steps=20, seed=5, progress=False)
+    torch.testing.assert_close(res2.sae.W_dec, res3.sae.W_dec)
+
+
+def test_pretrained_offline_fails_fast_with_local_instructions(monkeypatch):
+    monkeypatch.setenv("HF_HUB_OFFLINE", "1")
+    t0 = time.time()
+    with pytest.raises(MissingResourceError) as err:
+        load_pretrained_sae("gemma-scope-2b-pt-res", "layer_12/width_16k/average_l0_41", "features.sae")
+    assert time.time() - t0 < 10
+    msg = str(err.value)
+    assert "source: local" in msg and "features.sae.path" in msg
+
+
+def test_d_in_mismatch_is_refused(tmp_path):
+    write_gemma_scope_params(tmp_path / "gs", d_in=8)
+    sae = load_gemma_scope_npz(tmp_path / "gs" / "params.npz")
+    check_d_in(sae, 8, "x")
+    with pytest.raises(ConfigError) as err:
+        check_d_in(sae, 2304, "of layer 12 (features.sae)")
+    assert "8" in str(err.value) and "2304" in str(err.value)
+
+
+def test_missing_local_sae_names_key(tmp_path):
+    with pytest.raises(MissingResourceError, match="galaxy.sae"):
+        load_local_sae(tmp_path / "nothing", "galaxy.sae")

@@ -1,0 +1,187 @@
+"""The forward pass of Paper B's data stage (Li et al. 2024, "Data").
+
+Documents are tokenized with the tokenizer's special tokens (BOS), truncated at
+``max_length``, padded on the right and run in batches; the residual stream after every
+requested block is captured in one pass that stops after the deepest one
+(``models.residual_stream``). Special-token positions (the BOS) and padding are dropped, the
+remaining tokens are cut into consecutive full chunks, each chunk's tokens are SAE-encoded and a
+feature *fires* in the chunk when its activation exceeds ``threshold`` on any of its tokens.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass, field
+from typing import Iterator, Sequence
+
+import numpy as np
+import scipy.sparse as sp
+import torch
+
+from ..models import residual_stream
+from .chunking import chunk_positions, content_mask
+
+
+def _encode_texts(tokenizer, texts: Sequence[str], max_length: int) -> dict:
+    tokenizer.padding_side = "right"  # real tokens keep positions 0..n-1 in causal models
+    if tokenizer.pad_token is None:
+        tokenizer.pad_token = tokenizer.eos_token or tokenizer.unk_token
+    return tokenizer(list(texts), padding=True, truncation=True, max_length=max_length,
+                     return_special_tokens_mask=True, return_tensors="pt")
+
+
+def count_content_tokens(tokenizer, texts: Sequence[str], max_length: int,
+                         drop_special: bool = True, batch_size: int = 256) -> np.ndarray:
+    """(n_docs,) number of content tokens of each document (after truncation)."""
+    out = []
+    for start in range(0, len(texts), batch_size):
+        enc = _encode_texts(tokenizer, texts[start: start + batch_size], max_length)
+        keep = content_mask(enc["attention_mask"].numpy(), enc["special_tokens_mask"].numpy(), drop_special)
+        out.append(keep.sum(1))
+    return np.concatenate(out) if out else np.zeros(0, dtype=np.int64)
+
+
+def iter_residual_batches(model, tokenizer, texts: Sequence[str], layers: Sequence[int],
+                          batch_size: int, max_length: int, drop_special: bool = True,
+                          device: str = "cpu", progress: bool = True,
+                          desc: str = "forward") -> Iterator[tuple[np.ndarray, dict, np.ndarray]]:
+    """Yield (doc_index (B,), {layer: (B, S, d) float32 tensor}, keep (B, S) bool) per batch.
+
+    Documents are processed in order of decreasing text length (less padding); ``doc_index``
+    says which input texts a batch holds.
+    """
+    from tqdm import tqdm
+
+    order = np.argsort([-len(t) for t in texts], kind="stable")
+    bar = tqdm(total=len(texts), desc=desc, unit="doc", disable=not progress, mininterval=2)
+    for start in range(0, len(order), batch_size):
+        idx = order[start: start + batch_size]
+        enc = _encode_texts(tokenizer, [texts[i] for i in idx], max_length)
+        keep = content_mask(enc["attention_mask"].numpy(), enc["special_tokens_mask"].numpy(), drop_special)
+        resid = residual_stream(model, enc["input_ids"].to(device), enc["attention_mask"].to(device),
+                                list(layers))
+        yield idx, resid, keep
+        bar.update(len(idx))
+    bar.close()
+
+
+def sample_activations(model, tokenizer, texts: Sequence[str], layers: Sequence[int], n_tokens: int,
+                       seed: int, batch_size: int, max_length: int, drop_special: bool = True,
+                       device: str = "cpu", progress: bool = True) -> dict[int, np.ndarray]:
+    """A seeded sample of content-token residual activations, per layer (SAE training data).
+
+    Documents are drawn in a seeded random order until they hold 1.25·n_tokens content
+    tokens; only those are run through the model (the pass costs ~n_tokens, not the corpus).
+    Their content tokens are shuffled and cut to ``n_tokens`` (fewer when the corpus is
+    smaller). The same tokens are used at every layer. Returns {layer: (n, d_model) float32}.
+    """
+    rng = np.random.default_rng(seed)
+    order = rng.permutation(len(texts))
+    counts = count_content_tokens(tokenizer, [texts[i] for i in order], max_length, drop_special)
+    n_docs = int(np.searchsorted(np.cumsum(counts), 1.25 * n_tokens) + 1)
+    chosen = [texts[i] for i in order[:n_docs]]
+    parts: dict[int, list] = {layer: [] for layer in layers}
+    for _, resid, keep in iter_residual_batches(model, tokenizer, chosen, layers, batch_size, max_length,
+                                                drop_special, device, progress, desc="sample activations"):
+        rows, cols = np.nonzero(keep)
+        for layer in layers:
+            parts[layer].append(resid[layer][rows, cols].cpu().numpy().astype(np.float32))
+    out = {}
+    perm = None
+    for layer in layers:
+        x = np.concatenate(parts[layer]) if parts[layer] else np.zeros((0, 0), np.float32)
+        if perm is None:
+            perm = rng.permutation(len(x))[:n_tokens]
+        out[layer] = np.ascontiguousarray(x[perm])
+    return out
+
+
+@dataclass
+class LayerFirings:
+    """Firing sets of one layer. firings: (n_chunks, n_features) CSR uint8; doc_index:
+    (n_chunks,) index into the input texts; stats: token-level SAE statistics."""
+
+    firings: sp.csr_matrix
+    doc_index: np.ndarray
+    stats: dict = field(default_factory=dict)
+
+
+class _Stats:
+    """Streaming SAE statistics over encoded tokens."""
+
+    def __init__(self, d: int):
+        self.n = 0
+        self.sum_x = torch.zeros(d, dtype=torch.float64)
+        self.sum_sq = 0.0
+        self.sse = 0.0
+        self.l0 = 0.0
+        self.fired = 0.0
+
+    def add(self, x, feats, recon, threshold):
+        self.n += x.shape[0]
+        self.sum_x += x.double().sum(0).cpu()
+        self.sum_sq += x.double().pow(2).sum().item()
+        self.sse += (recon.double() - x.double()).pow(2).sum().item()
+        self.l0 += (feats > 0).sum().item()
+        self.fired += (feats > threshold).sum().item()
+
+    def result(self) -> dict:
+        if self.n == 0:
+            return {"n_tokens": 0, "explained_variance": float("nan"), "l0_per_token": float("nan"),
+                    "firing_per_token": float("nan")}
+        sst = self.sum_sq - (self.sum_x.pow(2).sum().item() / self.n)
+        return {"n_tokens": self.n, "explained_variance": 1.0 - self.sse / max(sst, 1e-12),
+                "l0_per_token": self.l0 / self.n, "firing_per_token": self.fired / self.n}
+
+
+@torch.no_grad()
+def chunk_firings(sae, tokens: torch.Tensor, threshold: float, stats: _Stats | None = None,
+                  block_tokens: int = 8192) -> np.ndarray:
+    """Which features fire anywhere in each chunk.
+
+    tokens: (n_chunks, chunk_size, d_model) residual activations. Returns (n_chunks, F) bool:
+    True where the SAE activation exceeds ``threshold`` on at least one of the chunk's tokens.
+    Encodes in blocks of about ``block_tokens`` tokens to bound memory.
+    """
+    n_chunks, chunk_size, d = tokens.shape
+    per = max(1, block_tokens // chunk_size)
+    out = np.zeros((n_chunks, sae.cfg.d_sae), dtype=bool)
+    dtype = sae.W_dec.dtype
+    for start in range(0, n_chunks, per):
+        x = tokens[start: start + per].reshape(-1, d)
+        feats = sae.encode(x.to(dtype)).float()
+        if stats is not None:
+            stats.add(x, feats, sae.decode(feats.to(dtype)).float(), threshold)
+        fired = (feats > threshold).reshape(-1, chunk_size, feats.shape[-1]).any(dim=1)
+        out[start: start + per] = fired.cpu().numpy()
+    return out
+
+
+def extract_firings(model, tokenizer, texts: Sequence[str], saes: dict, threshold: float,
+                    chunk_size: int, batch_size: int, max_length: int, drop_special: bool = True,
+                    device: str = "cpu", progress: bool = True) -> dict[int, LayerFirings]:
+    """Per-chunk firing sets of every layer's SAE, from one forward pass per document batch.
+
+    saes: {layer: SAELens SAE}. Returns {layer: LayerFirings}; chunks are listed document by
+    document in the order the documents were processed (``doc_index`` says which).
+    """
+    layers = sorted(saes)
+    shards: dict[int, list] = {layer: [] for layer in layers}
+    doc_parts: list[np.ndarray] = []
+    stats = {layer: _Stats(int(saes[layer].cfg.d_in)) for layer in layers}
+    for idx, resid, keep in iter_residual_batches(model, tokenizer, texts, layers, batch_size, max_length,
+                                                  drop_special, device, progress, desc="extract firings"):
+        rows, positions = chunk_positions(keep, chunk_size)
+        doc_parts.append(idx[rows])
+        r = torch.as_tensor(rows, device=resid[layers[0]].device)
+        pos = torch.as_tensor(positions, device=r.device)
+        for layer in layers:
+            tokens = resid[layer][r[:, None], pos]  # (n_chunks, chunk_size, d)
+            fired = chunk_firings(saes[layer], tokens, threshold, stats[layer])
+            shards[layer].append(sp.csr_matrix(fired.astype(np.uint8)))
+    doc_index = np.concatenate(doc_parts).astype(np.int64) if doc_parts else np.zeros(0, np.int64)
+    out = {}
+    for layer in layers:
+        n_features = int(saes[layer].cfg.d_sae)
+        mat = sp.vstack(shards[layer], format="csr") if shards[layer] else sp.csr_matrix((0, n_features), dtype=np.uint8)
+        out[layer] = LayerFirings(mat.astype(np.uint8), doc_index, stats[layer].result())
+    return out

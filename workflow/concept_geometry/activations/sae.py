@@ -1,0 +1,205 @@
+"""One SAE per layer, three ways (pretrained / local / train), one SAELens object.
+
+- ``pretrained``: SAELens ``SAE.from_pretrained(release, sae_id)`` (e.g. Gemma Scope
+  ``gemma-scope-2b-pt-res`` / ``layer_12/width_16k/average_l0_41``, Li et al. 2024 "Data").
+- ``local``: a folder written by SAELens ``save_model`` (cfg.json + sae_weights.safetensors),
+  or a Gemma Scope folder holding ``params.npz`` (W_enc, W_dec, b_enc, b_dec, threshold).
+- ``train``: a SAELens ``StandardTrainingSAE`` (ReLU + L1) trained here on a cached sample of
+  residual activations; saved as the inference ``StandardSAE``.
+
+Units of a trained SAE: it is trained on activations rescaled by one constant so that
+E‖x‖² = d_model (SAELens's ``expected_average_only_in`` convention); the constant is then
+folded into the weights (``fold_activation_norm_scaling_factor``), so the saved SAE takes raw
+residual activations and its feature activations stay in the rescaled units, where the
+firing threshold (``features.threshold``) means the same whatever the model's residual norm.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+from pathlib import Path
+
+import numpy as np
+import torch
+
+from ..errors import ConfigError, MissingResourceError
+
+
+def format_layer(template: str | None, layer) -> str | None:
+    """``sae_id``/``path`` with ``{layer}`` replaced by the layer."""
+    return None if template is None else str(template).replace("{layer}", str(layer))
+
+
+def sae_description(spec: dict, layer) -> dict:
+    """What identifies the SAE of ``layer`` (for meta.json)."""
+    out = {"source": spec["source"]}
+    if spec["source"] == "pretrained":
+        out.update(release=spec["release"], sae_id=format_layer(spec["sae_id"], layer))
+    elif spec["source"] == "local":
+        out.update(path=format_layer(spec["path"], layer))
+    else:
+        out.update({k: spec[k] for k in ("width", "steps", "batch_size", "lr", "l1_coefficient",
+                                         "l1_warm_up_steps", "n_train_tokens")})
+    return out
+
+
+def load_pretrained_sae(release: str, sae_id: str, key: str, device: str = "cpu",
+                        dtype: str = "float32"):
+    """SAELens ``SAE.from_pretrained``; fails in seconds when the hub is unreachable."""
+    from sae_lens import SAE
+
+    from ..models.loading import hub_reachable
+
+    how = (f"To run offline, download it on a machine with network access (e.g. in Python: "
+           f"`SAE.from_pretrained('{release}', '{sae_id}').save_model('/path/to/sae')` with sae_lens, "
+           f"or the Gemma Scope folder with params.npz from the hub), copy the folder here and set "
+           f"`{key}.source: local` and `{key}.path: /path/to/sae` (`{{layer}}` in the path is "
+           f"replaced by each layer).")
+    if not hub_reachable():
+        raise MissingResourceError(
+            f"The pretrained SAE `{release}` / `{sae_id}` (config key `{key}`) must be downloaded "
+            f"from the Hugging Face hub, which is not reachable from this machine. {how}")
+    try:
+        return SAE.from_pretrained(release, sae_id, device=device, dtype=dtype)
+    except (OSError, ValueError) as err:
+        raise MissingResourceError(
+            f"Could not load the pretrained SAE `{release}` / `{sae_id}` (config key `{key}`): "
+            f"{str(err).splitlines()[0]}. {how}") from None
+
+
+def load_gemma_scope_npz(path: str | Path, device: str = "cpu", dtype: str = "float32"):
+    """A JumpReLU SAE from a Gemma Scope ``params.npz`` (W_enc (d, F), W_dec (F, d), b_enc,
+    b_dec, threshold), as SAELens's gemma_2 loader builds it."""
+    from sae_lens import JumpReLUSAE, JumpReLUSAEConfig
+
+    with np.load(path) as data:
+        state = {("W_" + k[2:] if k.startswith("w_") else k): torch.tensor(data[k], dtype=torch.float32)
+                 for k in data.files}
+    missing = {"W_enc", "W_dec", "b_enc", "b_dec", "threshold"} - set(state)
+    if missing:
+        raise MissingResourceError(
+            f"{path} is not a Gemma Scope params.npz: it lacks {sorted(missing)}.")
+    d_sae, d_in = state["W_dec"].shape
+    cfg = JumpReLUSAEConfig(d_in=d_in, d_sae=d_sae, dtype="float32", device="cpu",
+                            apply_b_dec_to_input=False)
+    sae = JumpReLUSAE(cfg)
+    sae.load_state_dict({k: v for k, v in state.items() if k != "scaling_factor"})
+    return sae.to(device=device, dtype=getattr(torch, dtype)).eval()
+
+
+def load_local_sae(path: str | Path, key: str, device: str = "cpu", dtype: str = "float32"):
+    """An SAE from a local folder: SAELens disk format, or a Gemma Scope params.npz folder."""
+    from sae_lens import SAE
+
+    path = Path(path)
+    if (path / "cfg.json").exists():
+        try:
+            return SAE.load_from_disk(path, device=device, dtype=dtype).eval()
+        except (OSError, ValueError, KeyError, RuntimeError) as err:
+            raise MissingResourceError(
+                f"Could not load the SAE in {path} (config key `{key}`): {str(err).splitlines()[0]}. "
+                f"It must be a folder written by SAELens `save_model` (cfg.json + "
+                f"sae_weights.safetensors).") from None
+    if (path / "params.npz").exists() or path.suffix == ".npz":
+        return load_gemma_scope_npz(path if path.suffix == ".npz" else path / "params.npz", device, dtype)
+    raise MissingResourceError(
+        f"SAE folder {path} (config key `{key}`) does not exist or holds neither cfg.json (SAELens "
+        f"`save_model` output) nor params.npz (Gemma Scope). Check `{key}` (relative paths are "
+        f"relative to the repository root; `{{layer}}` is replaced by the layer).")
+
+
+def check_d_in(sae, d_model: int, what: str) -> None:
+    """Refuse an SAE whose input width differs from the model's hidden size."""
+    if int(sae.cfg.d_in) != int(d_model):
+        raise ConfigError(
+            f"Invalid config: the SAE {what} has d_in = {sae.cfg.d_in}, but the model's residual "
+            f"stream has hidden size {d_model}. Use SAEs trained on this model (or point "
+            f"`features.model.path` at the model the SAEs were trained on).")
+
+
+def decoder_matrix(sae) -> np.ndarray:
+    """W_dec: (n_features, d_model) float32."""
+    return sae.W_dec.detach().float().cpu().numpy().astype(np.float32)
+
+
+@dataclass
+class TrainResult:
+    sae: object            # the inference StandardSAE (scale folded in)
+    scale: float           # input rescaling folded into the weights
+    losses: np.ndarray     # (steps,) total loss per step
+    explained_variance: float  # on the held-back 10% of the sample
+    l0: float              # mean active features per token on the held-back part
+
+
+def train_sae(acts: np.ndarray, width: int, steps: int, batch_size: int, lr: float,
+              l1_coefficient: float, l1_warm_up_steps: int, seed: int,
+              progress: bool = True) -> TrainResult:
+    """Train a ReLU SAE (SAELens ``StandardTrainingSAE``) on token activations.
+
+    acts: (n_tokens, d_model) float32 sample of residual activations. Uses 90% to train
+    (Adam, lr decayed linearly to 0 over the last 20% of steps, L1 warm-up; decoder rows
+    folded to unit norm at the end) and reports explained variance and L0 on the
+    remaining 10%. Returns the inference ``StandardSAE`` taking raw activations.
+    """
+    from sae_lens import StandardSAE, StandardTrainingSAE, StandardTrainingSAEConfig
+    from sae_lens.saes.sae import TrainStepInput
+    from tqdm import tqdm
+
+    torch.manual_seed(seed)
+    gen = torch.Generator().manual_seed(seed)
+    x_all = torch.as_tensor(np.asarray(acts, dtype=np.float32))
+    n, d = x_all.shape
+    perm = torch.randperm(n, generator=gen)
+    n_eval = max(1, n // 10) if n > 1 else 0
+    x_eval, x_train = x_all[perm[:n_eval]], x_all[perm[n_eval:]]
+    scale = float(np.sqrt(d / (x_train.pow(2).sum(1).mean().item() + 1e-12)))
+    x_train = x_train * scale
+
+    cfg = StandardTrainingSAEConfig(d_in=d, d_sae=width, l1_coefficient=l1_coefficient,
+                                    l1_warm_up_steps=l1_warm_up_steps, decoder_init_norm=0.1)
+    sae = StandardTrainingSAE(cfg)
+    with torch.no_grad():
+        sae.b_dec.copy_(x_train.mean(0))
+    opt = torch.optim.Adam(sae.parameters(), lr=lr, betas=(0.9, 0.999))
+    decay_start = int(0.8 * steps)
+    sched = torch.optim.lr_scheduler.LambdaLR(
+        opt, lambda s: 1.0 if s < decay_start else max(0.0, (steps - s) / max(1, steps - decay_start)))
+    losses = np.zeros(steps, dtype=np.float32)
+    bar = tqdm(range(steps), desc=f"train SAE d={d} F={width}", disable=not progress, mininterval=2)
+    for step in bar:
+        idx = torch.randint(0, x_train.shape[0], (min(batch_size, x_train.shape[0]),), generator=gen)
+        coef = l1_coefficient * min(1.0, (step + 1) / l1_warm_up_steps) if l1_warm_up_steps else l1_coefficient
+        out = sae.training_forward_pass(TrainStepInput(
+            sae_in=x_train[idx], coefficients={"l1": coef}, dead_neuron_mask=None,
+            n_training_steps=step, is_logging_step=False))
+        opt.zero_grad(set_to_none=True)
+        out.loss.backward()
+        opt.step()
+        sched.step()
+        losses[step] = out.loss.item()
+        if step % 100 == 0:
+            bar.set_postfix(loss=f"{losses[step]:.3f}")
+
+    with torch.no_grad():
+        # Unit-norm decoder rows in the rescaled space, so an activation is the norm of the
+        # feature's contribution there (as with Gemma Scope's decoder).
+        sae.fold_W_dec_norm()
+    inference = StandardSAE.from_dict(cfg.get_inference_sae_cfg_dict())
+    state = {k: v for k, v in sae.state_dict().items() if k in inference.state_dict()}
+    inference.load_state_dict(state)
+    inference.fold_activation_norm_scaling_factor(scale)
+    inference.eval()
+    ev, l0 = reconstruction_stats(inference, x_eval)
+    return TrainResult(inference, scale, losses, ev, l0)
+
+
+@torch.no_grad()
+def reconstruction_stats(sae, x: torch.Tensor) -> tuple[float, float]:
+    """(explained variance 1 - SSE/SST, mean L0 per token) of ``sae`` on x: (n, d_model)."""
+    if x.shape[0] == 0:
+        return float("nan"), float("nan")
+    feats = sae.encode(x)
+    recon = sae.decode(feats)
+    sse = (recon - x).pow(2).sum().item()
+    sst = (x - x.mean(0)).pow(2).sum().item()
+    return 1.0 - sse / max(sst, 1e-12), (feats > 0).float().sum(1).mean().item()

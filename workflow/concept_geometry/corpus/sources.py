@@ -1,0 +1,241 @@
+"""Corpus sources: offline standard-library text, local files, a streamed HF dataset."""
+
+from __future__ import annotations
+
+import ast
+import inspect
+import json
+import sysconfig
+from pathlib import Path
+from typing import Iterable, Iterator
+
+import numpy as np
+import pandas as pd
+
+from ..errors import ConfigError, InputDataError, MissingResourceError
+
+COLUMNS = ["doc_id", "category", "text"]
+SKIP_DIRS = {"test", "tests", "idlelib", "site-packages", "dist-packages", "lib2to3", "__pycache__",
+             "turtledemo", "tkinter", "ensurepip", "pydoc_data"}
+
+
+def _frame(records: Iterable[tuple[str, str]]) -> pd.DataFrame:
+    rows = list(records)
+    frame = pd.DataFrame(rows, columns=["category", "text"])
+    frame.insert(0, "doc_id", np.arange(len(frame), dtype=np.int64))
+    return frame.astype({"category": str, "text": str})
+
+
+def _stdlib_files(root: Path) -> list[Path]:
+    files = []
+    for path in sorted(root.rglob("*.py")):
+        rel = path.relative_to(root).parts
+        if any(part in SKIP_DIRS or part.startswith("test") for part in rel):
+            continue
+        files.append(path)
+    return files
+
+
+def _split_module(source: str) -> tuple[str, str]:
+    """(code without docstrings, the module's docstrings joined) of one Python module."""
+    tree = ast.parse(source)
+    lines = source.splitlines()
+    drop: set[int] = set()
+    docs: list[str] = []
+    for node in ast.walk(tree):
+        if isinstance(node, (ast.Module, ast.ClassDef, ast.FunctionDef, ast.AsyncFunctionDef)):
+            body = node.body
+            if body and isinstance(body[0], ast.Expr) and isinstance(body[0].value, ast.Constant) \
+                    and isinstance(body[0].value.value, str):
+                doc = inspect.cleandoc(body[0].value.value)
+                if doc:
+                    docs.append(doc)
+                drop.update(range(body[0].lineno - 1, body[0].end_lineno))
+    code = "\n".join(line for i, line in enumerate(lines) if i not in drop and line.strip())
+    return code, "\n\n".join(docs)
+
+
+def stdlib_corpus(n_documents: int, min_chars: int = 200, max_chars: int = 20000,
+                  root: str | Path | None = None) -> pd.DataFrame:
+    """Offline two-category corpus from this Python's standard library (deterministic).
+
+    Each module gives at most one ``code`` document (its source with docstrings and blank lines
+    removed) and one ``prose`` document (its module/class/function docstrings, in source order).
+    Modules are taken in sorted path order; ``n_documents`` is split evenly over the two
+    categories (the first n/2 qualifying documents of each). Texts are cut to ``max_chars``.
+    """
+    root = Path(root or sysconfig.get_paths()["stdlib"])
+    per_cat = {"code": n_documents - n_documents // 2, "prose": n_documents // 2}
+    found: dict[str, list[str]] = {"code": [], "prose": []}
+    for path in _stdlib_files(root):
+        if all(len(found[c]) >= per_cat[c] for c in found):
+            break
+        try:
+            code, prose = _split_module(path.read_text(encoding="utf-8"))
+        except (SyntaxError, UnicodeDecodeError, ValueError):
+            continue
+        for cat, text in (("code", code), ("prose", prose)):
+            text = text[:max_chars]
+            if len(found[cat]) < per_cat[cat] and len(text) >= min_chars:
+                found[cat].append(text)
+    if any(len(found[c]) < per_cat[c] for c in found):
+        raise InputDataError(
+            f"The standard-library corpus under {root} has only {len(found['code'])} code and "
+            f"{len(found['prose'])} prose documents of at least {min_chars} characters, fewer than "
+            f"`features.corpus.n_documents` = {n_documents} asks for. Lower "
+            f"`features.corpus.n_documents` or `features.corpus.min_chars`."
+        )
+    # Interleave so that the first documents of the corpus cover both categories.
+    records = [(cat, found[cat][i]) for i in range(max(per_cat.values())) for cat in ("code", "prose")
+               if i < per_cat[cat]]
+    return _frame(records)
+
+
+def _field(record: dict, dotted: str):
+    value = record
+    for part in dotted.split("."):
+        if isinstance(value, str) and part != dotted:
+            try:
+                value = json.loads(value)
+            except ValueError:
+                return None
+        if not isinstance(value, dict) or part not in value:
+            return None
+        value = value[part]
+    return value
+
+
+def _records_to_docs(records: Iterator[dict], n_documents: int, text_field: str, category_field: str,
+                     min_chars: int, max_chars: int, where: str) -> pd.DataFrame:
+    out = []
+    for i, record in enumerate(records):
+        text = _field(record, text_field)
+        category = _field(record, category_field)
+        if text is None or category is None:
+            missing = text_field if text is None else category_field
+            raise InputDataError(
+                f"Record {i} of {where} has no field `{missing}` (fields: {sorted(record)}). Set "
+                f"`features.corpus.text_field` / `features.corpus.category_field` (dotted for "
+                f"nested fields, e.g. `meta.pile_set_name`)."
+            )
+        text = str(text)[:max_chars]
+        if len(text) >= min_chars:
+            out.append((str(category), text))
+        if len(out) >= n_documents:
+            break
+    if not out:
+        raise InputDataError(
+            f"The corpus {where} gave no document of at least {min_chars} characters (empty file or "
+            f"wrong `features.corpus.text_field`). Give a non-empty corpus or lower "
+            f"`features.corpus.min_chars`."
+        )
+    return _frame(out)
+
+
+def read_local_corpus(path: str | Path, n_documents: int, text_field: str = "text",
+                      category_field: str = "meta.pile_set_name", min_chars: int = 0,
+                      max_chars: int = 20000) -> pd.DataFrame:
+    """The first ``n_documents`` documents of a local .jsonl, .jsonl.zst or .parquet file."""
+    path = Path(path)
+    if not path.exists():
+        raise MissingResourceError(
+            f"Corpus file {path} (config key `features.corpus.path`) does not exist. Check the path "
+            f"(relative paths are relative to the repository root)."
+        )
+    name = path.name.lower()
+    if name.endswith(".parquet"):
+        records = iter(pd.read_parquet(path).to_dict("records"))
+    elif name.endswith((".jsonl", ".jsonl.zst", ".json")):
+        records = _jsonl(path)
+    else:
+        raise ConfigError(
+            f"Invalid config: key `features.corpus.path` = {str(path)!r} has an unsupported format; "
+            f"use .jsonl, .jsonl.zst or .parquet."
+        )
+    return _records_to_docs(records, n_documents, text_field, category_field, min_chars, max_chars,
+                            str(path))
+
+
+def _jsonl(path: Path) -> Iterator[dict]:
+    import io
+
+    if path.name.lower().endswith(".zst"):
+        try:
+            import zstandard
+        except ImportError:
+            raise MissingResourceError(
+                f"Corpus file {path} is zstd-compressed but the Python package `zstandard` is not "
+                f"installed. Install it (`pip install zstandard`) or decompress the file "
+                f"(`zstd -d {path}`) and point `features.corpus.path` at the .jsonl."
+            ) from None
+        raw = zstandard.ZstdDecompressor().stream_reader(open(path, "rb"))
+        fh = io.TextIOWrapper(raw, encoding="utf-8")
+    else:
+        fh = open(path, encoding="utf-8")
+    with fh:
+        for lineno, line in enumerate(fh, 1):
+            if not line.strip():
+                continue
+            try:
+                yield json.loads(line)
+            except ValueError as err:
+                raise InputDataError(f"Line {lineno} of corpus file {path} is not JSON ({err}).") from None
+
+
+def stream_hf_corpus(dataset: str, split: str, n_documents: int, text_field: str = "text",
+                     category_field: str = "meta.pile_set_name", min_chars: int = 0,
+                     max_chars: int = 20000) -> pd.DataFrame:
+    """The first ``n_documents`` of a Hugging Face dataset, streamed (The Pile uncopyrighted)."""
+    from ..models.loading import hub_reachable
+
+    how = (f"To run offline, download the first documents on a machine with network access (e.g. "
+           f"`datasets.load_dataset('{dataset}', split='{split}', streaming=True)`, write them as "
+           f"jsonl with fields `{text_field}` and `{category_field}`), copy the file here and set "
+           f"`features.corpus.source: local` and `features.corpus.path: /path/to/file.jsonl`.")
+    if not hub_reachable():
+        raise MissingResourceError(
+            f"The corpus dataset `{dataset}` (config key `features.corpus.dataset`) must be streamed "
+            f"from the Hugging Face hub, which is not reachable from this machine. {how}")
+    import datasets
+
+    try:
+        stream = datasets.load_dataset(dataset, split=split, streaming=True)
+        return _records_to_docs(iter(stream), n_documents, text_field, category_field, min_chars,
+                                max_chars, f"dataset {dataset}")
+    except (OSError, ValueError, ConnectionError) as err:
+        raise MissingResourceError(
+            f"Could not stream dataset `{dataset}` split `{split}`: {str(err).splitlines()[0]}. {how}"
+        ) from None
+
+
+def load_corpus(cfg: dict, path: str | None = None) -> pd.DataFrame:
+    """The corpus described by the ``features.corpus`` config section (``path`` resolved)."""
+    common = dict(min_chars=cfg["min_chars"], max_chars=cfg["max_chars"])
+    if cfg["source"] == "stdlib":
+        return stdlib_corpus(cfg["n_documents"], **common)
+    fields = dict(text_field=cfg["text_field"], category_field=cfg["category_field"], **common)
+    if cfg["source"] == "local":
+        if not path:
+            raise ConfigError("Invalid config: `features.corpus.source: local` needs "
+                              "`features.corpus.path` (a .jsonl, .jsonl.zst or .parquet file).")
+        return read_local_corpus(path, cfg["n_documents"], **fields)
+    return stream_hf_corpus(cfg["dataset"], cfg["dataset_split"], cfg["n_documents"], **fields)
+
+
+def split_documents(categories: np.ndarray, heldout_fraction: float, seed: int) -> np.ndarray:
+    """Assign documents to ``histogram`` or ``heldout``, stratified by category.
+
+    categories: (n_docs,) str. Returns (n_docs,) str array. Within each category,
+    round(fraction·n) documents, chosen by a seeded permutation, are held out, but never all
+    of a category's documents when it has more than one.
+    """
+    categories = np.asarray(categories)
+    split = np.full(len(categories), "histogram", dtype="<U9")
+    rng = np.random.default_rng(seed)
+    for cat in sorted(set(categories.tolist())):
+        idx = np.flatnonzero(categories == cat)
+        n_out = int(round(heldout_fraction * len(idx)))
+        if len(idx) > 1:
+            n_out = min(n_out, len(idx) - 1)
+        split[rng.permutation(idx)[:n_out]] = "heldout"
+    return split

@@ -1,0 +1,47 @@
+"""One forward pass over the corpus: per-layer SAE firing sets of every full chunk."""
+import sys
+from pathlib import Path
+
+sys.path.insert(0, str(Path(snakemake.scriptdir).parent))  # noqa: F821 (so conda envs need no install)
+from concept_geometry.runner import run  # noqa: E402
+from concept_geometry import io  # noqa: E402
+import numpy as np  # noqa: E402
+
+from concept_geometry.activations.extract import extract_firings  # noqa: E402
+from concept_geometry.activations.sae import check_d_in  # noqa: E402
+from concept_geometry.activations.stage import load_model_and_tokenizer, load_sae_for_layer  # noqa: E402
+from concept_geometry.corpus import read_documents  # noqa: E402
+from concept_geometry.errors import InputDataError  # noqa: E402
+
+
+def main(smk, log):
+    p = smk.params
+    layers = list(p.layers)
+    docs = read_documents(smk.input.documents)
+    log.info("phase: load model %s and SAEs of layers %s", p.model_spec, layers)
+    model, tokenizer, d_model = load_model_and_tokenizer(p.model, p.model_spec, layers)
+    saes = {}
+    for layer, sae_dir in zip(layers, smk.input.saes):
+        io.verify(sae_dir)
+        saes[layer] = load_sae_for_layer(p.sae, layer, "features.sae", p.model["device"], sae_dir)
+        check_d_in(saes[layer], d_model, f"of layer {layer} (features.sae)")
+    log.info("phase: forward %d documents (threshold %g, chunk %d)", len(docs), p.threshold, p.chunk_size)
+    out = extract_firings(model, tokenizer, docs["text"].tolist(), saes, p.threshold, p.chunk_size,
+                          p.model["batch_size"], p.max_length, p.drop_special, p.model["device"])
+    stats = {}
+    for layer, path in zip(layers, smk.output.firings):
+        res = out[layer]
+        if res.firings.shape[0] == 0:
+            raise InputDataError(
+                f"No document of the corpus has a full chunk of {p.chunk_size} tokens (after dropping "
+                f"special tokens, truncation at {p.max_length}). Lower `features.chunk_size` or give longer documents.")
+        rows = docs.iloc[res.doc_index]
+        io.write_npz(path, firings=res.firings, doc_id=rows["doc_id"].to_numpy(np.int64),
+                     category=rows["category"].to_numpy(str), split=rows["split"].to_numpy(str))
+        stats[f"layer_{layer}"] = {**res.stats, "n_chunks": int(res.firings.shape[0]),
+                                   "mean_firing_per_chunk": float(res.firings.sum(1).mean())}
+        log.info("phase: layer %d: %s", layer, stats[f"layer_{layer}"])
+    io.write_json(smk.output.stats, stats)
+
+
+run(main, snakemake)  # noqa: F821

@@ -1,0 +1,35 @@
+"""One SAE (model, SAE set, layer) in SAELens disk format: trained, pretrained or local."""
+import sys
+from pathlib import Path
+
+sys.path.insert(0, str(Path(snakemake.scriptdir).parent))  # noqa: F821 (so conda envs need no install)
+from concept_geometry.runner import run  # noqa: E402
+from concept_geometry import io  # noqa: E402
+from concept_geometry.activations.sae import check_d_in, sae_description, train_sae  # noqa: E402
+from concept_geometry.activations.stage import load_sae_for_layer, model_hidden_size  # noqa: E402
+from concept_geometry.seeding import derive_seed  # noqa: E402
+
+
+def main(smk, log):
+    spec, layer, key = smk.params.spec, int(smk.wildcards.layer), smk.params.key
+    info = {"layer": layer, **sae_description(spec, layer)}
+    if spec["source"] == "train":
+        acts = io.read_npy(smk.input.sample)
+        log.info("phase: train SAE on %s activations (width %d, %d steps)", acts.shape, spec["width"], spec["steps"])
+        res = train_sae(acts, spec["width"], spec["steps"], spec["batch_size"], spec["lr"], spec["l1_coefficient"],
+                        spec["l1_warm_up_steps"], derive_seed(smk.params.seed, "features", "sae", smk.wildcards.saeset, layer))
+        sae = res.sae
+        info.update(scale=res.scale, explained_variance=res.explained_variance, l0=res.l0,
+                    loss_first=float(res.losses[0]), loss_last=float(res.losses[-10:].mean()))
+        log.info("phase: trained: explained variance %.3f, L0 %.1f (held-back 10%%)", res.explained_variance, res.l0)
+    else:
+        log.info("phase: load %s SAE %s", spec["source"], info)
+        sae = load_sae_for_layer(spec, layer, key, device="cpu")
+    check_d_in(sae, model_hidden_size(smk.params.model_spec), f"of layer {layer} ({key})")
+    info.update(d_in=int(sae.cfg.d_in), d_sae=int(sae.cfg.d_sae), architecture=sae.cfg.architecture())
+    with io.atomic_dir(smk.output.sae) as tmp:
+        sae.save_model(tmp)
+    io.write_json(smk.output.info, info)
+
+
+run(main, snakemake)  # noqa: F821
