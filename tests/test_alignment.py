@@ -1,0 +1,330 @@
+"""Alignment stage (Jiang et al. 2024 §5, spec §3): pair filter, matrix loading, directions,
+inner products, tied detection and the toy-LM text sampler, each checked against planted
+structure, closed forms or hand-made cases."""
+
+from __future__ import annotations
+
+import json
+
+import numpy as np
+import pandas as pd
+import pytest
+import torch
+
+from concept_geometry.alignment import checks, geometry, matrices, pairs, toy_lm
+from concept_geometry.errors import ConfigError, InputDataError
+from concept_geometry.simulation.dag import concept_vectors, joint_distribution, random_dag
+from tiny_models import make_tiny_gemma2, make_tiny_llama, make_word_tokenizer
+
+WORDS = ["actor", "actress", "king", "queen", "he", "his", "ice", "cream"]
+
+
+# --- pair filter -------------------------------------------------------------------------
+
+def test_pair_filter_hand_made_cases():
+    tok = make_word_tokenizer(WORDS)  # ids: <pad>0 <unk>1 <s>2 </s>3 actor4 actress5 king6 ...
+    concepts = [pairs.Concept("gender", (("actor", "actress"), ("king", "queen"),
+                                         ("king", "king"), ("ice cream", "queen"),
+                                         ("actor", "zebra")))]
+    frame = pairs.filter_pairs(tok, concepts)
+    assert list(frame.columns) == pairs.PAIR_COLUMNS
+    assert frame["kept"].tolist() == [True, True, False, False, False]
+    assert frame["reason"].tolist() == ["kept", "kept", "same_id", "base:multi_token(2)",
+                                        "target:unknown_token"]
+    assert frame["base_id"].tolist()[:3] == [4, 6, 6]
+    assert frame["target_id"].tolist()[:3] == [5, 7, 6]
+    assert frame["base_id"].tolist()[3] == -1
+
+
+def test_pair_filter_without_bos():
+    concepts = [pairs.Concept("c", (("actor", "actress"),))]
+    no_bos_added = make_word_tokenizer(WORDS, add_bos=False)
+    strict = pairs.filter_pairs(no_bos_added, concepts, require_bos=True)
+    assert strict["reason"].tolist() == ["base:no_bos;target:no_bos"]
+    relaxed = pairs.filter_pairs(no_bos_added, concepts, require_bos=False)
+    assert relaxed["kept"].tolist() == [True] and relaxed["base_id"].tolist() == [4]
+    no_bos_token = toy_lm.build_word_tokenizer(["<pad>", "<unk>", "</s>", "actor", "actress"], bos=None)
+    with pytest.raises(ConfigError, match="require_bos"):
+        pairs.filter_pairs(no_bos_token, concepts, require_bos=True)
+    assert pairs.filter_pairs(no_bos_token, concepts, require_bos=False)["target_id"].tolist() == [4]
+
+
+def test_word_pair_files_round_trip_and_errors(tmp_path):
+    concepts = [pairs.Concept("b_concept", (("a", "b"),)), pairs.Concept("a_concept", (("c", "d"), ("e", "f")))]
+    pairs.write_concepts(tmp_path / "c", concepts)
+    back = pairs.read_concepts(tmp_path / "c")
+    assert back == concepts  # file order (NN_ prefix) is the concept order, not the name
+    (tmp_path / "bad").mkdir()
+    (tmp_path / "bad" / "01_x.txt").write_text("only-one-column\n")
+    with pytest.raises(InputDataError, match="line 1"):
+        pairs.read_concepts(tmp_path / "bad")
+    with pytest.raises(InputDataError, match="no `\\*.txt`"):
+        pairs.read_concepts(tmp_path / "missing")
+
+
+def test_vendored_park_lists(root):
+    concepts = pairs.read_concepts(root / "config" / "concepts")
+    assert len(concepts) == 27
+    assert concepts[0].name == "verb_3pSg" and concepts[-1].name == "German_Spanish"
+    assert ("he", "his") in concepts[16].pairs
+    assert sum(len(c.pairs) for c in concepts) == 2024
+
+
+# --- directions and inner products --------------------------------------------------------
+
+def _planted_model(path, tied=False, seed=0, d=32):
+    """Tiny Llama whose matrices carry planted concept directions.
+
+    Concepts 0-2: the same unit direction in both matrices; concept 3: orthogonal ones.
+    target row = base row + 2 * direction exactly, so each mean difference is 2 * direction.
+    """
+    words = [f"w{i}" for i in range(40)]
+    tok = make_word_tokenizer(words)
+    model = make_tiny_llama(path, tok, hidden=d, tied=tied, seed=seed)
+    q, _ = np.linalg.qr(np.random.default_rng(seed).standard_normal((d, d)))
+    emb_dirs = q[:, :4].T
+    unemb_dirs = np.stack([q[:, 0], q[:, 1], q[:, 2], q[:, 10]])
+    concepts, cid = [], 4  # first word id
+    e = model.get_input_embeddings().weight.detach().numpy().copy()
+    u = model.get_output_embeddings().weight.detach().numpy().copy()
+    for c in range(4):
+        ps = []
+        for _ in range(4):
+            b, t = cid, cid + 1
+            e[t] = e[b] + 2 * emb_dirs[c]
+            u[t] = u[b] + 2 * unemb_dirs[c]
+            ps.append((f"w{b - 4}", f"w{t - 4}"))
+            cid += 2
+        concepts.append(pairs.Concept(f"concept{c}", tuple(ps)))
+    with torch.no_grad():
+        model.get_input_embeddings().weight.copy_(torch.from_numpy(e))
+        if not tied:
+            model.get_output_embeddings().weight.copy_(torch.from_numpy(u))
+    model.save_pretrained(str(path))
+    return model, tok, concepts, emb_dirs, unemb_dirs
+
+
+def test_planted_directions_are_recovered(tmp_path):
+    model, tok, concepts, emb_dirs, unemb_dirs = _planted_model(tmp_path / "m")
+    mats = matrices.load_embedding_matrices(str(tmp_path / "m"))
+    assert not mats.tied and mats.source == "safetensors"
+    frame = pairs.filter_pairs(tok, concepts)
+    assert frame["kept"].all()
+    cand = np.arange(4, len(tok))
+    res = geometry.analyse(mats.embedding, mats.unembedding, mats.tied, frame, cand,
+                           np.random.default_rng(0))
+    np.testing.assert_allclose(res.directions["embedding"], emb_dirs, atol=1e-5)
+    np.testing.assert_allclose(res.directions["unembedding"], unemb_dirs, atol=1e-5)
+    np.testing.assert_allclose(res.alignment, emb_dirs @ unemb_dirs.T, atol=1e-5)
+    summary = geometry.summarise(res, frame, mats.tied)
+    assert summary["diag_mean"] == pytest.approx(0.75, abs=1e-5)  # 1, 1, 1, 0
+    assert summary["offdiag_mean_abs"] == pytest.approx(0.0, abs=1e-5)
+    assert summary["orth_mean_abs"]["embedding"]["euclidean"] == pytest.approx(0.0, abs=1e-5)
+    assert summary["n_pairs_kept"] == 16 and summary["tied"] is False
+    table = geometry.alignment_table(res)
+    assert len(table) == 16
+    row = table[(table.concept_embedding == "concept3") & (table.concept_unembedding == "concept3")]
+    assert row["cos"].iloc[0] == pytest.approx(0.0, abs=1e-5)
+    orth = geometry.orthogonality_table(res)
+    assert len(orth) == 2 * 3 * 6  # spaces x inner products x (4 choose 2)
+
+
+def test_concept_directions_brute_force():
+    rng = np.random.default_rng(1)
+    m = rng.standard_normal((20, 5))
+    b, t, c = np.array([0, 1, 2, 3]), np.array([4, 5, 6, 7]), np.array([0, 0, 2, 2])
+    got = geometry.concept_directions(m, b, t, c, 3)
+    for k, (i, j) in {0: (0, 1), 2: (2, 3)}.items():
+        mean = ((m[4] - m[0]) + (m[5] - m[1])) / 2 if k == 0 else ((m[6] - m[2]) + (m[7] - m[3])) / 2
+        np.testing.assert_allclose(got[k], mean / np.linalg.norm(mean))
+    assert np.isnan(got[1]).all()  # a concept without pairs
+
+
+def test_causal_inner_product_closed_form():
+    rng = np.random.default_rng(2)
+    d = 6
+    gamma = rng.standard_normal((500, d)) @ rng.standard_normal((d, d)) + 3.0
+    a, b = rng.standard_normal((3, d)), rng.standard_normal((4, d))
+    metric = np.linalg.inv(np.cov(gamma.T, bias=True))
+    expect = (a @ metric @ b.T) / np.sqrt(np.einsum("id,de,ie->i", a, metric, a)[:, None]
+                                          * np.einsum("id,de,ie->i", b, metric, b)[None, :])
+    got = geometry.cosine_matrix(a, b, geometry.causal_transform(gamma))
+    np.testing.assert_allclose(got, expect, atol=1e-8)
+    # vocab < d: the pseudo-inverse is exact for differences of rows (they lie in the span)
+    small = rng.standard_normal((5, 12))
+    diffs = small[1:] - small[:1]
+    pinv = np.linalg.pinv(np.cov(small.T, bias=True), hermitian=True)
+    n = np.sqrt(np.einsum("id,de,ie->i", diffs, pinv, diffs))
+    expect = (diffs @ pinv @ diffs.T) / np.outer(n, n)
+    got = geometry.cosine_matrix(diffs, diffs, geometry.causal_transform(small))
+    np.testing.assert_allclose(got, expect, atol=1e-6)
+
+
+def test_random_inner_product_is_seeded_and_valid():
+    a = np.eye(4)
+    t1 = geometry.random_transform(4, np.random.default_rng(5))
+    t2 = geometry.random_transform(4, np.random.default_rng(5))
+    np.testing.assert_array_equal(t1, t2)
+    cos = geometry.cosine_matrix(a, a, t1)
+    np.testing.assert_allclose(np.diag(cos), 1.0)
+    assert np.abs(cos - np.eye(4)).max() > 1e-3  # not the Euclidean one
+
+
+def test_random_pair_baseline_near_zero_for_unrelated_matrices():
+    rng = np.random.default_rng(3)
+    d = 256
+    e, u = rng.standard_normal((400, d)), rng.standard_normal((400, d))
+    cos = geometry.random_pair_alignment(e, u, np.arange(400), np.array([10, 20, 30]), 20, rng)
+    assert cos.shape == (60,)
+    assert np.abs(cos).mean() < 3 / np.sqrt(d)
+    same = geometry.random_pair_alignment(e, e, np.arange(400), np.array([5]), 3, rng)
+    np.testing.assert_allclose(same, 1.0)
+
+
+# --- matrix loading ------------------------------------------------------------------------
+
+def test_safetensors_fast_path_equals_full_model(tmp_path):
+    tok = make_word_tokenizer(WORDS)
+    model = make_tiny_llama(tmp_path / "single", tok, hidden=16)
+    e = model.get_input_embeddings().weight.detach().numpy()
+    u = model.get_output_embeddings().weight.detach().numpy()
+    single = matrices.read_safetensors_matrices(tmp_path / "single")
+    assert single.source == "safetensors" and not single.tied
+    assert single.names == ("model.embed_tokens.weight", "lm_head.weight")
+    np.testing.assert_array_equal(single.embedding, e)
+    np.testing.assert_array_equal(single.unembedding, u)
+    model.save_pretrained(str(tmp_path / "sharded"), max_shard_size="4KB")
+    assert (tmp_path / "sharded" / matrices.INDEX_FILE).exists()
+    sharded = matrices.load_embedding_matrices(str(tmp_path / "sharded"))
+    np.testing.assert_array_equal(sharded.embedding, e)
+    np.testing.assert_array_equal(sharded.unembedding, u)
+    # no safetensors: the full-model fallback reads the same matrices
+    fallback = tmp_path / "bin"
+    model.save_pretrained(str(fallback))
+    tok.save_pretrained(str(fallback))
+    (fallback / "model.safetensors").unlink()
+    torch.save(model.state_dict(), fallback / "pytorch_model.bin")
+    assert matrices.read_safetensors_matrices(fallback) is None
+    full = matrices.load_embedding_matrices(str(fallback))
+    assert full.source == "model" and not full.tied
+    np.testing.assert_array_equal(full.embedding, e)
+    np.testing.assert_array_equal(full.unembedding, u)
+
+
+def test_tied_models_are_reported_as_tied(tmp_path):
+    tok = make_word_tokenizer(WORDS)
+    make_tiny_llama(tmp_path / "llama", tok, hidden=16, tied=True)
+    make_tiny_gemma2(tmp_path / "gemma", tok, hidden=32)
+    for name in ("llama", "gemma"):
+        mats = matrices.load_embedding_matrices(str(tmp_path / name))
+        assert mats.tied, name
+    _, tok, concepts, _, _ = _planted_model(tmp_path / "planted_tied", tied=True)
+    mats = matrices.load_embedding_matrices(str(tmp_path / "planted_tied"))
+    frame = pairs.filter_pairs(tok, concepts)
+    res = geometry.analyse(mats.embedding, mats.unembedding, mats.tied, frame,
+                           np.arange(4, len(tok)), np.random.default_rng(0))
+    assert res.alignment is None
+    summary = geometry.summarise(res, frame, True)
+    assert summary["tied"] and summary["diag_mean"] is None
+    assert summary["random_pairs_mean_abs"] is None and "tied" in summary["note"]
+    assert geometry.alignment_table(res).empty
+    rows = pd.DataFrame(geometry.summary_rows("x", summary)).set_index("quantity")
+    assert rows.loc["tied", "value"] == 1 and np.isnan(rows.loc["diag_mean", "value"])
+
+
+def test_missing_hub_model_fails_fast_with_local_path_hint(monkeypatch):
+    import time
+
+    from concept_geometry.errors import MissingResourceError
+
+    monkeypatch.setenv("HF_HUB_OFFLINE", "1")
+    start = time.time()
+    with pytest.raises(MissingResourceError, match="local"):
+        matrices.load_embedding_matrices("meta-llama/Llama-2-7b-hf", "alignment.models[llama-2-7b].path")
+    assert time.time() - start < 30
+
+
+# --- toy model text -----------------------------------------------------------------------
+
+def test_toy_sampler_matches_the_exact_conditional():
+    m = 4
+    joint = joint_distribution(random_dag(m, 0.5, np.random.default_rng(0)))
+    vocab = toy_lm.ToyVocabulary(m)
+    ids, pos, ctx, p_next = toy_lm.sample_batch(joint, m, 500, 0.3, np.random.default_rng(1))
+    cv = concept_vectors(m)
+    words = vocab.words
+    for r in range(ids.shape[0]):
+        toks = [words[i] for i in ids[r, 1:pos[r] + 1]]
+        assert ids[r, 0] == toy_lm.BOS and (ids[r, pos[r] + 1:] == toy_lm.PAD).all()
+        known = {}
+        for w in toks:
+            if w.startswith("y_"):
+                known.update({i: int(b) for i, b in enumerate(w[2:])})
+            else:
+                i, v = w[1:].split("_")
+                known[int(i)] = int(v)
+        assert {i: int(ctx[r, i]) for i in range(m) if ctx[r, i] >= 0} == known
+        # brute force p(y | known): joint restricted to agreeing vectors, renormalised
+        agree = np.array([all(c[i] == v for i, v in known.items()) for c in cv])
+        np.testing.assert_allclose(p_next[r], joint * agree / (joint * agree).sum())
+    as_word = np.array([words[ids[r, 1]].startswith("y_") for r in range(500)])
+    assert 0.2 < as_word.mean() < 0.4  # word_context_prob
+    assert set(pos[~as_word]) == set(range(m + 1))  # every core size occurs
+
+
+def test_toy_concepts_differ_in_one_concept():
+    concepts = toy_lm.toy_concepts(3)
+    assert [c.name for c in concepts] == ["c0", "c1", "c2"]
+    for i, c in enumerate(concepts):
+        assert len(c.pairs) == 4
+        for base, target in c.pairs:
+            diff = [k for k in range(3) if base[2 + k] != target[2 + k]]
+            assert diff == [i] and base[2 + i] == "0" and target[2 + i] == "1"
+
+
+def test_toy_training_learns_and_saves(tmp_path):
+    cfg = dict(m=3, edge_prob=0.5, d_model=16, layers=1, heads=2, intermediate=32, steps=60,
+               batch_size=64, lr=1e-2, init_std=0.02, word_context_prob=0.3, targets="exact",
+               log_every=20, eval_batch=256)
+    toy = toy_lm.train_toy_lm(cfg, seed=0, progress=False)
+    assert toy.history["kl_to_exact"].iloc[-1] < toy.history["kl_to_exact"].iloc[0]
+    toy_lm.save_toy_lm(toy, tmp_path / "toy")
+    mats = matrices.load_embedding_matrices(str(tmp_path / "toy"))
+    assert not mats.tied and mats.embedding.shape == (4 + 6 + 8, 16)
+    from transformers import AutoTokenizer
+
+    tok = AutoTokenizer.from_pretrained(str(tmp_path / "toy"))
+    frame = pairs.filter_pairs(tok, toy_lm.toy_concepts(3))
+    assert frame["kept"].all() and len(frame) == 12
+    assert json.loads((tmp_path / "toy" / "dag.json").read_text())["m"] == 3
+
+
+# --- config --------------------------------------------------------------------------------
+
+def _cfg(models, **toy):
+    base = dict(d_model=64, heads=4)
+    base.update(toy)
+    return {"alignment": {"models": models, "toy": base}}
+
+
+def test_config_checks():
+    ok = [{"name": "toy", "path": "train"}, {"name": "l", "path": "x/y", "concepts": "c"}]
+    checks.check_alignment_config(_cfg(ok))
+    with pytest.raises(ConfigError, match="more than once"):
+        checks.check_alignment_config(_cfg([ok[0], dict(ok[0])]))
+    with pytest.raises(ConfigError, match="concepts"):
+        checks.check_alignment_config(_cfg([{"name": "t", "path": "train", "concepts": "c"}]))
+    with pytest.raises(ConfigError, match="divide"):
+        checks.check_alignment_config(_cfg(ok, heads=5))
+
+
+def test_dual_causal_inner_product_closed_form():
+    rng = np.random.default_rng(4)
+    d = 5
+    gamma = rng.standard_normal((300, d)) @ rng.standard_normal((d, d))
+    a = rng.standard_normal((3, d))
+    metric = np.cov(gamma.T, bias=True)
+    n = np.sqrt(np.einsum("id,de,ie->i", a, metric, a))
+    expect = (a @ metric @ a.T) / np.outer(n, n)
+    got = geometry.cosine_matrix(a, a, geometry.causal_transform(gamma, dual=True))
+    np.testing.assert_allclose(got, expect, atol=1e-8)

@@ -1,0 +1,82 @@
+"""Figures of the alignment stage (Jiang et al. 2024 §5, LLaMA-2 check; Park et al. 2023)."""
+
+from __future__ import annotations
+
+
+
+
+def alignment_heatmap(alignment, summary: dict, model: str, caption: str = ""):
+    """Heatmap of cos(embedding dir of concept i, unembedding dir of concept j).
+
+    alignment: the long alignment.tsv frame. For a tied model, a panel saying why no
+    alignment is shown (never a trivial all-ones matrix).
+    """
+    import matplotlib.pyplot as plt
+    import seaborn as sns
+
+    if summary.get("tied") or alignment.empty:
+        fig, ax = plt.subplots(figsize=(6, 2.5))
+        ax.axis("off")
+        ax.text(0.5, 0.5, f"{model}: tied input/output embeddings\n"
+                "embedding-vs-unembedding alignment is trivial and not shown",
+                ha="center", va="center", fontsize=11)
+        ax.set_title(f"Embedding vs unembedding concept directions — {model}")
+        return fig
+    order = list(dict.fromkeys(alignment["concept_embedding"]))
+    mat = alignment.pivot(index="concept_embedding", columns="concept_unembedding",
+                          values="cos").loc[order, order]
+    k = len(order)
+    size = max(4.5, 0.32 * k + 2.5)
+    fig, ax = plt.subplots(figsize=(size + 1, size))
+    sns.heatmap(mat, ax=ax, cmap="RdBu_r", vmin=-1, vmax=1, square=True,
+                annot=k <= 10, fmt=".2f", cbar_kws={"label": "cosine"})
+    ax.set_xlabel("unembedding-space concept direction")
+    ax.set_ylabel("embedding-space concept direction")
+    ax.set_title(f"Embedding vs unembedding concept directions — {model} (cf. Jiang et al. §5)\n"
+                 f"diag mean {summary['diag_mean']:.3f}, |off-diag| mean "
+                 f"{summary['offdiag_mean_abs']:.3f}, random pairs |cos| "
+                 f"{summary['random_pairs_mean_abs']:.3f}\n{caption}", fontsize=8)
+    return fig
+
+
+def orthogonality_plot(orthogonality, summary: dict, model: str, caption: str = ""):
+    """|cos| between different concepts per space and inner product (box + points), with the
+    alignment diagonal mean for scale (Park et al. causal vs Euclidean vs random)."""
+    import matplotlib.pyplot as plt
+    import seaborn as sns
+
+    fig, ax = plt.subplots(figsize=(7.5, 4.2))
+    order = ["euclidean", "causal", "random"]
+    sns.boxplot(data=orthogonality, x="inner_product", y="abs_cos", hue="space", order=order,
+                ax=ax, showfliers=False, palette="Set2")
+    sns.stripplot(data=orthogonality, x="inner_product", y="abs_cos", hue="space", order=order,
+                  ax=ax, dodge=True, size=2.5, alpha=0.5, palette="dark:k", legend=False)
+    if summary.get("diag_mean") is not None:
+        ax.axhline(summary["diag_mean"], color="tab:red", ls="--", lw=1,
+                   label=f"alignment diag mean ({summary['diag_mean']:.2f})")
+    ax.set_ylim(0, 1.02)
+    ax.set_xlabel("inner product")
+    ax.set_ylabel("|cos| between different concepts")
+    ax.legend(fontsize=8, loc="upper right")
+    means = summary["orth_mean_abs"]
+    lines = [f"{s}: " + ", ".join(f"{ip} {means[s][ip]:.3f}" for ip in order
+                                  if means[s].get(ip) is not None) for s in means]
+    ax.set_title(f"Orthogonality of different concepts — {model}; {caption}\n"
+                 "mean |cos| — " + "\n".join(lines), fontsize=8)
+    return fig
+
+
+def training_curve(history, model: str, caption: str = ""):
+    """Toy model: training loss and KL to the exact conditional vs step."""
+    import matplotlib.pyplot as plt
+
+    fig, ax = plt.subplots(figsize=(6, 3.5))
+    ax.plot(history["step"], history["loss"], label="training loss")
+    ax.plot(history["step"], history["kl_to_exact"], label="KL to exact p(y|x)")
+    ax.set_yscale("log")
+    ax.set_xlabel("step")
+    ax.legend()
+    ax.set_title(f"Toy Llama training — {model}; {caption}", fontsize=9)
+    return fig
+
+

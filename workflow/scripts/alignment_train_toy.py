@@ -1,0 +1,31 @@
+"""Train the toy Llama on latent-concept text; save it (save_pretrained) and its concept pairs."""
+import sys
+import time
+from pathlib import Path
+
+sys.path.insert(0, str(Path(snakemake.scriptdir).parent))  # noqa: F821 (so conda envs need no install)
+from concept_geometry import io  # noqa: E402
+from concept_geometry.alignment import pairs, toy_lm  # noqa: E402
+from concept_geometry.runner import run  # noqa: E402
+
+
+def main(smk, log):
+    cfg = smk.params.cfg
+    log.info("phase: train toy Llama (m=%d, d_model=%d, layers=%d, steps=%d)",
+             cfg["m"], cfg["d_model"], cfg["layers"], cfg["steps"])
+    start = time.time()
+    toy = toy_lm.train_toy_lm(cfg, smk.params.seed)
+    seconds = time.time() - start
+    log.info("phase: trained in %.1f s, final loss %.4f, KL to exact %.4f",
+             seconds, toy.final_loss, toy.kl_to_exact)
+    with io.atomic_dir(smk.output.model) as tmp:
+        toy_lm.save_toy_lm(toy, tmp)
+    with io.atomic_dir(smk.output.concepts) as tmp:
+        pairs.write_concepts(tmp, toy_lm.toy_concepts(cfg["m"]))
+    io.write_tsv(smk.output.curve, toy.history)
+    io.write_json(smk.output.info, {"toy_kl_to_exact": toy.kl_to_exact,
+                                    "toy_final_loss": toy.final_loss,
+                                    "toy_train_seconds": seconds, "toy": dict(cfg)})
+
+
+run(main, snakemake)  # noqa: F821
