@@ -29,7 +29,7 @@ def run_snakemake(workdir: Path, configfile: Path, *args: str, timeout: int = 90
     """Run the workflow with ``configfile`` in ``workdir`` (results/ and logs/ land there)."""
     cmd = [sys.executable, "-m", "snakemake", "--snakefile", str(ROOT / "Snakefile"),
            "--directory", str(workdir), "--configfile", str(configfile), "--cores", "2",
-           "--rerun-incomplete", *args]
+           *args]
     proc = subprocess.run(cmd, capture_output=True, text=True, timeout=timeout)
     if check and proc.returncode != 0:
         raise AssertionError(f"snakemake failed ({proc.returncode}):\n{proc.stdout[-6000:]}\n{proc.stderr[-6000:]}")

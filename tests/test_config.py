@@ -59,3 +59,8 @@ def test_snakemake_stops_before_any_job(tmp_path):
     assert "simulation_typo" in out and "Invalid config" in out
     assert "Traceback" not in out
     assert not (tmp_path / "results").exists()
+
+
+def test_schema_defaults_equal_the_default_preset():
+    """config/config.yaml spells out the schema's defaults, so the two can never disagree."""
+    assert validate_config({}, SCHEMA) == validate_config(default_config(), SCHEMA)
