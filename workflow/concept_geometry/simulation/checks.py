@@ -30,13 +30,14 @@ def check_simulation_config(config: dict) -> None:
             f"Invalid config: key `simulation.log_every` = {sim['log_every']} exceeds "
             f"`simulation.steps` = {sim['steps']}; the training curve would have no point. "
             f"{_HINT}")
-    for q in sim["concept_fracs"]:
+    enabled = set(sim["experiments"])
+    for q in sim["concept_fracs"] if "incomplete_concepts" in enabled else []:
         if q * 2 ** m < 4:
             raise ConfigError(
                 f"Invalid config: key `simulation.concept_fracs` holds {q}, which keeps "
                 f"{q * 2 ** m:.1f} of the 2^m = {2 ** m} outputs; at least 4 are needed for "
                 f"any steering vector pair. Raise it or raise `simulation.m`. {_HINT}")
-    for q in sim["context_fracs"]:
+    for q in sim["context_fracs"] if "incomplete_contexts" in enabled else []:
         if q * 3 ** m < 2:
             raise ConfigError(
                 f"Invalid config: key `simulation.context_fracs` holds {q}, which keeps fewer "
