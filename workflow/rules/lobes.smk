@@ -1,6 +1,229 @@
-# Stage: lobes (see workflow/concept_geometry/lobes/).
+# Stage: lobes (Li et al. 2024 Sec. 4, "brain" scale; see workflow/concept_geometry/lobes/).
+# Per layer: spectral lobes (all measures and ks) -> tests and specialisation -> figures;
+# then one summary of the headline numbers for the report.
+
+
+LOBES_DIR = "results/lobes/{model}/{corpus}/layer_{layer}"
+FEATURES_DIR = "results/features/{model}/{corpus}/layer_{layer}"
+LOBES_MEASURES = ["jaccard", "simple_matching", "dice", "overlap", "phi"]
+
+
+def lobes_model():
+    """Model name used in result paths (the features stage's model)."""
+    return config["features"]["model"]["name"]
+
+
+def lobes_corpus():
+    """Corpus name used in result paths (the features stage's corpus)."""
+    return config["features"]["corpus"]["name"]
+
+
+def lobes_layers():
+    """lobes.layers, else every layer of features.layers."""
+    layers = config["lobes"]["layers"]
+    return list(layers if layers is not None else config["features"]["layers"])
+
+
+def lobes_layer_files(name):
+    """One path per analysed layer of the file `name` in the lobes folder."""
+    return expand(
+        f"{LOBES_DIR}/{name}",
+        model=lobes_model(),
+        corpus=lobes_corpus(),
+        layer=lobes_layers(),
+    )
 
 
 def lobes_targets():
-    """Final outputs of the lobes stage."""
-    return []
+    """Final outputs of the lobes stage: contract tables, figures, summary."""
+    figures = [
+        f"figures/{name}.{ext}"
+        for name in ("feature_cloud", "tests_vs_k", "specialization")
+        for ext in ("png", "pdf")
+    ]
+    targets = []
+    for name in [
+        "labels.tsv",
+        "tests.tsv",
+        "specialization.tsv",
+        "code_lobe.json",
+        *figures,
+    ]:
+        targets.extend(lobes_layer_files(name))
+    return targets + ["results/summary/lobes.tsv"]
+
+
+rule lobes_cluster:
+    input:
+        cooccurrence=f"{FEATURES_DIR}/cooccurrence.npz",
+        decoder=f"{FEATURES_DIR}/decoder.npy",
+    output:
+        labels=f"{LOBES_DIR}/labels.tsv",
+    log:
+        "logs/lobes/cluster_{model}_{corpus}_{layer}.log",
+    benchmark:
+        "results/benchmarks/lobes/cluster_{model}_{corpus}_{layer}.tsv"
+    conda:
+        "../../envs/analysis.yaml"
+    threads: 1
+    resources:
+        mem_mb=16000,
+        runtime=60,
+    params:
+        cfg=lambda wc: config["lobes"],
+        seed=config["seed"],
+    script:
+        "../scripts/lobes_cluster.py"
+
+
+rule lobes_tests:
+    input:
+        labels=f"{LOBES_DIR}/labels.tsv",
+        decoder=f"{FEATURES_DIR}/decoder.npy",
+    output:
+        tests=f"{LOBES_DIR}/tests/{{measure}}.tsv",
+    log:
+        "logs/lobes/tests_{model}_{corpus}_{layer}_{measure}.log",
+    benchmark:
+        "results/benchmarks/lobes/tests_{model}_{corpus}_{layer}_{measure}.tsv"
+    wildcard_constraints:
+        measure="|".join(LOBES_MEASURES),
+    conda:
+        "../../envs/analysis.yaml"
+    threads: 1
+    resources:
+        mem_mb=8000,
+        runtime=240,
+    params:
+        cfg=lambda wc: config["lobes"],
+        seed=config["seed"],
+    script:
+        "../scripts/lobes_tests.py"
+
+
+rule lobes_tests_gather:
+    input:
+        tests=lambda wc: expand(
+            f"{LOBES_DIR}/tests/{{measure}}.tsv",
+            model=wc.model,
+            corpus=wc.corpus,
+            layer=wc.layer,
+            measure=config["lobes"]["measures"],
+        ),
+    output:
+        tests=f"{LOBES_DIR}/tests.tsv",
+    log:
+        "logs/lobes/tests_gather_{model}_{corpus}_{layer}.log",
+    conda:
+        "../../envs/analysis.yaml"
+    threads: 1
+    resources:
+        mem_mb=1000,
+        runtime=5,
+    script:
+        "../scripts/lobes_tests_gather.py"
+
+
+rule lobes_specialization:
+    input:
+        labels=f"{LOBES_DIR}/labels.tsv",
+        firings=f"{FEATURES_DIR}/firings.npz",
+    output:
+        specialization=f"{LOBES_DIR}/specialization.tsv",
+        code_lobe=f"{LOBES_DIR}/code_lobe.json",
+    log:
+        "logs/lobes/specialization_{model}_{corpus}_{layer}.log",
+    benchmark:
+        "results/benchmarks/lobes/specialization_{model}_{corpus}_{layer}.tsv"
+    conda:
+        "../../envs/analysis.yaml"
+    threads: 1
+    resources:
+        mem_mb=4000,
+        runtime=30,
+    params:
+        cfg=lambda wc: config["lobes"],
+    script:
+        "../scripts/lobes_specialization.py"
+
+
+rule lobes_embed:
+    input:
+        decoder=f"{FEATURES_DIR}/decoder.npy",
+    output:
+        embedding=f"{LOBES_DIR}/embedding_2d.npz",
+    log:
+        "logs/lobes/embed_{model}_{corpus}_{layer}.log",
+    benchmark:
+        "results/benchmarks/lobes/embed_{model}_{corpus}_{layer}.tsv"
+    conda:
+        "../../envs/analysis.yaml"
+    threads: 1
+    resources:
+        mem_mb=4000,
+        runtime=30,
+    params:
+        cfg=lambda wc: config["lobes"],
+        seed=config["seed"],
+    script:
+        "../scripts/lobes_embed.py"
+
+
+rule lobes_figures:
+    input:
+        labels=f"{LOBES_DIR}/labels.tsv",
+        tests=f"{LOBES_DIR}/tests.tsv",
+        specialization=f"{LOBES_DIR}/specialization.tsv",
+        embedding=f"{LOBES_DIR}/embedding_2d.npz",
+    output:
+        cloud_png=report(
+            f"{LOBES_DIR}/figures/feature_cloud.png",
+            caption="../report/lobes_feature_cloud.rst",
+            category="Lobes",
+        ),
+        cloud_pdf=f"{LOBES_DIR}/figures/feature_cloud.pdf",
+        tests_png=report(
+            f"{LOBES_DIR}/figures/tests_vs_k.png",
+            caption="../report/lobes_tests_vs_k.rst",
+            category="Lobes",
+        ),
+        tests_pdf=f"{LOBES_DIR}/figures/tests_vs_k.pdf",
+        spec_png=report(
+            f"{LOBES_DIR}/figures/specialization.png",
+            caption="../report/lobes_specialization.rst",
+            category="Lobes",
+        ),
+        spec_pdf=f"{LOBES_DIR}/figures/specialization.pdf",
+    log:
+        "logs/lobes/figures_{model}_{corpus}_{layer}.log",
+    conda:
+        "../../envs/analysis.yaml"
+    threads: 1
+    resources:
+        mem_mb=2000,
+        runtime=10,
+    params:
+        cfg=lambda wc: config["lobes"],
+    script:
+        "../scripts/lobes_figures.py"
+
+
+rule lobes_summary:
+    input:
+        tests=lambda wc: lobes_layer_files("tests.tsv"),
+        code_lobe=lambda wc: lobes_layer_files("code_lobe.json"),
+    output:
+        summary="results/summary/lobes.tsv",
+    log:
+        "logs/lobes/summary.log",
+    conda:
+        "../../envs/analysis.yaml"
+    threads: 1
+    resources:
+        mem_mb=1000,
+        runtime=5,
+    params:
+        layers=lambda wc: lobes_layers(),
+        model=lambda wc: lobes_model(),
+    script:
+        "../scripts/lobes_summary.py"

@@ -1,6 +1,6 @@
 """Spectral clustering of an affinity matrix into k lobes (Li et al. 2024, Sec. 4).
 
-Two exact-same-algorithm routes, chosen by size:
+Two routes of the same algorithm (normalised spectral clustering + k-means), by size:
 
 - ``dense``: sklearn ``SpectralClustering(affinity="precomputed", random_state=seed,
   assign_labels="kmeans")`` on the full (F, F) affinity, once per k, as the paper's code
@@ -8,8 +8,8 @@ Two exact-same-algorithm routes, chosen by size:
 - ``sparse``: for large F (e.g. Gemma Scope's 16k features: a dense LU is ~2 GiB and
   minutes per k), keep each feature's ``n_neighbors`` largest affinities (symmetrised by
   max: a k-nearest-neighbour graph), compute the normalised-Laplacian spectral embedding
-  once with ``max(ks)`` components (sklearn ``spectral_embedding``, ARPACK shift-invert on
-  the sparse Laplacian), and run k-means on its first k columns for each k. The first k
+  once with ``max(ks)`` components (ARPACK on the sparse normalised adjacency, matrix-vector
+  products only), and run k-means on its first k columns for each k. The first k
   eigenvectors are what ``SpectralClustering(n_clusters=k)`` itself uses, so only the
   sparsification changes the result.
 """
@@ -80,15 +80,31 @@ def knn_sparsify_blocks(blocks, n_features: int, n_neighbors: int) -> sp.csr_mat
     return graph
 
 
+def spectral_embedding_sparse(graph: sp.spmatrix, n_components: int, seed: int) -> np.ndarray:
+    """Normalised-Laplacian spectral embedding of a sparse affinity graph (F, F) -> (F, n).
+
+    The smallest eigenvectors of L = I - D^-1/2 A D^-1/2 are the largest of
+    M = D^-1/2 A D^-1/2, found by ARPACK with matrix-vector products only (no shift-invert
+    factorisation, whose fill-in on a 16k kNN graph can approach a dense matrix); rows are
+    then scaled by D^-1/2 as sklearn's ``spectral_embedding`` does.
+    """
+    from scipy.sparse.linalg import eigsh
+
+    graph = sp.csr_matrix(graph, dtype=np.float64)
+    degree = np.asarray(graph.sum(axis=1)).ravel()
+    inv_sqrt = 1.0 / np.sqrt(np.maximum(degree, np.finfo(float).tiny))
+    m = sp.diags(inv_sqrt) @ graph @ sp.diags(inv_sqrt)
+    v0 = np.random.default_rng(seed).uniform(-1, 1, graph.shape[0])
+    vals, vecs = eigsh(m, k=n_components, which="LA", v0=v0, tol=1e-8,
+                       maxiter=max(1000, 20 * graph.shape[0]))
+    order = np.argsort(-vals)
+    return vecs[:, order] * inv_sqrt[:, None]
+
+
 def spectral_lobes_sparse(graph: sp.spmatrix, ks: list[int], seed: int,
                           n_init: int = 10) -> dict[int, np.ndarray]:
     """Spectral embedding of a sparse affinity graph (once, max(ks) components) + k-means per k."""
-    from sklearn.manifold import spectral_embedding
-
-    with warnings.catch_warnings():
-        warnings.filterwarnings("ignore", message="Graph is not fully connected")
-        maps = spectral_embedding(graph, n_components=int(max(ks)), eigen_solver="arpack",
-                                  random_state=seed, drop_first=False)
+    maps = spectral_embedding_sparse(graph, int(max(ks)), seed)
     return {int(k): _kmeans_labels(maps, int(k), seed, n_init).astype(np.int64) for k in ks}
 
 
@@ -111,6 +127,7 @@ def cluster_measure(measure: str, ks: list[int], seed: int, *, method: str = "au
         affinity = np.empty((n, n), dtype=np.float64)
         for rows, values in blocks:
             affinity[rows] = values
+        np.maximum(affinity, 0.0, out=affinity)  # only unshifted phi can be negative
         return LobeLabels(spectral_lobes_dense(affinity, ks, seed, n_init), "dense")
     if method == "sparse":
         graph = knn_sparsify_blocks(blocks, n, n_neighbors)

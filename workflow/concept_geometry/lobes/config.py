@@ -26,6 +26,11 @@ def check_lobes_config(config: dict) -> None:
                 f"Invalid config: key `lobes.layers` = {layers} names layers {missing} that "
                 f"`features.layers` = {feat_layers} does not compute. Add them to "
                 f"`features.layers` or remove them from `lobes.layers` (null = all). {_HINT}")
+    probe_ks = (cfg.get("probe") or {}).get("ks")
+    if probe_ks is not None and 2 not in probe_ks:
+        raise ConfigError(
+            f"Invalid config: key `lobes.probe.ks` = {probe_ks} lacks 2, where the headline "
+            f"probe accuracy is reported. Add 2, or set it to null (all of `lobes.ks`). {_HINT}")
     spec = cfg.get("specialization") or {}
     other = spec.get("other_categories")
     if other is not None and set(other) & set(spec.get("code_categories", [])):

@@ -92,8 +92,16 @@ def run_tests(labels: pd.DataFrame, decoder: np.ndarray, cfg: dict, seed: int, l
         keep = lobes >= 0
         ami = ami_permutation_test(lobes[keep], geo[keep], cfg["ami"]["n_permutations"],
                                    derive_seed(seed, "lobes", "ami", layer, measure, k))
+        pc = cfg["probe"]
+        probe_ks = cfg["ks"] if pc.get("ks") is None else pc["ks"]
         for variant in VARIANTS:
-            pc = cfg["probe"]
+            if k not in probe_ks:  # probe skipped at this k (config lobes.probe.ks)
+                nan = float("nan")
+                rows.append(dict(measure=measure, k=k, variant=variant, ami=ami.observed,
+                                 ami_null_mean=ami.null_mean, ami_null_std=ami.null_std,
+                                 ami_z=ami.z, balanced_accuracy=nan, acc_null_mean=nan,
+                                 acc_null_std=nan, acc_z=nan, ami_p=ami.p, acc_p=nan))
+                continue
             acc = probe_test(np.asarray(decoder)[keep], lobes[keep], variant, pc["n_null"],
                              derive_seed(seed, "lobes", "probe", layer, measure, k, variant),
                              train_fraction=pc["faithful_train_fraction"],

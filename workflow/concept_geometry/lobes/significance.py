@@ -8,7 +8,11 @@
    - ``faithful``: one train/test split by feature index (first ``train_fraction`` of the
      features train, the rest test), as the paper's code does;
    - ``corrected``: stratified, shuffled K-fold cross-validation; the balanced accuracy is
-     computed on the pooled out-of-fold predictions (robust when a lobe has few members).
+     computed on the pooled out-of-fold predictions (robust when a lobe has few members),
+     and the probe weighs classes inversely to their size (``class_weight="balanced"``):
+     unweighted, a probe on uninformative vectors predicts the majority lobe for every
+     feature, so the null collapses to exactly 1/k with zero spread and z is undefined.
+   A null with zero spread gives z = NaN (never a made-up number).
 Every random step takes an explicit seed.
 """
 
@@ -61,20 +65,21 @@ def random_unit_vectors(n: int, d: int, gen: np.random.Generator) -> np.ndarray:
     return x / np.linalg.norm(x, axis=1, keepdims=True)
 
 
-def _probe(C: float, max_iter: int, seed: int):
+def _probe(C: float, max_iter: int, seed: int, balanced: bool):
     from sklearn.linear_model import LogisticRegression
 
-    return LogisticRegression(C=C, max_iter=max_iter, random_state=seed)
+    return LogisticRegression(C=C, max_iter=max_iter, random_state=seed,
+                              class_weight="balanced" if balanced else None)
 
 
-def _fit_predict(X_train, y_train, X_test, C, max_iter, seed) -> np.ndarray:
+def _fit_predict(X_train, y_train, X_test, C, max_iter, seed, balanced=False) -> np.ndarray:
     classes = np.unique(y_train)
     if classes.size == 1:  # a single class in the training set: the probe can only say it
         return np.full(X_test.shape[0], classes[0])
     with warnings.catch_warnings():
         warnings.filterwarnings("ignore", category=UserWarning)
         warnings.filterwarnings("ignore", message=".*converge.*")
-        return _probe(C, max_iter, seed).fit(X_train, y_train).predict(X_test)
+        return _probe(C, max_iter, seed, balanced).fit(X_train, y_train).predict(X_test)
 
 
 def probe_balanced_accuracy(X: np.ndarray, y: np.ndarray, variant: str, seed: int, *,
@@ -97,7 +102,8 @@ def probe_balanced_accuracy(X: np.ndarray, y: np.ndarray, variant: str, seed: in
         with warnings.catch_warnings():
             warnings.filterwarnings("ignore", message=".*least populated class.*")
             for train, test in folds.split(X, y):
-                pred[test] = _fit_predict(X[train], y[train], X[test], C, max_iter, seed)
+                pred[test] = _fit_predict(X[train], y[train], X[test], C, max_iter, seed,
+                                          balanced=True)
         truth = y
     else:
         raise ValueError(f"unknown variant {variant!r}; expected one of {VARIANTS}")

@@ -1,0 +1,27 @@
+"""Spectral lobes of one layer's SAE features, per co-occurrence measure and k, plus the
+geometric clusters of the decoder directions (Li et al. 2024, Sec. 4) -> labels.tsv."""
+import sys
+from pathlib import Path
+
+sys.path.insert(0, str(Path(snakemake.scriptdir).parent))  # noqa: F821 (so conda envs need no install)
+from concept_geometry.runner import run  # noqa: E402
+from concept_geometry import io  # noqa: E402
+from concept_geometry.lobes import pipeline  # noqa: E402
+
+
+def main(smk, log):
+    cfg, layer = smk.params.cfg, smk.wildcards.layer
+    log.info("phase: load %s", smk.input.cooccurrence)
+    cooc = io.read_npz(smk.input.cooccurrence)
+    decoder = io.read_npy(smk.input.decoder)
+    pipeline.check_inputs(cooc["counts"], cooc["occurrences"], cooc["n_chunks"], decoder,
+                          smk.input.cooccurrence)
+    active = pipeline.active_features(cooc["occurrences"], cfg["min_occurrences"])
+    log.info("phase: cluster %d of %d features (%d never fire)", active.size,
+             decoder.shape[0], decoder.shape[0] - active.size)
+    labels = pipeline.cluster_all(cooc["counts"], cooc["occurrences"], int(cooc["n_chunks"]),
+                                  decoder, active, cfg, smk.params.seed, layer)
+    io.write_tsv(smk.output.labels, labels)
+
+
+run(main, snakemake)  # noqa: F821

@@ -1,0 +1,25 @@
+"""Which lobe wins each chunk, per document category; faithful (histogram documents) and
+corrected (held-out documents); code-lobe verdict (Li et al. 2024, Figs. 4-5)."""
+import sys
+from pathlib import Path
+
+sys.path.insert(0, str(Path(snakemake.scriptdir).parent))  # noqa: F821 (so conda envs need no install)
+from concept_geometry.runner import run  # noqa: E402
+from concept_geometry import io  # noqa: E402
+from concept_geometry.lobes import pipeline  # noqa: E402
+
+
+def main(smk, log):
+    log.info("phase: load %s", smk.input.firings)
+    labels = io.read_tsv(smk.input.labels)
+    data = io.read_npz(smk.input.firings)
+    log.info("phase: specialisation of %d chunks", data["firings"].shape[0])
+    spec, verdicts = pipeline.specialization(labels, data["firings"], data["category"],
+                                             data["split"], smk.params.cfg, smk.input.firings)
+    for measure, by_variant in verdicts.items():
+        log.info("code lobe at k=2, %s: %s", measure, by_variant)
+    io.write_tsv(smk.output.specialization, spec)
+    io.write_json(smk.output.code_lobe, verdicts)
+
+
+run(main, snakemake)  # noqa: F821
