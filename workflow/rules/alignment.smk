@@ -2,69 +2,6 @@
 # Jiang et al. 2024 §5: concept directions in a causal LM's input embedding vs unembedding.
 # One job per model in alignment.models; `path: train` models are first trained here.
 
-ALIGNMENT_TRAIN = "train"
-
-
-def _alignment_models():
-    return config["alignment"]["models"]
-
-
-def _alignment_entry(name):
-    return next(m for m in _alignment_models() if m["name"] == name)
-
-
-def _alignment_is_toy(name):
-    return _alignment_entry(name)["path"] == ALIGNMENT_TRAIN
-
-
-def _alignment_spec(wc):
-    """The model spec the analysis loads: toy folder, local folder (repo-relative) or hub id."""
-    spec = _alignment_entry(wc.model)["path"]
-    if spec == ALIGNMENT_TRAIN:
-        return f"results/alignment/{wc.model}/toy_model"
-    if spec.startswith(("package:",)):
-        return spec
-    local = Path(repo_path(spec))
-    explicit = spec.startswith((".", "~")) or Path(spec).is_absolute()
-    return str(local) if explicit or local.exists() else spec
-
-
-def _alignment_concepts(wc):
-    if _alignment_is_toy(wc.model):
-        return f"results/alignment/{wc.model}/toy_concepts"
-    return repo_path(_alignment_entry(wc.model).get("concepts", "config/concepts"))
-
-
-def _alignment_inputs(wc):
-    if _alignment_is_toy(wc.model):
-        base = f"results/alignment/{wc.model}"
-        return {
-            "model": f"{base}/toy_model",
-            "concepts": f"{base}/toy_concepts",
-            "training": f"{base}/training.json",
-        }
-    # The word-pair files (so edits re-run the job); the script names the key if none.
-    return {
-        "concepts": sorted(str(p) for p in Path(_alignment_concepts(wc)).glob("*.txt"))
-    }
-
-
-def alignment_targets():
-    """Final outputs of the alignment stage."""
-    out = ["results/summary/alignment.tsv"]
-    for m in _alignment_models():
-        base = f"results/alignment/{m['name']}"
-        out += [
-            f"{base}/{f}"
-            for f in ("pairs.tsv", "alignment.tsv", "orthogonality.tsv", "summary.json")
-        ]
-        out += [
-            f"{base}/figures/{f}.{ext}"
-            for f in ("alignment_heatmap", "orthogonality")
-            for ext in ("png", "pdf")
-        ]
-    return out
-
 
 rule alignment_train_toy:
     output:

@@ -1,6 +1,143 @@
-# Stage: galaxy (see workflow/concept_geometry/galaxy/).
+# Stage: galaxy (Li et al. 2024 §5; see workflow/concept_geometry/galaxy/).
+# One job per layer (spectrum, slope, volume, clustering entropies and their nulls), then a
+# gather rule writes the contract tables, a plot rule the figures, a summary rule the
+# headline numbers for the report.
+
+
+def galaxy_model():
+    """Model name used in result paths (the features stage's model)."""
+    return config["features"]["model"]["name"]
+
+
+def galaxy_saeset():
+    """SAE set analysed: `galaxy` when galaxy.sae names one, else the features SAEs."""
+    return "features" if config["galaxy"]["sae"] is None else "galaxy"
+
+
+def galaxy_layers():
+    """galaxy.layers, else features.layers."""
+    layers = config["galaxy"]["layers"]
+    return list(layers if layers is not None else config["features"]["layers"])
 
 
 def galaxy_targets():
     """Final outputs of the galaxy stage."""
-    return []
+    base = f"results/galaxy/{galaxy_model()}"
+    figures = [
+        f"{base}/figures/{name}.{ext}"
+        for name in ("spectra", "slope_volume", "clustering")
+        for ext in ("png", "pdf")
+    ]
+    return [
+        f"{base}/galaxy.tsv",
+        f"{base}/spectrum.tsv",
+        *figures,
+        "results/summary/galaxy.tsv",
+    ]
+
+
+rule galaxy_layer:
+    input:
+        decoder=lambda wc: f"results/sae/{wc.model}/{galaxy_saeset()}/layer_{wc.layer}.decoder.npy",
+    output:
+        summary="results/galaxy/{model}/layer_{layer}/galaxy.tsv",
+        spectrum="results/galaxy/{model}/layer_{layer}/spectrum.tsv",
+    log:
+        "logs/galaxy/layer_{model}_{layer}.log",
+    benchmark:
+        "results/benchmarks/galaxy/layer_{model}_{layer}.tsv"
+    conda:
+        "../../envs/analysis.yaml"
+    threads: config["threads"]  # BLAS: covariances (bootstrap), k-NN distance products
+    resources:
+        mem_mb=6000,  # paper: a 65k x 2304 float32 decoder + float64 chunks
+        runtime=60,  # paper: ~10-15 min on 8 threads, mostly the slope bootstrap
+    params:
+        cfg=lambda wc: config["galaxy"],
+        seed=config["seed"],
+    script:
+        "../scripts/galaxy_layer.py"
+
+
+rule galaxy_gather:
+    input:
+        summaries=lambda wc: expand(
+            "results/galaxy/{model}/layer_{layer}/galaxy.tsv",
+            model=wc.model,
+            layer=galaxy_layers(),
+        ),
+        spectra=lambda wc: expand(
+            "results/galaxy/{model}/layer_{layer}/spectrum.tsv",
+            model=wc.model,
+            layer=galaxy_layers(),
+        ),
+    output:
+        galaxy="results/galaxy/{model}/galaxy.tsv",
+        spectrum="results/galaxy/{model}/spectrum.tsv",
+    log:
+        "logs/galaxy/gather_{model}.log",
+    conda:
+        "../../envs/analysis.yaml"
+    threads: 1
+    resources:
+        mem_mb=1000,
+        runtime=5,
+    script:
+        "../scripts/galaxy_gather.py"
+
+
+rule galaxy_plots:
+    input:
+        galaxy="results/galaxy/{model}/galaxy.tsv",
+        spectrum="results/galaxy/{model}/spectrum.tsv",
+    output:
+        spectra_png=report(
+            "results/galaxy/{model}/figures/spectra.png",
+            caption="../report/galaxy_spectra.rst",
+            category="Galaxy",
+        ),
+        spectra_pdf="results/galaxy/{model}/figures/spectra.pdf",
+        slope_png=report(
+            "results/galaxy/{model}/figures/slope_volume.png",
+            caption="../report/galaxy_slope_volume.rst",
+            category="Galaxy",
+        ),
+        slope_pdf="results/galaxy/{model}/figures/slope_volume.pdf",
+        clustering_png=report(
+            "results/galaxy/{model}/figures/clustering.png",
+            caption="../report/galaxy_clustering.rst",
+            category="Galaxy",
+        ),
+        clustering_pdf="results/galaxy/{model}/figures/clustering.pdf",
+    log:
+        "logs/galaxy/plots_{model}.log",
+    conda:
+        "../../envs/analysis.yaml"
+    threads: 1
+    resources:
+        mem_mb=2000,
+        runtime=5,
+    params:
+        cfg=lambda wc: config["galaxy"],
+        saeset=galaxy_saeset(),
+    script:
+        "../scripts/galaxy_plots.py"
+
+
+rule galaxy_summary:
+    input:
+        galaxy=f"results/galaxy/{galaxy_model()}/galaxy.tsv",
+    output:
+        summary="results/summary/galaxy.tsv",
+    log:
+        "logs/galaxy/summary.log",
+    conda:
+        "../../envs/analysis.yaml"
+    threads: 1
+    resources:
+        mem_mb=500,
+        runtime=5,
+    params:
+        model=galaxy_model(),
+    script:
+        "../scripts/galaxy_summary.py"

@@ -3,56 +3,6 @@
 # then one summary of the headline numbers for the report.
 
 
-LOBES_DIR = "results/lobes/{model}/{corpus}/layer_{layer}"
-FEATURES_DIR = "results/features/{model}/{corpus}/layer_{layer}"
-LOBES_MEASURES = ["jaccard", "simple_matching", "dice", "overlap", "phi"]
-
-
-def lobes_model():
-    """Model name used in result paths (the features stage's model)."""
-    return config["features"]["model"]["name"]
-
-
-def lobes_corpus():
-    """Corpus name used in result paths (the features stage's corpus)."""
-    return config["features"]["corpus"]["name"]
-
-
-def lobes_layers():
-    """lobes.layers, else every layer of features.layers."""
-    layers = config["lobes"]["layers"]
-    return list(layers if layers is not None else config["features"]["layers"])
-
-
-def lobes_layer_files(name):
-    """One path per analysed layer of the file `name` in the lobes folder."""
-    return expand(
-        f"{LOBES_DIR}/{name}",
-        model=lobes_model(),
-        corpus=lobes_corpus(),
-        layer=lobes_layers(),
-    )
-
-
-def lobes_targets():
-    """Final outputs of the lobes stage: contract tables, figures, summary."""
-    figures = [
-        f"figures/{name}.{ext}"
-        for name in ("feature_cloud", "tests_vs_k", "specialization")
-        for ext in ("png", "pdf")
-    ]
-    targets = []
-    for name in [
-        "labels.tsv",
-        "tests.tsv",
-        "specialization.tsv",
-        "code_lobe.json",
-        *figures,
-    ]:
-        targets.extend(lobes_layer_files(name))
-    return targets + ["results/summary/lobes.tsv"]
-
-
 rule lobes_cluster:
     input:
         cooccurrence=f"{FEATURES_DIR}/cooccurrence.npz",

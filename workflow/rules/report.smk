@@ -4,19 +4,6 @@
 # the Snakemake report (`snakemake --report results/report.html`) shows under "Summary".
 
 
-def report_stages():
-    """Stages whose summary tables are joined: report.stages, else every enabled stage."""
-    listed = config["report"]["stages"]
-    order = ["simulation", "alignment", "features", "crystals", "lobes", "galaxy"]
-    chosen = listed if listed is not None else config["stages"]
-    return [s for s in order if s in chosen]
-
-
-def report_targets():
-    """Final outputs of the report stage."""
-    return ["results/summary.tsv", "results/report/summary.html"]
-
-
 rule summary:
     input:
         tables=expand("results/summary/{stage}.tsv", stage=report_stages()),

@@ -2,50 +2,26 @@
 # One job per experiment x replicate seed, then collect, figures and headline summary.
 
 
-SIM_FIGURES = ["dynamics", "sweeps", "orthogonality"]
-
-
-def simulation_jobs(name):
-    """Per-job tables `name` (concepts/orthogonality/curves) of every experiment x seed."""
-    cfg = config["simulation"]
-    return expand(
-        "results/simulation/runs/{experiment}/seed_{seed}/{name}.tsv",
-        experiment=cfg["experiments"],
-        seed=cfg["seeds"],
-        name=name,
-    )
-
-
-def simulation_targets():
-    """Final outputs of the simulation stage."""
-    return [
-        "results/simulation/summary.tsv",
-        "results/simulation/orthogonality.tsv",
-        "results/simulation/curves.tsv",
-        "results/summary/simulation.tsv",
-    ] + expand("results/figures/simulation_{fig}.{ext}", fig=SIM_FIGURES, ext=["png", "pdf"])
-
-
 rule simulate:
     output:
         concepts="results/simulation/runs/{experiment}/seed_{seed}/concepts.tsv",
         orthogonality="results/simulation/runs/{experiment}/seed_{seed}/orthogonality.tsv",
         curves="results/simulation/runs/{experiment}/seed_{seed}/curves.tsv",
-    wildcard_constraints:
-        experiment="full|incomplete_contexts|incomplete_concepts|dimension",
-    params:
-        cfg=lambda wc: config["simulation"],
-        seed=config["seed"],
-    threads: 1
-    resources:
-        mem_mb=2000,
-        runtime=30,
     log:
         "logs/simulation/simulate_{experiment}_{seed}.log",
     benchmark:
         "results/benchmarks/simulation/simulate_{experiment}_{seed}.tsv"
+    wildcard_constraints:
+        experiment="full|incomplete_contexts|incomplete_concepts|dimension",
     conda:
         "../../envs/simulation.yaml"
+    threads: 1
+    resources:
+        mem_mb=2000,
+        runtime=30,
+    params:
+        cfg=lambda wc: config["simulation"],
+        seed=config["seed"],
     script:
         "../scripts/simulate.py"
 
@@ -59,14 +35,14 @@ rule simulation_collect:
         summary="results/simulation/summary.tsv",
         orthogonality="results/simulation/orthogonality.tsv",
         curves="results/simulation/curves.tsv",
-    threads: 1
-    resources:
-        mem_mb=1000,
-        runtime=10,
     log:
         "logs/simulation/collect.log",
     conda:
         "../../envs/simulation.yaml"
+    threads: 1
+    resources:
+        mem_mb=1000,
+        runtime=10,
     script:
         "../scripts/simulation_collect.py"
 
@@ -95,16 +71,16 @@ rule simulation_figures:
             category="Simulation",
         ),
         orth_pdf="results/figures/simulation_orthogonality.pdf",
-    params:
-        cfg=lambda wc: config["simulation"],
-    threads: 1
-    resources:
-        mem_mb=2000,
-        runtime=10,
     log:
         "logs/simulation/figures.log",
     conda:
         "../../envs/simulation.yaml"
+    threads: 1
+    resources:
+        mem_mb=2000,
+        runtime=10,
+    params:
+        cfg=lambda wc: config["simulation"],
     script:
         "../scripts/simulation_figures.py"
 
@@ -115,13 +91,13 @@ rule simulation_summary:
         orthogonality="results/simulation/orthogonality.tsv",
     output:
         headline="results/summary/simulation.tsv",
-    threads: 1
-    resources:
-        mem_mb=1000,
-        runtime=5,
     log:
         "logs/simulation/summary.log",
     conda:
         "../../envs/simulation.yaml"
+    threads: 1
+    resources:
+        mem_mb=1000,
+        runtime=5,
     script:
         "../scripts/simulation_summary.py"
