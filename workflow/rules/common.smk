@@ -259,7 +259,6 @@ def _decoder_inputs(wc):
 # --- crystals: input functions and targets (rules in crystals.smk) ---
 
 
-
 CRYSTALS_FIGURES = ("difference_views", "pc1_length", "quality")
 
 
