@@ -114,3 +114,13 @@ from .lobes.config import check_lobes_config  # noqa: E402
 CROSS_CHECKS.append(check_lobes_config)
 from .galaxy import check_galaxy_config  # noqa: E402
 CROSS_CHECKS.append(check_galaxy_config)
+from .report import check_report_config  # noqa: E402
+CROSS_CHECKS.append(check_report_config)
+from .simulation.checks import check_simulation_config  # noqa: E402
+CROSS_CHECKS.append(check_simulation_config)
+from .crystals.config import check_crystals_config  # noqa: E402
+CROSS_CHECKS.append(check_crystals_config)
+from .alignment.checks import check_alignment_config  # noqa: E402
+CROSS_CHECKS.append(check_alignment_config)
+from .activations.checks import check_features_config  # noqa: E402
+CROSS_CHECKS.append(check_features_config)
