@@ -381,3 +381,38 @@ def report_stages():
 def report_targets():
     """Final outputs of the report stage."""
     return ["results/summary.tsv", "results/report/summary.html"]
+
+
+# --- galaxy: input functions and targets (rules in galaxy.smk) ---
+
+
+def galaxy_model():
+    """Model name used in result paths (the features stage's model)."""
+    return config["features"]["model"]["name"]
+
+
+def galaxy_saeset():
+    """SAE set analysed: `galaxy` when galaxy.sae names one, else the features SAEs."""
+    return "features" if config["galaxy"]["sae"] is None else "galaxy"
+
+
+def galaxy_layers():
+    """galaxy.layers, else features.layers."""
+    layers = config["galaxy"]["layers"]
+    return list(layers if layers is not None else config["features"]["layers"])
+
+
+def galaxy_targets():
+    """Final outputs of the galaxy stage."""
+    base = f"results/galaxy/{galaxy_model()}"
+    figures = [
+        f"{base}/figures/{name}.{ext}"
+        for name in ("spectra", "slope_volume", "clustering")
+        for ext in ("png", "pdf")
+    ]
+    return [
+        f"{base}/galaxy.tsv",
+        f"{base}/spectrum.tsv",
+        *figures,
+        "results/summary/galaxy.tsv",
+    ]

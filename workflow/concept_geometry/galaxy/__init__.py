@@ -31,10 +31,10 @@ def galaxy_layers(config: dict) -> list[int]:
 
 
 def check_galaxy_config(config: dict) -> None:
-    """Cross-field checks of the `galaxy` section (schema checks types and bounds)."""
+    """Cross-field checks of the `galaxy` section (the schema checks types and bounds)."""
     if "galaxy" not in config.get("stages", []):
         return
-    g = config.get("galaxy", {})
+    g = config["galaxy"]
     lo, hi = g["fit_range"]
     if not 1 <= lo < hi:
         raise ConfigError(f"Invalid config: key `galaxy.fit_range` = {[lo, hi]}: needs 1 ≤ low < high "

@@ -8,6 +8,7 @@ matplotlib.use("Agg")
 import matplotlib.pyplot as plt  # noqa: E402
 import numpy as np  # noqa: E402
 import pandas as pd  # noqa: E402
+from matplotlib.ticker import MaxNLocator  # noqa: E402
 
 __all__ = ["plot_spectra", "plot_slope_volume", "plot_clustering"]
 
@@ -29,7 +30,7 @@ def plot_spectra(spectrum: pd.DataFrame, fit_range, title: str):
     ax.plot([], [], color="grey", ls="--", label="isotropic Gaussian null")
     ax.set_xlabel("rank")
     ax.set_ylabel("eigenvalue of decoder covariance")
-    ax.set_title(title + "\ncf. Li et al. Fig. 7 (left)", fontsize=9)
+    ax.set_title(title + " — cf. Li et al. Fig. 7 (left)", fontsize=8)
     ax.legend(fontsize=7, ncol=2 if len(layers) > 8 else 1)
     return fig
 
@@ -47,6 +48,8 @@ def plot_slope_volume(galaxy: pd.DataFrame, title: str):
     ax2.plot(g["layer"], g["log_volume"], marker="o", color="tab:red")
     ax2.set_xlabel("layer")
     ax2.set_ylabel("effective volume Σ ln λ over fit ranks")
+    for ax in (ax1, ax2):
+        ax.xaxis.set_major_locator(MaxNLocator(integer=True))
     fig.suptitle(title + " — cf. Li et al. Fig. 7 (right)", fontsize=9)
     return fig
 
@@ -67,6 +70,7 @@ def plot_clustering(galaxy: pd.DataFrame, title: str):
         ax.set_xlabel("layer")
         ax.set_ylabel("clustering entropy H_gauss − H_knn (nats)")
         ax.set_title(label, fontsize=9)
+        ax.xaxis.set_major_locator(MaxNLocator(integer=True))
         ax.legend(fontsize=7)
     fig.suptitle(title + " — cf. Li et al. Fig. 8", fontsize=9)
     return fig

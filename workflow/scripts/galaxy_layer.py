@@ -1,0 +1,28 @@
+import sys
+from pathlib import Path
+
+sys.path.insert(0, str(Path(snakemake.scriptdir).parent))  # noqa: F821 (so conda envs need no install)
+import pandas as pd  # noqa: E402
+from tqdm import tqdm  # noqa: E402
+
+from concept_geometry import io  # noqa: E402
+from concept_geometry.galaxy import GALAXY_COLUMNS, analyse_layer  # noqa: E402
+from concept_geometry.runner import run  # noqa: E402
+
+
+def main(smk, log):
+    log.info("phase: load decoder %s", smk.input.decoder)
+    decoder = io.read_npy(smk.input.decoder)
+    layer = int(smk.wildcards.layer)
+    result = analyse_layer(decoder, layer, smk.params.cfg, smk.params.seed,
+                           progress=lambda it: tqdm(it, file=sys.stderr, mininterval=5), log=log)
+    s = result.summary
+    log.info("layer %d: slope %.3f [%.3f, %.3f] (null %.3f); clustering faithful %.1f (null %.1f), "
+             "corrected %.1f (null %.1f)", layer, s["slope"], s["slope_ci_low"], s["slope_ci_high"],
+             s["null_slope"], s["clustering_faithful"], s["null_clustering_faithful"],
+             s["clustering_corrected"], s["null_clustering_corrected"])
+    io.write_tsv(smk.output.spectrum, result.spectrum)
+    io.write_tsv(smk.output.summary, pd.DataFrame([s], columns=GALAXY_COLUMNS))
+
+
+run(main, snakemake)  # noqa: F821
