@@ -155,3 +155,42 @@ def test_outputs_get_the_umask_mode_not_mkstemp_0600(tmp_path):
     assert (tmp_path / "x.npy").stat().st_mode & 0o777 == 0o644
     assert io.sidecar(tmp_path / "x.npy").stat().st_mode & 0o777 == 0o644
     assert (tmp_path / "d").stat().st_mode & 0o777 == 0o755
+
+
+def _mark_incomplete(workdir, rel):
+    from base64 import urlsafe_b64encode
+
+    root = workdir / ".snakemake" / "incomplete"
+    root.mkdir(parents=True, exist_ok=True)
+    (root / urlsafe_b64encode(rel.encode()).decode()).write_text("{}")
+
+
+def test_settle_incomplete_keeps_verified_outputs_and_removes_the_rest(tmp_path):
+    """A SIGKILL between a job's last rename and Snakemake's unmarking must not force a
+    --rerun-incomplete: verified outputs stay, unverifiable ones go (and get rebuilt)."""
+    from concept_geometry.resume import settle_incomplete
+
+    io.write_tsv(tmp_path / "results/done.tsv", pd.DataFrame({"x": [1]}))
+    half = tmp_path / "results/half.tsv"
+    half.write_text("x\n1\n")  # no sidecar: not written to the end by concept_geometry.io
+    bad = tmp_path / "results/bad.npy"
+    io.write_npy(bad, np.arange(4))
+    _flip_byte(bad)
+    for rel in ["results/done.tsv", "results/half.tsv", "results/bad.npy", "results/gone.tsv"]:
+        _mark_incomplete(tmp_path, rel)
+    kept, removed = settle_incomplete(tmp_path)
+    assert kept == ["results/done.tsv"]
+    assert sorted(removed) == ["results/bad.npy", "results/half.tsv"]
+    assert (tmp_path / "results/done.tsv").exists()
+    assert not half.exists() and not bad.exists() and not io.sidecar(bad).exists()
+    assert list((tmp_path / ".snakemake/incomplete").iterdir()) == []
+
+
+def test_stale_lock_is_cleared_when_no_snakemake_runs_here(tmp_path):
+    from concept_geometry.resume import clear_stale_locks
+
+    locks = tmp_path / ".snakemake" / "locks"
+    locks.mkdir(parents=True)
+    (locks / "0.input.lock").write_text("x")
+    assert clear_stale_locks(tmp_path) == [locks / "0.input.lock"]
+    assert list(locks.iterdir()) == []

@@ -45,3 +45,52 @@ def clear_stale_locks(workdir: str | Path) -> list[Path]:
     for lock in locks:
         lock.unlink(missing_ok=True)
     return locks
+
+
+def _marker_target(marker: Path, root: Path) -> str:
+    """The output path an incomplete marker names (Snakemake's urlsafe base64 ids, long ones
+    split into '@'-prefixed folder levels)."""
+    from base64 import urlsafe_b64decode
+
+    parts = marker.relative_to(root).parts
+    b64 = "".join(p[1:] if p.startswith("@") else p for p in parts)
+    return urlsafe_b64decode(b64.encode()).decode()
+
+
+def settle_incomplete(workdir: str | Path) -> tuple[list[str], list[str]]:
+    """Resolve Snakemake's "incomplete" markers left by a killed run, without --rerun-incomplete.
+
+    A marker whose output passes its checksum (``io.verify``: the sidecar/manifest is only
+    written once the job has finished computing) names a complete output — Snakemake was
+    merely killed before it could unmark it: the marker is dropped and the work kept. Any
+    other marked output (no or failing checksum) is deleted, so Snakemake simply rebuilds it.
+    Only runs when no other Snakemake works in ``workdir``. Returns (kept, removed) paths.
+    """
+    import shutil
+
+    from .errors import CorruptArtifactError
+    from .io import sidecar, verify
+
+    workdir = Path(workdir).resolve()
+    root = workdir / ".snakemake" / "incomplete"
+    markers = [m for m in root.rglob("*") if m.is_file() and m.name != "migration_underway"] \
+        if root.exists() else []
+    if not markers or _other_snakemake_here(workdir):
+        return [], []
+    kept, removed = [], []
+    for marker in markers:
+        try:
+            rel = _marker_target(marker, root)
+        except (ValueError, UnicodeDecodeError):
+            continue
+        target = Path(rel) if Path(rel).is_absolute() else workdir / rel
+        if target.exists():
+            try:
+                verify(target)
+                kept.append(rel)
+            except CorruptArtifactError:
+                shutil.rmtree(target) if target.is_dir() else target.unlink()
+                sidecar(target).unlink(missing_ok=True)
+                removed.append(rel)
+        marker.unlink()
+    return kept, removed

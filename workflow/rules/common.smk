@@ -16,13 +16,20 @@ except ConfigError as err:
     # One clear paragraph, no traceback, before any job is scheduled.
     raise WorkflowError(str(err)) from None
 
-# A killed run leaves its lock behind; outputs are only ever renamed into place at the end
-# of a job (concept_geometry.io), so resuming is safe: drop locks no live process holds.
-from concept_geometry.resume import clear_stale_locks
+# A killed run leaves its lock and "incomplete" markers behind; outputs are only ever renamed
+# into place, checksummed, at the end of a job (concept_geometry.io), so resuming is safe:
+# drop locks no live process holds, keep verified outputs, remove the rest.
+from concept_geometry.resume import clear_stale_locks, settle_incomplete
 
 if clear_stale_locks(Path.cwd()):
     logger.warning(
         "Removed a stale lock left by a killed Snakemake run in this directory."
+    )
+_kept, _removed = settle_incomplete(Path.cwd())
+if _kept or _removed:
+    logger.warning(
+        f"A killed run left {len(_kept)} finished output(s) (checksums verified, kept) "
+        f"and {len(_removed)} unfinished one(s) (removed, they will be rebuilt)."
     )
 
 
