@@ -86,15 +86,18 @@ def _wait_for_running_job(work: Path, proc: subprocess.Popen, pattern: str, time
     raise AssertionError(f"no running job matching {pattern} within {timeout}s")
 
 
-def test_sigkill_mid_job_then_plain_rerun_resumes(clean_run, tmp_path):
+@pytest.mark.parametrize("job", ["sae_materialise", "extract", "cooccurrence"])
+def test_sigkill_mid_job_then_plain_rerun_resumes(clean_run, tmp_path, job):
+    """SIGKILL the whole run while a heavy job (SAE training, model forward pass,
+    co-occurrence accumulation) is running."""
     cfg = write_config(tmp_path)
     cmd = [sys.executable, "-m", "snakemake", "--snakefile", str(ROOT / "Snakefile"),
            "--directory", str(tmp_path), "--configfile", str(cfg), "--cores", "2"]
     proc = subprocess.Popen(cmd, stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL,
                             start_new_session=True)
     try:
-        killed_log = _wait_for_running_job(tmp_path, proc, "features/sae_materialise_*.log")
-        time.sleep(0.5)  # well inside the heavy job
+        killed_log = _wait_for_running_job(tmp_path, proc, f"features/{job}_*.log")
+        time.sleep(0.2)  # inside the heavy job
     finally:
         os.killpg(proc.pid, signal.SIGKILL)
         proc.wait()

@@ -107,20 +107,69 @@ def _check_stages(config):
         )
 
 
-# Stage modules append their own cross-field checks here (functions taking the config).
-CROSS_CHECKS = [_check_stages]
+def _model_depth(spec: str) -> int | None:
+    """Number of blocks from a local/packaged model's config.json (None for a hub id)."""
+    import json
 
-from .lobes.config import check_lobes_config  # noqa: E402
-CROSS_CHECKS.append(check_lobes_config)
-from .galaxy import check_galaxy_config  # noqa: E402
-CROSS_CHECKS.append(check_galaxy_config)
-from .report import check_report_config  # noqa: E402
-CROSS_CHECKS.append(check_report_config)
-from .simulation.checks import check_simulation_config  # noqa: E402
-CROSS_CHECKS.append(check_simulation_config)
-from .crystals.config import check_crystals_config  # noqa: E402
-CROSS_CHECKS.append(check_crystals_config)
-from .alignment.checks import check_alignment_config  # noqa: E402
-CROSS_CHECKS.append(check_alignment_config)
+    from .errors import MissingResourceError
+    from .models.loading import resolve_model_path
+
+    path = Path(str(spec)).expanduser()
+    if not path.is_absolute() and not str(spec).startswith("package:"):
+        path = Path(__file__).resolve().parents[2] / path  # relative to the repository root
+    try:
+        folder = Path(resolve_model_path(str(path) if path.exists() else str(spec)))
+    except MissingResourceError:
+        return None  # reported, with the fix, when a job loads the model
+    cfg = folder / "config.json"
+    if not cfg.exists():
+        return None
+    data = json.loads(cfg.read_text())
+    data = data.get("text_config", data)
+    for key in ("num_hidden_layers", "n_layer", "num_layers"):
+        if isinstance(data.get(key), int):
+            return data[key]
+    return None
+
+
+def _check_layers_in_model(config):
+    """Layers beyond the features model's depth stop the run at start-up (local models)."""
+    model = config["features"]["model"]["path"]
+    n = _model_depth(model)
+    if n is None:
+        return
+    keys = [("features.layers", config["features"].get("layers"))]
+    keys += [(f"{s}.layers", config[s].get("layers")) for s in ("lobes", "galaxy")]
+    if not (config["crystals"].get("model") or {}).get("path"):
+        keys.append(("crystals.layers", config["crystals"].get("layers")))
+    for key, layers in keys:
+        bad = [l for l in layers or [] if l != "embed" and not 0 <= l < n]
+        embed = ', or "embed"' if key.startswith("crystals") else ""
+        if bad:
+            raise ConfigError(
+                f"Invalid config: key `{key}` asks for layer(s) {bad}, but the model "
+                f"`{model}` (features.model.path) has {n} blocks (valid layers: 0..{n - 1}"
+                f"{embed}). Fix `{key}`. {_HINT}"
+            )
+
+
+# Every stage's cross-field checks, run after the schema (each raises ConfigError).
 from .activations.checks import check_features_config  # noqa: E402
-CROSS_CHECKS.append(check_features_config)
+from .alignment.checks import check_alignment_config  # noqa: E402
+from .crystals.config import check_crystals_config  # noqa: E402
+from .galaxy import check_galaxy_config  # noqa: E402
+from .lobes.config import check_lobes_config  # noqa: E402
+from .report import check_report_config  # noqa: E402
+from .simulation.checks import check_simulation_config  # noqa: E402
+
+CROSS_CHECKS = [
+    _check_stages,
+    check_simulation_config,
+    check_alignment_config,
+    check_features_config,
+    _check_layers_in_model,
+    check_crystals_config,
+    check_lobes_config,
+    check_galaxy_config,
+    check_report_config,
+]

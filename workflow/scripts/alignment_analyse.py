@@ -19,6 +19,7 @@ def main(smk, log):
     concepts = pairs.read_concepts(p.concepts, f"alignment.models[{p.name}].concepts")
     frame = pairs.filter_pairs(tokenizer, concepts, p.entry["require_bos"], p.entry["prefix_space"])
     log.info("phase: %d of %d pairs kept", frame["kept"].sum(), len(frame))
+    pairs.require_tokenizable(frame, p.concepts, f"alignment.models[{p.name}]")
     log.info("phase: read embedding and unembedding matrices")
     mats = matrices.load_embedding_matrices(p.spec, key)
     log.info("phase: %s via %s, shape %s, tied=%s", mats.names, mats.source,

@@ -146,3 +146,22 @@ def drop_out_of_range(frame: pd.DataFrame, n_rows: int) -> pd.DataFrame:
     frame.loc[bad, "kept"] = False
     frame.loc[bad, "reason"] = "id_out_of_range"
     return frame
+
+
+def require_tokenizable(frame: pd.DataFrame, where: str, key: str) -> None:
+    """Refuse word pairs that (almost) do not tokenize: at least two concepts must keep a pair.
+
+    frame: ``filter_pairs`` output. Raises InputDataError with the drop reasons counted.
+    """
+    kept = frame[frame["kept"]]
+    if kept["concept"].nunique() >= 2:
+        return
+    reasons = frame.loc[~frame["kept"], "reason"].value_counts().head(5)
+    top = ", ".join(f"{r} ({n})" for r, n in reasons.items()) or "none"
+    raise InputDataError(
+        f"The word pairs in {where} do not tokenize for this model: {len(kept)} of {len(frame)} "
+        f"pairs survive Park et al.'s filter (each word must be BOS + exactly one token, ids "
+        f"differing), in {kept['concept'].nunique()} concept(s); at least 2 concepts are needed. "
+        f"Most common reasons: {top}. Use word lists from this model's vocabulary, or set "
+        f"`{key}`'s `require_bos: false` / `prefix_space: true` to match its tokenizer."
+    )
