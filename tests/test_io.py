@@ -194,3 +194,17 @@ def test_stale_lock_is_cleared_when_no_snakemake_runs_here(tmp_path):
     (locks / "0.input.lock").write_text("x")
     assert clear_stale_locks(tmp_path) == [locks / "0.input.lock"]
     assert list(locks.iterdir()) == []
+
+
+def test_orphan_temp_files_of_a_killed_job_are_removed(tmp_path):
+    from concept_geometry.resume import remove_orphan_temps
+
+    (tmp_path / "results/x").mkdir(parents=True)
+    orphan = tmp_path / "results/x/.firings.tmp-ab12.npz"
+    orphan.write_bytes(b"half")
+    orphan_dir = tmp_path / "results/x/.layer_1.tmp-zz"
+    orphan_dir.mkdir()
+    keep = tmp_path / "results/x/firings.npz"
+    keep.write_bytes(b"done")
+    assert sorted(remove_orphan_temps(tmp_path)) == sorted([orphan, orphan_dir])
+    assert os.listdir(tmp_path / "results/x") == ["firings.npz"]

@@ -13,6 +13,7 @@ import pytest
 
 from concept_geometry import io
 from concept_geometry.errors import CorruptArtifactError
+from concept_geometry.runner import FAULT_PAUSE_ENV
 
 from conftest import ROOT, run_snakemake
 
@@ -72,32 +73,40 @@ def test_same_config_gives_byte_identical_tables(clean_run, tmp_path):
     assert differing == []
 
 
-def _wait_for_running_job(work: Path, proc: subprocess.Popen, pattern: str, timeout: float = 300):
-    """Wait until a job whose log matches ``pattern`` has started and not finished."""
+def _wait_for_log(work: Path, proc: subprocess.Popen, pattern: str, needle: str,
+                  timeout: float = 300) -> Path:
+    """Wait until a log matching ``pattern`` contains ``needle``."""
     deadline = time.time() + timeout
     while time.time() < deadline:
         for log in (work / "logs").glob(pattern) if (work / "logs").exists() else []:
-            text = log.read_text(errors="replace")
-            if " start " in text and " done" not in text:
+            if needle in log.read_text(errors="replace"):
                 return log
         if proc.poll() is not None:
-            raise AssertionError("snakemake ended before the job to kill started")
+            raise AssertionError(f"snakemake ended before {pattern} logged {needle!r}")
         time.sleep(0.05)
-    raise AssertionError(f"no running job matching {pattern} within {timeout}s")
+    raise AssertionError(f"no log {pattern} with {needle!r} within {timeout}s")
 
 
-@pytest.mark.parametrize("job", ["sae_materialise", "extract", "cooccurrence"])
-def test_sigkill_mid_job_then_plain_rerun_resumes(clean_run, tmp_path, job):
-    """SIGKILL the whole run while a heavy job (SAE training, model forward pass,
-    co-occurrence accumulation) is running."""
+@pytest.mark.parametrize("job, rule", [("sae_materialise", "sae_materialise"),
+                                       ("extract", "features_extract"),
+                                       ("cooccurrence", "features_cooccurrence")])
+@pytest.mark.parametrize("moment", ["computing", "before_commit"])
+def test_sigkill_mid_job_then_plain_rerun_resumes(clean_run, tmp_path, job, rule, moment):
+    """SIGKILL the whole run inside a heavy job (SAE training, model forward pass,
+    co-occurrence accumulation): while it computes, and — the worst moment — when it has
+    computed everything but not yet renamed its outputs into place (held there by the
+    runner's fault-injection switch)."""
     cfg = write_config(tmp_path)
     cmd = [sys.executable, "-m", "snakemake", "--snakefile", str(ROOT / "Snakefile"),
            "--directory", str(tmp_path), "--configfile", str(cfg), "--cores", "2"]
+    env = dict(os.environ)
+    if moment == "before_commit":
+        env[FAULT_PAUSE_ENV] = rule
     proc = subprocess.Popen(cmd, stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL,
-                            start_new_session=True)
+                            start_new_session=True, env=env)
     try:
-        killed_log = _wait_for_running_job(tmp_path, proc, f"features/{job}_*.log")
-        time.sleep(0.2)  # inside the heavy job
+        needle = "paused before commit" if moment == "before_commit" else "phase"
+        killed_log = _wait_for_log(tmp_path, proc, f"features/{job}_*.log", needle)
     finally:
         os.killpg(proc.pid, signal.SIGKILL)
         proc.wait()

@@ -94,3 +94,20 @@ def settle_incomplete(workdir: str | Path) -> tuple[list[str], list[str]]:
                 removed.append(rel)
         marker.unlink()
     return kept, removed
+
+
+def remove_orphan_temps(workdir: str | Path, folders=("results",)) -> list[Path]:
+    """Delete temp files/folders (``.<name>.tmp-*``) that a killed job could not clean up.
+
+    Only when no other Snakemake works in ``workdir`` (a live job's temps are in use).
+    """
+    import shutil
+
+    workdir = Path(workdir).resolve()
+    temps = [p for folder in folders for p in (workdir / folder).rglob(".*.tmp-*")
+             if (workdir / folder).exists()]
+    if not temps or _other_snakemake_here(workdir):
+        return []
+    for path in temps:
+        shutil.rmtree(path, ignore_errors=True) if path.is_dir() else path.unlink(missing_ok=True)
+    return temps

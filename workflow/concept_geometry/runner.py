@@ -34,6 +34,19 @@ def get_logger(name: str = "concept_geometry") -> logging.Logger:
     return logging.getLogger(name)
 
 
+FAULT_PAUSE_ENV = "CONCEPT_GEOMETRY_PAUSE_BEFORE_COMMIT"
+
+
+def _fault_injection_pause(rule: str, log: logging.Logger) -> None:
+    """Tests only: hold a job whose computation is done but whose outputs are not yet renamed
+    into place (the worst moment to be killed) when the env var names its rule."""
+    import time
+
+    if os.environ.get(FAULT_PAUSE_ENV) == rule:
+        log.info("paused before commit (%s)", FAULT_PAUSE_ENV)
+        time.sleep(600)
+
+
 def run(main: Callable[[Any, logging.Logger], None], smk: Any) -> None:
     rule = getattr(smk, "rule", "unknown")
     os.environ[RULE_ENV] = rule
@@ -71,6 +84,7 @@ def run(main: Callable[[Any, logging.Logger], None], smk: Any) -> None:
     try:
         with transaction():  # every output appears at the very end, together
             main(smk, log)
+            _fault_injection_pause(rule, log)
     except ConceptGeometryError as err:
         message = f"Error in rule `{rule}`: {err}"
         log.error(message)
