@@ -138,9 +138,10 @@ def _check_layers_in_model(config):
     n = _model_depth(model)
     if n is None:
         return
-    keys = [("features.layers", config["features"].get("layers"))]
-    keys += [(f"{s}.layers", config[s].get("layers")) for s in ("lobes", "galaxy")]
-    if not (config["crystals"].get("model") or {}).get("path"):
+    stages = set(config["stages"])
+    keys = [(f"{s}.layers", config[s].get("layers")) for s in ("features", "lobes", "galaxy")
+            if s in stages]
+    if "crystals" in stages and not (config["crystals"].get("model") or {}).get("path"):
         keys.append(("crystals.layers", config["crystals"].get("layers")))
     for key, layers in keys:
         bad = [l for l in layers or [] if l != "embed" and not 0 <= l < n]
