@@ -168,7 +168,7 @@ def _mark_incomplete(workdir, rel):
 def test_settle_incomplete_keeps_verified_outputs_and_removes_the_rest(tmp_path):
     """A SIGKILL between a job's last rename and Snakemake's unmarking must not force a
     --rerun-incomplete: verified outputs stay, unverifiable ones go (and get rebuilt)."""
-    from concept_geometry.resume import settle_incomplete
+    from concept_geometry.resume import recover_killed_run
 
     io.write_tsv(tmp_path / "results/done.tsv", pd.DataFrame({"x": [1]}))
     half = tmp_path / "results/half.tsv"
@@ -178,26 +178,26 @@ def test_settle_incomplete_keeps_verified_outputs_and_removes_the_rest(tmp_path)
     _flip_byte(bad)
     for rel in ["results/done.tsv", "results/half.tsv", "results/bad.npy", "results/gone.tsv"]:
         _mark_incomplete(tmp_path, rel)
-    kept, removed = settle_incomplete(tmp_path)
-    assert kept == ["results/done.tsv"]
-    assert sorted(removed) == ["results/bad.npy", "results/half.tsv"]
+    rec = recover_killed_run(tmp_path)
+    assert rec.kept == ["results/done.tsv"]
+    assert sorted(rec.removed) == ["results/bad.npy", "results/half.tsv"]
     assert (tmp_path / "results/done.tsv").exists()
     assert not half.exists() and not bad.exists() and not io.sidecar(bad).exists()
     assert list((tmp_path / ".snakemake/incomplete").iterdir()) == []
 
 
 def test_stale_lock_is_cleared_when_no_snakemake_runs_here(tmp_path):
-    from concept_geometry.resume import clear_stale_locks
+    from concept_geometry.resume import recover_killed_run
 
     locks = tmp_path / ".snakemake" / "locks"
     locks.mkdir(parents=True)
     (locks / "0.input.lock").write_text("x")
-    assert clear_stale_locks(tmp_path) == [locks / "0.input.lock"]
+    assert recover_killed_run(tmp_path).locks == [locks / "0.input.lock"]
     assert list(locks.iterdir()) == []
 
 
 def test_orphan_temp_files_of_a_killed_job_are_removed(tmp_path):
-    from concept_geometry.resume import remove_orphan_temps
+    from concept_geometry.resume import recover_killed_run
 
     (tmp_path / "results/x").mkdir(parents=True)
     orphan = tmp_path / "results/x/.firings.tmp-ab12.npz"
@@ -206,5 +206,5 @@ def test_orphan_temp_files_of_a_killed_job_are_removed(tmp_path):
     orphan_dir.mkdir()
     keep = tmp_path / "results/x/firings.npz"
     keep.write_bytes(b"done")
-    assert sorted(remove_orphan_temps(tmp_path)) == sorted([orphan, orphan_dir])
+    assert sorted(recover_killed_run(tmp_path).temps) == sorted([orphan, orphan_dir])
     assert os.listdir(tmp_path / "results/x") == ["firings.npz"]

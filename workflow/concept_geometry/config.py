@@ -6,6 +6,8 @@ invalid config stops the run with one paragraph naming the offending key.
 
 from __future__ import annotations
 
+import copy
+
 from pathlib import Path
 from typing import Any
 
@@ -33,16 +35,10 @@ def _with_defaults(cls):
         if isinstance(instance, dict):
             for name, sub in properties.items():
                 if isinstance(sub, dict) and "default" in sub and name not in instance:
-                    instance[name] = _copy(sub["default"])
+                    instance[name] = copy.deepcopy(sub["default"])
         yield from validate_properties(validator, properties, instance, schema)
 
     return validators.extend(cls, {"properties": set_defaults})
-
-
-def _copy(value):
-    import copy
-
-    return copy.deepcopy(value)
 
 
 def load_schema(schema_path: str | Path) -> tuple[dict, Registry]:

@@ -51,12 +51,20 @@ def transaction() -> Iterator[None]:
         yield
     except BaseException:
         for tmp, _final, _meta in pending:
-            shutil.rmtree(tmp, ignore_errors=True) if tmp.is_dir() else tmp.unlink(missing_ok=True)
+            remove_path(tmp)
         raise
     finally:
         _PENDING.reset(token)
     for tmp, final, meta in pending:
         _commit(tmp, final, meta)
+
+
+def remove_path(path: Path) -> None:
+    """Remove a file or a folder tree (a temp that is no longer wanted); missing is fine."""
+    if path.is_dir():
+        shutil.rmtree(path, ignore_errors=True)
+    else:
+        path.unlink(missing_ok=True)
 
 
 def resolve(path: str | Path) -> Path:
@@ -92,7 +100,7 @@ def _finish(tmp: Path, final: Path, meta: dict | None) -> None:
     else:
         for old_tmp, old_final, _meta in pending:
             if old_final == final and old_tmp != tmp:  # written twice: keep the last one
-                shutil.rmtree(old_tmp, ignore_errors=True) if old_tmp.is_dir() else old_tmp.unlink(missing_ok=True)
+                remove_path(old_tmp)
         pending[:] = [p for p in pending if p[1] != final]
         pending.append((tmp, final, meta))
 

@@ -1,17 +1,32 @@
-"""Resuming after a killed run (SIGKILL, power loss): clear Snakemake's stale locks.
+"""Resuming after a killed run (SIGKILL, power loss) with a plain ``snakemake``.
 
-Snakemake locks a working directory while it runs and removes the lock when it ends; a
-killed Snakemake leaves the lock behind and the next run refuses to start until
-``snakemake --unlock``. Outputs here are written atomically at the very end of each job
-(``concept_geometry.io``), so a killed job leaves nothing complete-looking and resuming is
-safe; only the lock stands in the way. A lock is stale when no Snakemake process on this
-host works in the same directory.
+A killed Snakemake leaves three things behind: its lock (the next run refuses to start until
+``snakemake --unlock``), "incomplete" markers on outputs it had not yet confirmed (the next
+run demands ``--rerun-incomplete``), and the temp files of jobs killed mid-write. Outputs
+here are renamed into place, checksummed, only at the very end of a job
+(``concept_geometry.io``), so resuming is safe: ``recover_killed_run`` drops the lock, keeps
+marked outputs whose checksums verify, removes the rest and the orphaned temps — but only
+when no other Snakemake process on this host works in the same directory.
 """
 
 from __future__ import annotations
 
 import os
+from dataclasses import dataclass, field
 from pathlib import Path
+
+
+@dataclass
+class Recovery:
+    """What ``recover_killed_run`` did (paths relative to the working directory for outputs)."""
+
+    locks: list[Path] = field(default_factory=list)
+    kept: list[str] = field(default_factory=list)
+    removed: list[str] = field(default_factory=list)
+    temps: list[Path] = field(default_factory=list)
+
+    def __bool__(self) -> bool:
+        return bool(self.locks or self.kept or self.removed or self.temps)
 
 
 def _other_snakemake_here(workdir: Path) -> bool:
@@ -33,20 +48,6 @@ def _other_snakemake_here(workdir: Path) -> bool:
     return False
 
 
-def clear_stale_locks(workdir: str | Path) -> list[Path]:
-    """Remove ``.snakemake/locks/*`` when no other Snakemake runs in ``workdir``.
-
-    Returns the removed lock files (empty when there were none or another run is live).
-    """
-    workdir = Path(workdir).resolve()
-    locks = sorted((workdir / ".snakemake" / "locks").glob("*.lock"))
-    if not locks or _other_snakemake_here(workdir):
-        return []
-    for lock in locks:
-        lock.unlink(missing_ok=True)
-    return locks
-
-
 def _marker_target(marker: Path, root: Path) -> str:
     """The output path an incomplete marker names (Snakemake's urlsafe base64 ids, long ones
     split into '@'-prefixed folder levels)."""
@@ -57,27 +58,12 @@ def _marker_target(marker: Path, root: Path) -> str:
     return urlsafe_b64decode(b64.encode()).decode()
 
 
-def settle_incomplete(workdir: str | Path) -> tuple[list[str], list[str]]:
-    """Resolve Snakemake's "incomplete" markers left by a killed run, without --rerun-incomplete.
-
-    A marker whose output passes its checksum (``io.verify``: the sidecar/manifest is only
-    written once the job has finished computing) names a complete output — Snakemake was
-    merely killed before it could unmark it: the marker is dropped and the work kept. Any
-    other marked output (no or failing checksum) is deleted, so Snakemake simply rebuilds it.
-    Only runs when no other Snakemake works in ``workdir``. Returns (kept, removed) paths.
-    """
-    import shutil
-
+def _settle(workdir: Path, markers: list[Path], root: Path, recovery: Recovery) -> None:
+    """A marked output that passes ``io.verify`` is complete (Snakemake was killed before it
+    could unmark it): keep it. Any other marked output is deleted so that it is rebuilt."""
     from .errors import CorruptArtifactError
-    from .io import sidecar, verify
+    from .io import remove_path, sidecar, verify
 
-    workdir = Path(workdir).resolve()
-    root = workdir / ".snakemake" / "incomplete"
-    markers = [m for m in root.rglob("*") if m.is_file() and m.name != "migration_underway"] \
-        if root.exists() else []
-    if not markers or _other_snakemake_here(workdir):
-        return [], []
-    kept, removed = [], []
     for marker in markers:
         try:
             rel = _marker_target(marker, root)
@@ -87,27 +73,37 @@ def settle_incomplete(workdir: str | Path) -> tuple[list[str], list[str]]:
         if target.exists():
             try:
                 verify(target)
-                kept.append(rel)
+                recovery.kept.append(rel)
             except CorruptArtifactError:
-                shutil.rmtree(target) if target.is_dir() else target.unlink()
+                remove_path(target)
                 sidecar(target).unlink(missing_ok=True)
-                removed.append(rel)
+                recovery.removed.append(rel)
         marker.unlink()
-    return kept, removed
 
 
-def remove_orphan_temps(workdir: str | Path, folders=("results",)) -> list[Path]:
-    """Delete temp files/folders (``.<name>.tmp-*``) that a killed job could not clean up.
+def recover_killed_run(workdir: str | Path, temp_folders=("results",)) -> Recovery:
+    """Clear what a killed run left in ``workdir`` (see the module docstring).
 
-    Only when no other Snakemake works in ``workdir`` (a live job's temps are in use).
+    Does nothing (and does not look for other processes) when nothing was left behind, and
+    nothing when another Snakemake works in ``workdir``.
     """
-    import shutil
+    from .io import remove_path
 
     workdir = Path(workdir).resolve()
-    temps = [p for folder in folders for p in (workdir / folder).rglob(".*.tmp-*")
-             if (workdir / folder).exists()]
-    if not temps or _other_snakemake_here(workdir):
-        return []
+    locks = sorted((workdir / ".snakemake" / "locks").glob("*.lock"))
+    root = workdir / ".snakemake" / "incomplete"
+    markers = [m for m in root.rglob("*") if m.is_file() and m.name != "migration_underway"] \
+        if root.exists() else []
+    temps = [p for folder in temp_folders if (workdir / folder).exists()
+             for p in (workdir / folder).rglob(".*.tmp-*")]
+    recovery = Recovery()
+    if not (locks or markers or temps) or _other_snakemake_here(workdir):
+        return recovery
+    for lock in locks:
+        lock.unlink(missing_ok=True)
+    recovery.locks = locks
+    _settle(workdir, markers, root, recovery)
     for path in temps:
-        shutil.rmtree(path, ignore_errors=True) if path.is_dir() else path.unlink(missing_ok=True)
-    return temps
+        remove_path(path)
+    recovery.temps = temps
+    return recovery

@@ -19,22 +19,14 @@ except ConfigError as err:
 # A killed run leaves its lock and "incomplete" markers behind; outputs are only ever renamed
 # into place, checksummed, at the end of a job (concept_geometry.io), so resuming is safe:
 # drop locks no live process holds, keep verified outputs, remove the rest.
-from concept_geometry.resume import (
-    clear_stale_locks,
-    remove_orphan_temps,
-    settle_incomplete,
-)
+from concept_geometry.resume import recover_killed_run
 
-if clear_stale_locks(Path.cwd()):
+_recovery = recover_killed_run(Path.cwd())
+if _recovery:
     logger.warning(
-        "Removed a stale lock left by a killed Snakemake run in this directory."
-    )
-_kept, _removed = settle_incomplete(Path.cwd())
-_removed += [str(p) for p in remove_orphan_temps(Path.cwd())]
-if _kept or _removed:
-    logger.warning(
-        f"A killed run left {len(_kept)} finished output(s) (checksums verified, kept) "
-        f"and {len(_removed)} unfinished one(s) or temp file(s) (removed; rebuilt as needed)."
+        f"A killed run left a stale lock ({len(_recovery.locks)}), {len(_recovery.kept)} "
+        f"finished output(s) (checksums verified, kept) and {len(_recovery.removed)} unfinished "
+        f"one(s) plus {len(_recovery.temps)} temp file(s) (removed; rebuilt as needed)."
     )
 
 
