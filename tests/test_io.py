@@ -208,3 +208,69 @@ def test_orphan_temp_files_of_a_killed_job_are_removed(tmp_path):
     keep.write_bytes(b"done")
     assert sorted(recover_killed_run(tmp_path).temps) == sorted([orphan, orphan_dir])
     assert os.listdir(tmp_path / "results/x") == ["firings.npz"]
+
+
+_KILL_BETWEEN_RENAMES = """
+import os, signal, sys
+import numpy as np, pandas as pd
+from concept_geometry import io
+
+calls = []
+real_commit = io._commit
+def commit_then_die(tmp, final, meta):
+    if calls:  # the second rename of the job: never happens
+        os.kill(os.getpid(), signal.SIGKILL)
+    calls.append(final)
+    real_commit(tmp, final, meta)
+io._commit = commit_then_die
+os.chdir(sys.argv[1])
+with io.transaction():
+    io.write_npy("results/x/counts.npy", np.arange(5))
+    io.write_tsv("results/x/meta.tsv", pd.DataFrame({"k": [7]}))
+    with io.atomic_dir("results/x/sae") as d:
+        (d / "w.bin").write_bytes(b"weights")
+"""
+
+
+def test_job_killed_between_renames_is_rolled_forward_not_recomputed(tmp_path):
+    """SIGKILL after a finished job renamed its first output but not the others: the next
+    run finishes the renames from the commit journal, leaving the first output untouched."""
+    import signal
+    import subprocess
+    import sys
+
+    from concept_geometry.resume import recover_killed_run
+
+    src = os.path.join(os.path.dirname(__file__), "..", "workflow")
+    proc = subprocess.run([sys.executable, "-c", _KILL_BETWEEN_RENAMES, str(tmp_path)],
+                          env={**os.environ, "PYTHONPATH": src}, capture_output=True)
+    assert proc.returncode == -signal.SIGKILL, proc.stderr.decode()
+    x = tmp_path / "results/x"
+    assert (x / "counts.npy").exists() and not (x / "meta.tsv").exists()  # the torn state
+    first_mtime = (x / "counts.npy").stat().st_mtime_ns
+    for rel in ["results/x/counts.npy", "results/x/meta.tsv", "results/x/sae"]:
+        _mark_incomplete(tmp_path, rel)
+
+    rec = recover_killed_run(tmp_path)
+    assert sorted(p.name for p in rec.rolled_forward) == ["meta.tsv", "sae"]
+    assert sorted(rec.kept) == ["results/x/counts.npy", "results/x/meta.tsv", "results/x/sae"]
+    assert rec.removed == [] and rec.temps == []
+    assert io.read_npy(x / "counts.npy").tolist() == [0, 1, 2, 3, 4]
+    assert io.read_tsv(x / "meta.tsv")["k"].tolist() == [7]
+    io.verify(x / "sae")
+    assert (x / "sae/w.bin").read_bytes() == b"weights"
+    assert (x / "counts.npy").stat().st_mtime_ns == first_mtime
+    assert sorted(os.listdir(x)) == ["counts.npy", "counts.npy.sha256", "meta.tsv",
+                                     "meta.tsv.sha256", "sae"]
+
+
+def test_job_killed_before_its_journal_leaves_only_orphans(tmp_path):
+    """Killed before the commit began (no journal): nothing is renamed, temps are orphans."""
+    from concept_geometry.resume import recover_killed_run
+
+    x = tmp_path / "results/x"
+    x.mkdir(parents=True)
+    (x / ".counts.tmp-ab12.npy").write_bytes(b"complete but never committed")
+    rec = recover_killed_run(tmp_path)
+    assert rec.rolled_forward == [] and rec.temps == [x / ".counts.tmp-ab12.npy"]
+    assert os.listdir(x) == []

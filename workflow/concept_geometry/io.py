@@ -55,8 +55,48 @@ def transaction() -> Iterator[None]:
         raise
     finally:
         _PENDING.reset(token)
+    if not pending:
+        return
+    # A job's renames are several system calls: a kill between them would leave some outputs
+    # of a finished job in place and others not. The journal, written first, lets the next
+    # run finish the renames (`roll_forward`) instead of recomputing a job that had finished.
+    journal = _write_journal(pending)
     for tmp, final, meta in pending:
         _commit(tmp, final, meta)
+    journal.unlink()
+
+
+JOURNAL_MARK = ".commit-journal-"
+
+
+def _write_journal(pending: list) -> Path:
+    first = Path(pending[0][1])
+    entries = [{"tmp": str(Path(tmp).resolve()), "final": str(Path(final).resolve()), "meta": meta}
+               for tmp, final, meta in pending]
+    journal = first.parent / f".{first.name}{JOURNAL_MARK}{os.getpid()}.json"
+    _write_text_atomic(journal, json.dumps(entries))
+    return journal
+
+
+def roll_forward(journal: str | Path) -> list[Path]:
+    """Finish the renames of a job killed while committing its outputs (its journal exists,
+    so its computation had finished and every temp was complete). Returns the outputs it
+    renamed into place; an unreadable journal (cannot happen: it is written atomically) is
+    dropped, and the job's leftovers are then handled as orphans."""
+    journal = Path(journal)
+    try:
+        entries = json.loads(journal.read_text())
+    except (OSError, ValueError):
+        journal.unlink(missing_ok=True)
+        return []
+    done = []
+    for entry in entries:
+        tmp, final = Path(entry["tmp"]), Path(entry["final"])
+        if tmp.exists():  # not yet renamed when the job was killed
+            _commit(tmp, final, entry["meta"])
+            done.append(final)
+    journal.unlink()
+    return done
 
 
 def remove_path(path: Path) -> None:

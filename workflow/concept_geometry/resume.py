@@ -2,11 +2,13 @@
 
 A killed Snakemake leaves three things behind: its lock (the next run refuses to start until
 ``snakemake --unlock``), "incomplete" markers on outputs it had not yet confirmed (the next
-run demands ``--rerun-incomplete``), and the temp files of jobs killed mid-write. Outputs
-here are renamed into place, checksummed, only at the very end of a job
-(``concept_geometry.io``), so resuming is safe: ``recover_killed_run`` drops the lock, keeps
-marked outputs whose checksums verify, removes the rest and the orphaned temps — but only
-when no other Snakemake process on this host works in the same directory.
+run demands ``--rerun-incomplete``), the temp files of jobs killed mid-write, and — for a job
+killed between the renames of its outputs — a commit journal. Outputs here are renamed into
+place, checksummed, only at the very end of a job (``concept_geometry.io``), so resuming is
+safe: ``recover_killed_run`` drops the lock, finishes the renames a journal records (the
+job had finished computing), keeps marked outputs whose checksums verify, removes the rest
+and the orphaned temps — but only when no other Snakemake process on this host works in the
+same directory.
 """
 
 from __future__ import annotations
@@ -24,9 +26,10 @@ class Recovery:
     kept: list[str] = field(default_factory=list)
     removed: list[str] = field(default_factory=list)
     temps: list[Path] = field(default_factory=list)
+    rolled_forward: list[Path] = field(default_factory=list)
 
     def __bool__(self) -> bool:
-        return bool(self.locks or self.kept or self.removed or self.temps)
+        return bool(self.locks or self.kept or self.removed or self.temps or self.rolled_forward)
 
 
 def _other_snakemake_here(workdir: Path) -> bool:
@@ -87,22 +90,28 @@ def recover_killed_run(workdir: str | Path, temp_folders=("results",)) -> Recove
     Does nothing (and does not look for other processes) when nothing was left behind, and
     nothing when another Snakemake works in ``workdir``.
     """
-    from .io import remove_path
+    from .io import JOURNAL_MARK, remove_path, roll_forward
 
     workdir = Path(workdir).resolve()
     locks = sorted((workdir / ".snakemake" / "locks").glob("*.lock"))
     root = workdir / ".snakemake" / "incomplete"
     markers = [m for m in root.rglob("*") if m.is_file() and m.name != "migration_underway"] \
         if root.exists() else []
-    temps = [p for folder in temp_folders if (workdir / folder).exists()
-             for p in (workdir / folder).rglob(".*.tmp-*")]
+    folders = [workdir / folder for folder in temp_folders if (workdir / folder).exists()]
+    journals = [p for folder in folders for p in folder.rglob(f".*{JOURNAL_MARK}*.json")]
+    temps = [p for folder in folders for p in folder.rglob(".*.tmp-*")]
     recovery = Recovery()
-    if not (locks or markers or temps) or _other_snakemake_here(workdir):
+    if not (locks or markers or temps or journals) or _other_snakemake_here(workdir):
         return recovery
     for lock in locks:
         lock.unlink(missing_ok=True)
     recovery.locks = locks
+    # First finish the jobs killed while renaming their outputs (all computed), so that
+    # their outputs verify below; only then is any remaining temp an orphan.
+    for journal in journals:
+        recovery.rolled_forward += roll_forward(journal)
     _settle(workdir, markers, root, recovery)
+    temps = [p for p in temps if p.exists()]
     for path in temps:
         remove_path(path)
     recovery.temps = temps

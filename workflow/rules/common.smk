@@ -18,7 +18,8 @@ except ConfigError as err:
 
 # A killed run leaves its lock and "incomplete" markers behind; outputs are only ever renamed
 # into place, checksummed, at the end of a job (concept_geometry.io), so resuming is safe:
-# drop locks no live process holds, keep verified outputs, remove the rest.
+# drop locks no live process holds, finish renames a commit journal records, keep verified
+# outputs, remove the rest.
 from concept_geometry.resume import recover_killed_run
 
 _recovery = recover_killed_run(Path.cwd())
@@ -26,7 +27,9 @@ if _recovery:
     logger.warning(
         f"A killed run left a stale lock ({len(_recovery.locks)}), {len(_recovery.kept)} "
         f"finished output(s) (checksums verified, kept) and {len(_recovery.removed)} unfinished "
-        f"one(s) plus {len(_recovery.temps)} temp file(s) (removed; rebuilt as needed)."
+        f"one(s) plus {len(_recovery.temps)} temp file(s) (removed; rebuilt as needed); "
+        f"{len(_recovery.rolled_forward)} output(s) of jobs killed while renaming them into "
+        f"place were renamed from their journal."
     )
 
 
