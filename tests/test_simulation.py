@@ -9,8 +9,8 @@ import pytest
 
 from concept_geometry.simulation import dag as dm
 from concept_geometry.simulation.experiments import make_problem, run_experiment, run_setting
-from concept_geometry.simulation.metrics import (embedding_differences, mean_pairwise_cosine,
-                                                 steering_vectors)
+from concept_geometry.simulation.metrics import (cosine_matrix, embedding_differences,
+                                                 mean_pairwise_cosine, steering_vectors)
 from concept_geometry.simulation.model import TrainConfig, train_log_linear
 
 
@@ -97,6 +97,33 @@ def test_mean_pairwise_cosine_on_planted_vectors():
     brute = np.mean([u[a] @ u[b] for a in range(9) for b in range(9) if a != b])
     assert mean_pairwise_cosine(w) == pytest.approx(brute)
     assert np.isnan(mean_pairwise_cosine(w[:1]))
+
+
+def test_cosine_matrix_planted_angles_and_unmeasured_concepts():
+    """Cross-concept cosines at known angles; a concept with no direction (no steering pair
+    left in Ĉ: NaN, or a zero vector) gives NaN, not a fake 'orthogonal' 0."""
+    ang = np.deg2rad([0.0, 60.0, 90.0])
+    dirs = np.stack([np.cos(ang), np.sin(ang)], 1) * np.array([[1.0], [3.0], [0.5]])
+    cos = cosine_matrix(dirs)
+    np.testing.assert_allclose(cos, [[1, 0.5, 0], [0.5, 1, np.sqrt(3) / 2],
+                                     [0, np.sqrt(3) / 2, 1]], atol=1e-12)
+    with_gaps = np.vstack([dirs, [[np.nan, np.nan]], [[0.0, 0.0]]])
+    cos = cosine_matrix(with_gaps)
+    np.testing.assert_allclose(cos[:3, :3], cosine_matrix(dirs))
+    assert np.isnan(cos[3:, :]).all() and np.isnan(cos[:, 3:]).all()
+
+
+def test_incomplete_concepts_never_reports_unmeasured_pairs_as_orthogonal():
+    """At a small kept fraction of outputs some concepts lose every steering pair: their
+    orthogonality rows are NaN (m = 4, 2 of 16 outputs kept: at most one concept has a pair)."""
+    cfg = dict(CFG, concept_fracs=[0.125])
+    res = run_experiment("incomplete_concepts", cfg, 0, 1)
+    no_pairs = set(res.concepts.loc[res.concepts["n_steering_vectors"] == 0, "concept"])
+    assert len(no_pairs) >= 3
+    orth = res.orthogonality
+    touches = orth["concept_i"].isin(no_pairs) | orth["concept_j"].isin(no_pairs)
+    assert orth.loc[touches, "cos"].isna().all()
+    assert orth.loc[~touches, "cos"].notna().all()
 
 
 def test_steering_and_embedding_pairs_on_planted_linear_model():

@@ -4,7 +4,8 @@ m binary latent concepts C = (C_0..C_{m-1}) follow a Bayesian network (a random 
 Bernoulli conditionals). Every full concept vector c in {0,1}^m is one output token y, and a
 context x is a partial assignment in {0,1,⋄}^m (⋄ = unknown, stored as -1). The exact
 next-token law is p(y | x) = p(c | c_core(x)), obtained here by brute-force enumeration of
-the 2^m joint states, which is exact and cheap for the m this study uses (m ≤ 12).
+the 2^m joint states, which is exact and cheap for the m this study uses (the config
+allows m ≤ 10: 3^m contexts × 2^m outputs).
 
 Conventions (relied upon by other stages, keep them stable):
 - Topological order is index order: every parent of node i has an index < i.

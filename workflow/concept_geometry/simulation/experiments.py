@@ -140,6 +140,13 @@ def linearity_metrics(f: np.ndarray, g: np.ndarray, contexts: np.ndarray, m: int
     return out
 
 
+def _nanmean(values) -> float:
+    """Mean over the measured entries; NaN (without a warning) when none is measured."""
+    v = np.asarray(values, dtype=float)
+    v = v[np.isfinite(v)]
+    return float(v.mean()) if len(v) else float("nan")
+
+
 def run_setting(problem: Problem, d: int, context_frac: float, concept_frac: float,
                 train: TrainConfig, master_seed: int, replicate: int,
                 progress: bool = False) -> tuple[dict, dict]:
@@ -172,8 +179,8 @@ def run_setting(problem: Problem, d: int, context_frac: float, concept_frac: flo
 
     def monitor(f: np.ndarray, g_kept: np.ndarray) -> dict:
         met = linearity_metrics(f, full_g(g_kept), contexts, m, keep_out)
-        return {"steering_cos": float(np.nanmean(met["steering_cos"])),
-                "embedding_cos": float(np.nanmean(met["embedding_cos"]))}
+        return {"steering_cos": _nanmean(met["steering_cos"]),
+                "embedding_cos": _nanmean(met["embedding_cos"])}
 
     res = train_log_linear(targets, d, train,
                            seed=derive_seed(master_seed, "simulation", "init", replicate, d),
@@ -220,8 +227,8 @@ def run_experiment(experiment: str, cfg: dict, master_seed: int, replicate: int,
                 "n_embedding_pairs": met["n_embedding"][i],
                 "n_contexts": info["n_contexts"], "n_outputs": info["n_outputs"],
             })
-        cu = cosine_matrix(np.nan_to_num(met["unembedding_dirs"]))
-        ce = cosine_matrix(np.nan_to_num(met["embedding_dirs"]))
+        cu = cosine_matrix(met["unembedding_dirs"])  # NaN where a concept has no pairs
+        ce = cosine_matrix(met["embedding_dirs"])
         for i, j in zip(iu, ju):
             orth_rows.append({**key, "concept_i": int(i), "concept_j": int(j),
                               "independent": bool(problem.independent[i, j]),

@@ -57,9 +57,18 @@ def cosine(a: np.ndarray, b: np.ndarray) -> float:
 
 
 def cosine_matrix(directions: np.ndarray) -> np.ndarray:
-    """(k, k) cosines between the rows of ``directions`` (k, d)."""
-    u = _unit(np.asarray(directions, dtype=np.float64))
-    return u @ u.T
+    """(k, k) cosines between the rows of ``directions`` (k, d).
+
+    A row that is not a direction (NaN: the concept has no steering pair left in Ĉ; or
+    zero) gives NaN cosines, never a spurious 0 ("orthogonal") for a pair never measured.
+    """
+    d = np.asarray(directions, dtype=np.float64)
+    defined = np.isfinite(d).all(axis=1) & (np.linalg.norm(np.nan_to_num(d), axis=1) > _EPS)
+    u = _unit(np.where(defined[:, None], d, 0.0))
+    cos = u @ u.T
+    cos[~defined, :] = np.nan
+    cos[:, ~defined] = np.nan
+    return cos
 
 
 def steering_vectors(g: np.ndarray, m: int, concept: int,
