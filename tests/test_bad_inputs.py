@@ -89,6 +89,20 @@ def case_sae_d_in_mismatch(tmp):
     return {"stages": ["features"], "features": feats}, ["d_in", "16", "384"], "results/features"
 
 
+def case_sae_hook_layer_mismatch(tmp):
+    """An SAE of the right width but trained on another layer's residual stream."""
+    import torch
+    from sae_lens import StandardSAE, StandardSAEConfig
+
+    sae = StandardSAE(StandardSAEConfig(d_in=384, d_sae=32))
+    torch.nn.init.normal_(sae.W_dec)
+    sae.cfg.metadata.hook_name = "blocks.3.hook_resid_post"
+    sae.save_model(str(tmp / "sae_l3"))
+    feats = {**SMALL_FEATURES, "sae": {"source": "local", "path": str(tmp / "sae_l3")}}
+    return {"stages": ["features"], "features": feats}, [
+        "blocks.3.hook_resid_post", "configured for layer 1", "features.sae"], "results/features"
+
+
 def case_malformed_word_pairs(tmp):
     cfg = _llama_with_concepts(tmp, {"a.txt": ["cat\tcats\n", "dog dogs\n"],
                                      "b.txt": ["big\tbigger\n"]},
@@ -118,6 +132,7 @@ def case_unreadable_corpus(tmp):
 
 CASES = [case_unknown_key, case_wrong_type, case_impossible_size, case_layer_outside_model,
          case_model_missing_offline, case_sae_missing_offline, case_sae_d_in_mismatch,
+         case_sae_hook_layer_mismatch,
          case_malformed_word_pairs, case_words_do_not_tokenize, case_empty_corpus,
          case_unreadable_corpus]
 

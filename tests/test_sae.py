@@ -8,6 +8,8 @@ import torch
 
 from concept_geometry.activations.sae import (
     check_d_in,
+    check_hook_layer,
+    hook_layer,
     load_gemma_scope_npz,
     load_local_sae,
     load_pretrained_sae,
@@ -91,3 +93,28 @@ def test_d_in_mismatch_is_refused(tmp_path):
 def test_missing_local_sae_names_key(tmp_path):
     with pytest.raises(MissingResourceError, match="galaxy.sae"):
         load_local_sae(tmp_path / "nothing", "galaxy.sae")
+
+
+@pytest.mark.parametrize("hook, block", [("blocks.12.hook_resid_post", 12),
+                                         ("blocks.5.hook_resid_pre", 4),
+                                         ("model.layers.7.hook_resid_post", 7),
+                                         ("blocks.3.hook_mlp_out", None),
+                                         ("blocks.3.attn.hook_z", None)])
+def test_hook_layer_read_from_saelens_metadata(tmp_path, hook, block):
+    """The block an SAE reads, from SAELens's recorded hook name, after a save/load round trip."""
+    from sae_lens import SAE, StandardSAE, StandardSAEConfig
+
+    sae = StandardSAE(StandardSAEConfig(d_in=4, d_sae=8))
+    assert hook_layer(sae) == (None, None)  # nothing recorded: unknown, passes
+    check_hook_layer(sae, 3, "x", "features.sae")
+    sae.cfg.metadata.hook_name = hook
+    sae.save_model(str(tmp_path / "s"))
+    loaded = SAE.load_from_disk(str(tmp_path / "s"))
+    assert hook_layer(loaded) == (block, hook)
+    if block is not None:
+        check_hook_layer(loaded, block, "x", "features.sae")
+        with pytest.raises(ConfigError, match=f"configured for layer {block + 1}"):
+            check_hook_layer(loaded, block + 1, "x", "features.sae")
+    else:
+        with pytest.raises(ConfigError, match="not the residual stream"):
+            check_hook_layer(loaded, 3, "x", "features.sae")

@@ -16,6 +16,7 @@ firing threshold (``features.threshold``) means the same whatever the model's re
 
 from __future__ import annotations
 
+import re
 from dataclasses import dataclass
 from pathlib import Path
 
@@ -115,6 +116,46 @@ def check_d_in(sae, d_model: int, what: str) -> None:
             f"Invalid config: the SAE {what} has d_in = {sae.cfg.d_in}, but the model's residual "
             f"stream has hidden size {d_model}. Use SAEs trained on this model (or point "
             f"`features.model.path` at the model the SAEs were trained on).")
+
+
+_HOOK = re.compile(r"(?:blocks|layers)\.(\d+)\.(?:hook_)?(resid_pre|resid_mid|resid_post|[a-z_]+)")
+
+
+def hook_layer(sae) -> tuple[int | None, str | None]:
+    """(block whose output the SAE reads, hook name) from the SAE's metadata, as SAELens
+    records it (``blocks.12.hook_resid_post``); (None, name or None) when it does not say.
+    ``blocks.N.hook_resid_pre`` is the output of block N - 1."""
+    meta = getattr(sae.cfg, "metadata", None)
+    name = getattr(meta, "hook_name", None) if meta is not None else None
+    if not name:
+        return None, None
+    match = _HOOK.search(str(name))
+    if match is None:
+        return None, str(name)
+    block, site = int(match.group(1)), match.group(2)
+    if site == "resid_post":
+        return block, str(name)
+    if site == "resid_pre":
+        return block - 1, str(name)
+    return None, str(name)
+
+
+def check_hook_layer(sae, layer: int, what: str, key: str) -> None:
+    """Refuse an SAE trained on another layer (or not on the residual stream after a block)
+    than the one it is configured for; SAEs that do not record their hook pass."""
+    block, name = hook_layer(sae)
+    if name is None:
+        return
+    if block is None:
+        raise ConfigError(
+            f"Invalid config: the SAE {what} was trained on hook `{name}`, which is not the residual "
+            f"stream after a block; this stage reads the residual stream after block {layer} "
+            f"(`blocks.{layer}.hook_resid_post`). Give residual-stream SAEs in `{key}`.")
+    if block != int(layer):
+        raise ConfigError(
+            f"Invalid config: the SAE {what} was trained on hook `{name}` (the residual stream after "
+            f"block {block}), but it is configured for layer {layer}. Check `{key}` (its `{{layer}}` "
+            f"placeholder must give each layer its own SAE) or `features.layers`.")
 
 
 def decoder_matrix(sae) -> np.ndarray:
