@@ -195,7 +195,18 @@ def test_safetensors_fast_path_equals_full_model(tmp_path):
     np.testing.assert_array_equal(single.unembedding, u)
     model.save_pretrained(str(tmp_path / "sharded"), max_shard_size="4KB")
     assert (tmp_path / "sharded" / matrices.INDEX_FILE).exists()
+    # The index file says which shard holds each matrix; only those shards are read (delete
+    # every other shard: the fast path must not need them).
+    import json
+
+    index = json.loads((tmp_path / "sharded" / matrices.INDEX_FILE).read_text())["weight_map"]
+    needed = {index["model.embed_tokens.weight"], index["lm_head.weight"]}
+    shards = set(index.values())
+    assert len(needed) == 2 and len(shards) > 2  # the two matrices sit in different shards
+    for other in shards - needed:
+        (tmp_path / "sharded" / other).unlink()
     sharded = matrices.load_embedding_matrices(str(tmp_path / "sharded"))
+    assert sharded.source == "safetensors" and not sharded.tied
     np.testing.assert_array_equal(sharded.embedding, e)
     np.testing.assert_array_equal(sharded.unembedding, u)
     # no safetensors: the full-model fallback reads the same matrices

@@ -18,9 +18,13 @@ def default_config():
 
 def test_default_and_paper_configs_are_valid():
     validate_config(default_config(), SCHEMA)
-    cfg = default_config()
-    cfg.update(yaml.safe_load((ROOT / "config" / "paper.yaml").read_text()))
-    validate_config(cfg, SCHEMA)
+    from snakemake.utils import update_config
+
+    cfg = default_config()  # merged recursively, as Snakemake merges --configfile over it
+    update_config(cfg, yaml.safe_load((ROOT / "config" / "paper.yaml").read_text()))
+    cfg = validate_config(cfg, SCHEMA)
+    assert cfg["features"]["sae"]["source"] == "pretrained"
+    assert cfg["features"]["model"]["path"] == "google/gemma-2-2b"
 
 
 def test_defaults_are_filled_in():

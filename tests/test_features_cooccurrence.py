@@ -70,12 +70,17 @@ def test_streaming_accumulator_mixed_batches_and_empty():
 
 
 def test_counts_exact_beyond_float32_mantissa_via_int64_accumulation():
-    # 70 batches of 2^18 identical all-ones chunks would overflow float32 exactness in one
-    # product; simulate the accumulation with a few large batches on 3 features.
-    x = np.ones((300_000, 3), dtype=np.uint8)
+    """Counts past 2^24 stay exact: float32 cannot hold the odd integer 17,100,057, so an
+    accumulator that was not flushed into int64 before 2^24 chunks would round it."""
+    x = np.ones((300_001, 3), dtype=np.uint8)
+    x[::2, 2] = 0  # feature 2 fires in the 150,000 odd-numbered chunks of each batch
     acc = CooccurrenceAccumulator(3, mode="dense")
-    for _ in range(60):  # 1.8e7 chunks in total > 2^24
+    for _ in range(57):
         acc.add(x)
     counts, occ, t = acc.result()
-    assert t == 18_000_000
-    assert (counts == 18_000_000).all()
+    big, small = 57 * 300_001, 57 * 150_000
+    assert big == 17_100_057 and big > 2 ** 24 and float(np.float32(big)) != big
+    assert t == big
+    np.testing.assert_array_equal(counts, [[big, big, small], [big, big, small],
+                                           [small, small, small]])
+    np.testing.assert_array_equal(occ, [big, big, small])

@@ -102,6 +102,8 @@ def random_pair_alignment(embedding: np.ndarray, unembedding: np.ndarray, candid
     tokens drawn uniformly from ``candidates`` (token ids). Returns (len(pair_counts) * draws,)
     cosines (signed).
     """
+    if len(np.unique(candidates)) < 2:
+        raise ValueError("random_pair_alignment needs at least two distinct candidate tokens")
     sizes = np.repeat(np.asarray(pair_counts, dtype=np.int64), draws)
     sizes = sizes[sizes > 0]
     total = int(sizes.sum())
