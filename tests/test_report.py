@@ -73,6 +73,8 @@ def test_assemble_summary_hand_made():
     ])
     out = assemble_summary({"galaxy": galaxy, "lobes": lobes}, paper)
     assert list(out.columns) == SUMMARY_COLUMNS
+    assert SUMMARY_COLUMNS[:6] == ["stage", "quantity", "setting", "value", "paper_value",
+                                   "source"]  # the contract's columns, in its order
     # reproduced rows first, in the stage's order, then the paper rows nobody matched
     assert out["quantity"].tolist() == ["powerlaw_slope", "powerlaw_slope", "null_slope",
                                         "steepest_slope_layer", "powerlaw_slope", "ami", "acc_z"]

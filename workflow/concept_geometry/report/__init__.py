@@ -27,8 +27,9 @@ from ..errors import ConfigError, InputDataError
 
 STAGE_COLUMNS = ["stage", "quantity", "setting", "model", "value"]
 PAPER_COLUMNS = ["stage", "quantity", "setting", "paper_value", "paper_model", "source"]
-SUMMARY_COLUMNS = ["stage", "quantity", "setting", "value", "paper_value", "model",
-                   "paper_model", "source"]
+# The contract's six columns first (issue 8), then which model each number is for.
+SUMMARY_COLUMNS = ["stage", "quantity", "setting", "value", "paper_value", "source", "model",
+                   "paper_model"]
 STAGES = ["simulation", "alignment", "features", "crystals", "lobes", "galaxy"]
 
 __all__ = ["STAGE_COLUMNS", "PAPER_COLUMNS", "SUMMARY_COLUMNS", "parse_setting",
