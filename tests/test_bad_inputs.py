@@ -8,7 +8,6 @@ stage left no output behind.
 
 from __future__ import annotations
 
-import json
 
 import numpy as np
 import pytest
