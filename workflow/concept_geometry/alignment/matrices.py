@@ -145,11 +145,13 @@ def load_embedding_matrices(spec: str, key: str = "alignment.models[].path") -> 
     cannot be had offline.
     """
     source = resolve_model_path(spec, key)
-    folder = Path(source) if Path(source).exists() else _snapshot_files(source, key)
+    local = Path(source).exists()
+    folder = Path(source) if local else _snapshot_files(source, key)
     fast = read_safetensors_matrices(folder)
     if fast is not None:
         return fast
-    model = load_model(str(folder), key)
+    # A hub snapshot holds only the files the fast path wanted: load the full model by its id.
+    model = load_model(str(folder) if local else source, key)
     inp, out = model.get_input_embeddings(), model.get_output_embeddings()
     if inp is None:
         raise MissingResourceError(f"Model `{spec}` (config key `{key}`) has no input embedding "
