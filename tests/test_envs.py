@@ -147,3 +147,24 @@ def test_every_env_is_used():
             if (u := conda_env(body))}
     unused = {p.name for p in ENV_FILES} - used
     assert not unused, f"env files no rule uses: {sorted(unused)}"
+
+
+# --- the SLURM profile ----------------------------------------------------------------------
+
+# Rules that run a model forward pass or train an SAE: the only ones that ask for a GPU.
+GPU_RULES = {"alignment_train_toy", "sae_sample_activations", "sae_materialise",
+             "features_extract", "crystals_differences"}
+
+
+def test_slurm_profile_gives_every_rule_resources_gpus_only_to_model_rules():
+    profile = yaml.safe_load((ROOT / "workflow/profiles/slurm/config.yaml").read_text())
+    assert profile["executor"] == "slurm" and profile["retries"] >= 1
+    rules = {n for f in RULE_FILES for n, body in parse_rules(f).items()
+             if any(line.strip().startswith(ACTIONS) for line in body)}
+    per_rule = profile["set-resources"]
+    assert set(per_rule) == rules, (rules - set(per_rule), set(per_rule) - rules)
+    assert {r for r, res in per_rule.items() if res.get("gpu")} == GPU_RULES
+    assert all(per_rule[r]["gpu"] == 1 for r in GPU_RULES)
+    for rule, res in {**per_rule, "default": profile["default-resources"]}.items():
+        for key in ("mem_mb", "runtime"):  # a retried job asks for more
+            assert re.fullmatch(r"\d+ \* attempt", str(res[key])), (rule, key, res[key])
