@@ -36,6 +36,16 @@ def run_snakemake(workdir: Path, configfile: Path, *args: str, timeout: int = 90
     return proc
 
 
+def result_tables(workdir: Path) -> dict[str, bytes]:
+    """Every table/array artifact under results/ (benchmarks hold timings, so not those)."""
+    out = {}
+    for path in sorted((workdir / "results").rglob("*")):
+        rel = path.relative_to(workdir / "results")
+        if rel.parts[0] != "benchmarks" and path.is_file() and path.suffix in {".tsv", ".npy", ".npz"}:
+            out[str(rel)] = path.read_bytes()
+    return out
+
+
 @pytest.fixture
 def snakemake_runner():
     return run_snakemake

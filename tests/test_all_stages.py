@@ -11,7 +11,7 @@ import matplotlib.image as mpimg
 import pandas as pd
 import pytest
 
-from conftest import run_snakemake
+from conftest import result_tables, run_snakemake
 
 pytestmark = pytest.mark.workflow
 
@@ -55,16 +55,6 @@ galaxy:
 """
 
 
-def _tables(work):
-    """Every table/array under results/ (benchmarks hold timings, so not those)."""
-    out = {}
-    for path in sorted((work / "results").rglob("*")):
-        rel = path.relative_to(work / "results")
-        if rel.parts[0] != "benchmarks" and path.is_file() and path.suffix in {".tsv", ".npy", ".npz"}:
-            out[str(rel)] = path.read_bytes()
-    return out
-
-
 @pytest.fixture(scope="module")
 def two_runs(tmp_path_factory):
     works = []
@@ -77,7 +67,7 @@ def two_runs(tmp_path_factory):
 
 
 def test_every_stage_gives_byte_identical_tables_twice(two_runs):
-    first, second = (_tables(w) for w in two_runs)
+    first, second = (result_tables(w) for w in two_runs)
     for stage in STAGES:  # every stage contributes tables, so the comparison covers it
         assert any(k.startswith(stage + "/") or k == f"summary/{stage}.tsv" for k in first), stage
     assert first.keys() == second.keys()

@@ -15,7 +15,7 @@ from concept_geometry import io
 from concept_geometry.errors import CorruptArtifactError
 from concept_geometry.runner import FAULT_PAUSE_ENV
 
-from conftest import ROOT, run_snakemake
+from conftest import ROOT, result_tables as tables, run_snakemake
 
 pytestmark = pytest.mark.workflow
 
@@ -37,18 +37,6 @@ features:
   max_length: 66
   chunk_size: 32
 """
-
-
-def tables(workdir: Path) -> dict[str, bytes]:
-    """Every table/array artifact under results/ (benchmarks hold timings, so not those)."""
-    out = {}
-    for path in sorted((workdir / "results").rglob("*")):
-        rel = path.relative_to(workdir / "results")
-        if rel.parts[0] == "benchmarks" or not path.is_file():
-            continue
-        if path.suffix in {".tsv", ".npy", ".npz"}:
-            out[str(rel)] = path.read_bytes()
-    return out
 
 
 def write_config(tmp: Path) -> Path:
