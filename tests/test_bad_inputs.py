@@ -8,6 +8,7 @@ stage left no output behind.
 
 from __future__ import annotations
 
+import json
 
 import numpy as np
 import pytest
@@ -115,6 +116,35 @@ def case_words_do_not_tokenize(tmp):
     return cfg, ["do not tokenize", "0 of 2 pairs", "unknown_token"], "results/alignment/tiny"
 
 
+def _crystals_with_relations(tmp, files, vocab):
+    model = tmp / "llama"
+    make_tiny_llama(model, make_word_tokenizer(vocab))
+    rel = tmp / "relations"
+    rel.mkdir()
+    for name, text in files.items():
+        (rel / name).write_text(text)
+    return {"stages": ["crystals"], "crystals": {
+        "model": {"path": str(model), "name": "tiny"}, "layers": ["embed"],
+        "relations_dir": str(rel), "min_pairs_per_relation": 10, "lda": {"n_components": 1},
+        "silhouette": {"n_splits": 2}, "distractors": {"n_components": 2}}}
+
+
+def case_malformed_relation_file(tmp):
+    good = json.dumps([{"input": f"a{i}", "output": f"b{i}"} for i in range(12)])
+    cfg = _crystals_with_relations(tmp, {"good.json": good, "bad.json": '[{"input": "a0"}]'},
+                                   [f"{c}{i}" for c in "ab" for i in range(12)])
+    return cfg, ["bad.json", "is malformed", "entry 0"], "results/crystals"
+
+
+def case_relation_words_do_not_tokenize(tmp):
+    one = json.dumps([{"input": f"a{i}", "output": f"b{i}"} for i in range(12)])
+    two = json.dumps([{"input": f"zz{i}", "output": f"yy{i}"} for i in range(12)])
+    cfg = _crystals_with_relations(tmp, {"one.json": one, "two.json": two},
+                                   [f"{c}{i}" for c in "ab" for i in range(12)])
+    return cfg, ["Only 1 relation(s) have usable pairs", "unknown_both", "crystals.model.path"], \
+        "results/crystals"
+
+
 def case_empty_corpus(tmp):
     (tmp / "empty.jsonl").write_text("")
     feats = {**SMALL_FEATURES, "corpus": {"name": "empty", "source": "local",
@@ -132,7 +162,8 @@ def case_unreadable_corpus(tmp):
 CASES = [case_unknown_key, case_wrong_type, case_impossible_size, case_layer_outside_model,
          case_model_missing_offline, case_sae_missing_offline, case_sae_d_in_mismatch,
          case_sae_hook_layer_mismatch,
-         case_malformed_word_pairs, case_words_do_not_tokenize, case_empty_corpus,
+         case_malformed_word_pairs, case_words_do_not_tokenize, case_malformed_relation_file,
+         case_relation_words_do_not_tokenize, case_empty_corpus,
          case_unreadable_corpus]
 
 
