@@ -75,6 +75,17 @@ def test_batched_extraction_equals_per_document_brute_force(tiny):
             np.testing.assert_array_equal(dense[res.doc_index == d], ref)
         assert np.isfinite(res.stats["explained_variance"])
         assert res.stats["n_tokens"] == sum(expected_chunks) * chunk
+    # Streamed to sinks batch by batch (as the workflow writes firings.npz): the same rows.
+    import scipy.sparse as sp
+
+    received = {layer: [] for layer in LAYERS}
+    streamed = extract_firings(model, tokenizer, texts, saes, thr, chunk, batch_size=3,
+                               max_length=max_len, progress=False,
+                               sinks={layer: received[layer].append for layer in LAYERS})
+    for layer in LAYERS:
+        assert streamed[layer].firings is None and len(received[layer]) == 3  # 8 docs / 3
+        np.testing.assert_array_equal(streamed[layer].doc_index, got[layer].doc_index)
+        assert (sp.vstack(received[layer]) != got[layer].firings).nnz == 0
 
 
 def test_sample_activations_shapes_and_seed(tiny):

@@ -224,3 +224,27 @@ def test_corrected_null_keeps_spread_with_unbalanced_lobes():
     res = probe_test(gen.standard_normal((200, 8)), y, "corrected", n_null=8, seed=0, n_splits=3)
     assert res.null_std > 0 and np.isfinite(res.z)
     assert np.isnan(_null_test(0.9, np.full(5, 0.5)).z)
+
+
+def test_specialization_streamed_in_blocks_equals_whole_matrix(tmp_path):
+    """The workflow streams firings.npz block by block; the histograms and verdicts are those
+    of the whole matrix."""
+    from concept_geometry import io
+    from concept_geometry.lobes.pipeline import specialization
+
+    rng = np.random.default_rng(0)
+    n_chunks, n_feat = 230, 30
+    fire = sp.csr_matrix((rng.random((n_chunks, n_feat)) < 0.15).astype(np.uint8))
+    labels = pd.concat([pd.DataFrame({"measure": m, "k": k, "feature": np.arange(n_feat),
+                                      "lobe": rng.integers(-1, k, n_feat)})
+                        for m in ("phi", "jaccard") for k in (2, 3)], ignore_index=True)
+    category = rng.choice(["code", "prose", "web"], n_chunks)
+    split = rng.choice(["histogram", "heldout"], n_chunks)
+    cfg = {"measures": ["phi", "jaccard"], "ks": [2, 3],
+           "specialization": {"code_categories": ["code"], "other_categories": None}}
+    whole, verdicts = specialization(labels, fire, category, split, cfg)
+    io.write_npz(tmp_path / "f.npz", firings=fire)
+    blocks = io.iter_sparse_rows(tmp_path / "f.npz", "firings", block_rows=17)
+    streamed, verdicts_streamed = specialization(labels, blocks, category, split, cfg)
+    pd.testing.assert_frame_equal(whole, streamed)
+    assert verdicts == verdicts_streamed

@@ -7,22 +7,25 @@ from concept_geometry.runner import run  # noqa: E402
 from concept_geometry import io  # noqa: E402
 import numpy as np  # noqa: E402
 
-from concept_geometry.activations.cooccurrence import cooccurrence_counts  # noqa: E402
+from concept_geometry.activations.cooccurrence import CooccurrenceAccumulator  # noqa: E402
 
 
 def main(smk, log):
-    data = io.read_npz(smk.input.firings)
+    data = io.read_npz_arrays(smk.input.firings, ["split", "doc_id", "firings__csr_shape"])
     hist = data["split"] == "histogram"
-    firings = data["firings"][hist]
-    log.info("phase: co-occurrence over %d histogram chunks x %d features", *firings.shape)
-    counts, occurrences, n_chunks = cooccurrence_counts(firings, smk.params.batch)
+    n_features = int(data["firings__csr_shape"][1])
+    log.info("phase: co-occurrence over %d histogram chunks x %d features (streamed)", hist.sum(), n_features)
+    acc = CooccurrenceAccumulator(n_features)
+    for _rows, block in io.iter_sparse_rows(smk.input.firings, "firings", hist, smk.params.batch):
+        acc.add(block)  # one batch of chunks in memory at a time, whatever the corpus size
+    counts, occurrences, n_chunks = acc.result()
     io.write_npz(smk.output.cooccurrence, counts=counts, occurrences=occurrences, n_chunks=np.int64(n_chunks))
     stats = io.read_json(smk.input.stats)[f"layer_{smk.wildcards.layer}"]
     sae = io.read_json(smk.input.sae_info)
     meta = {"model": smk.wildcards.model, "model_path": smk.params.model_spec, "corpus": smk.wildcards.corpus,
             "layer": int(smk.wildcards.layer), "sae": sae, "threshold": smk.params.threshold,
             "chunk_size": smk.params.chunk_size, "max_length": smk.params.max_length,
-            "n_features": int(firings.shape[1]), "n_chunks_total": int(len(hist)),
+            "n_features": n_features, "n_chunks_total": int(len(hist)),
             "n_chunks_histogram": int(n_chunks), "n_chunks_heldout": int((~hist).sum()),
             "n_documents": int(len(set(data["doc_id"].tolist()))),
             "features_ever_fired": int((occurrences > 0).sum()), **{f"sae_{k}": v for k, v in stats.items()}}

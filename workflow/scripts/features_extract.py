@@ -1,4 +1,5 @@
 """One forward pass over the corpus: per-layer SAE firing sets of every full chunk."""
+import contextlib
 import sys
 from pathlib import Path
 
@@ -27,21 +28,26 @@ def main(smk, log):
         check_d_in(saes[layer], d_model, f"of layer {layer} (features.sae)")
         check_hook_layer(saes[layer], layer, f"of layer {layer}", "features.sae")
     log.info("phase: forward %d documents (threshold %g, chunk %d)", len(docs), p.threshold, p.chunk_size)
-    out = extract_firings(model, tokenizer, docs["text"].tolist(), saes, p.threshold, p.chunk_size,
-                          p.model["batch_size"], p.max_length, p.drop_special, p.model["device"])
-    stats = {}
-    for layer, path in zip(layers, smk.output.firings):
-        res = out[layer]
-        if res.firings.shape[0] == 0:
-            raise InputDataError(
-                f"No document of the corpus has a full chunk of {p.chunk_size} tokens (after dropping "
-                f"special tokens, truncation at {p.max_length}). Lower `features.chunk_size` or give longer documents.")
-        rows = docs.iloc[res.doc_index]
-        io.write_npz(path, firings=res.firings, doc_id=rows["doc_id"].to_numpy(np.int64),
-                     category=rows["category"].to_numpy(str), split=rows["split"].to_numpy(str))
-        stats[f"layer_{layer}"] = {**res.stats, "n_chunks": int(res.firings.shape[0]),
-                                   "mean_firing_per_chunk": float(res.firings.sum(1).mean())}
-        log.info("phase: layer %d: %s", layer, stats[f"layer_{layer}"])
+    # Each batch's firing rows go straight to disk: memory does not grow with the corpus.
+    with contextlib.ExitStack() as stack:  # any error: the writers' temp files are removed
+        writers = {layer: stack.enter_context(io.SparseRowsWriter(path, "firings", int(saes[layer].cfg.d_sae)))
+                   for layer, path in zip(layers, smk.output.firings)}
+        out = extract_firings(model, tokenizer, docs["text"].tolist(), saes, p.threshold, p.chunk_size,
+                              p.model["batch_size"], p.max_length, p.drop_special, p.model["device"],
+                              sinks={layer: w.append for layer, w in writers.items()})
+        stats = {}
+        for layer, writer in writers.items():
+            res = out[layer]
+            if writer.n_rows == 0:
+                raise InputDataError(
+                    f"No document of the corpus has a full chunk of {p.chunk_size} tokens (after dropping special "
+                    f"tokens, truncation at {p.max_length}). Lower `features.chunk_size` or give longer documents.")
+            rows = docs.iloc[res.doc_index]
+            stats[f"layer_{layer}"] = {**res.stats, "n_chunks": writer.n_rows,
+                                       "mean_firing_per_chunk": writer.nnz / writer.n_rows}
+            writer.close(doc_id=rows["doc_id"].to_numpy(np.int64), category=rows["category"].to_numpy(str),
+                         split=rows["split"].to_numpy(str))
+            log.info("phase: layer %d: %s", layer, stats[f"layer_{layer}"])
     io.write_json(smk.output.stats, stats)
 
 

@@ -12,10 +12,11 @@ from concept_geometry.lobes import pipeline  # noqa: E402
 def main(smk, log):
     log.info("phase: load %s", smk.input.firings)
     labels = io.read_tsv(smk.input.labels)
-    data = io.read_npz(smk.input.firings)
-    log.info("phase: specialisation of %d chunks", data["firings"].shape[0])
-    spec, verdicts = pipeline.specialization(labels, data["firings"], data["category"],
-                                             data["split"], smk.params.cfg, smk.input.firings)
+    data = io.read_npz_arrays(smk.input.firings, ["category", "split"])
+    log.info("phase: specialisation of %d chunks (streamed)", data["split"].shape[0])
+    blocks = io.iter_sparse_rows(smk.input.firings, "firings", block_rows=4096)
+    spec, verdicts = pipeline.specialization(labels, blocks, data["category"], data["split"],
+                                             smk.params.cfg, smk.input.firings)
     for measure, by_variant in verdicts.items():
         log.info("code lobe at k=2, %s: %s", measure, by_variant)
     io.write_tsv(smk.output.specialization, spec)

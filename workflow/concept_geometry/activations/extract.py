@@ -97,10 +97,11 @@ def sample_activations(model, tokenizer, texts: Sequence[str], layers: Sequence[
 
 @dataclass
 class LayerFirings:
-    """Firing sets of one layer. firings: (n_chunks, n_features) CSR uint8; doc_index:
-    (n_chunks,) index into the input texts; stats: token-level SAE statistics."""
+    """Firing sets of one layer. firings: (n_chunks, n_features) CSR uint8 (None when they
+    went to a sink); doc_index: (n_chunks,) index into the input texts; stats: token-level
+    SAE statistics."""
 
-    firings: sp.csr_matrix
+    firings: sp.csr_matrix | None
     doc_index: np.ndarray
     stats: dict = field(default_factory=dict)
 
@@ -158,11 +159,15 @@ def chunk_firings(sae, tokens: torch.Tensor, threshold: float, stats: _Stats | N
 
 def extract_firings(model, tokenizer, texts: Sequence[str], saes: dict, threshold: float,
                     chunk_size: int, batch_size: int, max_length: int, drop_special: bool = True,
-                    device: str = "cpu", progress: bool = True) -> dict[int, LayerFirings]:
+                    device: str = "cpu", progress: bool = True,
+                    sinks: dict | None = None) -> dict[int, LayerFirings]:
     """Per-chunk firing sets of every layer's SAE, from one forward pass per document batch.
 
     saes: {layer: SAELens SAE}. Returns {layer: LayerFirings}; chunks are listed document by
     document in the order the documents were processed (``doc_index`` says which).
+    sinks: optional {layer: callable(CSR block)} that receives each batch's firing rows as
+    they are computed (e.g. ``io.SparseRowsWriter.append``), so memory does not grow with
+    the corpus; the returned ``firings`` are then None.
     """
     layers = sorted(saes)
     shards: dict[int, list] = {layer: [] for layer in layers}
@@ -176,11 +181,18 @@ def extract_firings(model, tokenizer, texts: Sequence[str], saes: dict, threshol
         pos = torch.as_tensor(positions, device=r.device)
         for layer in layers:
             tokens = resid[layer][r[:, None], pos]  # (n_chunks, chunk_size, d)
-            fired = chunk_firings(saes[layer], tokens, threshold, stats[layer])
-            shards[layer].append(sp.csr_matrix(fired.astype(np.uint8)))
+            fired = sp.csr_matrix(chunk_firings(saes[layer], tokens, threshold, stats[layer])
+                                  .astype(np.uint8))
+            if sinks is not None:
+                sinks[layer](fired)
+            else:
+                shards[layer].append(fired)
     doc_index = np.concatenate(doc_parts).astype(np.int64) if doc_parts else np.zeros(0, np.int64)
     out = {}
     for layer in layers:
+        if sinks is not None:
+            out[layer] = LayerFirings(None, doc_index, stats[layer].result())
+            continue
         n_features = int(saes[layer].cfg.d_sae)
         mat = sp.vstack(shards[layer], format="csr") if shards[layer] else sp.csr_matrix((0, n_features), dtype=np.uint8)
         out[layer] = LayerFirings(mat.astype(np.uint8), doc_index, stats[layer].result())

@@ -117,30 +117,43 @@ def run_tests(labels: pd.DataFrame, decoder: np.ndarray, cfg: dict, seed: int, l
 def specialization(labels: pd.DataFrame, firings, category: np.ndarray, split: np.ndarray,
                    cfg: dict, path_hint: str = "") -> tuple[pd.DataFrame, dict]:
     """Specialisation histograms (measure, k, variant, category, lobe, fraction, n_chunks)
-    and the code-lobe verdicts at k = 2 per measure and variant."""
+    and the code-lobe verdicts at k = 2 per measure and variant.
+
+    firings: (n_chunks, F) sparse matrix, or an iterable of (chunk numbers, CSR block) as
+    ``io.iter_sparse_rows`` streams it (one pass; memory is one block plus the winners).
+    """
+    import scipy.sparse as sp
+
     split = np.asarray(split).astype(str)
     category = np.asarray(category).astype(str)
+    ks = [int(k) for k in cfg["ks"]]
+    for variant, wanted in SPLIT_OF_VARIANT.items():
+        if not (split == wanted).any():
+            raise InputDataError(
+                f"No `{wanted}` chunks in the firings {path_hint}: the {variant} specialisation "
+                f"needs them. The features stage splits documents into histogram and held-out "
+                "ones; give it more documents or a non-zero held-out fraction, then re-run.")
+    lobes = {(m, k): _labels_of(labels, m, k) for m in cfg["measures"] for k in ks}
+    winners = {key: np.full(split.shape[0], -1, dtype=np.int64) for key in lobes}
+    blocks = [(np.arange(firings.shape[0]), firings)] if sp.issparse(firings) else firings
+    for rows, block in blocks:  # a chunk's winner depends on its own row only
+        for (measure, k), lobe in lobes.items():
+            winners[(measure, k)][rows] = chunk_winners(block, lobe, k)
     frames, verdicts = [], {}
     sc = cfg["specialization"]
     k_code = 2  # the config check guarantees 2 in ks
     for variant, wanted in SPLIT_OF_VARIANT.items():
         chunks = np.flatnonzero(split == wanted)
-        if chunks.size == 0:
-            raise InputDataError(
-                f"No `{wanted}` chunks in the firings {path_hint}: the {variant} specialisation "
-                f"needs them. The features stage splits documents into histogram and held-out "
-                "ones; give it more documents or a non-zero held-out fraction, then re-run.")
-        sub = firings[chunks]
         for measure in cfg["measures"]:
-            for k in (int(k) for k in cfg["ks"]):
-                winners = chunk_winners(sub, _labels_of(labels, measure, k), k)
-                hist = category_histogram(winners, category[chunks], k)
+            for k in ks:
+                won = winners[(measure, k)][chunks]
+                hist = category_histogram(won, category[chunks], k)
                 hist.insert(0, "variant", variant)
                 hist.insert(0, "k", k)
                 hist.insert(0, "measure", measure)
                 frames.append(hist)
                 if k == k_code:
-                    found = find_code_lobe(winners, category[chunks], sc["code_categories"],
+                    found = find_code_lobe(won, category[chunks], sc["code_categories"],
                                            sc["other_categories"], k)
                     verdicts.setdefault(measure, {})[variant] = (
                         None if found is None else dict(found.__dict__, k=k))
