@@ -298,7 +298,7 @@ def test_sparse_rows_writer_streams_the_write_npz_format(tmp_path):
     got = io.read_npz(tmp_path / "f.npz")  # the reader of write_npz's format
     assert (got["firings"] != m).nnz == 0 and got["firings"].dtype == np.uint8
     assert got["doc_id"].tolist() == (np.arange(500) // 5).tolist()
-    small = io.read_npz_arrays(tmp_path / "f.npz", ["split"])
+    small = io.read_npz(tmp_path / "f.npz", keys=["split"])
     assert list(small) == ["split"] and small["split"][:2].tolist() == ["histogram", "heldout"]
 
 

@@ -277,14 +277,24 @@ def write_npz(path: str | Path, producer: str | None = None, compressed: bool = 
         (np.savez_compressed if compressed else np.savez)(tmp, **flat)
 
 
-def read_npz(path: str | Path) -> dict[str, Any]:
-    """Verify and load an npz written by ``write_npz``; sparse groups come back as CSR."""
+def read_npz(path: str | Path, keys: Sequence[str] | None = None) -> dict[str, Any]:
+    """Verify and load an npz written by ``write_npz``; sparse groups come back as CSR.
+
+    keys: load only these arrays (dense ones, or single parts of a sparse group such as
+    ``<name>__csr_shape``); the rest of the file is never decompressed.
+    """
     import scipy.sparse as sp
 
     verify(path)
     path = resolve(path)
     out: dict[str, Any] = {}
     with np.load(path, allow_pickle=False) as data:
+        if keys is not None:
+            missing = [k for k in keys if k not in data.files]
+            if missing:
+                raise CorruptArtifactError(f"Cached artifact {path} lacks the arrays {missing}; "
+                                           f"delete it and re-run snakemake to rebuild it.")
+            return {k: data[k] for k in keys}
         keys = list(data.keys())
         for key in keys:
             if "__csr_" in key:
@@ -297,18 +307,6 @@ def read_npz(path: str | Path) -> dict[str, Any]:
                     (data[f"{name}__csr_data"], data[f"{name}__csr_indices"],
                      data[f"{name}__csr_indptr"]), shape=tuple(data[key]))
     return out
-
-
-def read_npz_arrays(path: str | Path, keys: Sequence[str]) -> dict[str, np.ndarray]:
-    """Verify ``path`` and load only the named (dense) arrays; the rest is never read."""
-    verify(path)
-    path = resolve(path)
-    with np.load(path, allow_pickle=False) as data:
-        missing = [k for k in keys if k not in data.files]
-        if missing:
-            raise CorruptArtifactError(f"Cached artifact {path} lacks the arrays {missing}; delete it "
-                                       f"and re-run snakemake to rebuild it.")
-        return {k: data[k] for k in keys}
 
 
 class SparseRowsWriter:
@@ -404,18 +402,22 @@ def _open_npy_member(zf, key: str):
 
 
 def iter_sparse_rows(path: str | Path, name: str, rows: np.ndarray | None = None,
-                     block_rows: int = 4096) -> Iterator[tuple[np.ndarray, Any]]:
+                     block_rows: int = 4096, verified: bool = False
+                     ) -> Iterator[tuple[np.ndarray, Any]]:
     """Stream the sparse matrix ``name`` of an npz (``write_npz``/``SparseRowsWriter``) in
     blocks of ``block_rows`` rows, in order: yields (row numbers, CSR block of those rows).
 
     rows: optional (n_rows,) bool mask; only those rows are yielded (blocks may then be
-    smaller or skipped). Memory is one block, whatever the matrix's size.
+    smaller or skipped). Memory is one block, whatever the matrix's size. verified: the
+    caller has just checked ``path`` (e.g. ``read_npz(path, keys=...)`` for the per-row
+    arrays), so its checksum pass over the whole file is not done a second time.
     """
     import zipfile
 
     import scipy.sparse as sp
 
-    verify(path)
+    if not verified:
+        verify(path)
     path = resolve(path)
     with zipfile.ZipFile(path) as zf:
         with zf.open(f"{name}__csr_shape.npy") as fh:

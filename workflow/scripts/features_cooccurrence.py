@@ -11,12 +11,12 @@ from concept_geometry.activations.cooccurrence import CooccurrenceAccumulator  #
 
 
 def main(smk, log):
-    data = io.read_npz_arrays(smk.input.firings, ["split", "doc_id", "firings__csr_shape"])
+    data = io.read_npz(smk.input.firings, keys=["split", "doc_id", "firings__csr_shape"])
     hist = data["split"] == "histogram"
     n_features = int(data["firings__csr_shape"][1])
     log.info("phase: co-occurrence over %d histogram chunks x %d features (streamed)", hist.sum(), n_features)
     acc = CooccurrenceAccumulator(n_features)
-    for _rows, block in io.iter_sparse_rows(smk.input.firings, "firings", hist, smk.params.batch):
+    for _rows, block in io.iter_sparse_rows(smk.input.firings, "firings", hist, smk.params.batch, verified=True):
         acc.add(block)  # one batch of chunks in memory at a time, whatever the corpus size
     counts, occurrences, n_chunks = acc.result()
     io.write_npz(smk.output.cooccurrence, counts=counts, occurrences=occurrences, n_chunks=np.int64(n_chunks))
