@@ -9,7 +9,7 @@ from concept_geometry import io  # noqa: E402
 import numpy as np  # noqa: E402
 
 from concept_geometry.activations.extract import extract_firings  # noqa: E402
-from concept_geometry.activations.sae import check_d_in, check_hook_layer  # noqa: E402
+from concept_geometry.activations.sae import check_sae_fits  # noqa: E402
 from concept_geometry.activations.stage import load_model_and_tokenizer, load_sae_for_layer  # noqa: E402
 from concept_geometry.corpus import read_documents  # noqa: E402
 from concept_geometry.errors import InputDataError  # noqa: E402
@@ -25,8 +25,7 @@ def main(smk, log):
     for layer, sae_dir in zip(layers, smk.input.saes):
         io.verify(sae_dir)
         saes[layer] = load_sae_for_layer(p.sae, layer, "features.sae", p.model["device"], sae_dir)
-        check_d_in(saes[layer], d_model, f"of layer {layer} (features.sae)")
-        check_hook_layer(saes[layer], layer, f"of layer {layer}", "features.sae")
+        check_sae_fits(saes[layer], d_model, layer, "features.sae")
     log.info("phase: forward %d documents (threshold %g, chunk %d)", len(docs), p.threshold, p.chunk_size)
     # Each batch's firing rows go straight to disk: memory does not grow with the corpus.
     with contextlib.ExitStack() as stack:  # any error: the writers' temp files are removed

@@ -5,7 +5,7 @@ from pathlib import Path
 sys.path.insert(0, str(Path(snakemake.scriptdir).parent))  # noqa: F821 (so conda envs need no install)
 from concept_geometry.runner import run  # noqa: E402
 from concept_geometry import io  # noqa: E402
-from concept_geometry.activations.sae import check_d_in, check_hook_layer, decoder_matrix  # noqa: E402
+from concept_geometry.activations.sae import check_sae_fits, decoder_matrix  # noqa: E402
 from concept_geometry.activations.stage import load_sae_for_layer, model_hidden_size  # noqa: E402
 
 
@@ -17,8 +17,7 @@ def main(smk, log):
         sae_dir = smk.input.sae
     log.info("phase: load SAE (%s)", sae_dir or smk.params.spec["source"])
     sae = load_sae_for_layer(smk.params.spec, layer, smk.params.key, sae_dir=sae_dir)
-    check_d_in(sae, model_hidden_size(smk.params.model_spec), f"of layer {layer} ({smk.params.key})")
-    check_hook_layer(sae, layer, f"of layer {layer}", smk.params.key)
+    check_sae_fits(sae, model_hidden_size(smk.params.model_spec), layer, smk.params.key)
     w_dec = decoder_matrix(sae)
     log.info("phase: write W_dec %s", w_dec.shape)
     io.write_npy(smk.output.decoder, w_dec)

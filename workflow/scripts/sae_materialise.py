@@ -5,7 +5,7 @@ from pathlib import Path
 sys.path.insert(0, str(Path(snakemake.scriptdir).parent))  # noqa: F821 (so conda envs need no install)
 from concept_geometry.runner import run  # noqa: E402
 from concept_geometry import io  # noqa: E402
-from concept_geometry.activations.sae import check_d_in, check_hook_layer, sae_description, train_sae  # noqa: E402
+from concept_geometry.activations.sae import check_sae_fits, sae_description, train_sae  # noqa: E402
 from concept_geometry.activations.stage import load_sae_for_layer, model_hidden_size  # noqa: E402
 from concept_geometry.seeding import derive_seed  # noqa: E402
 
@@ -25,8 +25,7 @@ def main(smk, log):
     else:
         log.info("phase: load %s SAE %s", spec["source"], info)
         sae = load_sae_for_layer(spec, layer, key, device="cpu")
-    check_d_in(sae, model_hidden_size(smk.params.model_spec), f"of layer {layer} ({key})")
-    check_hook_layer(sae, layer, f"of layer {layer}", key)
+    check_sae_fits(sae, model_hidden_size(smk.params.model_spec), layer, key)
     if not getattr(sae.cfg.metadata, "hook_name", None):  # record where it applies (SAELens's name)
         sae.cfg.metadata.hook_name = f"blocks.{layer}.hook_resid_post"
     info.update(d_in=int(sae.cfg.d_in), d_sae=int(sae.cfg.d_sae), architecture=sae.cfg.architecture())

@@ -118,7 +118,7 @@ def check_d_in(sae, d_model: int, what: str) -> None:
             f"`features.model.path` at the model the SAEs were trained on).")
 
 
-_HOOK = re.compile(r"(?:blocks|layers)\.(\d+)\.(?:hook_)?(resid_pre|resid_mid|resid_post|[a-z_]+)")
+_HOOK = re.compile(r"(?:blocks|layers)\.(\d+)\.(?:hook_)?([a-z_]+)")
 
 
 def hook_layer(sae) -> tuple[int | None, str | None]:
@@ -156,6 +156,12 @@ def check_hook_layer(sae, layer: int, what: str, key: str) -> None:
             f"Invalid config: the SAE {what} was trained on hook `{name}` (the residual stream after "
             f"block {block}), but it is configured for layer {layer}. Check `{key}` (its `{{layer}}` "
             f"placeholder must give each layer its own SAE) or `features.layers`.")
+
+
+def check_sae_fits(sae, d_model: int, layer: int, key: str) -> None:
+    """Both checks an SAE of config key ``key`` must pass before it encodes ``layer``."""
+    check_d_in(sae, d_model, f"of layer {layer} ({key})")
+    check_hook_layer(sae, layer, f"of layer {layer}", key)
 
 
 def decoder_matrix(sae) -> np.ndarray:
