@@ -39,13 +39,20 @@ def _gemma_scope_params(folder, d_in, width=32):
     return folder
 
 
-def _llama_with_concepts(tmp, lines_by_file, vocab):
+def _llama_and_data(tmp, folder, files, vocab):
+    """A tiny Llama whose tokenizer knows ``vocab``, and a folder of data files (name -> text)."""
     model = tmp / "llama"
     make_tiny_llama(model, make_word_tokenizer(vocab))
-    concepts = tmp / "concepts"
-    concepts.mkdir()
-    for name, lines in lines_by_file.items():
-        (concepts / name).write_text("".join(lines))
+    data = tmp / folder
+    data.mkdir()
+    for name, text in files.items():
+        (data / name).write_text(text)
+    return model, data
+
+
+def _llama_with_concepts(tmp, lines_by_file, vocab):
+    model, concepts = _llama_and_data(
+        tmp, "concepts", {n: "".join(lines) for n, lines in lines_by_file.items()}, vocab)
     return {"stages": ["alignment"], "alignment": {"models": [
         {"name": "tiny", "path": str(model), "concepts": str(concepts)}]}}
 
@@ -117,12 +124,7 @@ def case_words_do_not_tokenize(tmp):
 
 
 def _crystals_with_relations(tmp, files, vocab):
-    model = tmp / "llama"
-    make_tiny_llama(model, make_word_tokenizer(vocab))
-    rel = tmp / "relations"
-    rel.mkdir()
-    for name, text in files.items():
-        (rel / name).write_text(text)
+    model, rel = _llama_and_data(tmp, "relations", files, vocab)
     return {"stages": ["crystals"], "crystals": {
         "model": {"path": str(model), "name": "tiny"}, "layers": ["embed"],
         "relations_dir": str(rel), "min_pairs_per_relation": 10, "lda": {"n_components": 1},
