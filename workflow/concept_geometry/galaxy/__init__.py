@@ -8,12 +8,12 @@ import pandas as pd
 
 from ..errors import ConfigError
 from .analysis import GALAXY_COLUMNS, SPECTRUM_COLUMNS, LayerResult, analyse_layer
-from .entropy import (faithful_entropy, gaussian_entropy, gaussian_null, kl_entropy, kl_entropy_ci,
-                      preprocess_cloud)
+from .entropy import (faithful_clustering, faithful_preprocess, gaussian_entropy, gaussian_null, kl_entropy,
+                      kl_entropy_ci, preprocess_cloud)
 from .spectrum import covariance_spectrum, log_volume, powerlaw_slope
 
 __all__ = [
-    "GALAXY_COLUMNS", "SPECTRUM_COLUMNS", "LayerResult", "analyse_layer", "faithful_entropy",
+    "GALAXY_COLUMNS", "SPECTRUM_COLUMNS", "LayerResult", "analyse_layer", "faithful_clustering", "faithful_preprocess",
     "gaussian_entropy", "gaussian_null", "kl_entropy", "kl_entropy_ci", "preprocess_cloud",
     "covariance_spectrum", "log_volume", "powerlaw_slope", "check_galaxy_config", "galaxy_layers",
     "summary_rows",
@@ -54,9 +54,11 @@ def check_galaxy_config(config: dict) -> None:
                 f"while `galaxy.sae` is null (use the features SAEs). Add them to `features.layers`, drop them "
                 f"from `galaxy.layers`, or name the SAEs to analyse in `galaxy.sae`. {_HINT}")
     n = g["entropy"]["n_points"]
-    if n is not None and g["entropy"]["pca_dim"] > n - 1:
-        raise ConfigError(f"Invalid config: key `galaxy.entropy.pca_dim` = {g['entropy']['pca_dim']} must be below "
-                          f"`galaxy.entropy.n_points` = {n}. {_HINT}")
+    for key, dim in (("galaxy.entropy.pca_dim", g["entropy"]["pca_dim"]),
+                     ("galaxy.corrected.pca_dim", g["corrected"]["pca_dim"])):
+        if n is not None and dim > n - 1:
+            raise ConfigError(f"Invalid config: key `{key}` = {dim} must be below "
+                              f"`galaxy.entropy.n_points` = {n}. {_HINT}")
     for key in ("faithful", "corrected"):
         k = g[key]["k"]
         if n is not None and k >= n:
@@ -66,25 +68,37 @@ def check_galaxy_config(config: dict) -> None:
 def summary_rows(galaxy: pd.DataFrame, model: str) -> pd.DataFrame:
     """Headline rows (stage, quantity, setting, model, value) for the report.
 
-    Per layer: powerlaw_slope, null_slope, log_volume, clustering_{faithful,corrected},
-    null_clustering_{faithful,corrected}, excess_clustering_{faithful,corrected}; overall:
-    steepest_slope_layer (most negative slope), peak_clustering_layer_faithful (largest
-    faithful clustering, as the paper) and peak_clustering_layer_corrected (largest corrected
-    clustering relative to its Gaussian null, i.e. excess_clustering_corrected).
+    Per layer (setting ``layer=L``): powerlaw_slope (+ CI), null_slope, log_volume; faithful
+    clustering_faithful, null_clustering_faithful, excess_clustering_faithful; corrected
+    clustering_corrected, null_clustering_corrected, excess_clustering_corrected (+ CI) at
+    ``pca_dim=<entropy.pca_dim>`` and again at ``pca_dim=<corrected.pca_dim>`` (when it
+    differs). The headline corrected quantity, excess_clustering_corrected at entropy.pca_dim,
+    carries ``role=headline``. Overall: steepest_slope_layer (most negative slope),
+    peak_clustering_layer_faithful (largest faithful clustering, as the paper) and
+    peak_clustering_layer_corrected (largest headline excess).
     """
-    per_layer = {
-        "powerlaw_slope": "slope", "powerlaw_slope_ci_low": "slope_ci_low", "powerlaw_slope_ci_high": "slope_ci_high",
-        "null_slope": "null_slope", "log_volume": "log_volume",
-        "clustering_faithful": "clustering_faithful", "clustering_corrected": "clustering_corrected",
-        "null_clustering_faithful": "null_clustering_faithful", "null_clustering_corrected": "null_clustering_corrected",
-        "excess_clustering_faithful": "excess_clustering_faithful",
-        "excess_clustering_corrected": "excess_clustering_corrected",
-    }
     g = galaxy.sort_values("layer")
     rows = []
-    for quantity, col in per_layer.items():
+
+    def add(quantity, col, extra=""):
         for layer, value in zip(g["layer"], g[col]):
-            rows.append(("galaxy", quantity, f"layer={int(layer)}", model, float(value)))
+            rows.append(("galaxy", quantity, f"layer={int(layer)}{extra}", model, float(value)))
+
+    for quantity in ("powerlaw_slope", "powerlaw_slope_ci_low", "powerlaw_slope_ci_high"):
+        add(quantity, quantity.replace("powerlaw_", ""))
+    for quantity in ("null_slope", "log_volume", "clustering_faithful", "null_clustering_faithful",
+                     "excess_clustering_faithful"):
+        add(quantity, quantity)
+    dims = {"": int(g["pca_dim"].iloc[0]), "_lowdim": int(g["corrected_pca_dim"].iloc[0])}
+    for tag, dim in dims.items():
+        if tag and dim == dims[""]:
+            continue
+        at = f",pca_dim={dim}"
+        add("clustering_corrected", f"clustering_corrected{tag}", at)
+        add("null_clustering_corrected", f"null_clustering_corrected{tag}", at)
+        add("excess_clustering_corrected", f"excess_clustering_corrected{tag}", at + ("" if tag else ",role=headline"))
+        for end in ("ci_low", "ci_high"):
+            add(f"excess_clustering_corrected_{end}", f"excess_clustering_corrected{tag}_{end}", at)
     for quantity, col, pick in [("steepest_slope_layer", "slope", "idxmin"),
                                 ("peak_clustering_layer_faithful", "clustering_faithful", "idxmax"),
                                 ("peak_clustering_layer_corrected", "excess_clustering_corrected", "idxmax")]:

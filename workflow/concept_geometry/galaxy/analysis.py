@@ -12,8 +12,10 @@ from typing import Any, Callable
 
 import numpy as np
 import pandas as pd
+from scipy.stats import norm
 
 from ..errors import ConfigError, InputDataError
+from ..seeding import derive_seed
 from ..seeding import rng as make_rng
 from . import entropy as ent
 from . import spectrum as spec
@@ -21,18 +23,26 @@ from . import spectrum as spec
 __all__ = ["LayerResult", "analyse_layer", "GALAXY_COLUMNS", "SPECTRUM_COLUMNS"]
 
 SPECTRUM_COLUMNS = ["layer", "rank", "eigenvalue", "null_eigenvalue"]
+_CORRECTED_EXTRA = [  # per dimension; suffix "" = pca_dim, "_lowdim" = corrected_pca_dim
+    "entropy_corrected{}_ci_low", "entropy_corrected{}_ci_high",
+    "clustering_corrected{}_ci_low", "clustering_corrected{}_ci_high",
+    "null_clustering_corrected{}_low", "null_clustering_corrected{}_high", "null_clustering_corrected{}_sd",
+    "excess_clustering_corrected{}", "excess_clustering_corrected{}_ci_low", "excess_clustering_corrected{}_ci_high",
+]
 GALAXY_COLUMNS = [
     "layer", "slope", "slope_ci_low", "slope_ci_high", "null_slope", "log_volume",
     "entropy_gauss", "entropy_faithful", "entropy_corrected",
     "clustering_faithful", "clustering_corrected",
     "null_clustering_faithful", "null_clustering_corrected",
-    # beyond the contract: intervals, the null band and the null-relative (calibrated) values
-    "entropy_corrected_ci_low", "entropy_corrected_ci_high",
-    "clustering_corrected_ci_low", "clustering_corrected_ci_high",
-    "null_clustering_faithful_low", "null_clustering_faithful_high",
-    "null_clustering_corrected_low", "null_clustering_corrected_high",
-    "excess_clustering_faithful", "excess_clustering_corrected",
-    "n_features", "d_model", "n_points", "n_distinct", "pca_dim", "slope_ci_method",
+    # beyond the contract: intervals, the null band and the null-relative (calibrated) values.
+    # Faithful: the official pipeline (its own subsample and PCA, hence its own H_gauss).
+    "entropy_gauss_faithful", "clustering_faithful_ci_low", "clustering_faithful_ci_high",
+    "null_clustering_faithful_low", "null_clustering_faithful_high", "excess_clustering_faithful",
+    *[c.format("") for c in _CORRECTED_EXTRA],
+    "entropy_gauss_lowdim", "entropy_corrected_lowdim", "clustering_corrected_lowdim",
+    "null_clustering_corrected_lowdim", *[c.format("_lowdim") for c in _CORRECTED_EXTRA],
+    "n_features", "d_model", "n_points", "n_distinct", "pca_dim", "corrected_pca_dim", "faithful_seed",
+    "slope_ci_method",
 ]
 
 
@@ -63,6 +73,14 @@ def analyse_layer(decoder: np.ndarray, layer: int, cfg: dict, seed: int,
     decoder: (n_features, d_model) SAE decoder rows W_dec. cfg: the ``galaxy`` config
     section. seed: the master seed. Returns spectrum rows and the galaxy.tsv row
     (columns ``GALAXY_COLUMNS``).
+
+    Faithful: the official pipeline (its own subsample, float32, default-solver PCA, bootstrap
+    k-NN) seeded by ``faithful_seed`` (recorded); its null scores Gaussian clouds with the
+    faithful cloud's covariance the same way. Corrected: exact-SVD PCA and Kozachenko–Leonenko
+    at ``entropy.pca_dim`` and at ``corrected.pca_dim`` (suffix ``_lowdim``), each against
+    Gaussian clouds of known entropy. The headline ``excess_clustering_corrected`` = clustering
+    − mean null clustering; its interval widens each subsampling half-width h± to
+    √(h±² + (z·s)²), s the null replicates' sd, z the normal quantile of ``corrected.level``.
     """
     info = log.info if log is not None else (lambda *a: None)
     w = np.asarray(decoder)
@@ -86,55 +104,94 @@ def analyse_layer(decoder: np.ndarray, layer: int, cfg: dict, seed: int,
     null_fit = spec.powerlaw_slope(null_eig, fit_range)
     volume = spec.log_volume(eig, fit_range)
 
-    e = cfg["entropy"]
+    e, fcfg, ccfg = cfg["entropy"], cfg["faithful"], cfg["corrected"]
     n_points = _entropy_points(cfg, n_features)
-    pca_dim = int(e["pca_dim"])
-    if pca_dim > min(n_points - 1, d_model):
-        raise ConfigError(
-            f"Invalid config: key `galaxy.entropy.pca_dim` = {pca_dim} exceeds min(n_points − 1, d_model) "
-            f"= {min(n_points - 1, d_model)} for layer {layer}. Lower `galaxy.entropy.pca_dim`."
-        )
-    info("layer %s: preprocessing (%d points, z-score=%s, PCA to %d)", layer, n_points, e["zscore"], pca_dim)
-    pre = ent.preprocess_cloud(w, n_points, pca_dim, e["zscore"], make_rng(seed, "galaxy", layer, "subsample"))
-    h_gauss = ent.gaussian_entropy(pre.variances)
-    n_distinct = int(np.unique(pre.points, axis=0).shape[0])
+    pca_dim, low_dim = int(e["pca_dim"]), int(ccfg["pca_dim"])
+    for key, dim in (("galaxy.entropy.pca_dim", pca_dim), ("galaxy.corrected.pca_dim", low_dim)):
+        if dim > min(n_points - 1, d_model):
+            raise ConfigError(
+                f"Invalid config: key `{key}` = {dim} exceeds min(n_points − 1, d_model) "
+                f"= {min(n_points - 1, d_model)} for layer {layer}. Lower `{key}`."
+            )
 
-    fcfg, ccfg = cfg["faithful"], cfg["corrected"]
-    info("layer %s: faithful estimator (%d bootstrap resamples with replacement, θ=%g)", layer, fcfg["bootstrap"], fcfg["theta"])
-    h_faith, _ = ent.faithful_entropy(pre.points, make_rng(seed, "galaxy", layer, "faithful"),
-                                      k=fcfg["k"], theta=fcfg["theta"], bootstrap=fcfg["bootstrap"])
-    info("layer %s: corrected (Kozachenko–Leonenko) estimator, %d subsamples", layer, ccfg["replicates"])
-    h_corr, h_lo, h_hi = ent.kl_entropy_ci(pre.points, make_rng(seed, "galaxy", layer, "corrected"),
+    # Faithful: the official pipeline end to end, one legacy RandomState (seed recorded).
+    faithful_seed = derive_seed(seed, "galaxy", layer, "faithful")
+    info("layer %s: faithful estimator (official preprocessing, %d bootstrap resamples with replacement, "
+         "θ=%g, float32 cdist; seed %d)", layer, fcfg["bootstrap"], fcfg["theta"], faithful_seed)
+    state = np.random.RandomState(faithful_seed)
+    fcloud = ent.faithful_preprocess(w, n_points, pca_dim, e["zscore"], state)
+    faith = ent.faithful_clustering(fcloud.points, state, k=fcfg["k"], theta=fcfg["theta"],
+                                    bootstrap=fcfg["bootstrap"])
+
+    # Corrected: exact-SVD PCA, Kozachenko–Leonenko at pca_dim and at the low dimension.
+    info("layer %s: preprocessing (%d points, z-score=%s, PCA to %d)", layer, n_points, e["zscore"], pca_dim)
+    pre = ent.preprocess_cloud(w, n_points, max(pca_dim, low_dim), e["zscore"],
+                               make_rng(seed, "galaxy", layer, "subsample"))
+    dims = {"": pca_dim, "_lowdim": low_dim}
+    h_gauss = {tag: ent.gaussian_entropy(pre.variances[:dim]) for tag, dim in dims.items()}
+    corrected = {}
+    for tag, dim in dims.items():
+        info("layer %s: corrected (Kozachenko–Leonenko) estimator at d=%d, %d subsamples", layer, dim,
+             ccfg["replicates"])
+        corrected[tag] = ent.kl_entropy_ci(pre.points[:, :dim], make_rng(seed, "galaxy", layer, "corrected" + tag),
                                            k=ccfg["k"], fraction=ccfg["subsample_fraction"],
                                            replicates=ccfg["replicates"], level=ccfg["level"])
+    n_distinct = int(np.unique(pre.points[:, :pca_dim], axis=0).shape[0])
 
     reps = int(cfg["null"]["replicates"])
     info("layer %s: Gaussian null with the layer's covariance (%d clouds)", layer, reps)
-    null_f, null_c = np.empty(reps), np.empty(reps)
+    faithful_variances = ent.covariance_eigenvalues(fcloud.points)
+    null_f = np.empty(reps)
+    null_c = {tag: np.empty(reps) for tag in dims}
     it = range(reps) if progress is None else progress(range(reps))
     for r in it:
-        cloud = ent.gaussian_null(pre.variances, n_points, make_rng(seed, "galaxy", layer, "null_cloud", r))
-        # The null's true entropy is h_gauss in closed form, so H_true − Ĥ is its "clustering".
-        null_f[r] = h_gauss - ent.faithful_entropy(cloud, make_rng(seed, "galaxy", layer, "null_faithful", r),
-                                                   k=fcfg["k"], theta=fcfg["theta"], bootstrap=fcfg["bootstrap"])[0]
-        null_c[r] = h_gauss - ent.kl_entropy(cloud, ccfg["k"])
+        cloud = ent.gaussian_null(faithful_variances, n_points, make_rng(seed, "galaxy", layer, "null_cloud_faithful", r))
+        null_f[r] = ent.faithful_clustering(
+            cloud.astype(np.float32), np.random.RandomState(derive_seed(seed, "galaxy", layer, "null_faithful", r)),
+            k=fcfg["k"], theta=fcfg["theta"], bootstrap=fcfg["bootstrap"]).clustering
+        cloud = ent.gaussian_null(pre.variances[:max(dims.values())], n_points,
+                                  make_rng(seed, "galaxy", layer, "null_cloud", r))
+        for tag, dim in dims.items():
+            # The null's true entropy is h_gauss in closed form, so H_true − Ĥ is its "clustering".
+            null_c[tag][r] = h_gauss[tag] - ent.kl_entropy(cloud[:, :dim], ccfg["k"])
 
-    clus_f, clus_c = h_gauss - h_faith, h_gauss - h_corr
     summary = {
         "layer": layer, "slope": fit.slope, "slope_ci_low": lo, "slope_ci_high": hi,
-        "null_slope": null_fit.slope, "log_volume": volume, "entropy_gauss": h_gauss,
-        "entropy_faithful": h_faith, "entropy_corrected": h_corr,
-        "clustering_faithful": clus_f, "clustering_corrected": clus_c,
-        "null_clustering_faithful": float(null_f.mean()), "null_clustering_corrected": float(null_c.mean()),
-        "entropy_corrected_ci_low": h_lo, "entropy_corrected_ci_high": h_hi,
-        "clustering_corrected_ci_low": h_gauss - h_hi, "clustering_corrected_ci_high": h_gauss - h_lo,
+        "null_slope": null_fit.slope, "log_volume": volume, "entropy_gauss": h_gauss[""],
+        "entropy_faithful": faith.entropy_knn, "entropy_corrected": corrected[""][0],
+        "clustering_faithful": faith.clustering, "clustering_corrected": h_gauss[""] - corrected[""][0],
+        "null_clustering_faithful": float(null_f.mean()), "null_clustering_corrected": float(null_c[""].mean()),
+        "entropy_gauss_faithful": faith.entropy_gauss,
+        "clustering_faithful_ci_low": faith.ci_low, "clustering_faithful_ci_high": faith.ci_high,
         "null_clustering_faithful_low": float(null_f.min()), "null_clustering_faithful_high": float(null_f.max()),
-        "null_clustering_corrected_low": float(null_c.min()), "null_clustering_corrected_high": float(null_c.max()),
-        "excess_clustering_faithful": clus_f - float(null_f.mean()),
-        "excess_clustering_corrected": clus_c - float(null_c.mean()),
-        "n_features": n_features, "d_model": d_model, "n_points": n_points, "n_distinct": n_distinct,
-        "pca_dim": pca_dim, "slope_ci_method": cfg["slope_ci"]["method"],
+        "excess_clustering_faithful": faith.clustering - float(null_f.mean()),
     }
+    z = float(norm.ppf(0.5 + ccfg["level"] / 2))
+    for tag, dim in dims.items():
+        h, h_lo, h_hi = corrected[tag]
+        clus, null = h_gauss[tag] - h, null_c[tag]
+        excess = clus - float(null.mean())
+        # Headline interval: the subsampling half-widths and z·sd(null) added in quadrature.
+        spread = z * float(null.std(ddof=1))
+        summary.update({
+            f"entropy_gauss{tag}": h_gauss[tag], f"entropy_corrected{tag}": h,
+            f"clustering_corrected{tag}": clus,
+            f"entropy_corrected{tag}_ci_low": h_lo, f"entropy_corrected{tag}_ci_high": h_hi,
+            f"clustering_corrected{tag}_ci_low": h_gauss[tag] - h_hi,
+            f"clustering_corrected{tag}_ci_high": h_gauss[tag] - h_lo,
+            f"null_clustering_corrected{tag}": float(null.mean()),
+            f"null_clustering_corrected{tag}_low": float(null.min()),
+            f"null_clustering_corrected{tag}_high": float(null.max()),
+            f"null_clustering_corrected{tag}_sd": float(null.std(ddof=1)),
+            f"excess_clustering_corrected{tag}": excess,
+            f"excess_clustering_corrected{tag}_ci_low": excess - float(np.hypot(h_hi - h, spread)),
+            f"excess_clustering_corrected{tag}_ci_high": excess + float(np.hypot(h - h_lo, spread)),
+        })
+    summary.update({
+        "n_features": n_features, "d_model": d_model, "n_points": n_points, "n_distinct": n_distinct,
+        "pca_dim": pca_dim, "corrected_pca_dim": low_dim, "faithful_seed": faithful_seed,
+        "slope_ci_method": cfg["slope_ci"]["method"],
+    })
     spectrum = pd.DataFrame({"layer": layer, "rank": np.arange(1, eig.size + 1),
                              "eigenvalue": eig, "null_eigenvalue": null_eig[: eig.size]})
     return LayerResult(spectrum=spectrum, summary=summary)
