@@ -26,7 +26,7 @@ galaxy:
   slope_ci: {method: bootstrap, replicates: 10, level: 0.9}
   entropy: {n_points: 300, zscore: true, pca_dim: 10}
   faithful: {k: 1, theta: 0.01, bootstrap: 3}
-  corrected: {k: 3, subsample_fraction: 0.5, replicates: 5, level: 0.9}
+  corrected: {k: 3, subsample_fraction: 0.5, replicates: 5, level: 0.9, pca_dim: 4}
   "null": {replicates: 2}
 """
 
@@ -77,6 +77,11 @@ def test_galaxy_workflow(tmp_path):
     assert set(summ.loc[summ.quantity == "powerlaw_slope", "setting"]) == {"layer=0", "layer=2"}
     assert (summ["model"] == "tiny").all()
     assert summ.loc[summ.quantity == "peak_clustering_layer_corrected", "value"].item() == 2
+    # Faithful seed recorded; corrected at both dimensions; the headline row labelled.
+    assert g["faithful_seed"].notna().all() and (g["corrected_pca_dim"] == 4).all()
+    assert set(summ.loc[summ.quantity == "clustering_corrected", "setting"]) == {
+        f"layer={layer},pca_dim={dim}" for layer in (0, 2) for dim in (10, 4)}
+    assert set(summ.loc[summ.setting.str.contains("role=headline"), "quantity"]) == {"excess_clustering_corrected"}
 
 
 def test_fit_range_beyond_width_stops_with_message(tmp_path):

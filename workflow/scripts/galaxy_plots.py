@@ -23,7 +23,7 @@ def main(smk, log):
     log.info("phase: clustering entropy")
     ent = config_caption(n_points=e["n_points"] or "all", pca=e["pca_dim"], theta=cfg["faithful"]["theta"],
                          bootstrap=cfg["faithful"]["bootstrap"], k=cfg["corrected"]["k"],
-                         null=cfg["null"]["replicates"])
+                         corrected_pca=cfg["corrected"]["pca_dim"], null=cfg["null"]["replicates"])
     save_figure(plots.plot_clustering(galaxy, f"Clustering entropy — {base}; {ent}"),
                 smk.output.clustering_png, smk.output.clustering_pdf)
 
