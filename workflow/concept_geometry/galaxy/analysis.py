@@ -145,10 +145,12 @@ def analyse_layer(decoder: np.ndarray, layer: int, cfg: dict, seed: int,
     null_c = {tag: np.empty(reps) for tag in dims}
     it = range(reps) if progress is None else progress(range(reps))
     for r in it:
+        # Faithful null: a Gaussian drawn directly in the faithful PCA coordinates, with the
+        # variances of the layer's preprocessed cloud, scored by the faithful k-NN and H_gauss.
         cloud = ent.gaussian_null(faithful_variances, n_points,
                                   make_rng(seed, "galaxy", layer, "null_cloud_faithful", r))
         null_f[r] = ent.faithful_clustering(
-            cloud.astype(np.float32), np.random.RandomState(derive_seed(seed, "galaxy", layer, "null_faithful", r)),
+            cloud, np.random.RandomState(derive_seed(seed, "galaxy", layer, "null_faithful", r)),
             k=fcfg["k"], theta=fcfg["theta"], bootstrap=fcfg["bootstrap"]).clustering
         cloud = ent.gaussian_null(pre.variances[:max(dims.values())], n_points,
                                   make_rng(seed, "galaxy", layer, "null_cloud", r))

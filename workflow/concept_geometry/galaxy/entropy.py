@@ -241,6 +241,7 @@ def faithful_clustering(points: np.ndarray, random_state: np.random.RandomState,
     """
     from scipy.stats import t
 
+    points = np.asarray(points, dtype=np.float32)  # the official cloud is float32 throughout
     values = faithful_knn_entropy(points, random_state, k=k, theta=theta, bootstrap=bootstrap)
     h_gauss = faithful_gaussian_entropy(points)
     h_knn = float(values.mean())
