@@ -35,8 +35,8 @@ def alignment_heatmap(alignment, summary: dict, model: str, caption: str = ""):
     null = summary["diag_null"]
     ax.set_title(f"Embedding vs unembedding concept directions — {model} (cf. Jiang et al. §5)\n"
                  f"diagonal mean |cos| {summary['diag_mean_abs']:.3f} (signed "
-                 f"{summary['diag_mean']:.3f}), row max in {summary['diag_row_max']}/{k}; "
-                 f"off-diagonal {summary['offdiag_mean_abs']:.3f}; random pairs "
+                 f"{summary['diag_mean']:.3f}), row max in {summary['diag_row_max']}/{k}\n"
+                 f"off-diagonal mean |cos| {summary['offdiag_mean_abs']:.3f}; random pairs "
                  f"{summary['random_pairs_mean_abs']:.3f}\nGaussian null {null['mean_abs']:.3f} ± "
                  f"{null['sd_abs']:.3f} ({null['draws']} draws): z {null['z']:.1f}, p {null['p']:.3f} "
                  f"→ {summary['diag_verdict']}\n{caption}", fontsize=8)
