@@ -353,6 +353,12 @@ def test_config_checks():
         checks.check_alignment_config(_cfg([{"name": "t", "path": "train", "concepts": "c"}]))
     with pytest.raises(ConfigError, match="divide"):
         checks.check_alignment_config(_cfg(ok, heads=5))
+    with pytest.raises(ConfigError, match="alignment.toy.fillers"):
+        checks.check_alignment_config(_cfg(ok, fillers=0, filler_prob=0.3))
+    checks.check_alignment_config(_cfg(ok, fillers=0, filler_prob=0.0))
+    # m = 2 with 2 of 4 concept words: no subset gives both concepts a pair
+    with pytest.raises(ConfigError, match="alignment.toy.output_frac"):
+        toy_lm.choose_outputs(2, 0.5, np.random.default_rng(0))
 
 
 def test_dual_causal_inner_product_closed_form():
