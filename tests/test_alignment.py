@@ -118,6 +118,8 @@ def test_planted_directions_are_recovered(tmp_path):
     np.testing.assert_allclose(res.alignment, emb_dirs @ unemb_dirs.T, atol=1e-5)
     summary = geometry.summarise(res, frame, mats.tied)
     assert summary["diag_mean"] == pytest.approx(0.75, abs=1e-5)  # 1, 1, 1, 0
+    assert summary["diag_mean_abs"] == pytest.approx(0.75, abs=1e-5)
+    assert summary["diag_row_max"] == 3  # concept3's row: 0 on the diagonal, 0 elsewhere too
     assert summary["offdiag_mean_abs"] == pytest.approx(0.0, abs=1e-5)
     assert summary["orth_mean_abs"]["embedding"]["euclidean"] == pytest.approx(0.0, abs=1e-5)
     assert summary["n_pairs_kept"] == 16 and summary["tied"] is False
@@ -126,7 +128,8 @@ def test_planted_directions_are_recovered(tmp_path):
     row = table[(table.concept_embedding == "concept3") & (table.concept_unembedding == "concept3")]
     assert row["cos"].iloc[0] == pytest.approx(0.0, abs=1e-5)
     orth = geometry.orthogonality_table(res)
-    assert len(orth) == 2 * 3 * 6  # spaces x inner products x (4 choose 2)
+    # (2 spaces x 4 inner products + causal_dual in the embedding space) x (4 choose 2)
+    assert len(orth) == 9 * 6
 
 
 def test_concept_directions_brute_force():
@@ -259,14 +262,28 @@ def test_missing_hub_model_fails_fast_with_local_path_hint(monkeypatch):
 
 def test_toy_sampler_matches_the_exact_conditional():
     m = 4
-    joint = joint_distribution(random_dag(m, 0.5, np.random.default_rng(0)))
-    vocab = toy_lm.ToyVocabulary(m)
-    ids, pos, ctx, p_next = toy_lm.sample_batch(joint, m, 500, 0.3, np.random.default_rng(1))
+    dag = random_dag(m, 0.5, np.random.default_rng(0))
+    joint = joint_distribution(dag)
+    text = toy_lm.make_toy_text(dag, dict(output_frac=0.5, fillers=10, word_context_prob=0.3,
+                                          filler_prob=0.25), np.random.default_rng(2))
+    vocab = text.vocab
+    assert len(vocab.outputs) == 8 and vocab.size == 4 + 8 + 8 + 10
+    ids, pos, ctx, p_next = toy_lm.sample_batch(text, 600, np.random.default_rng(1))
     cv = concept_vectors(m)
     words = vocab.words
+    in_vocab = np.isin(np.arange(2 ** m), vocab.outputs)
+    filler = np.array([words[ids[r, 1]].startswith("f") for r in range(len(ids))])
+    assert 0.18 < filler.mean() < 0.32  # filler_prob
     for r in range(ids.shape[0]):
         toks = [words[i] for i in ids[r, 1:pos[r] + 1]]
         assert ids[r, 0] == toy_lm.BOS and (ids[r, pos[r] + 1:] == toy_lm.PAD).all()
+        if filler[r]:
+            assert pos[r] == 1 and (ctx[r] == -1).all()
+            a = int(toks[0][1:])
+            expect = np.zeros(vocab.size)
+            expect[vocab.filler_offset:] = text.filler_next[a]
+            np.testing.assert_allclose(p_next[r], expect)
+            continue
         known = {}
         for w in toks:
             if w.startswith("y_"):
@@ -275,38 +292,47 @@ def test_toy_sampler_matches_the_exact_conditional():
                 i, v = w[1:].split("_")
                 known[int(i)] = int(v)
         assert {i: int(ctx[r, i]) for i in range(m) if ctx[r, i] >= 0} == known
-        # brute force p(y | known): joint restricted to agreeing vectors, renormalised
-        agree = np.array([all(c[i] == v for i, v in known.items()) for c in cv])
-        np.testing.assert_allclose(p_next[r], joint * agree / (joint * agree).sum())
-    as_word = np.array([words[ids[r, 1]].startswith("y_") for r in range(500)])
-    assert 0.2 < as_word.mean() < 0.4  # word_context_prob
-    assert set(pos[~as_word]) == set(range(m + 1))  # every core size occurs
+        # brute force p(y | known): joint restricted to the vocabulary's concept words and to
+        # the vectors agreeing with the context, renormalised; nothing on other words
+        agree = np.array([all(c[i] == v for i, v in known.items()) for c in cv]) & in_vocab
+        expect = np.zeros(vocab.size)
+        for y in np.flatnonzero(agree):
+            expect[vocab.output_id(y)] = joint[y]
+        np.testing.assert_allclose(p_next[r], expect / expect.sum())
+    as_word = np.array([words[ids[r, 1]].startswith("y_") for r in range(len(ids))])
+    assert 0.15 < as_word.mean() < 0.3  # word_context_prob x (1 - filler_prob)
+    assert set(pos[~as_word & ~filler]) == set(range(m + 1))  # every core size occurs
 
 
 def test_toy_concepts_differ_in_one_concept():
-    concepts = toy_lm.toy_concepts(3)
-    assert [c.name for c in concepts] == ["c0", "c1", "c2"]
-    for i, c in enumerate(concepts):
-        assert len(c.pairs) == 4
+    full = toy_lm.toy_concepts(toy_lm.ToyVocabulary(3, tuple(range(8)), 0))
+    assert [c.name for c in full] == ["c0", "c1", "c2"]
+    assert [len(c.pairs) for c in full] == [4, 4, 4]
+    # concept words 000 001 011 101 110: hand-listed pairs per concept
+    part = toy_lm.toy_concepts(toy_lm.ToyVocabulary(3, (0, 1, 3, 5, 6), 4))
+    assert [set(c.pairs) for c in part] == [{("y_001", "y_101")}, {("y_001", "y_011")},
+                                            {("y_000", "y_001")}]
+    for i, c in enumerate(full + part):
         for base, target in c.pairs:
             diff = [k for k in range(3) if base[2 + k] != target[2 + k]]
-            assert diff == [i] and base[2 + i] == "0" and target[2 + i] == "1"
+            assert diff == [i % 3] and base[2 + i % 3] == "0" and target[2 + i % 3] == "1"
 
 
 def test_toy_training_learns_and_saves(tmp_path):
     cfg = dict(m=3, edge_prob=0.5, d_model=16, layers=1, heads=2, intermediate=32, steps=60,
                batch_size=64, lr=1e-2, init_std=0.02, word_context_prob=0.3, targets="exact",
-               log_every=20, eval_batch=256)
+               log_every=20, eval_batch=256, output_frac=0.5, fillers=12, filler_prob=0.3)
     toy = toy_lm.train_toy_lm(cfg, seed=0, progress=False)
     assert toy.history["kl_to_exact"].iloc[-1] < toy.history["kl_to_exact"].iloc[0]
     toy_lm.save_toy_lm(toy, tmp_path / "toy")
     mats = matrices.load_embedding_matrices(str(tmp_path / "toy"))
-    assert not mats.tied and mats.embedding.shape == (4 + 6 + 8, 16)
+    assert not mats.tied and mats.embedding.shape == (4 + 6 + 4 + 12, 16)
     from transformers import AutoTokenizer
 
     tok = AutoTokenizer.from_pretrained(str(tmp_path / "toy"))
-    frame = pairs.filter_pairs(tok, toy_lm.toy_concepts(3))
-    assert frame["kept"].all() and len(frame) == 12
+    concepts = toy_lm.toy_concepts(toy.text.vocab)
+    frame = pairs.filter_pairs(tok, concepts)
+    assert frame["kept"].all() and len(frame) == sum(len(c.pairs) for c in concepts) >= 3
     assert json.loads((tmp_path / "toy" / "dag.json").read_text())["m"] == 3
 
 
@@ -327,6 +353,12 @@ def test_config_checks():
         checks.check_alignment_config(_cfg([{"name": "t", "path": "train", "concepts": "c"}]))
     with pytest.raises(ConfigError, match="divide"):
         checks.check_alignment_config(_cfg(ok, heads=5))
+    with pytest.raises(ConfigError, match="alignment.toy.fillers"):
+        checks.check_alignment_config(_cfg(ok, fillers=0, filler_prob=0.3))
+    checks.check_alignment_config(_cfg(ok, fillers=0, filler_prob=0.0))
+    # m = 2 with 2 of 4 concept words: no subset gives both concepts a pair
+    with pytest.raises(ConfigError, match="alignment.toy.output_frac"):
+        toy_lm.choose_outputs(2, 0.5, np.random.default_rng(0))
 
 
 def test_dual_causal_inner_product_closed_form():
@@ -339,3 +371,173 @@ def test_dual_causal_inner_product_closed_form():
     expect = (a @ metric @ a.T) / np.outer(n, n)
     got = geometry.cosine_matrix(a, a, geometry.causal_transform(gamma, dual=True))
     np.testing.assert_allclose(got, expect, atol=1e-8)
+
+
+# --- issue 14: inner products per space, Park's random M, the diagonal's null, a toy that can fail
+
+def _anisotropic_pairs(rng, vocab=300, d=8, k=5, per=6):
+    """Anisotropic embedding and unembedding (different covariances) and a pairs frame."""
+    emb = rng.standard_normal((vocab, d)) @ (rng.standard_normal((d, d)) * np.exp(rng.uniform(-2, 2, d)))
+    unemb = rng.standard_normal((vocab, d)) @ (rng.standard_normal((d, d)) * np.exp(rng.uniform(-2, 2, d)))
+    ids = rng.permutation(vocab)[:2 * k * per].reshape(k * per, 2)
+    frame = pd.DataFrame({"concept": np.repeat([f"c{i}" for i in range(k)], per), "base_id": ids[:, 0],
+                          "target_id": ids[:, 1], "kept": True, "reason": "kept"})
+    return emb, unemb, frame
+
+
+def _closed_form_cos(x, metric):
+    n = np.sqrt(np.einsum("id,de,ie->i", x, metric, x))
+    return (x @ metric @ x.T) / np.outer(n, n)
+
+
+def test_every_orthogonality_entry_against_its_closed_form():
+    """causal = x^T Cov^-1 y with Cov from *that space's* matrix; causal_dual = x^T Cov(γ) y
+    (embedding only); random_gaussian = x^T A^T A y with A the first draw of the seed's rng."""
+    rng = np.random.default_rng(11)
+    emb, unemb, frame = _anisotropic_pairs(rng)
+    res = geometry.analyse(emb, unemb, False, frame, np.arange(300), np.random.default_rng(5))
+    assert set(res.orthogonality) == {(s, ip) for s in geometry.SPACES for ip in
+                                      ("euclidean", "causal", "random_park", "random_gaussian")} | {
+        ("embedding", "causal_dual")}
+    d = emb.shape[1]
+    a_gauss = np.random.default_rng(5).standard_normal((d, d)) / np.sqrt(d)
+    mats = {"embedding": emb, "unembedding": unemb}
+    for (space, ip), got in res.orthogonality.items():
+        x = res.directions[space]
+        metric = {"euclidean": np.eye(d),
+                  "causal": np.linalg.inv(np.cov(mats[space].T, bias=True)),
+                  "causal_dual": np.cov(unemb.T, bias=True),
+                  "random_gaussian": a_gauss.T @ a_gauss}.get(ip)
+        if metric is None:  # random_park: its own re-derivation test below
+            continue
+        np.testing.assert_allclose(got, _closed_form_cos(x, metric), atol=1e-8, err_msg=f"{space} {ip}")
+    # the spec's embedding-space causal product is not its dual (anisotropic matrices)
+    diff = np.abs(res.orthogonality[("embedding", "causal")] - res.orthogonality[("embedding", "causal_dual")])
+    assert diff.max() > 0.1
+
+
+def test_park_random_inner_product_rederived_float32():
+    """Follows KihoPark/linear_rep_geometry 2_heatmap.ipynb cell 1: torch.manual_seed(100);
+    another_g = concept_gamma @ torch.abs(torch.randn(d, d)); cosine_similarity of its rows
+    (float32 throughout, as there)."""
+    from torch.nn.functional import cosine_similarity
+
+    rng = np.random.default_rng(12)
+    emb, unemb, frame = _anisotropic_pairs(rng, d=16)
+    res = geometry.analyse(emb, unemb, False, frame, np.arange(300), np.random.default_rng(0))
+    for space in geometry.SPACES:
+        concept_gamma = torch.from_numpy(res.directions[space].astype(np.float32))
+        with torch.random.fork_rng():
+            torch.manual_seed(100)
+            another = concept_gamma @ torch.abs(torch.randn(16, 16))
+        park = cosine_similarity(another.unsqueeze(1), another.unsqueeze(0), dim=-1).numpy()
+        np.testing.assert_allclose(res.orthogonality[(space, "random_park")], park, atol=2e-6)
+    # positive entries: orthonormal directions map to rows of |N(0,1)|, whose cosine tends to
+    # E|z|^2 / E z^2 = 2/pi; the Gaussian metric leaves them at E|cos| ~ sqrt(2 / (pi d))
+    d = 400
+    park = geometry.offdiag(geometry.cosine_matrix(np.eye(d), np.eye(d), geometry.park_random_transform(d)))
+    gauss = geometry.offdiag(geometry.cosine_matrix(
+        np.eye(d), np.eye(d), geometry.random_transform(d, np.random.default_rng(0))))
+    assert np.abs(park).mean() == pytest.approx(2 / np.pi, abs=0.02)
+    assert np.abs(gauss).mean() == pytest.approx(np.sqrt(2 / (np.pi * d)), rel=0.05)
+
+
+def test_diagonal_statistics_and_null_verdict_by_hand():
+    align = np.array([[-0.9, 0.1, 0.95], [0.2, 0.5, -0.1], [0.0, 0.3, 0.2]])
+    mean_abs, row_max = geometry.diagonal_stats(align)
+    assert mean_abs == pytest.approx((0.9 + 0.5 + 0.2) / 3) and row_max == 1  # row 1 only
+    null = np.array([0.1, 0.2, 0.3, 0.4] * 5)  # mean 0.25, sd (ddof 1) sqrt(0.1/0.95 * 0.5)... by hand:
+    sd = np.sqrt(((null - 0.25) ** 2).sum() / 19)
+    out = geometry.null_verdict(0.6, null)
+    assert out["z"] == pytest.approx((0.6 - 0.25) / sd) and out["p"] == pytest.approx(1 / 21)
+    assert out["verdict"] == "stands out"
+    near = geometry.null_verdict(0.35, null)  # 5 draws at 0.4 >= 0.35: p = 6 / 21
+    assert near["p"] == pytest.approx(6 / 21) and near["verdict"] == "does not stand out"
+    # z > 3 but p not < 0.05 (too few draws beat): does not stand out
+    assert geometry.null_verdict(0.6, null[:10])["verdict"] == "does not stand out"
+
+
+def test_diagonal_null_matches_random_direction_law():
+    """On i.i.d. Gaussian rows, cos of two independent directions in R^d has E|cos| =
+    Γ(d/2) / (√π Γ((d+1)/2)); the null's diagonal mean |cos| averages k of them."""
+    from math import gamma, pi, sqrt
+
+    d, k = 64, 6
+    b = np.arange(0, 2 * k * 4, 2)
+    idx = np.repeat(np.arange(k), 4)
+    means, row_max = geometry.diagonal_null(b, b + 1, idx, k, d, 400, np.random.default_rng(0))
+    expect = gamma(d / 2) / (sqrt(pi) * gamma((d + 1) / 2))
+    assert means.mean() == pytest.approx(expect, rel=0.05)
+    assert row_max.mean() == pytest.approx(1.0, abs=0.2)  # each row's max is on the diagonal w.p. 1/k
+
+
+def _summary_of_model(path, words, concepts, seed=0):
+    from transformers import AutoTokenizer
+
+    tok = AutoTokenizer.from_pretrained(str(path))
+    mats = matrices.load_embedding_matrices(str(path))
+    frame = pairs.filter_pairs(tok, concepts)
+    res = geometry.analyse(mats.embedding, mats.unembedding, mats.tied, frame,
+                           np.arange(4, len(tok)), np.random.default_rng(seed))
+    return geometry.summarise(res, frame, mats.tied)
+
+
+def test_random_weight_llama_diagonal_does_not_stand_out(tmp_path):
+    words = [f"w{i}" for i in range(120)]
+    tok = make_word_tokenizer(words)
+    make_tiny_llama(tmp_path / "m", tok, hidden=32, seed=3)
+    rng = np.random.default_rng(4)
+    concepts = [pairs.Concept(f"c{c}", tuple((words[a], words[b]) for a, b in
+                                             rng.permutation(120)[:10].reshape(5, 2)))
+                for c in range(6)]
+    summary = _summary_of_model(tmp_path / "m", words, concepts)
+    assert summary["diag_verdict"] == "does not stand out"
+    assert summary["diag_null"]["draws"] == 20 and summary["diag_null"]["p"] >= 0.05
+    rows = pd.DataFrame(geometry.summary_rows("x", summary)).set_index("quantity")["value"]
+    assert rows["diag_stands_out"] == 0 and rows["diag_null_p"] == summary["diag_null"]["p"]
+    # the same model with the planted shared directions stands out
+    _, tok2, planted, _, _ = _planted_model(tmp_path / "p")
+    align = _summary_of_model(tmp_path / "p", None, planted)
+    assert align["diag_verdict"] == "stands out" and align["diag_null"]["z"] > 3
+
+
+def _planted_toy_unembedding(vocab, directions, rng, noise=0.02):
+    """Unembedding of a toy layout: concept words linear in their concepts (rows c @ directions
+    + a shared offset), fillers anisotropic Gaussian, every other row small noise."""
+    d = directions.shape[1]
+    u = noise * rng.standard_normal((vocab.size, d))
+    cv = concept_vectors(vocab.m)[list(vocab.outputs)].astype(np.float64)
+    u[vocab.output_offset:vocab.filler_offset] = cv @ directions + rng.standard_normal(d)
+    if vocab.fillers:
+        g = rng.standard_normal((d, d)) * np.exp(rng.uniform(-1, 1, d))
+        u[vocab.filler_offset:] = rng.standard_normal((vocab.fillers, d)) @ g.T / np.sqrt(d)
+    return u
+
+
+def test_toy_layout_lets_causal_orthogonality_fail():
+    """Plant concept directions 0 and 1 at Euclidean cos 0.87. In the redesigned layout
+    (concept words a half of {0,1}^m, 256 fillers) the causal inner product must not call them
+    orthogonal; in the old layout (the full factorial as the whole output vocabulary) Cov(γ)
+    whitening makes them orthogonal whatever the planted angle."""
+    m, d = 6, 64
+    rng = np.random.default_rng(0)
+    q, _ = np.linalg.qr(rng.standard_normal((d, d)))
+    dirs = q[:, :m].T.copy()
+    dirs[1] = 0.87 * dirs[0] + np.sqrt(1 - 0.87 ** 2) * dirs[1]
+
+    def causal_cos(vocab):
+        u = _planted_toy_unembedding(vocab, dirs, rng)
+        ids = {w: i for i, w in enumerate(vocab.words)}
+        concepts = toy_lm.toy_concepts(vocab)
+        b = np.array([ids[x] for c in concepts for x, _ in c.pairs])
+        t = np.array([ids[y] for c in concepts for _, y in c.pairs])
+        idx = np.repeat(np.arange(m), [len(c.pairs) for c in concepts])
+        got = geometry.concept_directions(u, b, t, idx, m)
+        assert geometry.cosine_matrix(got, got)[0, 1] == pytest.approx(0.87)
+        return geometry.cosine_matrix(got, got, geometry.causal_transform(u))[0, 1]
+
+    new = toy_lm.ToyVocabulary(m, toy_lm.choose_outputs(m, 0.5, np.random.default_rng(1)), 256)
+    assert new.size > 4 * d and len(new.outputs) == 32
+    assert abs(causal_cos(new)) > 0.5
+    old = toy_lm.ToyVocabulary(m, tuple(range(2 ** m)), 0)
+    assert abs(causal_cos(old)) < 1e-8

@@ -15,7 +15,7 @@ from concept_geometry.alignment import pairs
 from test_alignment import _planted_model
 
 TOY = {"m": 3, "d_model": 16, "layers": 1, "heads": 2, "intermediate": 32, "steps": 40,
-       "batch_size": 64, "lr": 0.01, "log_every": 10, "eval_batch": 256}
+       "batch_size": 64, "lr": 0.01, "log_every": 10, "eval_batch": 256, "fillers": 24}
 
 
 @pytest.mark.workflow
@@ -40,16 +40,24 @@ def test_alignment_workflow_end_to_end(tmp_path):
         assert list(frame.columns) == pairs.PAIR_COLUMNS
         orth = pd.read_csv(base / "orthogonality.tsv", sep="\t")
         assert list(orth.columns) == ["space", "inner_product", "concept_i", "concept_j", "abs_cos"]
-        assert set(orth["inner_product"]) == {"euclidean", "causal", "random"}
+        assert set(map(tuple, orth[["space", "inner_product"]].drop_duplicates().to_numpy())) == {
+            (s, ip) for s in ("embedding", "unembedding")
+            for ip in ("euclidean", "causal", "random_park", "random_gaussian")} | {
+            ("embedding", "causal_dual")}
         assert orth["abs_cos"].between(0, 1 + 1e-9).all()
     planted = json.loads((res / "alignment" / "planted" / "summary.json").read_text())
     assert planted["n_pairs_kept"] == 16 and planted["tied"] is False
     assert planted["diag_mean"] == pytest.approx(0.75, abs=1e-4)  # planted: 1, 1, 1, 0
     assert planted["offdiag_mean_abs"] == pytest.approx(0.0, abs=1e-4)
     assert planted["source"] == "safetensors"
+    assert planted["diag_verdict"] == "stands out" and planted["diag_null"]["draws"] == 100  # the default
     toy = json.loads((res / "alignment" / "toy" / "summary.json").read_text())
-    assert toy["n_pairs_kept"] == 3 * 4 and toy["n_concepts_used"] == 3
+    # 4 of the 8 concept vectors are words: one pair per concept (see toy_lm.choose_outputs)
+    assert toy["n_pairs_kept"] == 3 and toy["n_concepts_used"] == 3
     assert toy["toy_kl_to_exact"] >= 0
+    assert toy["vocab_size"] == 4 + 6 + 4 + 24
+    # a trained model's diagonal stands out against independent Gaussian matrices
+    assert toy["diag_verdict"] == "stands out", toy["diag_null"]
     align = pd.read_csv(res / "alignment" / "toy" / "alignment.tsv", sep="\t")
     assert list(align.columns) == ["concept_embedding", "concept_unembedding", "cos"]
     assert len(align) == 9
@@ -62,6 +70,8 @@ def test_alignment_workflow_end_to_end(tmp_path):
     assert float(keyed[("planted", "tied", "")]) == 0
     assert ("planted", "orth_median_abs", "space=unembedding,inner_product=causal") in keyed.index
     assert ("toy", "random_pairs_mean_abs", "") in keyed.index
+    assert float(keyed[("toy", "diag_stands_out", "")]) == 1
+    assert ("planted", "orth_mean_abs", "space=embedding,inner_product=causal_dual") in keyed.index
 
 
 @pytest.mark.workflow

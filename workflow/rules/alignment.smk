@@ -53,6 +53,7 @@ rule alignment_analyse:
         concepts=_alignment_concepts,
         ridge=config["alignment"]["causal_ridge"],
         draws=config["alignment"]["random_pair_draws"],
+        null_draws=config["alignment"]["null_draws"],
         seed=config["seed"],
     script:
         "../scripts/alignment_analyse.py"

@@ -29,15 +29,16 @@ def main(smk, log):
     candidates = np.array([i for i in range(vocab) if i not in special])
     frame = pairs.drop_out_of_range(frame, vocab)
     rng = seeding.rng(p.seed, "alignment", p.name)
-    log.info("phase: directions, alignment, orthogonality, random-pair baseline")
+    log.info("phase: directions, alignment, orthogonality, random-pair baseline, diagonal null")
     result = geometry.analyse(mats.embedding, mats.unembedding, mats.tied, frame, candidates, rng,
-                              p.ridge, p.draws)
+                              p.ridge, p.draws, p.null_draws)
     extra = io.read_json(smk.input.training) if "training" in smk.input.keys() else {}
     summary = geometry.summarise(result, frame, mats.tied, model=p.name, path=str(p.spec),
                                  source=mats.source, tensors=list(mats.names),
                                  vocab_size=int(vocab), d_model=int(mats.embedding.shape[1]),
                                  **{k: v for k, v in extra.items() if k.startswith("toy_")})
-    log.info("phase: diag_mean=%s offdiag_mean_abs=%s", summary["diag_mean"], summary["offdiag_mean_abs"])
+    log.info("phase: diag_mean_abs=%s offdiag_mean_abs=%s verdict=%s", summary["diag_mean_abs"],
+             summary["offdiag_mean_abs"], summary["diag_verdict"])
     io.write_tsv(smk.output.pairs, frame)
     io.write_tsv(smk.output.alignment, geometry.alignment_table(result))
     io.write_tsv(smk.output.orthogonality, geometry.orthogonality_table(result))

@@ -21,7 +21,7 @@ def main(smk, log):
     with io.atomic_dir(smk.output.model) as tmp:
         toy_lm.save_toy_lm(toy, tmp)
     with io.atomic_dir(smk.output.concepts) as tmp:
-        pairs.write_concepts(tmp, toy_lm.toy_concepts(cfg["m"]))
+        pairs.write_concepts(tmp, toy_lm.toy_concepts(toy.text.vocab))
     io.write_tsv(smk.output.curve, toy.history)
     io.write_json(smk.output.info, {"toy_kl_to_exact": toy.kl_to_exact,
                                     "toy_final_loss": toy.final_loss,

@@ -8,7 +8,8 @@ TRAIN = "train"
 
 
 def check_alignment_config(config: dict) -> None:
-    """Unique model names; no `concepts` for the toy model; heads divide d_model."""
+    """Unique model names; no `concepts` for the toy model; heads divide d_model; filler
+    sentences need filler words."""
     section = config.get("alignment", {})
     models = section.get("models", [])
     names = [m["name"] for m in models]
@@ -31,6 +32,12 @@ def check_alignment_config(config: dict) -> None:
             raise ConfigError(
                 f"Invalid config: key `alignment.toy.heads` = {toy['heads']} does not divide "
                 f"`alignment.toy.d_model` = {toy['d_model']}. Choose heads that divide d_model."
+            )
+        if toy.get("filler_prob", 0) > 0 and toy.get("fillers", 0) == 0:
+            raise ConfigError(
+                f"Invalid config: `alignment.toy.filler_prob` = {toy['filler_prob']} but "
+                f"`alignment.toy.fillers` = 0, so there are no filler words to write filler "
+                f"sentences with. Set `fillers` > 0 or `filler_prob: 0`."
             )
         if (toy["d_model"] // toy["heads"]) % 2:
             raise ConfigError(

@@ -14,7 +14,14 @@ from dataclasses import dataclass
 import numpy as np
 
 SPACES = ("embedding", "unembedding")
-INNER_PRODUCTS = ("euclidean", "causal", "random")
+INNER_PRODUCTS = ("euclidean", "causal", "causal_dual", "random_park", "random_gaussian")
+# causal_dual (x^T Cov(γ) y) is the inner product Cov(γ)^-1 induces on the context side; it
+# is defined for the embedding space only.
+ORTHOGONALITY = tuple((s, ip) for s in SPACES for ip in INNER_PRODUCTS
+                      if not (ip == "causal_dual" and s != "embedding"))
+PARK_RANDOM_SEED = 100  # 2_heatmap.ipynb, cell 1: torch.manual_seed(100)
+STANDS_OUT, DOES_NOT_STAND_OUT = "stands out", "does not stand out"
+NULL_P, NULL_Z = 0.05, 3.0  # the diagonal stands out when p < NULL_P and z > NULL_Z
 
 
 def concept_directions(matrix: np.ndarray, base_ids: np.ndarray, target_ids: np.ndarray,
@@ -52,11 +59,12 @@ def cosine_matrix(a: np.ndarray, b: np.ndarray, transform: np.ndarray | None = N
     return a @ b.T
 
 
-def causal_transform(unembedding: np.ndarray, ridge: float = 0.0, rcond: float = 1e-10,
+def causal_transform(matrix: np.ndarray, ridge: float = 0.0, rcond: float = 1e-10,
                      dual: bool = False) -> np.ndarray:
     """Park et al.'s causal inner product <x, y>_C = x^T Cov(γ)^{-1} y, as T = Cov(γ)^{-1/2}.
 
-    unembedding: (vocab, d), rows γ(y); centred before the covariance. ``ridge`` adds
+    matrix: (vocab, d), token rows γ(y) (the unembedding in Park et al.; ``analyse`` also
+    passes the input embedding for its own space); centred before the covariance. ``ridge`` adds
     ridge * mean eigenvalue to every eigenvalue; eigenvalues below rcond * max are dropped
     (pseudo-inverse), which is what happens when vocab < d: concept directions, being
     differences of rows, lie in the row span, where the pseudo-inverse is exact.
@@ -64,7 +72,7 @@ def causal_transform(unembedding: np.ndarray, ridge: float = 0.0, rcond: float =
     <x, y> = x^T Cov(γ) y, T = Cov(γ)^{1/2} (Park et al.'s l(x) = Cov(γ)^{1/2} λ(x)).
     Returns T: (d, d) symmetric.
     """
-    gamma = np.asarray(unembedding, dtype=np.float64)
+    gamma = np.asarray(matrix, dtype=np.float64)
     centred = gamma - gamma.mean(axis=0, keepdims=True)
     cov = centred.T @ centred / gamma.shape[0]
     eig, vec = np.linalg.eigh(cov)
@@ -77,8 +85,24 @@ def causal_transform(unembedding: np.ndarray, ridge: float = 0.0, rcond: float =
 
 
 def random_transform(d: int, rng: np.random.Generator) -> np.ndarray:
-    """A random inner product <x, y> = x^T A^T A y, A (d, d) standard normal / sqrt(d)."""
+    """A random inner product <x, y> = x^T A^T A y, A (d, d) standard normal / sqrt(d)
+    (``random_gaussian``: a generic random metric, close to Euclidean in high d)."""
     return rng.standard_normal((d, d)) / np.sqrt(d)
+
+
+def park_random_transform(d: int, seed: int = PARK_RANDOM_SEED) -> np.ndarray:
+    """Park et al.'s "random M" (``random_park``): rows x map to x @ |N(0, 1)|_(d, d).
+
+    Follows KihoPark/linear_rep_geometry ``2_heatmap.ipynb`` cell 1: ``torch.manual_seed(100)``,
+    ``another_g = concept_gamma @ torch.abs(torch.randn(d, d))`` (float32, CPU generator).
+    Its entries are all positive, so every direction gains a large shared component: cosines
+    are large by construction, which is the point of Park's third panel. Returns T (d, d)
+    float32 with T x = x @ A, i.e. T = A^T.
+    """
+    import torch
+
+    gen = torch.Generator().manual_seed(int(seed))
+    return torch.abs(torch.randn(d, d, generator=gen)).numpy().T
 
 
 def offdiag(matrix: np.ndarray) -> np.ndarray:
@@ -119,6 +143,48 @@ def random_pair_alignment(embedding: np.ndarray, unembedding: np.ndarray, candid
     return np.einsum("kd,kd->k", e, u)
 
 
+def diagonal_stats(alignment: np.ndarray) -> tuple[float, int]:
+    """Mean |cos| of the diagonal and the number of rows whose |cos| is largest on it.
+
+    alignment: (k, k) cos(embedding dir i, unembedding dir j).
+    """
+    a = np.abs(np.asarray(alignment, dtype=np.float64))
+    return float(np.diag(a).mean()), int((np.argmax(a, axis=1) == np.arange(a.shape[0])).sum())
+
+
+def diagonal_null(base_ids: np.ndarray, target_ids: np.ndarray, concept_index: np.ndarray,
+                  n_concepts: int, d: int, draws: int,
+                  rng: np.random.Generator) -> tuple[np.ndarray, np.ndarray]:
+    """Null for "the diagonal stands out": independent Gaussian embedding and unembedding
+    matrices with the same kept pairs.
+
+    Only the rows of tokens in some pair enter a concept direction, and the rows of an
+    i.i.d. Gaussian (vocab, d) matrix are independent, so drawing just those rows is the
+    same law as drawing the full matrix of the model's shape (and costs kilobytes, not the
+    2 x 32000 x 4096 of Llama-2). Returns (draws,) diagonal mean |cos| and (draws,) the
+    number of rows whose diagonal is the row maximum.
+    """
+    ids, inverse = np.unique(np.concatenate([base_ids, target_ids]), return_inverse=True)
+    b, t = inverse[:len(base_ids)], inverse[len(base_ids):]
+    means, row_max = np.empty(draws), np.empty(draws, dtype=np.int64)
+    for r in range(draws):
+        e = concept_directions(rng.standard_normal((ids.size, d)), b, t, concept_index, n_concepts)
+        u = concept_directions(rng.standard_normal((ids.size, d)), b, t, concept_index, n_concepts)
+        means[r], row_max[r] = diagonal_stats(e @ u.T)
+    return means, row_max
+
+
+def null_verdict(observed: float, null: np.ndarray) -> dict:
+    """z-score and empirical p (one-sided, (1 + #{null >= observed}) / (1 + draws)) of the
+    observed diagonal mean |cos|, and the verdict: stands out when p < 0.05 and z > 3."""
+    null = np.asarray(null, dtype=np.float64)
+    sd = float(null.std(ddof=1))
+    z = (observed - float(null.mean())) / sd if sd > 0 else float("nan")
+    p = float((1 + (null >= observed).sum()) / (1 + null.size))
+    stands = p < NULL_P and z > NULL_Z
+    return {"z": z, "p": p, "verdict": STANDS_OUT if stands else DOES_NOT_STAND_OUT}
+
+
 @dataclass
 class AlignmentResult:
     """Outputs of ``analyse``.
@@ -126,8 +192,11 @@ class AlignmentResult:
     concepts: names of the concepts with >= 1 kept pair (k of them), in order.
     directions: {space: (k, d)} unit directions.
     alignment: (k, k) cos(embedding dir i, unembedding dir j); None when tied.
-    orthogonality: {(space, inner_product): (k, k)} cosines within a space.
+    orthogonality: {(space, inner_product): (k, k)} cosines within a space (``ORTHOGONALITY``).
     random_pairs: (n,) embedding-vs-unembedding cosines of random-pair pseudo-concepts.
+    null_diag_mean_abs, null_diag_row_max: (draws,) the diagonal's mean |cos| and row-maximum
+    count on independent Gaussian matrices with the same pairs (``diagonal_null``); empty
+    when tied.
     """
 
     concepts: list[str]
@@ -135,16 +204,38 @@ class AlignmentResult:
     alignment: np.ndarray | None
     orthogonality: dict
     random_pairs: np.ndarray
+    null_diag_mean_abs: np.ndarray
+    null_diag_row_max: np.ndarray
+
+
+def inner_product_transforms(embedding: np.ndarray, unembedding: np.ndarray,
+                             rng: np.random.Generator, ridge: float = 0.0) -> dict:
+    """{(space, inner_product): T (d, d) or None (Euclidean)} for every entry of ORTHOGONALITY.
+
+    causal: the spec's <x, y> = x^T Cov^-1 y in both spaces, Cov estimated from that space's
+    own token rows (Cov(γ) of the unembedding, as Park et al.; Cov of the input-embedding rows
+    for the embedding space). causal_dual: x^T Cov(γ) y on the embedding side, the inner
+    product Cov(γ)^-1 induces there by duality (Park et al.'s l(x) = Cov(γ)^{1/2} λ(x)).
+    random_park: Park's |N(0,1)| map (seed 100); random_gaussian: N(0,1)/sqrt(d) from ``rng``,
+    one draw shared by both spaces.
+    """
+    d = embedding.shape[1]
+    shared = {"euclidean": None, "random_park": park_random_transform(d),
+              "random_gaussian": random_transform(d, rng),
+              "causal_dual": causal_transform(unembedding, ridge, dual=True)}
+    mats = {"embedding": embedding, "unembedding": unembedding}
+    return {(space, ip): causal_transform(mats[space], ridge) if ip == "causal" else shared[ip]
+            for space, ip in ORTHOGONALITY}
 
 
 def analyse(embedding: np.ndarray, unembedding: np.ndarray, tied: bool, pairs,
             candidates: np.ndarray, seed_rng: np.random.Generator, ridge: float = 0.0,
-            random_pair_draws: int = 10) -> AlignmentResult:
+            random_pair_draws: int = 10, null_draws: int = 20) -> AlignmentResult:
     """All of spec §3 for one model.
 
     embedding, unembedding: (vocab, d); pairs: the filter's frame (``kept`` rows used);
-    candidates: token ids for the random-pair baseline. ``seed_rng`` draws the random inner
-    product and the random pairs (in that order).
+    candidates: token ids for the random-pair baseline. ``seed_rng`` draws the Gaussian
+    random inner product, the random pairs and the diagonal's null (in that order).
     """
     kept = pairs[pairs["kept"]]
     concepts = list(dict.fromkeys(kept["concept"]))
@@ -153,22 +244,18 @@ def analyse(embedding: np.ndarray, unembedding: np.ndarray, tied: bool, pairs,
     k = len(concepts)
     directions = {"embedding": concept_directions(embedding, b, t, index, k),
                   "unembedding": concept_directions(unembedding, b, t, index, k)}
-    d = embedding.shape[1]
-    random = random_transform(d, seed_rng)
-    # Causal inner product: Cov(γ)^-1 on the unembedding side (Park et al.); on the embedding
-    # (context) side the inner product it induces by duality, Cov(γ).
-    transforms = {("unembedding", "causal"): causal_transform(unembedding, ridge),
-                  ("embedding", "causal"): causal_transform(unembedding, ridge, dual=True)}
-    orthogonality = {(s, ip): cosine_matrix(directions[s], directions[s],
-                                            {"euclidean": None, "random": random}.get(ip)
-                                            if ip != "causal" else transforms[(s, ip)])
-                     for s in SPACES for ip in INNER_PRODUCTS}
+    transforms = inner_product_transforms(embedding, unembedding, seed_rng, ridge)
+    orthogonality = {key: cosine_matrix(directions[key[0]], directions[key[0]], transform)
+                     for key, transform in transforms.items()}
     alignment = None if tied else cosine_matrix(directions["embedding"], directions["unembedding"])
     counts = np.bincount(index, minlength=k)
-    # With tied matrices every pair aligns trivially: no baseline either.
+    # With tied matrices every pair aligns trivially: no baseline and no null either.
     random_pairs = (np.empty(0) if tied else random_pair_alignment(
         embedding, unembedding, candidates, counts, random_pair_draws, seed_rng))
-    return AlignmentResult(concepts, directions, alignment, orthogonality, random_pairs)
+    null_mean, null_max = ((np.empty(0), np.empty(0, dtype=np.int64)) if tied or k == 0 else
+                           diagonal_null(b, t, index, k, embedding.shape[1], null_draws, seed_rng))
+    return AlignmentResult(concepts, directions, alignment, orthogonality, random_pairs,
+                           null_mean, null_max)
 
 
 def _mean(x) -> float | None:
@@ -213,8 +300,10 @@ TIED_NOTE = ("tied input/output embeddings: the embedding-vs-unembedding alignme
 
 
 def summarise(result: AlignmentResult, pairs, tied: bool, **extra) -> dict:
-    """summary.json: pair counts, diag/off-diagonal alignment, orthogonality per space and
-    inner product (mean and median |cos| over i < j), random-pair baseline."""
+    """summary.json: pair counts; the alignment diagonal (mean |cos|, signed mean, minimum,
+    rows where it is the row maximum) against the Gaussian null (z, empirical p, verdict);
+    mean |cos| off the diagonal; orthogonality per space and inner product (mean and median
+    |cos| over i < j); the random-pair baseline (mean |cos|)."""
     kept = pairs[pairs["kept"]]
     all_concepts = list(dict.fromkeys(pairs["concept"]))
     out = {
@@ -226,16 +315,31 @@ def summarise(result: AlignmentResult, pairs, tied: bool, **extra) -> dict:
         "pairs_kept_per_concept": {c: int(n) for c, n in kept["concept"].value_counts(sort=False).items()},
         "drop_reasons": {r: int(n) for r, n in pairs.loc[~pairs["kept"], "reason"].value_counts().items()},
         "tied": bool(tied),
-        "diag_mean": None, "offdiag_mean_abs": None, "diag_min": None,
+        "diag_mean_abs": None, "diag_mean": None, "diag_min": None, "diag_row_max": None,
+        "offdiag_mean_abs": None,
+        "diag_null": None, "diag_verdict": None,
         "random_pairs_mean_abs": _mean(np.abs(result.random_pairs)),
         "orth_mean_abs": {s: {} for s in SPACES},
         "orth_median_abs": {s: {} for s in SPACES},
         "note": TIED_NOTE if tied else "",
     }
-    if result.alignment is not None:
-        out["diag_mean"] = _mean(np.diag(result.alignment))
-        out["diag_min"] = float(np.diag(result.alignment).min()) if len(result.concepts) else None
+    if result.alignment is not None and len(result.concepts):
+        diag = np.diag(result.alignment)
+        out["diag_mean_abs"], out["diag_row_max"] = diagonal_stats(result.alignment)
+        out["diag_mean"] = _mean(diag)
+        out["diag_min"] = float(diag.min())
         out["offdiag_mean_abs"] = _mean(np.abs(offdiag(result.alignment)))
+        verdict = null_verdict(out["diag_mean_abs"], result.null_diag_mean_abs)
+        out["diag_null"] = {
+            "draws": int(result.null_diag_mean_abs.size),
+            "mean_abs": _mean(result.null_diag_mean_abs),
+            "sd_abs": float(np.std(result.null_diag_mean_abs, ddof=1)),
+            "row_max_mean": _mean(result.null_diag_row_max),
+            "z": verdict["z"], "p": verdict["p"],
+            "rule": f"stands out when p < {NULL_P} and z > {NULL_Z:g} against independent "
+                    "Gaussian embedding/unembedding matrices with the same kept pairs",
+        }
+        out["diag_verdict"] = verdict["verdict"]
     for (space, ip), cos in result.orthogonality.items():
         v = np.abs(upper_pairs(cos)[2])
         out["orth_mean_abs"][space][ip] = _mean(v)
@@ -245,15 +349,27 @@ def summarise(result: AlignmentResult, pairs, tied: bool, **extra) -> dict:
 
 
 def summary_rows(model: str, summary: dict) -> list[dict]:
-    """Headline rows for results/summary/alignment.tsv (stage, quantity, setting, model, value)."""
-    rows = [dict(quantity=q, setting="", value=summary[q]) for q in
-            ("n_pairs_kept", "tied", "diag_mean", "offdiag_mean_abs", "random_pairs_mean_abs")]
-    rows[1]["value"] = int(bool(summary["tied"]))
+    """Headline rows for results/summary/alignment.tsv (stage, quantity, setting, model, value).
+
+    ``diag_stands_out`` is 1/0 (NaN when tied); ``diag_null_z``/``diag_null_p`` come from
+    ``summary['diag_null']``.
+    """
+    null = summary.get("diag_null") or {}
+    verdict = summary.get("diag_verdict")
+    values = {q: summary.get(q) for q in ("n_pairs_kept", "diag_mean_abs", "diag_mean",
+                                          "diag_row_max", "offdiag_mean_abs",
+                                          "random_pairs_mean_abs")}
+    values.update(tied=int(bool(summary["tied"])), diag_null_z=null.get("z"),
+                  diag_null_p=null.get("p"),
+                  diag_stands_out=None if verdict is None else int(verdict == STANDS_OUT))
+    order = ("n_pairs_kept", "tied", "diag_mean_abs", "diag_mean", "diag_row_max",
+             "diag_null_z", "diag_null_p", "diag_stands_out", "offdiag_mean_abs",
+             "random_pairs_mean_abs")
+    rows = [dict(quantity=q, setting="", value=values[q]) for q in order]
     for stat in ("orth_mean_abs", "orth_median_abs"):
-        for space in SPACES:
-            for ip in INNER_PRODUCTS:
-                rows.append(dict(quantity=stat, setting=f"space={space},inner_product={ip}",
-                                 value=summary[stat][space].get(ip)))
+        for space, ip in ORTHOGONALITY:
+            rows.append(dict(quantity=stat, setting=f"space={space},inner_product={ip}",
+                             value=summary[stat][space].get(ip)))
     for key in ("toy_kl_to_exact", "toy_final_loss"):
         if summary.get(key) is not None:
             rows.append(dict(quantity=key, setting="", value=summary[key]))

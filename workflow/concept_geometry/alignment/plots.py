@@ -2,7 +2,7 @@
 
 from __future__ import annotations
 
-
+from .geometry import INNER_PRODUCTS
 
 
 def alignment_heatmap(alignment, summary: dict, model: str, caption: str = ""):
@@ -32,28 +32,32 @@ def alignment_heatmap(alignment, summary: dict, model: str, caption: str = ""):
                 annot=k <= 10, fmt=".2f", cbar_kws={"label": "cosine"})
     ax.set_xlabel("unembedding-space concept direction")
     ax.set_ylabel("embedding-space concept direction")
+    null = summary["diag_null"]
     ax.set_title(f"Embedding vs unembedding concept directions — {model} (cf. Jiang et al. §5)\n"
-                 f"diag mean {summary['diag_mean']:.3f}, |off-diag| mean "
-                 f"{summary['offdiag_mean_abs']:.3f}, random pairs |cos| "
-                 f"{summary['random_pairs_mean_abs']:.3f}\n{caption}", fontsize=8)
+                 f"diagonal mean |cos| {summary['diag_mean_abs']:.3f} (signed "
+                 f"{summary['diag_mean']:.3f}), row max in {summary['diag_row_max']}/{k}\n"
+                 f"off-diagonal mean |cos| {summary['offdiag_mean_abs']:.3f}; random pairs "
+                 f"{summary['random_pairs_mean_abs']:.3f}\nGaussian null {null['mean_abs']:.3f} ± "
+                 f"{null['sd_abs']:.3f} ({null['draws']} draws): z {null['z']:.1f}, p {null['p']:.3f} "
+                 f"→ {summary['diag_verdict']}\n{caption}", fontsize=8)
     return fig
 
 
 def orthogonality_plot(orthogonality, summary: dict, model: str, caption: str = ""):
     """|cos| between different concepts per space and inner product (box + points), with the
-    alignment diagonal mean for scale (Park et al. causal vs Euclidean vs random)."""
+    alignment diagonal's mean |cos| for scale (Park et al.: causal vs Euclidean vs random M)."""
     import matplotlib.pyplot as plt
     import seaborn as sns
 
-    fig, ax = plt.subplots(figsize=(7.5, 4.2))
-    order = ["euclidean", "causal", "random"]
+    fig, ax = plt.subplots(figsize=(9, 4.4))
+    order = list(INNER_PRODUCTS)
     sns.boxplot(data=orthogonality, x="inner_product", y="abs_cos", hue="space", order=order,
                 ax=ax, showfliers=False, palette="Set2")
     sns.stripplot(data=orthogonality, x="inner_product", y="abs_cos", hue="space", order=order,
                   ax=ax, dodge=True, size=2.5, alpha=0.5, palette="dark:k", legend=False)
-    if summary.get("diag_mean") is not None:
-        ax.axhline(summary["diag_mean"], color="tab:red", ls="--", lw=1,
-                   label=f"alignment diag mean ({summary['diag_mean']:.2f})")
+    if summary.get("diag_mean_abs") is not None:
+        ax.axhline(summary["diag_mean_abs"], color="tab:red", ls="--", lw=1,
+                   label=f"alignment diagonal mean |cos| ({summary['diag_mean_abs']:.2f})")
     ax.set_ylim(0, 1.02)
     ax.set_xlabel("inner product")
     ax.set_ylabel("|cos| between different concepts")

@@ -2,17 +2,27 @@
 
 Text comes from the latent conditional model of the simulation study (Jiang et al. 2024 §2):
 m binary concepts with a random-DAG joint law. The vocabulary has
-- one *output word* per concept vector c in {0,1}^m, spelt ``y_<bits>`` (e.g. ``y_0110``);
+- the specials ``<pad> <unk> <s> </s>``;
 - two *context words* per concept i, ``k<i>_0`` and ``k<i>_1``, each revealing one value;
-- the specials ``<pad> <unk> <s> </s>``.
-A sentence is ``<s>`` + a context + the next word. The context reveals a random subset of
-core concepts of a concept vector drawn from the joint law, either as context words (core
-size uniform in 0..m, random order) or, with probability ``word_context_prob``, as one output
-word (which reveals all m concepts). The next word follows the exact conditional
-p(y | x) = p(c | c_core(x)) (``simulation.dag.conditionals``); the model is trained by
-cross-entropy against that exact law (``targets: exact``) or against a word drawn from it
-(``targets: sampled``). Its concept pairs are pairs of output words that differ only in
-concept i, written in the same ``base<TAB>target`` format as Park et al.'s lists.
+- *concept words* ``y_<bits>`` (e.g. ``y_0110``) for a seeded subset of the concept vectors
+  (``output_frac`` of {0,1}^m, not the full factorial), the only vectors the text uses;
+- ``fillers`` *filler words* ``f<j>``, which carry no concept.
+A concept sentence is ``<s>`` + a context + the next word. Its concept vector is drawn from
+the joint law restricted to the concept words; the context reveals a random subset of its
+core concepts, either as context words (core size uniform in 0..m, random order) or, with
+probability ``word_context_prob``, as one concept word (which reveals all m concepts). The
+next word follows the exact conditional p(y | x) = p(c | c_core(x)) (``simulation.dag``).
+With probability ``filler_prob`` a sentence is a filler sentence instead: ``<s> f<a>`` and
+a next filler word from a fixed random low-rank bigram law. The model is trained by
+cross-entropy against the exact next-word law (``targets: exact``) or against a word drawn
+from it (``targets: sampled``). Its concept pairs are pairs of concept words that differ
+only in concept i, written in the same ``base<TAB>target`` format as Park et al.'s lists.
+
+Why fillers and a partial factorial: with the full factorial {0,1}^m as the whole output
+vocabulary, Cov(γ) is (up to the few other rows) the covariance of the factorial design
+itself, and whitening by it makes the m factor directions orthogonal for *any* unembedding
+linear in the concepts, so the causal-orthogonality check could not fail. Here most rows of
+the unembedding are filler words, so Cov(γ) is estimated from rows that are not the concepts.
 """
 
 from __future__ import annotations
@@ -23,16 +33,19 @@ from pathlib import Path
 
 import numpy as np
 
+from ..errors import ConfigError
 from ..seeding import derive_seed
 from ..simulation.dag import Dag, concept_vectors, conditionals, joint_distribution, random_dag
 from .pairs import Concept
 
 SPECIALS = ("<pad>", "<unk>", "<s>", "</s>")
 PAD, UNK, BOS, EOS = range(4)
+FILLER_RANK = 16  # rank of the filler bigram logits: learnable by a 64-d model, not trivial
+FILLER_SCALE = 3.0  # their scale: a peaked but not deterministic next filler word
 
 
 def output_word(bits) -> str:
-    """The output word of a concept vector, e.g. (0, 1, 1) -> ``y_011``."""
+    """The concept word of a concept vector, e.g. (0, 1, 1) -> ``y_011``."""
     return "y_" + "".join(str(int(b)) for b in bits)
 
 
@@ -41,11 +54,20 @@ def context_word(concept: int, value: int) -> str:
     return f"k{concept}_{int(value)}"
 
 
+def filler_word(j: int) -> str:
+    return f"f{j}"
+
+
 @dataclass(frozen=True)
 class ToyVocabulary:
-    """Word <-> id layout: specials, then 2m context words, then 2^m output words."""
+    """Word <-> id layout: specials, 2m context words, the concept words, the filler words.
+
+    outputs: indices y into ``concept_vectors(m)`` of the concept words, ascending.
+    """
 
     m: int
+    outputs: tuple[int, ...]
+    fillers: int
 
     @property
     def context_offset(self) -> int:
@@ -56,17 +78,53 @@ class ToyVocabulary:
         return len(SPECIALS) + 2 * self.m
 
     @property
+    def filler_offset(self) -> int:
+        return self.output_offset + len(self.outputs)
+
+    @property
+    def size(self) -> int:
+        return self.filler_offset + self.fillers
+
+    @property
     def words(self) -> list[str]:
+        cv = concept_vectors(self.m)
         ctx = [context_word(i, v) for i in range(self.m) for v in (0, 1)]
-        return list(SPECIALS) + ctx + [output_word(c) for c in concept_vectors(self.m)]
+        return (list(SPECIALS) + ctx + [output_word(cv[y]) for y in self.outputs]
+                + [filler_word(j) for j in range(self.fillers)])
 
     def context_id(self, concept, value):
         """Token id of context word (concept, value); vectorised."""
         return self.context_offset + 2 * np.asarray(concept) + np.asarray(value)
 
     def output_id(self, y):
-        """Token id of output word y (index into ``concept_vectors(m)``); vectorised."""
-        return self.output_offset + np.asarray(y)
+        """Token id of the concept word of concept vector y (index into ``concept_vectors(m)``,
+        must be in ``outputs``); vectorised."""
+        lookup = np.full(2 ** self.m, -1, dtype=np.int64)
+        lookup[list(self.outputs)] = self.output_offset + np.arange(len(self.outputs))
+        return lookup[np.asarray(y)]
+
+
+def choose_outputs(m: int, frac: float, rng: np.random.Generator) -> tuple[int, ...]:
+    """A random subset of round(frac * 2^m) concept vectors (at least 2) in which every concept
+    has at least one pair differing only in it; redrawn (at most 1000 times) until so."""
+    n = max(2, int(round(frac * 2 ** m)))
+    cv = concept_vectors(m)
+    for _ in range(1000):
+        chosen = np.sort(rng.choice(2 ** m, size=n, replace=False))
+        if all(len(_pairs_of(cv, chosen, i)) for i in range(m)):
+            return tuple(int(y) for y in chosen)
+    raise ConfigError(
+        f"Invalid config: key `alignment.toy.output_frac` = {frac} gives {n} of the 2^{m} concept "
+        f"words, and 1000 random subsets of that size all left some concept without a pair of "
+        f"words differing only in it. Raise `alignment.toy.output_frac` (0.5 works for m >= 3)."
+    )
+
+
+def _pairs_of(cv: np.ndarray, chosen: np.ndarray, i: int) -> list[tuple[int, int]]:
+    """(y0, y1) in chosen x chosen with cv[y0], cv[y1] equal except c_i = 0 -> 1."""
+    have = set(int(y) for y in chosen)
+    bit = 1 << (cv.shape[1] - 1 - i)  # column 0 is the most significant bit
+    return [(int(y), int(y) | bit) for y in chosen if not int(y) & bit and (int(y) | bit) in have]
 
 
 def build_word_tokenizer(words: list[str], bos: str | None = "<s>", eos: str = "</s>",
@@ -88,37 +146,69 @@ def build_word_tokenizer(words: list[str], bos: str | None = "<s>", eos: str = "
     return PreTrainedTokenizerFast(tokenizer_object=tok, **kwargs)
 
 
-def toy_concepts(m: int) -> list[Concept]:
-    """Concept i: all pairs (y with c_i = 0, y with c_i = 1) equal elsewhere; 2^(m-1) each."""
-    cv = concept_vectors(m)
-    out = []
-    for i in range(m):
-        base = cv[cv[:, i] == 0]
-        target = base.copy()
-        target[:, i] = 1
-        out.append(Concept(f"c{i}", tuple((output_word(b), output_word(t))
-                                          for b, t in zip(base, target))))
-    return out
+def toy_concepts(vocab: ToyVocabulary) -> list[Concept]:
+    """Concept i: every pair of concept words (c_i = 0, c_i = 1) equal elsewhere."""
+    cv = concept_vectors(vocab.m)
+    chosen = np.asarray(vocab.outputs)
+    return [Concept(f"c{i}", tuple((output_word(cv[a]), output_word(cv[b]))
+                                   for a, b in _pairs_of(cv, chosen, i)))
+            for i in range(vocab.m)]
 
 
-def sample_batch(joint: np.ndarray, m: int, batch: int, word_context_prob: float,
-                 rng: np.random.Generator):
-    """Sentences of the latent-concept text.
+@dataclass(frozen=True)
+class ToyText:
+    """The law of the toy text.
+
+    joint: (2^m,) the DAG's joint restricted to the concept words (zero elsewhere), sums to 1.
+    filler_next: (fillers, fillers) row-stochastic next-filler law.
+    """
+
+    vocab: ToyVocabulary
+    joint: np.ndarray
+    filler_next: np.ndarray
+    word_context_prob: float
+    filler_prob: float
+
+
+def make_toy_text(dag: Dag, cfg: dict, rng: np.random.Generator) -> ToyText:
+    """Draw the concept words and the filler bigram law (from ``rng``) for ``dag``.
+
+    cfg: the ``alignment.toy`` section (output_frac, fillers, word_context_prob, filler_prob).
+    """
+    m = dag.m
+    outputs = choose_outputs(m, float(cfg["output_frac"]), rng)
+    vocab = ToyVocabulary(m, outputs, int(cfg["fillers"]))
+    joint = np.zeros(2 ** m)
+    joint[list(outputs)] = joint_distribution(dag)[list(outputs)]
+    joint /= joint.sum()
+    f = vocab.fillers
+    logits = FILLER_SCALE * (rng.standard_normal((f, FILLER_RANK)) @ rng.standard_normal((FILLER_RANK, f))
+                             / np.sqrt(FILLER_RANK))
+    expl = np.exp(logits - logits.max(axis=1, keepdims=True))
+    return ToyText(vocab, joint, expl / expl.sum(axis=1, keepdims=True),
+                   float(cfg["word_context_prob"]), float(cfg["filler_prob"]))
+
+
+def sample_batch(text: ToyText, batch: int, rng: np.random.Generator):
+    """Sentences of the toy text.
 
     Returns input_ids (batch, m + 1) int64 (``<s>`` + context, right-padded), position
     (batch,) index of the last context token (the logits there predict the next word),
-    contexts (batch, m) int8 in {-1, 0, 1}, and p_next (batch, 2^m) the exact conditional.
+    contexts (batch, m) int8 in {-1, 0, 1} (all -1 for filler sentences), and p_next
+    (batch, vocab size) the exact next-word law.
     """
-    vocab = ToyVocabulary(m)
+    vocab, m = text.vocab, text.vocab.m
     cv = concept_vectors(m)
-    y = rng.choice(2 ** m, size=batch, p=joint)
+    y = rng.choice(2 ** m, size=batch, p=text.joint)
     values = cv[y]
     core = rng.integers(0, m + 1, size=batch)
     order = np.argsort(rng.random((batch, m)), axis=1)  # reveal order of the concepts
     rank = np.empty_like(order)
     np.put_along_axis(rank, order, np.arange(m)[None, :].repeat(batch, 0), axis=1)
-    as_word = rng.random(batch) < word_context_prob
-    known = (rank < core[:, None]) | as_word[:, None]
+    as_word = rng.random(batch) < text.word_context_prob
+    filler = rng.random(batch) < text.filler_prob
+    first_filler = rng.integers(0, max(vocab.fillers, 1), size=batch)
+    known = ((rank < core[:, None]) | as_word[:, None]) & ~filler[:, None]
     contexts = np.where(known, values, -1).astype(np.int8)
 
     ids = np.full((batch, m + 1), PAD, dtype=np.int64)
@@ -127,29 +217,40 @@ def sample_batch(joint: np.ndarray, m: int, batch: int, word_context_prob: float
     ordered_values = np.take_along_axis(values, order, axis=1)
     tokens = vocab.context_id(order, ordered_values)
     ids[:, 1:] = np.where(slot, tokens, PAD)
+    one_word = as_word | filler
     ids[as_word, 1] = vocab.output_id(y[as_word])
-    ids[as_word, 2:] = PAD
-    position = np.where(as_word, 1, core)
-    return ids, position, contexts, conditionals(joint, contexts, m)
+    ids[filler, 1] = vocab.filler_offset + first_filler[filler]
+    ids[one_word, 2:] = PAD
+    position = np.where(one_word, 1, core)
+
+    p_next = np.zeros((batch, vocab.size))
+    outputs = list(vocab.outputs)
+    p_next[:, vocab.output_offset:vocab.filler_offset] = conditionals(text.joint, contexts, m)[:, outputs]
+    if filler.any():
+        p_next[filler] = 0.0
+        p_next[filler, vocab.filler_offset:] = text.filler_next[first_filler[filler]]
+    return ids, position, contexts, p_next
 
 
 @dataclass
 class ToyLM:
-    """A trained toy model: the HF model and tokenizer, the DAG, and the training curve."""
+    """A trained toy model: the HF model and tokenizer, the DAG, the text law and the
+    training curve."""
 
     model: object
     tokenizer: object
     dag: Dag
+    text: ToyText
     history: object  # pandas DataFrame: step, loss, kl_to_exact
     kl_to_exact: float
     final_loss: float
 
 
-def _loss(model, ids, position, p_next, out_slice, targets, rng_torch):
+def _loss(model, ids, position, p_next, targets, rng_torch):
     import torch
 
     logits = model(input_ids=ids).logits
-    logp = torch.log_softmax(logits[torch.arange(ids.shape[0]), position], dim=-1)[:, out_slice]
+    logp = torch.log_softmax(logits[torch.arange(ids.shape[0]), position], dim=-1)
     if targets == "exact":
         ce = -(p_next * logp).sum(dim=1)
     else:
@@ -162,9 +263,10 @@ def _loss(model, ids, position, p_next, out_slice, targets, rng_torch):
 def train_toy_lm(cfg: dict, seed: int, progress: bool = True) -> ToyLM:
     """Train the toy Llama described in the module docstring.
 
-    cfg: the ``alignment.toy`` config section (m, edge_prob, d_model, layers, heads,
-    intermediate, steps, batch_size, lr, init_std, word_context_prob, targets, log_every,
-    eval_batch). Randomness from ``seed`` only (DAG, init, data: separate derived seeds).
+    cfg: the ``alignment.toy`` config section (m, edge_prob, output_frac, fillers,
+    filler_prob, word_context_prob, d_model, layers, heads, intermediate, steps, batch_size,
+    lr, init_std, targets, log_every, eval_batch). Randomness from ``seed`` only (DAG,
+    vocabulary and filler law, init, data: separate derived seeds).
     """
     import pandas as pd
     import torch
@@ -173,12 +275,12 @@ def train_toy_lm(cfg: dict, seed: int, progress: bool = True) -> ToyLM:
 
     m = int(cfg["m"])
     dag = random_dag(m, float(cfg["edge_prob"]), np.random.default_rng(derive_seed(seed, "alignment", "toy", "dag")))
-    joint = joint_distribution(dag)
-    vocab = ToyVocabulary(m)
+    text = make_toy_text(dag, cfg, np.random.default_rng(derive_seed(seed, "alignment", "toy", "vocab")))
+    vocab = text.vocab
     tokenizer = build_word_tokenizer(vocab.words)
     torch.manual_seed(derive_seed(seed, "alignment", "toy", "init"))
     config = LlamaConfig(
-        vocab_size=len(vocab.words), hidden_size=int(cfg["d_model"]),
+        vocab_size=vocab.size, hidden_size=int(cfg["d_model"]),
         intermediate_size=int(cfg["intermediate"]), num_hidden_layers=int(cfg["layers"]),
         num_attention_heads=int(cfg["heads"]), num_key_value_heads=int(cfg["heads"]),
         max_position_embeddings=m + 2, initializer_range=float(cfg["init_std"]),
@@ -193,14 +295,12 @@ def train_toy_lm(cfg: dict, seed: int, progress: bool = True) -> ToyLM:
         opt, lambda s: min(1.0, (s + 1) / warmup) * 0.5 * (1 + np.cos(np.pi * min(s, steps) / steps)))
     data_rng = np.random.default_rng(derive_seed(seed, "alignment", "toy", "data"))
     torch_rng = torch.Generator().manual_seed(derive_seed(seed, "alignment", "toy", "draws"))
-    out_slice = slice(vocab.output_offset, vocab.output_offset + 2 ** m)
     history = []
     bar = tqdm(range(steps), desc="train toy Llama", disable=not progress, mininterval=2.0)
     for step in bar:
-        ids, pos, _, p_next = sample_batch(joint, m, int(cfg["batch_size"]),
-                                           float(cfg["word_context_prob"]), data_rng)
+        ids, pos, _, p_next = sample_batch(text, int(cfg["batch_size"]), data_rng)
         loss, kl = _loss(model, torch.from_numpy(ids), torch.from_numpy(pos),
-                         torch.from_numpy(p_next).float(), out_slice, cfg["targets"], torch_rng)
+                         torch.from_numpy(p_next).float(), cfg["targets"], torch_rng)
         opt.zero_grad(set_to_none=True)
         loss.backward()
         opt.step()
@@ -210,12 +310,11 @@ def train_toy_lm(cfg: dict, seed: int, progress: bool = True) -> ToyLM:
             bar.set_postfix(loss=f"{history[-1][1]:.3f}", kl=f"{history[-1][2]:.3f}")
     model.eval()
     with torch.no_grad():
-        ids, pos, _, p_next = sample_batch(joint, m, int(cfg["eval_batch"]),
-                                           float(cfg["word_context_prob"]), data_rng)
+        ids, pos, _, p_next = sample_batch(text, int(cfg["eval_batch"]), data_rng)
         _, kl = _loss(model, torch.from_numpy(ids), torch.from_numpy(pos),
-                      torch.from_numpy(p_next).float(), out_slice, "exact", torch_rng)
+                      torch.from_numpy(p_next).float(), "exact", torch_rng)
     frame = pd.DataFrame(history, columns=["step", "loss", "kl_to_exact"])
-    return ToyLM(model, tokenizer, dag, frame, kl.item(), history[-1][1])
+    return ToyLM(model, tokenizer, dag, text, frame, kl.item(), history[-1][1])
 
 
 def save_toy_lm(toy: ToyLM, folder: str | Path) -> None:
@@ -225,5 +324,6 @@ def save_toy_lm(toy: ToyLM, folder: str | Path) -> None:
     toy.tokenizer.save_pretrained(folder)
     dag = {"m": toy.dag.m, "parents": [list(p) for p in toy.dag.parents],
            "cpts": [np.asarray(c).tolist() for c in toy.dag.cpts],
+           "concept_words": list(toy.text.vocab.outputs), "fillers": toy.text.vocab.fillers,
            "kl_to_exact": toy.kl_to_exact}
     (folder / "dag.json").write_text(json.dumps(dag, indent=1))
