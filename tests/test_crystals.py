@@ -339,6 +339,23 @@ def test_config_checks_name_the_key():
         check_crystals_config(bad)
 
 
+def test_start_up_check_reads_crystals_layers_in_their_convention(root):
+    """MiniLM has 6 blocks: hidden_states runs 0..6 (6 = the last, normed, output), block
+    outputs 0..5; "embed" is only a block_output name."""
+    from concept_geometry.config import validate_config
+
+    def cfg(layers, convention):
+        return {"stages": ["crystals"], "crystals": {"layers": layers, "layer_convention": convention}}
+
+    schema = root / "workflow/schemas/config.schema.yaml"
+    validate_config(cfg([0, 6], "hidden_states"), schema)
+    validate_config(cfg(["embed", 5], "block_output"), schema)
+    for layers, convention, valid in (([7], "hidden_states", "0..6"), ([6], "block_output", "0..5"),
+                                      (["embed"], "hidden_states", "written 0")):
+        with pytest.raises(ConfigError, match=valid):
+            validate_config(cfg(layers, convention), schema)
+
+
 def test_summary_rows_use_the_report_settings():
     D, y, ell, _ = planted(n_rel=3, n_per=30)
     res = analyse_layer(D, y, ell, last_subword_chars_diff=-ell, seed=0, lda_components=2,

@@ -54,7 +54,7 @@ def layer_label(layer, convention: str, n_blocks: int | None = None, long: bool 
         return str(layer)
     if layer == "embed":
         return "embed = input of block 0"
-    return f"layer {layer} = output of block {layer} (blocks.{layer}.hook_resid_post)"
+    return f"{layer} = output of block {layer} (blocks.{layer}.hook_resid_post)"
 
 
 def crystals_model(config: dict) -> tuple[str, str, str]:
