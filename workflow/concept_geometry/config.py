@@ -138,15 +138,19 @@ def _check_layers_in_model(config):
     keys = [(f"{s}.layers", config[s].get("layers")) for s in ("features", "lobes", "galaxy")
             if s in stages]
     if "crystals" in stages and not (config["crystals"].get("model") or {}).get("path"):
-        keys.append(("crystals.layers", config["crystals"].get("layers")))
+        from .crystals.config import check_crystal_layers
+
+        # its own convention: hidden_states indices run to n (the last block's normed output)
+        check_crystal_layers(config["crystals"].get("layers") or [], n,
+                             config["crystals"].get("layer_convention", "block_output"),
+                             model=f"the model `{model}` (features.model.path)")
     for key, layers in keys:
         bad = [l for l in layers or [] if l != "embed" and not 0 <= l < n]
-        embed = ', or "embed"' if key.startswith("crystals") else ""
         if bad:
             raise ConfigError(
                 f"Invalid config: key `{key}` asks for layer(s) {bad}, but the model "
-                f"`{model}` (features.model.path) has {n} blocks (valid layers: 0..{n - 1}"
-                f"{embed}). Fix `{key}`. {_HINT}"
+                f"`{model}` (features.model.path) has {n} blocks (valid layers: 0..{n - 1}). "
+                f"Fix `{key}`. {_HINT}"
             )
 
 

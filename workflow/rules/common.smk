@@ -296,6 +296,7 @@ def crystals_differences_cfg():
     """The config keys the forward pass depends on (others do not re-run it)."""
     keys = (
         "model",
+        "layer_convention",
         "relations",
         "max_pairs_per_relation",
         "min_pairs_per_relation",

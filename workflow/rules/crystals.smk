@@ -120,5 +120,6 @@ rule crystals_summary:
     params:
         model=crystals_model(config)[1] if stage_enabled("crystals") else "none",
         layers=crystals_layers(),
+        layer_convention=config["crystals"]["layer_convention"],
     script:
         "../scripts/crystals_summary.py"

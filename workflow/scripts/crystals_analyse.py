@@ -15,7 +15,8 @@ def main(smk, log):
     data = io.read_npz(smk.input.differences)
     log.info("phase: analyse %d difference vectors of dimension %d", *data["differences"].shape)
     res = analyse_layer(
-        data["differences"], data["relation"], data["length_diff"], seed=smk.params.seed,
+        data["differences"], data["relation"], data["length_diff"],
+        last_subword_chars_diff=data["last_subword_chars_diff"], seed=smk.params.seed,
         lda_components=cfg["lda"]["n_components"], distractor_components=cfg["distractors"]["n_components"],
         corr_threshold=cfg["distractors"]["corr_threshold"], n_splits=cfg["silhouette"]["n_splits"],
         eval_fraction=cfg["eval_fraction"], silhouette_sample_size=cfg["silhouette"]["sample_size"],
@@ -25,8 +26,9 @@ def main(smk, log):
         io.write_tsv(getattr(smk.output, name), getattr(res, name))
     s = res.samples
     numeric = ("parallelogram_error", "trapezoid_cos")
-    io.write_npz(smk.output.views, eval_index=res.eval_index, pc1=res.pc1,
-                 length_diff=data["length_diff"], relation=data["relation"],
+    io.write_npz(smk.output.views, eval_index=res.eval_index, layer_label=data["layer_label"],
+                 **{f"pc1_{k}": v for k, v in res.pc1.items()}, length_diff=data["length_diff"],
+                 last_subword_chars_diff=data["last_subword_chars_diff"], relation=data["relation"],
                  **{f"coords_{k}": v for k, v in res.coords.items()},
                  **{f"sample_{c}": s[c].to_numpy(dtype=float if c in numeric else str) for c in s.columns})
 

@@ -10,13 +10,15 @@ from concept_geometry import io  # noqa: E402
 def main(smk, log):
     import pandas as pd
 
+    from concept_geometry.crystals.config import layer_label
     from concept_geometry.crystals.summary import summary_rows
 
     frames = []
     for i, layer in enumerate(smk.params.layers):
         tables = {k: io.read_tsv(smk.input[k][i]) for k in
                   ("clusters", "silhouette", "quality", "distractors", "pairs")}
-        frames.append(summary_rows(smk.params.model, str(layer), **tables))
+        label = layer_label(layer if layer == "embed" else int(layer), smk.params.layer_convention)
+        frames.append(summary_rows(smk.params.model, label, **tables))
         log.info("layer %s: %d rows", layer, len(frames[-1]))
     io.write_tsv(smk.output.summary, pd.concat(frames, ignore_index=True))
 

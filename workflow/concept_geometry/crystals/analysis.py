@@ -1,11 +1,18 @@
 """The crystals analysis of one model layer: every table of the stage's output contract.
 
-Li et al. 2024, atom scale. Faithful and corrected variants side by side:
+Li et al. 2024, atom scale. Faithful and corrected variants side by side (``variant``):
 - silhouette ``faithful``: the projection fitted and scored on the same pairs (paper's code);
   ``corrected``: fitted on training folds, scored on the held-out fold (StratifiedKFold).
-- clusters and crystal quality are always measured on held-out pairs (``eval`` split), with
-  the distractor PCs and LDA fitted on the other pairs (``fit`` split), so the LDA space
-  cannot look good by overfitting the very pairs it is scored on.
+- clusters (ARI, purity) and crystal quality: ``faithful`` fits the distractor PCs and LDA
+  on all pairs and scores those same pairs, as the paper's in-sample LDA; ``corrected``
+  fits them on the ``fit`` split and scores the held-out ``eval`` split (stratified by
+  relation, seeded), so the LDA space cannot look good by overfitting the pairs it is
+  scored on.
+- distractors ``faithful``: the paper's Fig. 10 (PCA of the z-scored input − output
+  differences against the last-subword character-length difference); ``corrected``: PCA of
+  the centred output − input differences (an orthogonal projection in the model's own
+  metric, which is what ``distractor_removed`` projects out) against the token-length
+  difference. Both covariates' correlations are reported for both.
 """
 
 from __future__ import annotations
@@ -23,16 +30,19 @@ from . import geometry as g
 class CrystalResults:
     """Tables (pandas frames as in the output contract) and arrays for the figures.
 
-    clusters: space, ari, purity, n_clusters, n_pairs.
+    clusters: space, variant, ari, purity, n_clusters, n_pairs.
     silhouette: space, variant, n_components, silhouette.
-    quality: relation, space, parallelogram_error_median, trapezoid_cos_median,
+    quality: relation, space, variant, parallelogram_error_median, trapezoid_cos_median,
         baseline_error_median, baseline_cos_median, n_quadruples.
-    distractors: component, explained_variance, corr_length_diff, removed.
+    distractors: variant, component, explained_variance, corr_last_subword_chars_diff,
+        corr_length_diff, removed (the variant's own covariate decides ``removed``; the
+        corrected subspace is what ``distractor_removed`` projects out).
     coords: {space: (n_eval, 2)} 2-D views of the held-out pairs (raw / distractor_removed:
         their first two principal components; lda: the first two LDA directions).
-    pc1: (n_pairs,) PC1 score of every pair; eval_index: (n_eval,) rows of the eval split.
+    pc1: {variant: (n_pairs,)} PC1 score of every pair; eval_index: (n_eval,) rows of the
+        eval split.
     samples: long frame (space, relation, kind: same|baseline, parallelogram_error,
-        trapezoid_cos), one row per sampled quadruple.
+        trapezoid_cos), one row per sampled quadruple of the held-out (corrected) variant.
     """
 
     clusters: pd.DataFrame
@@ -40,7 +50,7 @@ class CrystalResults:
     quality: pd.DataFrame
     distractors: pd.DataFrame
     coords: dict = field(default_factory=dict)
-    pc1: np.ndarray | None = None
+    pc1: dict = field(default_factory=dict)
     eval_index: np.ndarray | None = None
     samples: pd.DataFrame | None = None
 
@@ -69,77 +79,110 @@ def check_inputs(y: np.ndarray, lda_components: int, d: int, n_splits: int,
             f"`crystals.min_pairs_per_relation` so such relations are dropped up front.")
 
 
-def analyse_layer(D: np.ndarray, y: np.ndarray, length_diff: np.ndarray, *, seed: int,
+def analyse_layer(D: np.ndarray, y: np.ndarray, length_diff: np.ndarray, *,
+                  last_subword_chars_diff: np.ndarray, seed: int,
                   lda_components: int = 8, distractor_components: int = 10,
                   corr_threshold: float = 0.3, n_splits: int = 5, eval_fraction: float = 0.5,
                   silhouette_sample_size: int | None = None, n_quadruples: int = 2000,
                   kmeans_n_init: int = 10, n_clusters: int | None = None) -> CrystalResults:
     """All crystal statistics of one layer.
 
-    D: (n_pairs, d) difference vectors; y: (n_pairs,) relation names; length_diff: (n_pairs,).
+    D: (n_pairs, d) difference vectors output − input; y: (n_pairs,) relation names;
+    length_diff: (n_pairs,) token-length difference; last_subword_chars_diff: (n_pairs,)
+    characters of the output's last subword string − the input's (the paper's covariate).
     """
-    from sklearn.metrics import adjusted_rand_score
     from sklearn.model_selection import train_test_split
 
     D = np.asarray(D, dtype=np.float64)
     y = np.asarray(y)
     length_diff = np.asarray(length_diff, dtype=np.float64)
+    chars_diff = np.asarray(last_subword_chars_diff, dtype=np.float64)
     check_inputs(y, lda_components, D.shape[1], n_splits, eval_fraction)
-    relations = np.unique(y)
-    k = n_clusters or len(relations)
+    k = n_clusters or len(np.unique(y))
     kw = dict(lda_components=lda_components, distractor_components=distractor_components,
               corr_threshold=corr_threshold)
 
     # distractors: on all pairs (PCA does not see the relation labels)
-    dist = g.fit_distractors(D, length_diff, distractor_components, corr_threshold)
-    distractors = pd.DataFrame({
-        "component": np.arange(1, len(dist.removed) + 1),
-        "explained_variance": dist.explained_variance_ratio,
-        "corr_length_diff": dist.corr_length_diff,
-        "removed": dist.removed,
-    })
-    pc1 = (D - D.mean(axis=0)) @ dist.components[0]
+    faithful, scores = g.fit_distractors_faithful(D, chars_diff, distractor_components,
+                                                  corr_threshold, seed)
+    corrected = g.fit_distractors(D, length_diff, distractor_components, corr_threshold)
+    corr_scores = (D - D.mean(axis=0)) @ corrected.components.T
+    distractors = pd.concat([pd.DataFrame({
+        "variant": variant,
+        "component": np.arange(1, len(fit.removed) + 1),
+        "explained_variance": fit.explained_variance_ratio,
+        "corr_last_subword_chars_diff": g.pearson(sc, chars_diff),
+        "corr_length_diff": g.pearson(sc, length_diff),
+        "removed": fit.removed,
+    }) for variant, fit, sc in (("faithful", faithful, scores), ("corrected", corrected, corr_scores))],
+        ignore_index=True)
+    pc1 = {"faithful": scores[:, 0], "corrected": corr_scores[:, 0]}
 
     # silhouettes: faithful (in-sample) and corrected (cross-validated)
     sil_rows = []
     for space in g.SPACES:
         dim = {"raw": D.shape[1], "lda": lda_components,
-               "distractor_removed": D.shape[1] - int(dist.removed.sum())}[space]
+               "distractor_removed": D.shape[1] - int(corrected.removed.sum())}[space]
         common = dict(sample_size=silhouette_sample_size, seed=seed, **kw)
         sil_rows.append((space, "faithful", dim, g.silhouette_faithful(space, D, y, length_diff, **common)))
         sil_rows.append((space, "corrected", dim, g.silhouette_corrected(
             space, D, y, length_diff, n_splits=n_splits, **common)))
     silhouette = pd.DataFrame(sil_rows, columns=["space", "variant", "n_components", "silhouette"])
 
-    # clusters and crystal quality on held-out pairs
+    # clusters and crystal quality: in-sample (faithful) and on held-out pairs (corrected)
     fit_idx, eval_idx = train_test_split(np.arange(len(y)), test_size=eval_fraction,
                                          stratify=y, random_state=seed)
-    eval_idx = np.sort(eval_idx)
-    fit_idx = np.sort(fit_idx)
-    rng = np.random.default_rng(seed)
+    everything = np.arange(len(y))
+    splits = {"faithful": (everything, everything), "corrected": (np.sort(fit_idx), np.sort(eval_idx))}
     cl_rows, q_rows, samples, coords = [], [], [], {}
-    for space in g.SPACES:
-        f = g.fit_space(space, D[fit_idx], y[fit_idx], length_diff[fit_idx], **kw)
-        V = f(D[eval_idx])
-        ye = y[eval_idx]
-        labels = g.kmeans_labels(V, k, seed, kmeans_n_init)
-        cl_rows.append((space, adjusted_rand_score(ye, labels), g.purity(ye, labels), k, len(ye)))
-        coords[space] = V[:, :2] if space == "lda" else (V - V.mean(axis=0)) @ _top2(V)
-        for rel in relations:
-            i, j = g.sample_quadruples(ye, rel, n_quadruples, rng)
-            bi, bj = g.sample_quadruples(ye, rel, n_quadruples, rng, mix=True)
-            err, cos = g.parallelogram_error(V, i, j), g.trapezoid_cos(V, i, j)
-            berr, bcos = g.parallelogram_error(V, bi, bj), g.trapezoid_cos(V, bi, bj)
-            q_rows.append((rel, space, _median(err), _median(cos), _median(berr), _median(bcos), len(i)))
-            for kind, e, c in (("same", err, cos), ("baseline", berr, bcos)):
-                samples.append(pd.DataFrame({"space": space, "relation": rel, "kind": kind,
-                                             "parallelogram_error": e, "trapezoid_cos": c}))
-    clusters = pd.DataFrame(cl_rows, columns=["space", "ari", "purity", "n_clusters", "n_pairs"])
+    for variant, (fit_rows, score_rows) in splits.items():
+        rng = np.random.default_rng(seed)
+        for space in g.SPACES:
+            f = g.fit_space(space, D[fit_rows], y[fit_rows], length_diff[fit_rows], **kw)
+            V = f(D[score_rows])
+            ye = y[score_rows]
+            cl_rows.append((space, variant, *cluster_scores(V, ye, k, seed, kmeans_n_init), k, len(ye)))
+            quality, sampled = crystal_quality(V, ye, n_quadruples, rng)
+            q_rows += [(rel, space, variant, *row) for rel, row in quality]
+            if variant == "corrected":
+                coords[space] = V[:, :2] if space == "lda" else (V - V.mean(axis=0)) @ _top2(V)
+                samples += [frame.assign(space=space) for frame in sampled]
+    clusters = pd.DataFrame(cl_rows, columns=["space", "variant", "ari", "purity", "n_clusters", "n_pairs"])
     quality = pd.DataFrame(q_rows, columns=[
-        "relation", "space", "parallelogram_error_median", "trapezoid_cos_median",
+        "relation", "space", "variant", "parallelogram_error_median", "trapezoid_cos_median",
         "baseline_error_median", "baseline_cos_median", "n_quadruples"])
-    return CrystalResults(clusters, silhouette, quality, distractors, coords, pc1, eval_idx,
-                          pd.concat(samples, ignore_index=True))
+    samples = pd.concat(samples, ignore_index=True)[
+        ["space", "relation", "kind", "parallelogram_error", "trapezoid_cos"]]
+    return CrystalResults(clusters, silhouette, quality, distractors, coords, pc1,
+                          splits["corrected"][1], samples)
+
+
+def cluster_scores(V: np.ndarray, y: np.ndarray, k: int, seed: int, n_init: int) -> tuple[float, float]:
+    """(ARI, purity) of k-means (k clusters, seeded) on V against the relations y."""
+    from sklearn.metrics import adjusted_rand_score
+
+    labels = g.kmeans_labels(V, k, seed, n_init)
+    return adjusted_rand_score(y, labels), g.purity(y, labels)
+
+
+def crystal_quality(V: np.ndarray, y: np.ndarray, n_quadruples: int, rng: np.random.Generator):
+    """Per relation: medians of parallelogram error and trapezoid cosine of same-relation
+    quadruples and of the mixed-relation baseline, and the sampled values.
+
+    Returns ([(relation, (err, cos, baseline err, baseline cos, n_quadruples))], [frames of
+    relation, kind, parallelogram_error, trapezoid_cos]).
+    """
+    rows, frames = [], []
+    for rel in np.unique(y):
+        i, j = g.sample_quadruples(y, rel, n_quadruples, rng)
+        bi, bj = g.sample_quadruples(y, rel, n_quadruples, rng, mix=True)
+        err, cos = g.parallelogram_error(V, i, j), g.trapezoid_cos(V, i, j)
+        berr, bcos = g.parallelogram_error(V, bi, bj), g.trapezoid_cos(V, bi, bj)
+        rows.append((rel, (_median(err), _median(cos), _median(berr), _median(bcos), len(i))))
+        for kind, e, c in (("same", err, cos), ("baseline", berr, bcos)):
+            frames.append(pd.DataFrame({"relation": rel, "kind": kind,
+                                        "parallelogram_error": e, "trapezoid_cos": c}))
+    return rows, frames
 
 
 def _median(x: np.ndarray) -> float:

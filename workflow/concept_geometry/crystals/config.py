@@ -3,11 +3,58 @@
 from __future__ import annotations
 
 import re
+from typing import Sequence
 
 from ..errors import ConfigError
 
 _HINT = "Every key is documented in config/README.md (## crystals)."
 _NAME = re.compile(r"^[A-Za-z0-9_.\-]+$")
+
+LAYER_CONVENTIONS = ("block_output", "hidden_states")
+
+
+def check_crystal_layers(layers: Sequence, n_blocks: int, convention: str,
+                         key: str = "crystals.layers", model: str = "the model") -> None:
+    """Refuse layers a model of ``n_blocks`` blocks does not have under ``convention``
+    (block_output: "embed" or 0..n−1; hidden_states: 0..n, n = the last, normed, output)."""
+    if convention == "hidden_states":
+        bad = [l for l in layers if not (isinstance(l, int) and 0 <= l <= n_blocks)]
+        valid = (f"0..{n_blocks} (hidden_states[L] = input of block L; 0 = the embedding, "
+                 f"{n_blocks} = the last block's output after the final norm; \"embed\" is "
+                 f"written 0 under this convention)")
+    elif convention == "block_output":
+        bad = [l for l in layers if l != "embed" and not (isinstance(l, int) and 0 <= l < n_blocks)]
+        valid = f"0..{n_blocks - 1} (output of block L), or \"embed\" for the embedding"
+    else:
+        raise ConfigError(f"Invalid config: key `crystals.layer_convention` = {convention!r}; "
+                          f"expected one of {list(LAYER_CONVENTIONS)}.")
+    if bad:
+        raise ConfigError(
+            f"Invalid config: key `{key}` asks for layer(s) {bad}, but {model} has {n_blocks} "
+            f"blocks and `crystals.layer_convention` is {convention!r} (valid layers: {valid}). "
+            f"Fix `{key}`. {_HINT}")
+
+
+def layer_label(layer, convention: str, n_blocks: int | None = None, long: bool = False) -> str:
+    """How tables (short) and figures (long) name ``layer`` under ``convention``.
+
+    Short: ``embed`` / ``3`` (block_output, as the result folders), ``hidden_states[12]``.
+    Long, e.g. ``hidden_states[12] = input of block 12``.
+    """
+    if convention == "hidden_states":
+        short = f"hidden_states[{layer}]"
+        if not long:
+            return short
+        if layer == 0:
+            return f"{short} = embedding (input of block 0)"
+        if n_blocks is not None and layer == n_blocks:
+            return f"{short} = output of block {layer - 1} after the final norm"
+        return f"{short} = input of block {layer}"
+    if not long:
+        return str(layer)
+    if layer == "embed":
+        return "embed = input of block 0"
+    return f"{layer} = output of block {layer} (blocks.{layer}.hook_resid_post)"
 
 
 def crystals_model(config: dict) -> tuple[str, str, str]:
@@ -39,6 +86,11 @@ def check_crystals_config(config: dict) -> None:
         return
     cfg = config["crystals"]
     crystals_model(config)
+    if cfg.get("layer_convention") == "hidden_states" and "embed" in cfg["layers"]:
+        raise ConfigError(
+            "Invalid config: key `crystals.layers` has \"embed\", but under "
+            "`crystals.layer_convention: hidden_states` layers are hidden_states indices: write "
+            f"0 (hidden_states[0] is the embedding). {_HINT}")
     names = cfg.get("relations")
     n_rel = len(names) if names else None
     k = cfg["lda"]["n_components"]

@@ -25,6 +25,8 @@ class Differences:
     inputs, outputs: (n_used, d) float32 residuals of the input / output word.
     differences: (n_used, d) float32, outputs − inputs.
     relation: (n_used,) str; length_input, length_output, length_diff: (n_used,) int tokens.
+    last_subword_chars_input, _output, _diff: (n_used,) int, characters of each word's last
+        subword string and their difference output − input (the official covariate).
     """
 
     inputs: np.ndarray
@@ -32,6 +34,8 @@ class Differences:
     relation: np.ndarray
     length_input: np.ndarray
     length_output: np.ndarray
+    last_subword_chars_input: np.ndarray
+    last_subword_chars_output: np.ndarray
 
     @property
     def differences(self) -> np.ndarray:
@@ -41,11 +45,18 @@ class Differences:
     def length_diff(self) -> np.ndarray:
         return self.length_output - self.length_input
 
+    @property
+    def last_subword_chars_diff(self) -> np.ndarray:
+        return self.last_subword_chars_output - self.last_subword_chars_input
+
     def arrays(self) -> dict:
         """The arrays of ``differences.npz``."""
         return dict(inputs=self.inputs, outputs=self.outputs, differences=self.differences,
                     relation=self.relation.astype(str), length_input=self.length_input,
-                    length_output=self.length_output, length_diff=self.length_diff)
+                    length_output=self.length_output, length_diff=self.length_diff,
+                    last_subword_chars_input=self.last_subword_chars_input,
+                    last_subword_chars_output=self.last_subword_chars_output,
+                    last_subword_chars_diff=self.last_subword_chars_diff)
 
 
 def screen_pairs(pairs: pd.DataFrame, tokenizer, min_pairs_per_relation: int):
@@ -78,8 +89,10 @@ def check_usable(status: pd.DataFrame) -> None:
 
 def relation_differences(model, tokenizer, pairs: pd.DataFrame, layers: Sequence,
                          min_pairs_per_relation: int = 10, batch_size: int = 256,
-                         device: str = "cpu", progress: bool = True):
-    """Difference vectors of the usable pairs at each of ``layers``.
+                         device: str = "cpu", progress: bool = True,
+                         convention: str = "block_output"):
+    """Difference vectors of the usable pairs at each of ``layers`` (read under the layer
+    ``convention``, see ``residuals``).
 
     pairs: frame (relation, input, output). Only the words of used pairs go through the
     model. Returns (status frame, {layer: Differences}).
@@ -89,11 +102,11 @@ def relation_differences(model, tokenizer, pairs: pd.DataFrame, layers: Sequence
     needed = list(dict.fromkeys(used["input"].tolist() + used["output"].tolist()))
     index = {w: i for i, w in enumerate(words)}
     rows = np.array([index[w] for w in needed], dtype=np.int64)
-    sub = type(tokens)([tokens.ids[r] for r in rows], tokens.last[rows], tokens.n_tokens[rows],
-                       tokens.unknown[rows])
+    sub = tokens.subset(rows)
     pad = tokenizer.pad_token_id if tokenizer.pad_token_id is not None else 0
     res = last_token_residuals(model, sub, layers, batch_size=batch_size, pad_id=pad,
-                               device=device, progress=progress) if needed else {}
+                               device=device, progress=progress,
+                               convention=convention) if needed else {}
     pos = {w: i for i, w in enumerate(needed)}
     a = used["input"].map(pos).to_numpy(dtype=np.int64)
     b = used["output"].map(pos).to_numpy(dtype=np.int64)
@@ -101,5 +114,7 @@ def relation_differences(model, tokenizer, pairs: pd.DataFrame, layers: Sequence
     for layer in layers:
         R = res.get(layer, np.zeros((0, 0), dtype=np.float32))
         out[layer] = Differences(R[a], R[b], used["relation"].to_numpy().astype(str),
-                                 used["n_tokens_input"].to_numpy(), used["n_tokens_output"].to_numpy())
+                                 used["n_tokens_input"].to_numpy(), used["n_tokens_output"].to_numpy(),
+                                 used["last_subword_chars_input"].to_numpy(),
+                                 used["last_subword_chars_output"].to_numpy())
     return status, out

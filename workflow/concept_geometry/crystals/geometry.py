@@ -4,7 +4,8 @@ silhouettes, and directly measured crystal (parallelogram / trapezoid) quality.
 Li et al. 2024, "The Geometry of Concepts", atom scale. Notation: ``D`` (n_pairs, d) holds
 one difference vector b − a per word pair (a → b), ``y`` (n_pairs,) its relation label,
 ``length_diff`` (n_pairs,) the token-length difference (tokens of b − tokens of a), the
-covariate of the paper's "word length" distractor.
+corrected variant's covariate of the "word length" distractor; the faithful one
+(``fit_distractors_faithful``) is the paper's: characters of the last subword string.
 
 Three spaces are compared, each a linear map fitted on some pairs and applied to others:
 ``raw`` (identity), ``distractor_removed`` (leading principal components of D that
@@ -78,6 +79,44 @@ def fit_distractors(D: np.ndarray, length_diff: np.ndarray, n_components: int,
     corr = pearson(Dc @ comps.T, np.asarray(length_diff, dtype=np.float64))
     removed = np.nan_to_num(np.abs(corr), nan=0.0) >= corr_threshold
     return DistractorFit(comps, evr, corr, removed)
+
+
+def zscore_columns(X: np.ndarray) -> np.ndarray:
+    """(X − column mean) / column std (ddof 0, numpy's default). A constant column, which the
+    official code turns into NaN (and its PCA into an error), becomes 0 here."""
+    X = np.asarray(X, dtype=np.float64)
+    sd = X.std(axis=0)
+    ok = sd > 0
+    return np.where(ok, (X - X.mean(axis=0)) / np.where(ok, sd, 1.0), 0.0)
+
+
+def fit_distractors_faithful(D: np.ndarray, last_subword_chars_diff: np.ndarray,
+                             n_components: int, corr_threshold: float,
+                             seed: int) -> tuple[DistractorFit, np.ndarray]:
+    """The paper's distractor analysis (Fig. 10): PCs of the z-scored input − output
+    differences and their correlation with the last-subword character-length difference.
+
+    Follows ejmichaud/feature-geometry: ``atom/crystal_pca.py`` line 86 (difference = input −
+    output embedding; ``D`` here is output − input, so it is negated, exactly), and
+    ``atom/crystal_interp_pc0.py`` lines 79 and 104 (z-scored twice, ``np.std`` ddof 0),
+    103-105 (sklearn ``PCA`` with its default solver, randomized at the paper's size, seeded
+    here by ``seed`` where the official script seeds numpy's global state with 83), 69 and
+    113 (covariate ``len(tokenize(output)[-1]) − len(tokenize(input)[-1])``, characters of
+    the last subword string). PC signs are sklearn's (largest |loading| positive). The
+    correlation is Pearson's r of each PC score with the covariate (the official figure
+    fits a line to the same points).
+    D: (n, d) float32-valued; last_subword_chars_diff: (n,) int.
+    """
+    from sklearn.decomposition import PCA
+
+    X = -np.asarray(D, dtype=np.float64)
+    Z = zscore_columns(zscore_columns(X))
+    k = min(n_components, *Z.shape)
+    pca = PCA(n_components=k, random_state=seed)
+    scores = pca.fit_transform(Z)
+    corr = pearson(scores, np.asarray(last_subword_chars_diff, dtype=np.float64))
+    removed = np.nan_to_num(np.abs(corr), nan=0.0) >= corr_threshold
+    return DistractorFit(pca.components_, pca.explained_variance_ratio_, corr, removed), scores
 
 
 def remove_subspace(X: np.ndarray, basis: np.ndarray) -> np.ndarray:

@@ -37,19 +37,25 @@ def plot_difference_views(coords: dict, relation: np.ndarray, title: str):
     return fig
 
 
-def plot_pc1_length(pc1: np.ndarray, length_diff: np.ndarray, corr: float, title: str):
-    """PC1 score of each difference vector against its token-length difference (cf. Li et
-    al. Fig. 1 right: the leading direction of the raw differences tracks word length)."""
-    fig, ax = plt.subplots(figsize=(7.5, 5))
-    jitter = np.random.default_rng(0).uniform(-0.15, 0.15, len(length_diff))
-    ax.scatter(length_diff + jitter, pc1, s=4, alpha=0.4)
-    levels = np.unique(length_diff)
-    means = [pc1[length_diff == v].mean() for v in levels]
-    ax.plot(levels, means, "o-", color="black", ms=4, label="mean per length difference")
-    ax.set_xlabel("token-length difference (output − input)")
-    ax.set_ylabel("PC1 score of the difference vector")
-    ax.legend(frameon=False, fontsize=8)
-    ax.set_title(f"{title}\nPearson r = {corr:.3f}", fontsize=10)
+def plot_pc1_length(panels: list, title: str):
+    """PC1 score of each difference vector against a word-length difference, one panel per
+    variant (cf. Li et al. Fig. 10 / Fig. 1 right: the leading direction tracks word length).
+
+    panels: [(variant title, pc1 (n,), covariate (n,) int, covariate label, Pearson r)].
+    """
+    fig, axes = plt.subplots(1, len(panels), figsize=(7 * len(panels), 5), squeeze=False)
+    for ax, (name, pc1, cov, label, corr) in zip(axes[0], panels):
+        jitter = np.random.default_rng(0).uniform(-0.15, 0.15, len(cov))
+        ax.scatter(cov + jitter, pc1, s=4, alpha=0.4)
+        levels = np.unique(cov)
+        means = [pc1[cov == v].mean() for v in levels]
+        ax.plot(levels, means, "o-", color="black", ms=4, label="mean per length difference")
+        ax.set_xlabel(label)
+        ax.set_ylabel("PC1 score of the difference vector")
+        ax.legend(frameon=False, fontsize=8)
+        ax.set_title(f"{name}\nPearson r = {corr:.3f}", fontsize=9)
+    fig.suptitle(title, fontsize=10)
+    fig.tight_layout()
     return fig
 
 

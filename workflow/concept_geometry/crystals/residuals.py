@@ -5,6 +5,14 @@ tokenizer's special tokens (Gemma/Llama: ``<bos> word``; BERT/MiniLM: ``[CLS] wo
 and the residual at the word's *last own token* is kept (for BERT that is the token before
 [SEP], not [SEP]). A word is *unknown* when any of its tokens is the tokenizer's unk token
 (its residual would not be the word's), and *empty* when it has no tokens of its own.
+
+Two layer conventions (``crystals.layer_convention``):
+- ``block_output``: layer L is the output of block L (``blocks.L.hook_resid_post``, as the
+  lobes and galaxy stages), ``"embed"`` the input of block 0;
+- ``hidden_states``: layer L is transformers' ``hidden_states[L]``, as the official
+  ``compute_embedding`` reads it (ejmichaud/feature-geometry ``atom/crystal_pca.py``, line
+  55): the input of block L (= output of block L−1), 0 the embedding, and ``n_blocks`` the
+  last block's output after the model's final norm.
 """
 
 from __future__ import annotations
@@ -15,7 +23,31 @@ from typing import Sequence
 import numpy as np
 import pandas as pd
 
+from ..models.loading import n_layers
 from ..models.residual import residual_stream
+from .config import check_crystal_layers
+
+def residuals_at(model, input_ids, attention_mask, layers: Sequence, convention: str) -> dict:
+    """Residual stream {layer: (batch, seq, d) float32} at ``layers`` under ``convention``.
+
+    hidden_states[L] for 0 < L < n is the output of block L − 1 and hidden_states[0] the
+    input of block 0, so both come from the early-stopping hooks; hidden_states[n] also
+    has the final norm applied, so it needs transformers' own ``hidden_states``.
+    """
+    if convention == "block_output":
+        return residual_stream(model, input_ids, attention_mask, list(layers))
+    n = n_layers(model)
+    check_crystal_layers(layers, n, convention)
+    if n in layers:
+        import torch
+
+        with torch.no_grad():  # the base model: no (batch, seq, vocab) logits
+            hs = model.base_model(input_ids=input_ids, attention_mask=attention_mask,
+                                  output_hidden_states=True).hidden_states
+        return {l: hs[l].detach().float() for l in layers}
+    hooks = {l: "embed" if l == 0 else l - 1 for l in layers}
+    res = residual_stream(model, input_ids, attention_mask, list(dict.fromkeys(hooks.values())))
+    return {l: res[h] for l, h in hooks.items()}
 
 
 @dataclass
@@ -26,12 +58,21 @@ class WordTokens:
     last: (n_words,) int, index of the word's last own (non-special) token in ``ids[i]``.
     n_tokens: (n_words,) int, number of the word's own tokens (0 when empty).
     unknown: (n_words,) bool, some own token is the unk token.
+    last_subword_chars: (n_words,) int, characters of the word's last subword string
+        ``tokenizer.tokenize(word)[-1]`` (with its '▁' or '##' marker; 0 when empty): the
+        official distractor covariate (``atom/crystal_interp_pc0.py``, line 69).
     """
 
     ids: list
     last: np.ndarray
     n_tokens: np.ndarray
     unknown: np.ndarray
+    last_subword_chars: np.ndarray
+
+    def subset(self, rows: np.ndarray) -> "WordTokens":
+        """The words at ``rows``."""
+        return WordTokens([self.ids[r] for r in rows], self.last[rows], self.n_tokens[rows],
+                          self.unknown[rows], self.last_subword_chars[rows])
 
 
 def tokenize_words(tokenizer, words: Sequence[str]) -> WordTokens:
@@ -50,13 +91,18 @@ def tokenize_words(tokenizer, words: Sequence[str]) -> WordTokens:
         last.append(own[-1] if own else -1)
         n_tok.append(len(own))
         unknown.append(unk is not None and any(seq[i] == unk for i in own))
+    # The official covariate reads tokenize()'s strings, not the ids' (same pieces, but the
+    # string is what it measures).
+    chars = [len(pieces[-1]) if pieces else 0 for pieces in map(tokenizer.tokenize, words)]
     return WordTokens(ids, np.asarray(last, dtype=np.int64), np.asarray(n_tok, dtype=np.int64),
-                      np.asarray(unknown, dtype=bool))
+                      np.asarray(unknown, dtype=bool), np.asarray(chars, dtype=np.int64))
 
 
 def last_token_residuals(model, tokens: WordTokens, layers: Sequence, batch_size: int = 256,
-                         pad_id: int = 0, device: str = "cpu", progress: bool = True) -> dict:
-    """Residual stream at each word's last own token, for every layer in ``layers``.
+                         pad_id: int = 0, device: str = "cpu", progress: bool = True,
+                         convention: str = "block_output") -> dict:
+    """Residual stream at each word's last own token, for every layer in ``layers``
+    (read under ``convention``, see the module docstring).
 
     Words are sorted by length and batched with right padding (the attention mask hides the
     pads; positions before them are unchanged). Words with ``last < 0`` (empty) get zeros.
@@ -78,7 +124,7 @@ def last_token_residuals(model, tokens: WordTokens, layers: Sequence, batch_size
             seq = tokens.ids[r]
             ids[j, :len(seq)] = torch.tensor(seq, dtype=torch.long)
             mask[j, :len(seq)] = 1
-        res = residual_stream(model, ids.to(device), mask.to(device), list(layers))
+        res = residuals_at(model, ids.to(device), mask.to(device), list(layers), convention)
         pos = torch.as_tensor(np.maximum(tokens.last[rows], 0), device=device)
         take = torch.arange(len(rows), device=device)
         for layer in layers:
@@ -96,8 +142,10 @@ def pair_status(pairs: pd.DataFrame, words: Sequence[str], tokens: WordTokens) -
 
     pairs: frame with input, output. ``words``/``tokens`` cover every input/output word.
     Returns ``pairs`` plus n_tokens_input, n_tokens_output, length_diff (output − input
-    tokens, the distractor covariate), used (bool), reason (ok | unknown_input |
-    unknown_output | unknown_both | empty_input | empty_output | identical).
+    tokens, the corrected distractor covariate), last_subword_chars_input / _output and
+    last_subword_chars_diff (output − input: the official covariate, ``crystal_interp_pc0.py``
+    line 113), used (bool), reason (ok | unknown_input | unknown_output | unknown_both |
+    empty_input | empty_output | identical).
     """
     index = {w: i for i, w in enumerate(words)}
     a = pairs["input"].map(index).to_numpy()
@@ -106,6 +154,9 @@ def pair_status(pairs: pd.DataFrame, words: Sequence[str], tokens: WordTokens) -
     out["n_tokens_input"] = tokens.n_tokens[a]
     out["n_tokens_output"] = tokens.n_tokens[b]
     out["length_diff"] = out["n_tokens_output"] - out["n_tokens_input"]
+    out["last_subword_chars_input"] = tokens.last_subword_chars[a]
+    out["last_subword_chars_output"] = tokens.last_subword_chars[b]
+    out["last_subword_chars_diff"] = out["last_subword_chars_output"] - out["last_subword_chars_input"]
     unk_a, unk_b = tokens.unknown[a], tokens.unknown[b]
     reason = np.full(len(out), "ok", dtype=object)
     # Words that tokenise identically (e.g. "café"/"cafe" under an accent-stripping
