@@ -90,17 +90,18 @@ def dense_one(path, args):
               dict(counts=data["counts"], occurrences=data["occurrences"],
                    n_chunks=int(data["n_chunks"])))
         planted = data["planted"]
-    t = time.perf_counter()
+    t, cpu = time.perf_counter(), time.process_time()
     res = cluster_measure(measure, [k], 0, method="dense", n_init=None, **kw)
-    wall = time.perf_counter() - t
+    wall, cpu = time.perf_counter() - t, time.process_time() - cpu
     ami = adjusted_mutual_info_score(planted, res.labels[k])
-    print(f"{measure}\t{k}\t{wall:.1f}\t{peak_rss_gib():.2f}\t{ami:.3f}", flush=True)
+    print(f"{measure}\t{k}\t{wall:.1f}\t{cpu:.1f}\t{peak_rss_gib():.2f}\t{ami:.3f}",
+          flush=True)
 
 
 def dense_all(path, argv):
     """One process per (measure, k): affinity + official dense call, wall and peak RSS."""
     args = _parser().parse_args(argv)
-    print("measure\tk\twall_s\tpeak_rss_gib\tami_vs_planted", flush=True)
+    print("measure\tk\twall_s\tcpu_s\tpeak_rss_gib\tami_vs_planted", flush=True)
     for measure in args.measures:
         for k in args.ks:
             subprocess.run([sys.executable, __file__, "--layer-file", str(path), "--route",
