@@ -91,8 +91,11 @@ def test_lobes_workflow_on_planted_features(tmp_path):
     assert set(tests.clustering) == {"dense"}
     assert dict(zip(tests.variant, tests.n_excluded)) == {"faithful": 0, "corrected": 1}
     k2 = tests[tests.k == 2]
-    assert (k2["ami"] > 0.9).all() and (k2["ami_z"] > 10).all()
-    assert (k2["balanced_accuracy"] > 0.9).all()
+    assert (k2["ami_z"] > 10).all() and (k2["balanced_accuracy"] > 0.9).all()
+    assert (k2.loc[k2.variant == "corrected", "ami"] > 0.9).all()
+    # faithful: the never-firing feature is clustered too (affinity row 0 for Jaccard, Dice,
+    # overlap; uniform for phi + 1), so its lobe owes nothing to geometry: one of 60 may be off
+    assert (k2.loc[k2.variant == "faithful", "ami"] > 0.85).all()
 
     spec = io.read_tsv(out / "specialization.tsv")
     assert {"measure", "k", "variant", "category", "lobe", "fraction"} <= set(spec.columns)
