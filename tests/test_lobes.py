@@ -275,7 +275,7 @@ def _official_affinity(histogram: np.ndarray, n_chunks: int, measure: str) -> np
     holds the occurrences, as the official npz."""
     h = histogram.astype(np.int64)
     ni = np.diag(h)
-    with np.errstate(divide="ignore", invalid="ignore"):
+    with np.errstate(divide="ignore", invalid="ignore", over="ignore"):
         if measure == "jaccard":
             out = h / (ni[:, None] + ni[None, :] - h)
             out[np.isnan(out)] = 0
@@ -334,6 +334,27 @@ def test_faithful_lobes_are_the_official_dense_call_on_every_feature():
             ours = faithful[(faithful.measure == measure) & (faithful.k == k)]
             np.testing.assert_array_equal(ours.sort_values("feature").lobe.to_numpy(), official,
                                           err_msg=f"{measure}, k={k}")
+
+
+def test_faithful_phi_multiplies_the_margins_in_int64_as_the_official_code():
+    """Issue 12 item 4 (official affinities). feature-geometry
+    ``brain/experiments/all-occurrences0/cluster_phi.py`` (``load_matrix`` casts the counts
+    to int64, ``get_phi`` multiplies the four margins in int64): at the paper's ~10^5 chunks
+    the product wraps past 2^63 for frequent features. The faithful affinity reproduces it
+    (re-derived by ``_official_affinity``); the float64 phi does not. Tolerance 1e-12."""
+    gen = np.random.default_rng(6)
+    n_chunks, n = 150_000, 12
+    occ = gen.integers(1_000, 120_000, n)
+    occ[0] = 0  # never fires
+    c = np.minimum(occ[:, None], occ[None, :]) * gen.uniform(0.2, 0.9, (n, n))
+    c = np.maximum(np.triu(c, 1), np.triu(c, 1).T).astype(np.int64)  # symmetric
+    c = np.maximum(c, occ[:, None] + occ[None, :] - n_chunks)  # n00 >= 0
+    np.fill_diagonal(c, occ)
+    official = _official_affinity(c, n_chunks, "phi")
+    ours = A.affinity_rows(c, occ, occ, n_chunks, "phi", shift_phi=True, official_int64=True)
+    np.testing.assert_allclose(ours, official, rtol=0, atol=1e-12)
+    plain = A.cooccurrence_affinity(c, occ, n_chunks, "phi", shift_phi=True)
+    assert np.abs(plain - official).max() > 0.1  # some products wrapped: the test has power
 
 
 def test_null_spread_is_population_std_faithful_and_sample_std_corrected():

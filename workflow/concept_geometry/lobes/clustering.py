@@ -119,7 +119,8 @@ def cluster_measure(measure: str, ks: list[int], seed: int, *, method: str = "au
                     dense_max_features: int = 4096, n_neighbors: int = 64,
                     n_init: int | None = 10,
                     counts=None, occurrences=None, n_chunks=None, decoder=None,
-                    shift_phi: bool = True, block: int = 2048) -> LobeLabels:
+                    shift_phi: bool = True, official_int64: bool = False,
+                    block: int = 2048) -> LobeLabels:
     """Lobes of one affinity (a co-occurrence measure or 'geometric') for every k in ``ks``.
 
     Pass counts (F, F), occurrences (F,), n_chunks for a co-occurrence measure, or decoder
@@ -131,7 +132,8 @@ def cluster_measure(measure: str, ks: list[int], seed: int, *, method: str = "au
     if method == "auto":
         method = "dense" if n <= dense_max_features else "sparse"
     blocks = affinity_blocks(measure, counts=counts, occurrences=occurrences, n_chunks=n_chunks,
-                             decoder=decoder, shift_phi=shift_phi, block=block)
+                             decoder=decoder, shift_phi=shift_phi,
+                             official_int64=official_int64, block=block)
     if method == "dense":
         affinity = np.empty((n, n), dtype=np.float64)
         for rows, values in blocks:

@@ -3,7 +3,8 @@
 Pure functions over loaded arrays (the scripts do the I/O). Two variants throughout:
 
 - ``faithful`` (the official code): every feature is clustered, including those that never
-  fire in the histogram chunks, with the official affinities (phi + 1; a never-firing
+  fire in the histogram chunks, with the official affinities (phi + 1, its margins
+  multiplied in int64 as ``get_phi`` does, wrap-around included; a never-firing
   feature has phi + 1 = 1 to every feature, Jaccard/Dice/overlap 0, simple matching
   (T - c_j)/T), by the official dense ``SpectralClustering`` call whatever the size; the
   AMI, probe and specialisation use all features.
@@ -84,7 +85,8 @@ def cluster_all(counts, occurrences, n_chunks, decoder, active: np.ndarray, cfg:
         for measure in list(cfg["measures"]) + [GEOMETRIC]:
             kw = (dict(decoder=decoder[keep]) if measure == GEOMETRIC else
                   dict(counts=sub_counts, occurrences=sub_occ, n_chunks=int(n_chunks)))
-            route = (dict(method="dense", n_init=None, shift_phi=True) if faithful else
+            route = (dict(method="dense", n_init=None, shift_phi=True, official_int64=True)
+                     if faithful else
                      dict(method=cl["method"], dense_max_features=cl["dense_max_features"],
                           n_neighbors=cl["n_neighbors"], n_init=cl["n_init"],
                           shift_phi=cfg["shift_phi"]))
