@@ -11,6 +11,13 @@ more and is not counted). Reports wall time per measure, that peak RSS, and the 
 k = n_lobes labels against the planted lobes (a check that the fast route still finds them).
 
     python benchmarks/lobes_clustering.py --features 16384 --chunks 4000 --measures phi
+
+``--route dense`` times the faithful variant instead: the official dense
+``SpectralClustering`` call on the full 16k x 16k affinity of all features, one fresh
+process per (measure, k) so that each peak RSS is that pair's alone (``geometric`` is a
+measure here too):
+
+    python benchmarks/lobes_clustering.py --route dense --measures phi geometric --ks 2 8
 """
 
 import argparse
@@ -44,31 +51,65 @@ def peak_rss_gib():
 
 
 def cluster(path, args):
-    """The lobes_cluster job's work on the layer saved at ``path`` (run in its own process)."""
+    """The lobes_cluster job's corrected-variant work (paper preset: sparse above 4,096
+    features) on the layer saved at ``path`` (run in its own process)."""
     from sklearn.metrics import adjusted_mutual_info_score
+
+    from concept_geometry.lobes.clustering import cluster_measure
 
     with np.load(path) as data:
         counts, occ, n_chunks = data["counts"], data["occurrences"], int(data["n_chunks"])
         decoder, planted = data["decoder"], data["planted"]
     print(f"loaded: peak RSS {peak_rss_gib():.2f} GiB", flush=True)
-    cfg = {"ks": args.ks, "measures": [], "shift_phi": True,
-           "clustering": {"method": "auto", "dense_max_features": 4096, "n_neighbors": 64,
-                          "n_init": 10}}
+    route = dict(method="auto", dense_max_features=4096, n_neighbors=64, n_init=10)
     active = pipeline.active_features(occ, 1)
+    sub = dict(counts=counts[np.ix_(active, active)], occurrences=occ[active],
+               n_chunks=n_chunks) if active.size < occ.size else dict(
+               counts=counts, occurrences=occ, n_chunks=n_chunks)
     for measure in args.measures:
         t = time.perf_counter()
-        labels = pipeline.cluster_all(counts, occ, n_chunks, decoder, active,
-                                      {**cfg, "measures": [measure]}, 0, "bench")
+        for name, kw in ((measure, sub), ("geometric", dict(decoder=decoder[active]))):
+            res = cluster_measure(name, args.ks, 0, **route, **kw)
+            ami = adjusted_mutual_info_score(planted[active], res.labels[args.lobes])
+            print(f"{name:>16} ({res.method}): AMI vs planted lobes at k={args.lobes}: "
+                  f"{ami:.3f}", flush=True)
         wall = time.perf_counter() - t
-        for name in (measure, "geometric"):
-            sel = labels[(labels.measure == name) & (labels.k == args.lobes)].sort_values("feature")
-            ami = adjusted_mutual_info_score(planted, sel["lobe"].to_numpy())
-            print(f"{name:>16}: AMI vs planted lobes at k={args.lobes}: {ami:.3f}", flush=True)
         print(f"{measure} + geometric, ks={args.ks}: {wall:.1f} s wall; "
               f"peak RSS {peak_rss_gib():.2f} GiB", flush=True)
 
 
-def main():
+def dense_one(path, args):
+    """The faithful route for one (measure, k) on the layer at ``path`` (its own process)."""
+    from sklearn.metrics import adjusted_mutual_info_score
+
+    from concept_geometry.lobes.clustering import cluster_measure
+
+    (measure,), (k,) = args.measures, args.ks
+    with np.load(path) as data:
+        kw = (dict(decoder=data["decoder"]) if measure == "geometric" else
+              dict(counts=data["counts"], occurrences=data["occurrences"],
+                   n_chunks=int(data["n_chunks"])))
+        planted = data["planted"]
+    t, cpu = time.perf_counter(), time.process_time()
+    res = cluster_measure(measure, [k], 0, method="dense", n_init=None, **kw)
+    wall, cpu = time.perf_counter() - t, time.process_time() - cpu
+    ami = adjusted_mutual_info_score(planted, res.labels[k])
+    print(f"{measure}\t{k}\t{wall:.1f}\t{cpu:.1f}\t{peak_rss_gib():.2f}\t{ami:.3f}",
+          flush=True)
+
+
+def dense_all(path, argv):
+    """One process per (measure, k): affinity + official dense call, wall and peak RSS."""
+    args = _parser().parse_args(argv)
+    print("measure\tk\twall_s\tcpu_s\tpeak_rss_gib\tami_vs_planted", flush=True)
+    for measure in args.measures:
+        for k in args.ks:
+            subprocess.run([sys.executable, __file__, "--layer-file", str(path), "--route",
+                            "dense", "--measures", measure, "--ks", str(k),
+                            "--lobes", str(args.lobes)], check=True)
+
+
+def _parser():
     ap = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     ap.add_argument("--features", type=int, default=16384)
     ap.add_argument("--chunks", type=int, default=4000)
@@ -76,10 +117,17 @@ def main():
     ap.add_argument("--d", type=int, default=2304)
     ap.add_argument("--measures", nargs="+", default=["phi"])
     ap.add_argument("--ks", nargs="+", type=int, default=[2, 3, 4, 8, 16, 32, 64])
+    ap.add_argument("--route", choices=["sparse", "dense"], default="sparse",
+                    help="sparse: the corrected kNN route (paper preset); dense: the faithful "
+                         "official call, per (measure, k)")
     ap.add_argument("--layer-file", help=argparse.SUPPRESS)  # internal: the clustering process
-    args = ap.parse_args()
+    return ap
+
+
+def main():
+    args = _parser().parse_args()
     if args.layer_file:
-        return cluster(args.layer_file, args)
+        return (dense_one if args.route == "dense" else cluster)(args.layer_file, args)
     with tempfile.TemporaryDirectory() as tmp:
         t0 = time.perf_counter()
         firings, decoder, planted = planted_layer(args.features, args.chunks, args.lobes, args.d)
@@ -90,6 +138,8 @@ def main():
         print(f"synthetic layer: {args.features} features, {n_chunks} chunks, "
               f"{time.perf_counter() - t0:.1f} s", flush=True)
         del firings, counts, decoder
+        if args.route == "dense":
+            return dense_all(path, sys.argv[1:])
         subprocess.run([sys.executable, __file__, "--layer-file", str(path), *sys.argv[1:]],
                        check=True)
 

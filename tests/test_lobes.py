@@ -186,21 +186,30 @@ def test_chunk_winner_is_lobe_with_largest_fraction_firing():
 
 
 def test_pipeline_specialization_uses_histogram_then_heldout_chunks():
+    """Item 8 of issue 12: the lobes are fitted on the histogram documents' co-occurrences;
+    the corrected specialisation scores them on held-out documents only, the faithful one on
+    the histogram documents (in-sample, as the official notebook)."""
     from concept_geometry.lobes.pipeline import specialization
 
-    labels = pd.DataFrame({"measure": "phi", "k": 2, "feature": [0, 1], "lobe": [0, 1]})
+    labels = pd.concat([pd.DataFrame({"variant": v, "clustering": "dense", "measure": "phi",
+                                      "k": 2, "feature": [0, 1], "lobe": [0, 1]})
+                        for v in ("faithful", "corrected")], ignore_index=True)
     # histogram chunks: code fires feature 0; held-out chunks: code fires feature 1
     fire = sp.csr_matrix(np.array([[1, 0], [0, 1], [0, 1], [1, 0]]))
     category = np.array(["code", "prose", "code", "prose"])
     split = np.array(["histogram", "histogram", "heldout", "heldout"])
+    doc_id = np.arange(4)
     cfg = {"measures": ["phi"], "ks": [2],
-           "specialization": {"code_categories": ["code"], "other_categories": None}}
-    spec, verdicts = specialization(labels, fire, category, split, cfg)
+           "specialization": {"code_categories": ["code"], "other_categories": None,
+                              "max_documents": None}}
+    spec, verdicts = specialization(labels, fire, category, split, cfg, doc_id=doc_id,
+                                    histogram_documents=np.array([0, 1]))
     assert verdicts["phi"]["faithful"]["code_lobe"] == 0
     assert verdicts["phi"]["corrected"]["code_lobe"] == 1
     assert set(spec["variant"]) == {"faithful", "corrected"}
     with pytest.raises(InputDataError):
-        specialization(labels, fire, category, np.array(["histogram"] * 4), cfg)
+        specialization(labels, fire, category, np.array(["histogram"] * 4), cfg, doc_id=doc_id,
+                       histogram_documents=doc_id)
 
 
 def test_config_check_requires_k2_and_known_layers():
@@ -235,16 +244,218 @@ def test_specialization_streamed_in_blocks_equals_whole_matrix(tmp_path):
     rng = np.random.default_rng(0)
     n_chunks, n_feat = 230, 30
     fire = sp.csr_matrix((rng.random((n_chunks, n_feat)) < 0.15).astype(np.uint8))
-    labels = pd.concat([pd.DataFrame({"measure": m, "k": k, "feature": np.arange(n_feat),
-                                      "lobe": rng.integers(-1, k, n_feat)})
-                        for m in ("phi", "jaccard") for k in (2, 3)], ignore_index=True)
+    labels = pd.concat([pd.DataFrame({"variant": v, "clustering": "dense", "measure": m, "k": k,
+                                      "feature": np.arange(n_feat),
+                                      "lobe": rng.integers(-1 if v == "corrected" else 0, k, n_feat)})
+                        for v in ("faithful", "corrected") for m in ("phi", "jaccard")
+                        for k in (2, 3)], ignore_index=True)
     category = rng.choice(["code", "prose", "web"], n_chunks)
     split = rng.choice(["histogram", "heldout"], n_chunks)
+    doc_id = np.arange(n_chunks) // 2
     cfg = {"measures": ["phi", "jaccard"], "ks": [2, 3],
-           "specialization": {"code_categories": ["code"], "other_categories": None}}
-    whole, verdicts = specialization(labels, fire, category, split, cfg)
+           "specialization": {"code_categories": ["code"], "other_categories": None,
+                              "max_documents": 40}}
+    kw = dict(doc_id=doc_id, histogram_documents=np.unique(doc_id[split == "histogram"]))
+    whole, verdicts = specialization(labels, fire, category, split, cfg, **kw)
     io.write_npz(tmp_path / "f.npz", firings=fire)
     blocks = io.iter_sparse_rows(tmp_path / "f.npz", "firings", block_rows=17)
-    streamed, verdicts_streamed = specialization(labels, blocks, category, split, cfg)
+    streamed, verdicts_streamed = specialization(labels, blocks, category, split, cfg, **kw)
     pd.testing.assert_frame_equal(whole, streamed)
     assert verdicts == verdicts_streamed
+
+
+# --- faithful = the official code's numbers (issue 12, items 3-5) -------------------------------
+
+def _official_affinity(histogram: np.ndarray, n_chunks: int, measure: str) -> np.ndarray:
+    """The official affinities, re-derived from feature-geometry
+    ``brain/experiments/all-occurrences0/cluster.py`` (``load_matrix``: Jaccard =
+    histogram / (diag_i + diag_j - histogram), NaN -> 0), ``cluster_phi.py`` (``get_phi`` on
+    int64 counts, NaN and inf -> 0, then ``phi + 1`` in ``main``) and ``cluster_smc.py``
+    (``(c00 + c11) / T``, no guard). ``histogram`` is the co-occurrence matrix whose diagonal
+    holds the occurrences, as the official npz."""
+    h = histogram.astype(np.int64)
+    ni = np.diag(h)
+    with np.errstate(divide="ignore", invalid="ignore", over="ignore"):
+        if measure == "jaccard":
+            out = h / (ni[:, None] + ni[None, :] - h)
+            out[np.isnan(out)] = 0
+            return out
+        if measure == "simple_matching":
+            return ((n_chunks - ni[:, None] - ni[None, :] + h) + h) / n_chunks
+        n11, n10 = h, ni[:, None] - h
+        n00, n01 = n_chunks - ni[:, None] - ni[None, :] + h, (ni[:, None] - h).T
+        out = (n11 * n00 - n10 * n01) / np.sqrt((n11 + n10) * (n01 + n00) * (n11 + n01)
+                                                * (n10 + n00))
+        out[np.isnan(out) | np.isinf(out)] = 0
+        return out + 1
+
+
+def _lobes_cfg(**clustering):
+    return {"ks": [2, 3], "measures": ["jaccard", "simple_matching", "phi"], "shift_phi": True,
+            "clustering": {"method": "auto", "dense_max_features": 4096, "n_neighbors": 8,
+                           "n_init": 10, **clustering}}
+
+
+def test_faithful_lobes_are_the_official_dense_call_on_every_feature():
+    """Issue 12 items 3-4. The faithful labels equal sklearn
+    ``SpectralClustering(n_clusters=k, affinity="precomputed", assign_labels="kmeans",
+    random_state=...)`` with every other argument at its default (feature-geometry
+    ``brain/experiments/all-occurrences0/cluster.py``, ``cluster_phi.py``,
+    ``cluster_smc.py``: ``perform_spectral_clustering``), on the official affinity of ALL
+    features, never-firing ones included -- even when the corrected variant, above
+    ``dense_max_features``, takes the kNN-sparse route and drops them. Tolerance: identical
+    labels (same input, same seed)."""
+    from sklearn.cluster import SpectralClustering
+
+    from concept_geometry.lobes.pipeline import active_features, cluster_all
+    from concept_geometry.seeding import derive_seed
+
+    lobe, decoder, fire, _ = planted(n_feat=45, n_chunks=200, seed=4)
+    fire[:, [3, 17, 30]] = 0  # three features that never fire
+    counts, occ = fire.T @ fire, fire.sum(0)
+    active = active_features(occ, 1)
+    labels = cluster_all(counts, occ, fire.shape[0], decoder, active,
+                         _lobes_cfg(dense_max_features=20), seed=7, layer=5)
+    faithful = labels[labels.variant == "faithful"]
+    corrected = labels[labels.variant == "corrected"]
+    assert set(faithful.clustering) == {"dense"} and set(corrected.clustering) == {"sparse"}
+    assert (faithful.lobe >= 0).all()
+    assert set(corrected[corrected.lobe < 0].feature) == {3, 17, 30}
+    for measure in ("jaccard", "simple_matching", "phi"):
+        aff = _official_affinity(counts, fire.shape[0], measure)
+        if measure == "phi":  # a dead feature has phi + 1 = 1 to everything; Jaccard 0
+            np.testing.assert_array_equal(aff[3], 1.0)
+        if measure == "jaccard":
+            np.testing.assert_array_equal(aff[3], 0.0)
+        for k in (2, 3):
+            official = SpectralClustering(
+                n_clusters=k, affinity="precomputed", assign_labels="kmeans",
+                random_state=derive_seed(7, "lobes", "cluster", 5, measure)).fit_predict(aff)
+            ours = faithful[(faithful.measure == measure) & (faithful.k == k)]
+            np.testing.assert_array_equal(ours.sort_values("feature").lobe.to_numpy(), official,
+                                          err_msg=f"{measure}, k={k}")
+
+
+def test_faithful_phi_multiplies_the_margins_in_int64_as_the_official_code():
+    """Issue 12 item 4 (official affinities). feature-geometry
+    ``brain/experiments/all-occurrences0/cluster_phi.py`` (``load_matrix`` casts the counts
+    to int64, ``get_phi`` multiplies the four margins in int64): at the paper's ~10^5 chunks
+    the product wraps past 2^63 for frequent features. The faithful affinity reproduces it
+    (re-derived by ``_official_affinity``); the float64 phi does not. Tolerance 1e-12."""
+    gen = np.random.default_rng(6)
+    n_chunks, n = 150_000, 12
+    occ = gen.integers(1_000, 120_000, n)
+    occ[0] = 0  # never fires
+    c = np.minimum(occ[:, None], occ[None, :]) * gen.uniform(0.2, 0.9, (n, n))
+    c = np.maximum(np.triu(c, 1), np.triu(c, 1).T).astype(np.int64)  # symmetric
+    c = np.maximum(c, occ[:, None] + occ[None, :] - n_chunks)  # n00 >= 0
+    np.fill_diagonal(c, occ)
+    official = _official_affinity(c, n_chunks, "phi")
+    ours = A.affinity_rows(c, occ, occ, n_chunks, "phi", shift_phi=True, official_int64=True)
+    np.testing.assert_allclose(ours, official, rtol=0, atol=1e-12)
+    plain = A.cooccurrence_affinity(c, occ, n_chunks, "phi", shift_phi=True)
+    assert np.abs(plain - official).max() > 0.1  # some products wrapped: the test has power
+
+
+def test_null_spread_is_population_std_faithful_and_sample_std_corrected():
+    """Issue 12 item 5. The official notebook's z-scores use ``np.std`` (ddof 0) of the null
+    (feature-geometry ``brain/notebooks/clusters3 (comparison).ipynb``, cells 17 and 19);
+    the corrected variant uses ddof 1. Tolerance 1e-12."""
+    from concept_geometry.lobes.significance import NULL_DDOF, _null_test
+
+    faithful = _null_test(3.0, [0.0, 1.0, 2.0], NULL_DDOF["faithful"])
+    corrected = _null_test(3.0, [0.0, 1.0, 2.0], NULL_DDOF["corrected"])
+    assert faithful.null_std == pytest.approx(np.sqrt(2 / 3), abs=1e-12)
+    assert faithful.z == pytest.approx(2 / np.sqrt(2 / 3), abs=1e-12)  # 3.67
+    assert corrected.null_std == pytest.approx(1.0, abs=1e-12) and corrected.z == pytest.approx(2.0)
+    # the AMI permutation null, re-derived (permuting either labelling is the same null)
+    gen = np.random.default_rng(3)
+    lobes, geo = gen.integers(0, 3, 80), gen.integers(0, 3, 80)
+    perm = np.random.default_rng(11)
+    null = [adjusted_mutual_info_score(geo, perm.permutation(lobes)) for _ in range(30)]
+    res = ami_permutation_test(lobes, geo, 30, seed=11, ddof=NULL_DDOF["faithful"])
+    assert res.null_std == pytest.approx(np.std(null), abs=1e-12)
+    assert res.z == pytest.approx((adjusted_mutual_info_score(geo, lobes) - np.mean(null))
+                                  / np.std(null), abs=1e-9)
+
+
+def test_faithful_probe_is_the_official_fit_model():
+    """Issue 12 item 5. Re-derives ``fit_model`` of feature-geometry
+    ``brain/notebooks/clusters3 (comparison).ipynb``, cell 13: the first
+    ``int(len(labels) * 0.8)`` features (floor, not round) train an unweighted
+    ``LogisticRegression(max_iter=1000)`` on the decoder rows as given, balanced accuracy on
+    the rest. n = 87: floor 69 vs round 70 train features. Tolerance 1e-12."""
+    from sklearn.linear_model import LogisticRegression
+    from sklearn.metrics import balanced_accuracy_score
+
+    def fit_model(X, labels, split=0.8):
+        n = int(len(labels) * split)
+        clf = LogisticRegression(max_iter=1000).fit(X[:n], labels[:n])
+        return balanced_accuracy_score(labels[n:], clf.predict(X[n:]))
+
+    gen = np.random.default_rng(8)
+    y = gen.integers(0, 2, 87)
+    X = (gen.standard_normal((87, 6)) + 0.6 * y[:, None]) * gen.uniform(0.2, 5.0, (87, 1))
+    official = fit_model(X, y)
+    ours = probe_test(X, y, "faithful", n_null=2, seed=0, C=1.0, max_iter=1000).observed
+    assert ours == pytest.approx(official, abs=1e-12)
+    with_round = balanced_accuracy_score(y[70:], LogisticRegression(max_iter=1000).fit(
+        X[:70], y[:70]).predict(X[70:]))
+    assert abs(with_round - official) > 1e-3  # the test tells floor from round
+
+
+def _official_specialization(lobes, chunk_sets, chunk_types, k):
+    """The official loop of feature-geometry ``brain/notebooks/clusters4 (lobe
+    functions).ipynb``, cell 16 (scores |lobe ∩ chunk| / |lobe| over every feature, winner
+    ``max(dict, key=dict.get)``), and cell 23's per-type fractions (Counter / total)."""
+    from collections import Counter, defaultdict
+
+    members = {lo: set(np.flatnonzero(lobes == lo)) for lo in range(k)}
+    won = defaultdict(list)
+    for fired, doc_type in zip(chunk_sets, chunk_types):
+        props = {lo: len(members[lo] & fired) / len(members[lo]) for lo in range(k)}
+        won[doc_type].append(max(props, key=props.get))
+    return {t: {lo: c / len(w) for lo, c in Counter(w).items()} for t, w in won.items()}
+
+
+def test_faithful_specialization_is_the_official_loop_on_the_first_documents():
+    """Issue 12 items 5 and 8. Faithful: the official loop (see ``_official_specialization``)
+    over the chunks of the first ``max_documents`` histogram documents in corpus order
+    (chunkless documents count, as ``islice(dataset, 10000)`` counts documents), a chunk
+    where nothing fired won by lobe 0; corrected: held-out chunks only, such chunks left
+    out. Tolerance 1e-12 on every fraction."""
+    from concept_geometry.lobes.pipeline import specialization
+
+    gen = np.random.default_rng(2)
+    n_feat, k = 24, 3
+    lobes = gen.permutation(np.arange(n_feat) % k)
+    doc_of_chunk = np.repeat(np.arange(30), gen.integers(0, 4, 30))  # some docs: no chunk
+    n_chunks = doc_of_chunk.size
+    doc_split = np.where(np.arange(30) % 5 == 4, "heldout", "histogram")
+    fire = (gen.random((n_chunks, n_feat)) < 0.08).astype(np.uint8)
+    fire[::4] = 0  # chunks where no feature fired
+    category = gen.choice(["code", "prose"], n_chunks)
+    split = doc_split[doc_of_chunk]
+    labels = pd.concat([pd.DataFrame({"variant": v, "clustering": "dense", "measure": "phi",
+                                      "k": k, "feature": np.arange(n_feat), "lobe": lobes})
+                        for v in ("faithful", "corrected")], ignore_index=True)
+    cfg = {"measures": ["phi"], "ks": [k],
+           "specialization": {"code_categories": ["code"], "other_categories": None,
+                              "max_documents": 10}}
+    histogram_docs = np.flatnonzero(doc_split == "histogram")
+    spec, _ = specialization(labels, sp.csr_matrix(fire), category, split, cfg,
+                             doc_id=doc_of_chunk, histogram_documents=histogram_docs)
+    first10 = histogram_docs[:10]  # ids 0..12 without 4 and 9, chunked or not
+    rows = np.flatnonzero(np.isin(doc_of_chunk, first10))
+    official = _official_specialization(lobes, [set(np.flatnonzero(fire[r])) for r in rows],
+                                        category[rows], k)
+    faithful = spec[spec.variant == "faithful"]
+    for cat, fractions in official.items():
+        got = faithful[faithful.category == cat].set_index("lobe")["fraction"]
+        for lo in range(k):
+            assert got[lo] == pytest.approx(fractions.get(lo, 0.0), abs=1e-12), (cat, lo)
+    assert faithful.groupby("category")["n_chunks"].first().sum() == rows.size
+    # corrected: held-out chunks with at least one firing feature
+    corrected = spec[spec.variant == "corrected"]
+    scored = (split == "heldout") & (fire.sum(1) > 0)
+    assert corrected.groupby("category")["n_chunks"].first().sum() == scored.sum()

@@ -78,6 +78,7 @@ rule lobes_specialization:
     input:
         labels=f"{LOBES_DIR}/labels.tsv",
         firings=f"{FEATURES_DIR}/firings.npz",
+        documents=rules.corpus_build.output.documents,
     output:
         specialization=f"{LOBES_DIR}/specialization.tsv",
         code_lobe=f"{LOBES_DIR}/code_lobe.json",

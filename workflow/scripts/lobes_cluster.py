@@ -1,5 +1,5 @@
-"""Spectral lobes of one layer's SAE features, per co-occurrence measure and k, plus the
-geometric clusters of the decoder directions (Li et al. 2024, Sec. 4) -> labels.tsv."""
+"""Spectral lobes of one layer's SAE features, per co-occurrence measure, k and variant, plus
+the geometric clusters of the decoder directions (Li et al. 2024, Sec. 4) -> labels.tsv."""
 import sys
 from pathlib import Path
 
@@ -17,8 +17,8 @@ def main(smk, log):
     pipeline.check_inputs(cooc["counts"], cooc["occurrences"], cooc["n_chunks"], decoder,
                           smk.input.cooccurrence)
     active = pipeline.active_features(cooc["occurrences"], cfg["min_occurrences"])
-    log.info("phase: cluster %d of %d features (%d never fire)", active.size,
-             decoder.shape[0], decoder.shape[0] - active.size)
+    log.info("phase: cluster all %d features (faithful) and the %d that fire (corrected; "
+             "%d excluded)", decoder.shape[0], active.size, decoder.shape[0] - active.size)
     labels = pipeline.cluster_all(cooc["counts"], cooc["occurrences"], int(cooc["n_chunks"]),
                                   decoder, active, cfg, smk.params.seed, layer)
     io.write_tsv(smk.output.labels, labels)

@@ -6,17 +6,21 @@ from pathlib import Path
 sys.path.insert(0, str(Path(snakemake.scriptdir).parent))  # noqa: F821 (so conda envs need no install)
 from concept_geometry.runner import run  # noqa: E402
 from concept_geometry import io  # noqa: E402
+from concept_geometry.corpus import read_documents  # noqa: E402
 from concept_geometry.lobes import pipeline  # noqa: E402
 
 
 def main(smk, log):
     log.info("phase: load %s", smk.input.firings)
     labels = io.read_tsv(smk.input.labels)
-    data = io.read_npz(smk.input.firings, keys=["category", "split"])
+    data = io.read_npz(smk.input.firings, keys=["category", "split", "doc_id"])
+    docs = read_documents(smk.input.documents, columns=["doc_id", "split"])
     log.info("phase: specialisation of %d chunks (streamed)", data["split"].shape[0])
     blocks = io.iter_sparse_rows(smk.input.firings, "firings", block_rows=4096, verified=True)
-    spec, verdicts = pipeline.specialization(labels, blocks, data["category"], data["split"],
-                                             smk.params.cfg, smk.input.firings)
+    spec, verdicts = pipeline.specialization(
+        labels, blocks, data["category"], data["split"], smk.params.cfg, smk.input.firings,
+        doc_id=data["doc_id"],
+        histogram_documents=docs.loc[docs["split"] == "histogram", "doc_id"].to_numpy())
     for measure, by_variant in verdicts.items():
         log.info("code lobe at k=2, %s: %s", measure, by_variant)
     io.write_tsv(smk.output.specialization, spec)

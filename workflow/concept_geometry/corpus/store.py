@@ -14,6 +14,7 @@ def write_documents(path: str | Path, frame: pd.DataFrame) -> None:
         frame.to_parquet(tmp, index=False)
 
 
-def read_documents(path: str | Path) -> pd.DataFrame:
+def read_documents(path: str | Path, columns: list[str] | None = None) -> pd.DataFrame:
+    """The corpus (all columns, or only ``columns``, e.g. without the text)."""
     io.verify(path)
-    return pd.read_parquet(path)
+    return pd.read_parquet(path, columns=columns)

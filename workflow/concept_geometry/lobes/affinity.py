@@ -67,6 +67,25 @@ def phi_coefficient(c_ij, c_i, c_j, n_chunks: int) -> np.ndarray:
     return _safe_divide(n11 * n00 - n10 * n01, den)
 
 
+def phi_coefficient_int64(c_ij, c_i, c_j, n_chunks: int) -> np.ndarray:
+    """Phi as the official ``get_phi`` computes it (feature-geometry
+    ``brain/experiments/all-occurrences0/cluster_phi.py``): the four margins multiplied in
+    int64, which wraps past 2^63 -- for T ~ 10^5 chunks, whenever both features fire in more
+    than ~16% of the chunks -- before the square root; NaN (a wrapped negative product, or
+    0/0) and inf become 0. Equal to ``phi_coefficient`` wherever nothing wraps.
+    """
+    c_ij = np.asarray(c_ij, dtype=np.int64)
+    c_i = np.asarray(c_i, dtype=np.int64)
+    c_j = np.asarray(c_j, dtype=np.int64)
+    t = np.int64(n_chunks)
+    n00 = t - c_i - c_j + c_ij
+    num = c_ij * n00 - (c_i - c_ij) * (c_j - c_ij)
+    with np.errstate(over="ignore", divide="ignore", invalid="ignore"):
+        out = num / np.sqrt(c_i * (t - c_i) * c_j * (t - c_j))
+    out[~np.isfinite(out)] = 0.0
+    return out
+
+
 _FUNCS = {
     "jaccard": jaccard,
     "simple_matching": simple_matching,
@@ -77,16 +96,22 @@ _FUNCS = {
 
 
 def affinity_rows(counts_rows: np.ndarray, occ_rows: np.ndarray, occurrences: np.ndarray,
-                  n_chunks: int, measure: str, shift_phi: bool = True) -> np.ndarray:
+                  n_chunks: int, measure: str, shift_phi: bool = True,
+                  official_int64: bool = False) -> np.ndarray:
     """One block of an affinity matrix.
 
     counts_rows: (r, F) co-occurrence counts of r features with all F features;
     occ_rows: (r,) their occurrences; occurrences: (F,); n_chunks: T.
     Returns (r, F) float64. ``shift_phi`` adds 1 to phi (the official code's
-    ``phi = phi + 1``, making it non-negative, in [0, 2]) as spectral clustering needs.
+    ``phi = phi + 1``, making it non-negative, in [0, 2]) as spectral clustering needs;
+    ``official_int64`` computes phi as the official code does (``phi_coefficient_int64``).
     """
     if measure not in _FUNCS:
         raise ValueError(f"unknown measure {measure!r}; expected one of {MEASURES}")
+    if measure == "phi" and official_int64:
+        out = phi_coefficient_int64(np.asarray(counts_rows), np.asarray(occ_rows)[:, None],
+                                    np.asarray(occurrences)[None, :], int(n_chunks))
+        return out + 1.0 if shift_phi else out
     c_ij = np.asarray(counts_rows, dtype=np.float64)
     c_i = np.asarray(occ_rows, dtype=np.float64)[:, None]
     c_j = np.asarray(occurrences, dtype=np.float64)[None, :]
@@ -123,7 +148,7 @@ def geometric_affinity(decoder: np.ndarray) -> np.ndarray:
 
 
 def affinity_blocks(measure: str, *, counts=None, occurrences=None, n_chunks=None,
-                    decoder=None, shift_phi: bool = True,
+                    decoder=None, shift_phi: bool = True, official_int64: bool = False,
                     block: int = 2048) -> Iterator[tuple[slice, np.ndarray]]:
     """Yield (row slice, (r, F) affinity block) for a co-occurrence measure or 'geometric'.
 
@@ -141,4 +166,4 @@ def affinity_blocks(measure: str, *, counts=None, occurrences=None, n_chunks=Non
     for start in range(0, n, block):
         rows = slice(start, min(start + block, n))
         yield rows, affinity_rows(np.asarray(counts[rows]), occ[rows], occ, n_chunks, measure,
-                                  shift_phi)
+                                  shift_phi, official_int64)

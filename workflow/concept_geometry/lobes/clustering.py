@@ -4,7 +4,10 @@ Two routes of the same algorithm (normalised spectral clustering + k-means), by 
 
 - ``dense``: sklearn ``SpectralClustering(affinity="precomputed", random_state=seed,
   assign_labels="kmeans")`` on the full (F, F) affinity, once per k, as the paper's code
-  does. Memory ~ 3 F^2 floats (affinity, Laplacian, LU of ARPACK's shift-invert).
+  does (feature-geometry ``brain/experiments/all-occurrences0/cluster.py``,
+  ``cluster_phi.py``, ``cluster_smc.py``, ``cluster_ang.py``: ``perform_spectral_clustering``;
+  n_init and every other argument at sklearn's default). Memory ~ 3-4 F^2 float64 (affinity,
+  Laplacian, LU of ARPACK's shift-invert); the faithful variant always takes this route.
 - ``sparse``: for large F (e.g. Gemma Scope's 16k features: a dense LU is ~2 GiB and
   minutes per k), keep each feature's ``n_neighbors`` largest affinities (symmetrised by
   max: a k-nearest-neighbour graph), compute the normalised-Laplacian spectral embedding
@@ -40,16 +43,20 @@ def _kmeans_labels(maps: np.ndarray, k: int, seed: int, n_init: int) -> np.ndarr
 
 
 def spectral_lobes_dense(affinity: np.ndarray, ks: list[int], seed: int,
-                         n_init: int = 10) -> dict[int, np.ndarray]:
-    """sklearn SpectralClustering on a dense precomputed affinity (F, F), once per k."""
+                         n_init: int | None = None) -> dict[int, np.ndarray]:
+    """sklearn SpectralClustering on a dense precomputed affinity (F, F), once per k.
+
+    ``n_init=None`` leaves sklearn's default (10), as the official call does.
+    """
     from sklearn.cluster import SpectralClustering
 
     out = {}
+    extra = {} if n_init is None else {"n_init": int(n_init)}
     with warnings.catch_warnings():
         warnings.filterwarnings("ignore", message="Graph is not fully connected")
         for k in ks:
             model = SpectralClustering(n_clusters=int(k), affinity="precomputed",
-                                       random_state=seed, assign_labels="kmeans", n_init=n_init)
+                                       assign_labels="kmeans", random_state=seed, **extra)
             out[int(k)] = model.fit_predict(affinity).astype(np.int64)
     return out
 
@@ -109,20 +116,24 @@ def spectral_lobes_sparse(graph: sp.spmatrix, ks: list[int], seed: int,
 
 
 def cluster_measure(measure: str, ks: list[int], seed: int, *, method: str = "auto",
-                    dense_max_features: int = 4096, n_neighbors: int = 64, n_init: int = 10,
+                    dense_max_features: int = 4096, n_neighbors: int = 64,
+                    n_init: int | None = 10,
                     counts=None, occurrences=None, n_chunks=None, decoder=None,
-                    shift_phi: bool = True, block: int = 2048) -> LobeLabels:
+                    shift_phi: bool = True, official_int64: bool = False,
+                    block: int = 2048) -> LobeLabels:
     """Lobes of one affinity (a co-occurrence measure or 'geometric') for every k in ``ks``.
 
     Pass counts (F, F), occurrences (F,), n_chunks for a co-occurrence measure, or decoder
-    (F, d) for 'geometric' -- already restricted to the analysed (active) features.
+    (F, d) for 'geometric' -- restricted to the features to cluster.
     ``method``: 'dense', 'sparse' or 'auto' (dense when F <= dense_max_features).
+    ``n_init``: k-means restarts (None: sklearn's default, the dense route only).
     """
     n = (np.asarray(occurrences).shape[0] if decoder is None else np.asarray(decoder).shape[0])
     if method == "auto":
         method = "dense" if n <= dense_max_features else "sparse"
     blocks = affinity_blocks(measure, counts=counts, occurrences=occurrences, n_chunks=n_chunks,
-                             decoder=decoder, shift_phi=shift_phi, block=block)
+                             decoder=decoder, shift_phi=shift_phi,
+                             official_int64=official_int64, block=block)
     if method == "dense":
         affinity = np.empty((n, n), dtype=np.float64)
         for rows, values in blocks:
@@ -131,5 +142,6 @@ def cluster_measure(measure: str, ks: list[int], seed: int, *, method: str = "au
         return LobeLabels(spectral_lobes_dense(affinity, ks, seed, n_init), "dense")
     if method == "sparse":
         graph = knn_sparsify_blocks(blocks, n, n_neighbors)
-        return LobeLabels(spectral_lobes_sparse(graph, ks, seed, n_init), "sparse")
+        return LobeLabels(spectral_lobes_sparse(graph, ks, seed, 10 if n_init is None else n_init),
+                          "sparse")
     raise ValueError(f"unknown clustering method {method!r}")

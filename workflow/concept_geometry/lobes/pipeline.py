@@ -1,9 +1,17 @@
 """The lobes stage as tables: labels, tests, specialisation, code lobe, summary rows.
 
-Pure functions over loaded arrays (the scripts do the I/O). Features that never fire in
-the histogram chunks (occurrences < ``min_occurrences``) are excluded from every analysis:
-their co-occurrence affinities are undefined (0 by the paper's convention), which would
-leave isolated nodes in the graph; they appear in ``labels.tsv`` with lobe -1.
+Pure functions over loaded arrays (the scripts do the I/O). Two variants throughout:
+
+- ``faithful`` (the official code): every feature is clustered, including those that never
+  fire in the histogram chunks, with the official affinities (phi + 1, its margins
+  multiplied in int64 as ``get_phi`` does, wrap-around included; a never-firing
+  feature has phi + 1 = 1 to every feature, Jaccard/Dice/overlap 0, simple matching
+  (T - c_j)/T), by the official dense ``SpectralClustering`` call whatever the size; the
+  AMI, probe and specialisation use all features.
+- ``corrected``: features with fewer than ``min_occurrences`` histogram occurrences are
+  excluded (their co-occurrence affinities are undefined; lobe -1 in ``labels.tsv``, counted
+  in the ``n_excluded`` column), clustered by ``lobes.clustering.method`` (``dense`` or the
+  scalable kNN-``sparse`` route, named in the ``clustering`` column).
 """
 
 from __future__ import annotations
@@ -17,14 +25,19 @@ from ..errors import InputDataError
 from ..seeding import derive_seed
 from .affinity import GEOMETRIC
 from .clustering import cluster_measure
-from .significance import VARIANTS, ami_permutation_test, probe_test
+from .significance import NULL_DDOF, VARIANTS, ami_permutation_test, probe_test
 from .specialization import (SPLIT_OF_VARIANT, category_histogram, chunk_winners,
-                             find_code_lobe)
+                             find_code_lobe, first_documents)
 
 log = logging.getLogger("concept_geometry")
 
+LABEL_COLUMNS = ["variant", "clustering", "measure", "k", "feature", "lobe"]
 TEST_COLUMNS = ["measure", "k", "variant", "ami", "ami_null_mean", "ami_null_std", "ami_z",
-                "balanced_accuracy", "acc_null_mean", "acc_null_std", "acc_z", "ami_p", "acc_p"]
+                "balanced_accuracy", "acc_null_mean", "acc_null_std", "acc_z", "ami_p", "acc_p",
+                "clustering", "n_features", "n_excluded"]
+# The faithful variant reads chunks whose winner is decided even when no feature fired
+# (the official ``max`` over an all-zero dict picks lobe 0); the corrected one drops them.
+UNSCORED_WINNER = {"faithful": 0, "corrected": -1}
 
 
 def check_inputs(counts, occurrences, n_chunks, decoder, path_hint: str = "") -> None:
@@ -50,103 +63,143 @@ def active_features(occurrences: np.ndarray, min_occurrences: int) -> np.ndarray
 
 def cluster_all(counts, occurrences, n_chunks, decoder, active: np.ndarray, cfg: dict,
                 seed: int, layer) -> pd.DataFrame:
-    """Lobes for every configured measure and the geometric clusters, for every k.
+    """Lobes for every configured measure and the geometric clusters, for every k and variant.
 
-    Returns labels frame (measure, k, feature, lobe) covering all features (-1 = excluded).
+    ``active``: the features the corrected variant analyses. Returns the labels frame
+    (LABEL_COLUMNS) covering all features for both variants (-1 = excluded, corrected only).
     """
     ks = [int(k) for k in cfg["ks"]]
     cl = cfg["clustering"]
-    n_feat = np.asarray(occurrences).shape[0]
-    sub_counts = np.asarray(counts)[np.ix_(active, active)]
-    sub_occ = np.asarray(occurrences)[active]
+    counts, occurrences = np.asarray(counts), np.asarray(occurrences)
+    decoder = np.asarray(decoder)
+    n_feat = occurrences.shape[0]
+    everything = np.arange(n_feat)
     frames = []
-    for measure in list(cfg["measures"]) + [GEOMETRIC]:
-        kw = (dict(decoder=np.asarray(decoder)[active]) if measure == GEOMETRIC else
-              dict(counts=sub_counts, occurrences=sub_occ, n_chunks=int(n_chunks)))
-        res = cluster_measure(measure, ks, derive_seed(seed, "lobes", "cluster", layer, measure),
-                              method=cl["method"], dense_max_features=cl["dense_max_features"],
-                              n_neighbors=cl["n_neighbors"], n_init=cl["n_init"],
-                              shift_phi=cfg["shift_phi"], **kw)
-        log.info("clustered %s (%s, %d features, ks=%s)", measure, res.method, active.size, ks)
-        for k in ks:
-            lobe = np.full(n_feat, -1, dtype=np.int64)
-            lobe[active] = res.labels[k]
-            frames.append(pd.DataFrame({"measure": measure, "k": k,
-                                        "feature": np.arange(n_feat), "lobe": lobe}))
-    return pd.concat(frames, ignore_index=True)
+    for variant in VARIANTS:  # faithful first: it needs no copy of the counts
+        faithful = variant == "faithful"
+        keep = everything if faithful else active
+        if not faithful and active.size < n_feat:
+            sub_counts, sub_occ = counts[np.ix_(active, active)], occurrences[active]
+        else:
+            sub_counts, sub_occ = counts, occurrences
+        for measure in list(cfg["measures"]) + [GEOMETRIC]:
+            kw = (dict(decoder=decoder[keep]) if measure == GEOMETRIC else
+                  dict(counts=sub_counts, occurrences=sub_occ, n_chunks=int(n_chunks)))
+            route = (dict(method="dense", n_init=None, shift_phi=True, official_int64=True)
+                     if faithful else
+                     dict(method=cl["method"], dense_max_features=cl["dense_max_features"],
+                          n_neighbors=cl["n_neighbors"], n_init=cl["n_init"],
+                          shift_phi=cfg["shift_phi"]))
+            res = cluster_measure(measure, ks, derive_seed(seed, "lobes", "cluster", layer, measure),
+                                  **route, **kw)
+            log.info("clustered %s, %s (%s, %d of %d features, ks=%s)", measure, variant,
+                     res.method, keep.size, n_feat, ks)
+            for k in ks:
+                lobe = np.full(n_feat, -1, dtype=np.int64)
+                lobe[keep] = res.labels[k]
+                frames.append(pd.DataFrame({"variant": variant, "clustering": res.method,
+                                            "measure": measure, "k": k,
+                                            "feature": everything, "lobe": lobe}))
+        del sub_counts, sub_occ
+    return pd.concat(frames, ignore_index=True)[LABEL_COLUMNS]
 
 
-def _labels_of(labels: pd.DataFrame, measure: str, k: int) -> np.ndarray:
-    sel = labels[(labels["measure"] == measure) & (labels["k"] == k)].sort_values("feature")
+def _labels_of(labels: pd.DataFrame, variant: str, measure: str, k: int) -> np.ndarray:
+    sel = labels[(labels["variant"] == variant) & (labels["measure"] == measure)
+                 & (labels["k"] == k)].sort_values("feature")
     return sel["lobe"].to_numpy()
+
+
+def _method_of(labels: pd.DataFrame, variant: str, measure: str) -> str:
+    """The clustering route(s) behind a measure's lobes and the geometric clusters."""
+    sel = labels[(labels["variant"] == variant) & labels["measure"].isin([measure, GEOMETRIC])]
+    return "+".join(sorted(set(sel["clustering"])))
 
 
 def run_tests(labels: pd.DataFrame, decoder: np.ndarray, cfg: dict, seed: int, layer,
               progress=None) -> pd.DataFrame:
-    """AMI permutation test and probe test for every measure, k and variant (tests.tsv)."""
+    """AMI permutation test and probe test for every measure, k and variant (tests.tsv).
+
+    Each variant tests its own lobes against its own geometric clusters on its own features
+    (faithful: all; corrected: lobe >= 0); the null's spread uses NULL_DDOF[variant].
+    """
     rows = []
-    pairs = [(m, int(k)) for m in cfg["measures"] for k in cfg["ks"]]
-    for measure, k in (progress(pairs) if progress else pairs):
-        lobes = _labels_of(labels, measure, k)
-        geo = _labels_of(labels, GEOMETRIC, k)
+    pc = cfg["probe"]
+    probe_ks = cfg["ks"] if pc.get("ks") is None else pc["ks"]
+    decoder = np.asarray(decoder)
+    nan = float("nan")
+    triples = [(m, int(k), v) for m in cfg["measures"] for k in cfg["ks"] for v in VARIANTS]
+    for measure, k, variant in (progress(triples) if progress else triples):
+        lobes = _labels_of(labels, variant, measure, k)
+        geo = _labels_of(labels, variant, GEOMETRIC, k)
         keep = lobes >= 0
         ami = ami_permutation_test(lobes[keep], geo[keep], cfg["ami"]["n_permutations"],
-                                   derive_seed(seed, "lobes", "ami", layer, measure, k))
-        pc = cfg["probe"]
-        probe_ks = cfg["ks"] if pc.get("ks") is None else pc["ks"]
-        for variant in VARIANTS:
-            if k not in probe_ks:  # probe skipped at this k (config lobes.probe.ks)
-                nan = float("nan")
-                rows.append(dict(measure=measure, k=k, variant=variant, ami=ami.observed,
-                                 ami_null_mean=ami.null_mean, ami_null_std=ami.null_std,
-                                 ami_z=ami.z, balanced_accuracy=nan, acc_null_mean=nan,
-                                 acc_null_std=nan, acc_z=nan, ami_p=ami.p, acc_p=nan))
-                continue
-            acc = probe_test(np.asarray(decoder)[keep], lobes[keep], variant, pc["n_null"],
+                                   derive_seed(seed, "lobes", "ami", layer, measure, k),
+                                   ddof=NULL_DDOF[variant])
+        row = dict(measure=measure, k=k, variant=variant, ami=ami.observed,
+                   ami_null_mean=ami.null_mean, ami_null_std=ami.null_std, ami_z=ami.z,
+                   ami_p=ami.p, clustering=_method_of(labels, variant, measure),
+                   n_features=int(keep.sum()), n_excluded=int((~keep).sum()))
+        if k in probe_ks:
+            acc = probe_test(decoder[keep], lobes[keep], variant, pc["n_null"],
                              derive_seed(seed, "lobes", "probe", layer, measure, k, variant),
                              train_fraction=pc["faithful_train_fraction"],
                              n_splits=pc["n_splits"], C=pc["C"], max_iter=pc["max_iter"])
-            rows.append(dict(measure=measure, k=k, variant=variant, ami=ami.observed,
-                             ami_null_mean=ami.null_mean, ami_null_std=ami.null_std,
-                             ami_z=ami.z, balanced_accuracy=acc.observed,
-                             acc_null_mean=acc.null_mean, acc_null_std=acc.null_std,
-                             acc_z=acc.z, ami_p=ami.p, acc_p=acc.p))
+            row.update(balanced_accuracy=acc.observed, acc_null_mean=acc.null_mean,
+                       acc_null_std=acc.null_std, acc_z=acc.z, acc_p=acc.p)
+        else:  # probe skipped at this k (config lobes.probe.ks)
+            row.update(balanced_accuracy=nan, acc_null_mean=nan, acc_null_std=nan, acc_z=nan,
+                       acc_p=nan)
+        rows.append(row)
     return pd.DataFrame(rows, columns=TEST_COLUMNS)
 
 
 def specialization(labels: pd.DataFrame, firings, category: np.ndarray, split: np.ndarray,
-                   cfg: dict, path_hint: str = "") -> tuple[pd.DataFrame, dict]:
+                   cfg: dict, path_hint: str = "", *, doc_id: np.ndarray,
+                   histogram_documents: np.ndarray) -> tuple[pd.DataFrame, dict]:
     """Specialisation histograms (measure, k, variant, category, lobe, fraction, n_chunks)
     and the code-lobe verdicts at k = 2 per measure and variant.
 
     firings: (n_chunks, F) sparse matrix, or an iterable of (chunk numbers, CSR block) as
     ``io.iter_sparse_rows`` streams it (one pass; memory is one block plus the winners).
+    category, split, doc_id: (n_chunks,) per chunk; histogram_documents: the ids of every
+    histogram document of the corpus (chunked or not). Faithful: each variant's own lobes on
+    the chunks of the first ``lobes.specialization.max_documents`` histogram documents
+    (corpus order; the official notebook's first 10,000 documents, all of which built its
+    co-occurrences), a chunk where nothing fired going to lobe 0; corrected: the held-out
+    documents, such chunks left out.
     """
     import scipy.sparse as sp
 
     split = np.asarray(split).astype(str)
     category = np.asarray(category).astype(str)
     ks = [int(k) for k in cfg["ks"]]
+    sc = cfg["specialization"]
     for variant, wanted in SPLIT_OF_VARIANT.items():
         if not (split == wanted).any():
             raise InputDataError(
                 f"No `{wanted}` chunks in the firings {path_hint}: the {variant} specialisation "
                 f"needs them. The features stage splits documents into histogram and held-out "
                 "ones; give it more documents or a non-zero held-out fraction, then re-run.")
-    lobes = {(m, k): _labels_of(labels, m, k) for m in cfg["measures"] for k in ks}
+    first = first_documents(histogram_documents, sc.get("max_documents"))
+    scored = {"faithful": (split == SPLIT_OF_VARIANT["faithful"]) & np.isin(doc_id, first),
+              "corrected": split == SPLIT_OF_VARIANT["corrected"]}
+    n_documents = {v: int(np.unique(np.asarray(doc_id)[m]).size) for v, m in scored.items()}
+    lobes = {(v, m, k): _labels_of(labels, v, m, k)
+             for v in VARIANTS for m in cfg["measures"] for k in ks}
     winners = {key: np.full(split.shape[0], -1, dtype=np.int64) for key in lobes}
     blocks = [(np.arange(firings.shape[0]), firings)] if sp.issparse(firings) else firings
     for rows, block in blocks:  # a chunk's winner depends on its own row only
-        for (measure, k), lobe in lobes.items():
-            winners[(measure, k)][rows] = chunk_winners(block, lobe, k)
+        for (variant, measure, k), lobe in lobes.items():
+            winners[(variant, measure, k)][rows] = chunk_winners(
+                block, lobe, k, unscored=UNSCORED_WINNER[variant])
     frames, verdicts = [], {}
-    sc = cfg["specialization"]
     k_code = 2  # the config check guarantees 2 in ks
-    for variant, wanted in SPLIT_OF_VARIANT.items():
-        chunks = np.flatnonzero(split == wanted)
+    for variant in VARIANTS:
+        chunks = np.flatnonzero(scored[variant])
         for measure in cfg["measures"]:
             for k in ks:
-                won = winners[(measure, k)][chunks]
+                won = winners[(variant, measure, k)][chunks]
                 hist = category_histogram(won, category[chunks], k)
                 hist.insert(0, "variant", variant)
                 hist.insert(0, "k", k)
@@ -156,27 +209,35 @@ def specialization(labels: pd.DataFrame, firings, category: np.ndarray, split: n
                     found = find_code_lobe(won, category[chunks], sc["code_categories"],
                                            sc["other_categories"], k)
                     verdicts.setdefault(measure, {})[variant] = (
-                        None if found is None else dict(found.__dict__, k=k))
+                        None if found is None else
+                        dict(found.__dict__, k=k, n_documents=n_documents[variant]))
     return pd.concat(frames, ignore_index=True), verdicts
 
 
 def summary_rows(tests: pd.DataFrame, verdicts: dict, layer, model: str) -> pd.DataFrame:
     """Headline rows (stage, quantity, setting, model, value) for results/summary/lobes.tsv.
 
-    ``code_lobe_found`` without a variant is the corrected (held-out) verdict; the faithful
-    one carries ``variant=faithful`` in its setting.
+    Every row names its variant; corrected rows also name the clustering route
+    (``clustering=dense`` or ``sparse``; faithful is always dense). ``n_excluded``: features
+    the corrected variant left out as never firing (the faithful variant keeps them all).
     """
     rows = []
     for r in tests.itertuples():
         setting = f"layer={layer},measure={r.measure},k={r.k},variant={r.variant}"
+        if r.variant != "faithful":
+            setting += f",clustering={r.clustering}"
         for q in ("ami", "ami_z", "balanced_accuracy", "acc_z", "ami_p", "acc_p"):
             rows.append(("lobes", q, setting, model, float(getattr(r, q))))
+    corrected = tests[tests["variant"] == "corrected"]
+    if len(corrected):
+        rows.append(("lobes", "n_excluded", f"layer={layer},variant=corrected", model,
+                     float(corrected["n_excluded"].iloc[0])))
+    methods = {(r.measure, r.variant): r.clustering for r in tests.itertuples()}
     for measure, by_variant in verdicts.items():
         for variant, v in by_variant.items():
-            k = 2
-            setting = f"layer={layer},measure={measure},k={k}"
-            if variant != "corrected":
-                setting += f",variant={variant}"
+            setting = f"layer={layer},measure={measure},k=2,variant={variant}"
+            if variant != "faithful":
+                setting += f",clustering={methods[(measure, variant)]}"
             rows.append(("lobes", "code_lobe_found", setting, model,
                          float(v["found"]) if v else float("nan")))
     return pd.DataFrame(rows, columns=["stage", "quantity", "setting", "model", "value"])

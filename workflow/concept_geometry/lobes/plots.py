@@ -40,8 +40,12 @@ def feature_cloud_2d(decoder: np.ndarray, method: str, seed: int,
 
 
 def plot_feature_cloud(idx: np.ndarray, coords: np.ndarray, labels: pd.DataFrame, k: int,
-                       title: str):
-    """Fig. 2: the feature cloud coloured by lobe, one panel per measure (+ geometric)."""
+                       title: str, variant: str = "corrected"):
+    """Fig. 2: the feature cloud coloured by lobe, one panel per measure (+ geometric).
+
+    Shows one variant's lobes (corrected by default: never-firing features grey).
+    """
+    labels = labels[labels["variant"] == variant]
     measures = list(dict.fromkeys(labels["measure"]))
     measures = [m for m in measures if m != GEOMETRIC] + [GEOMETRIC]
     ncol = min(3, len(measures))
@@ -67,23 +71,26 @@ def plot_feature_cloud(idx: np.ndarray, coords: np.ndarray, labels: pd.DataFrame
 def plot_tests_vs_k(tests: pd.DataFrame, title: str):
     """Fig. 3: AMI with geometric clusters, and probe balanced accuracy, against k.
 
-    Solid: observed; dashed grey band: null mean +- 2 std (permutations / random vectors).
+    Faithful (o-) and corrected (s:) lines; band: the corrected AMI null mean +- 2 std
+    (permutations); grey dashes: the probe on random unit vectors.
     """
     fig, (ax1, ax2) = plt.subplots(1, 2, figsize=(11, 4.2))
     colors = dict(zip(dict.fromkeys(tests["measure"]), plt.get_cmap("tab10").colors))
-    for measure, g in tests[tests["variant"] == "corrected"].groupby("measure", sort=False):
+    styles = {"faithful": "o-", "corrected": "s:"}
+    for (measure, variant), g in tests.groupby(["measure", "variant"], sort=False):
         g = g.sort_values("k")
-        ax1.plot(g["k"], g["ami"], "o-", color=colors[measure], label=measure)
-        ax1.fill_between(g["k"], g["ami_null_mean"] - 2 * g["ami_null_std"],
-                         g["ami_null_mean"] + 2 * g["ami_null_std"], color=colors[measure],
-                         alpha=0.15)
+        ax1.plot(g["k"], g["ami"], styles[variant], color=colors[measure],
+                 label=f"{measure} ({variant})")
+        if variant == "corrected":
+            ax1.fill_between(g["k"], g["ami_null_mean"] - 2 * g["ami_null_std"],
+                             g["ami_null_mean"] + 2 * g["ami_null_std"], color=colors[measure],
+                             alpha=0.15)
     ks = sorted(tests["k"].unique())
     ax1.set_xscale("log", base=2)
     ax1.set_xticks(ks, [str(k) for k in ks])
     ax1.set_xlabel("number of lobes k")
     ax1.set_ylabel("AMI(co-occurrence lobes, geometric clusters)")
-    ax1.legend(fontsize=8)
-    styles = {"faithful": "o-", "corrected": "s:"}
+    ax1.legend(fontsize=7, ncol=2)
     for (measure, variant), g in tests.groupby(["measure", "variant"], sort=False):
         g = g.sort_values("k")
         ax2.plot(g["k"], g["balanced_accuracy"], styles[variant], color=colors[measure],

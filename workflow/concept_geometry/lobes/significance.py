@@ -5,14 +5,18 @@
 2. A logistic-regression probe predicting a feature's lobe from its decoder direction
    (balanced accuracy on held-out features), against the same probe trained on random unit
    vectors (same labels, same split), as a z-score.
-   - ``faithful``: one train/test split by feature index (first ``train_fraction`` of the
-     features train, the rest test), as the paper's code does;
+   - ``faithful``: one train/test split by feature index (the first
+     ``int(len(labels) * train_fraction)`` features train, the rest test) on the decoder rows
+     as they are, unweighted, as the official ``fit_model`` does (feature-geometry
+     ``brain/notebooks/clusters3 (comparison).ipynb``, cell 13);
    - ``corrected``: stratified, shuffled K-fold cross-validation; the balanced accuracy is
      computed on the pooled out-of-fold predictions (robust when a lobe has few members),
      and the probe weighs classes inversely to their size (``class_weight="balanced"``):
      unweighted, a probe on uninformative vectors predicts the majority lobe for every
      feature, so the null collapses to exactly 1/k with zero spread and z is undefined.
    A null with zero spread gives z = NaN (never a made-up number).
+The null's spread: ``faithful`` uses the population std (``np.std``, ddof 0) as the official
+notebook does (same notebook, cells 17 and 19); ``corrected`` the sample std (ddof 1).
 Every random step takes an explicit seed.
 """
 
@@ -37,26 +41,32 @@ class NullTest:
     p: float  # empirical, one-sided (null >= observed), (1 + #) / (1 + n)
 
 
-def _null_test(observed: float, null: np.ndarray) -> NullTest:
+NULL_DDOF = {"faithful": 0, "corrected": 1}
+
+
+def _null_test(observed: float, null: np.ndarray, ddof: int = 1) -> NullTest:
+    """z of ``observed`` against ``null`` with the null's std at ``ddof`` (see NULL_DDOF)."""
     null = np.asarray(null, dtype=np.float64)
-    mean, std = float(null.mean()), float(null.std(ddof=1)) if null.size > 1 else float("nan")
+    mean = float(null.mean())
+    std = float(null.std(ddof=ddof)) if null.size > ddof else float("nan")
     z = (observed - mean) / std if std > 0 else float("nan")
     p = (1.0 + np.sum(null >= observed - 1e-12)) / (1.0 + null.size)
     return NullTest(float(observed), mean, std, float(z), float(p))
 
 
 def ami_permutation_test(lobes: np.ndarray, clusters: np.ndarray, n_permutations: int,
-                         seed: int) -> NullTest:
+                         seed: int, ddof: int = 1) -> NullTest:
     """AMI(lobes, clusters) vs AMI with ``lobes`` randomly permuted.
 
-    lobes, clusters: (F,) int labels of the same features. Returns NullTest.
+    lobes, clusters: (F,) int labels of the same features; ``ddof`` of the null's std.
+    Returns NullTest.
     """
     from sklearn.metrics import adjusted_mutual_info_score as ami
 
     gen = np.random.default_rng(seed)
     observed = ami(clusters, lobes)
     null = np.array([ami(clusters, gen.permutation(lobes)) for _ in range(int(n_permutations))])
-    return _null_test(observed, null)
+    return _null_test(observed, null, ddof)
 
 
 def random_unit_vectors(n: int, d: int, gen: np.random.Generator) -> np.ndarray:
@@ -91,7 +101,7 @@ def probe_balanced_accuracy(X: np.ndarray, y: np.ndarray, variant: str, seed: in
 
     y = np.asarray(y)
     if variant == "faithful":
-        n_train = int(round(train_fraction * len(y)))
+        n_train = int(len(y) * train_fraction)  # the official floor, not round
         pred = _fit_predict(X[:n_train], y[:n_train], X[n_train:], C, max_iter, seed)
         truth = y[n_train:]
     elif variant == "corrected":
@@ -116,15 +126,17 @@ def probe_test(decoder: np.ndarray, lobes: np.ndarray, variant: str, n_null: int
                **probe_kw) -> NullTest:
     """Probe on decoder directions vs the same probe on ``n_null`` sets of random unit vectors.
 
-    decoder: (F, d) (rows are scaled to unit norm); lobes: (F,) labels.
+    decoder: (F, d); lobes: (F,) labels. ``faithful`` probes the decoder rows as given (the
+    official ``fit_model(W_dec, ...)``); ``corrected`` scales them to unit norm first, like
+    the random unit vectors of the null.
     """
     from .affinity import unit_rows
 
     gen = np.random.default_rng(seed)
-    X = unit_rows(decoder)
+    X = np.asarray(decoder) if variant == "faithful" else unit_rows(decoder)
     observed = probe_balanced_accuracy(X, lobes, variant, seed, **probe_kw)
     null = np.array([
         probe_balanced_accuracy(random_unit_vectors(X.shape[0], X.shape[1], gen), lobes,
                                 variant, seed, **probe_kw)
         for _ in range(int(n_null))])
-    return _null_test(observed, null)
+    return _null_test(observed, null, NULL_DDOF[variant])

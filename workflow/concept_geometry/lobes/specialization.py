@@ -2,12 +2,16 @@
 
 For every document chunk, each lobe's score is the fraction of its features that fired
 anywhere in the chunk; the lobe with the highest score wins the chunk (ties: lowest lobe
-index; chunks where no analysed feature fired are left out). Per document category, the
-fraction of its chunks won by each lobe.
+index). Per document category, the fraction of its chunks won by each lobe.
 
-``faithful`` uses the chunks of the histogram documents (the same documents whose
-co-occurrences made the lobes: in-sample, as the paper's code); ``corrected`` uses only
-the held-out documents.
+``faithful`` follows the official loop (feature-geometry
+``brain/notebooks/clusters4 (lobe functions).ipynb``, cell 16): the chunks of the first
+10,000 documents (``lobes.specialization.max_documents``) of the histogram documents -- the
+same documents whose co-occurrences made the lobes: in-sample --, every feature counted in
+its lobe's size, and a chunk where no feature fired won by lobe 0 (Python's ``max`` over a
+dict of equal scores returns its first key). ``corrected`` scores the lobes on documents
+they were not fitted on (all held-out documents) and leaves chunks where no analysed
+feature fired out.
 """
 
 from __future__ import annotations
@@ -21,11 +25,13 @@ import scipy.sparse as sp
 SPLIT_OF_VARIANT = {"faithful": "histogram", "corrected": "heldout"}
 
 
-def chunk_winners(firings: sp.spmatrix, lobes: np.ndarray, k: int) -> np.ndarray:
+def chunk_winners(firings: sp.spmatrix, lobes: np.ndarray, k: int,
+                  unscored: int = -1) -> np.ndarray:
     """Winning lobe of each chunk.
 
     firings: (n_chunks, F) binary; lobes: (F,) labels in [0, k), or -1 for features not
-    analysed (ignored). Returns (n_chunks,) int, -1 where no analysed feature fired.
+    analysed (ignored). Returns (n_chunks,) int; ``unscored`` where no analysed feature fired
+    (-1: left out; the faithful variant passes 0, the official loop's winner).
     """
     lobes = np.asarray(lobes)
     keep = lobes >= 0
@@ -35,8 +41,14 @@ def chunk_winners(firings: sp.spmatrix, lobes: np.ndarray, k: int) -> np.ndarray
     sizes = np.bincount(lobes[keep], minlength=k).astype(np.float64)
     frac = np.divide(fired, sizes, out=np.zeros_like(fired), where=sizes > 0)
     winners = frac.argmax(axis=1)
-    winners[fired.sum(axis=1) == 0] = -1
+    winners[fired.sum(axis=1) == 0] = unscored
     return winners
+
+
+def first_documents(doc_ids: np.ndarray, max_documents: int | None) -> np.ndarray:
+    """The first ``max_documents`` of ``doc_ids`` in corpus order (ascending id); all if None."""
+    ids = np.unique(np.asarray(doc_ids))
+    return ids if max_documents is None else ids[:int(max_documents)]
 
 
 def category_histogram(winners: np.ndarray, category: np.ndarray, k: int) -> pd.DataFrame:
