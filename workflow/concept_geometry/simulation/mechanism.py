@@ -25,7 +25,7 @@ from scipy.stats import spearmanr
 
 COLUMNS = ["quantity", "experiment", "setting", "optimizer", "value", "n"]
 SPREADS = ["logodds_rel_sd", "logodds_var"]
-HEADLINE = ["spearman_logodds_rel_sd_vs_steering_cos"]
+HEADLINE = ["spearman_logodds_rel_sd_vs_steering_cos", "spearman_logodds_var_vs_steering_cos"]
 
 __all__ = ["COLUMNS", "SPREADS", "HEADLINE", "mechanism_table"]
 

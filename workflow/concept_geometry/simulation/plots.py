@@ -114,10 +114,11 @@ def plot_mechanism(summary: pd.DataFrame, curves: pd.DataFrame, mechanism: pd.Da
                     style="optimizer", ax=axes[0], s=16, alpha=0.7)
     if len(ok) and (ok["logodds_rel_sd"] > 0).all():
         axes[0].set_xscale("log")
-    rho = mechanism[(mechanism["quantity"] == "spearman_logodds_rel_sd_vs_steering_cos")
-                    & (mechanism["experiment"] == "all")]
-    rho_text = (f"Spearman ρ = {rho['value'].iloc[0]:.2f} (n = {rho['n'].iloc[0]})"
-                if len(rho) else "")
+    pooled = mechanism[mechanism["experiment"] == "all"].set_index("quantity")
+    rho_text = ", ".join(
+        f"Spearman ρ({name}, cos) = {pooled.loc[q, 'value']:.2f} (n = {pooled.loc[q, 'n']})"
+        for name, q in [("rel sd", "spearman_logodds_rel_sd_vs_steering_cos"),
+                        ("var", "spearman_logodds_var_vs_steering_cos")] if q in pooled.index)
     axes[0].set_xlabel("log-odds spread: sd / max(|mean|, 0.1) over contexts with C_i unknown")
     axes[0].set_ylabel("steering cosine of the concept")
     axes[0].set_title(f"(a) log-odds matching\n{rho_text}", fontsize=9)
