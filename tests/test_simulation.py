@@ -198,3 +198,185 @@ def test_kept_fraction_one_equals_full():
     half = sub[sub["setting"] == "context_frac=0.5"]
     assert (half["n_contexts"] == round(0.5 * 81)).all()
 
+
+
+# --- issue 14: divergence, lr scaling, coverage, mechanism -------------------------------
+
+def _default_sim_cfg():
+    """The simulation section of config/config.yaml with the schema's defaults filled in."""
+    from pathlib import Path
+
+    import yaml
+
+    root = Path(__file__).resolve().parents[1]
+    cfg = yaml.safe_load((root / "config/config.yaml").read_text())["simulation"]
+    cfg.setdefault("independence_tol", 1e-9)
+    return cfg
+
+
+@pytest.mark.parametrize("m", [2, 3, 4, 5, 6])
+def test_default_lr_trains_every_small_m_to_the_entropy_floor(m):
+    """At the defaults (d, steps, `lr: auto`) every m = 2…6 trains: final loss within 5 % of
+    the entropy floor of the exact conditionals (m = 7…10: benchmarks/simulation_lr.py)."""
+    from concept_geometry.simulation.experiments import resolve_lr
+
+    cfg = dict(_default_sim_cfg(), m=m)
+    problem = make_problem(m, cfg["edge_prob"], master_seed=0, replicate=0)
+    train = TrainConfig(steps=cfg["steps"], lr=resolve_lr(cfg, cfg["optimizer"]),
+                        init_scale=cfg["init_scale"], log_every=cfg["steps"],
+                        optimizer=cfg["optimizer"])
+    _, info = run_setting(problem, d=cfg["d"], context_frac=1.0, concept_frac=1.0,
+                          train=train, master_seed=0, replicate=0)
+    assert np.isfinite(info["final_loss"])
+    assert info["final_loss"] <= 1.05 * info["entropy"]
+
+
+def test_divergence_stops_with_one_paragraph_and_a_working_suggestion():
+    """lr = 20 at m = 2 (the old default) blows up: a user error naming `simulation.lr` and
+    `simulation.m` with a suggested rate, and that rate does train."""
+    import re
+
+    from concept_geometry.errors import ConfigError
+    from concept_geometry.simulation.model import TrainingDiverged
+
+    cfg = dict(CFG, m=2, d=2, lr=20.0, steps=200, log_every=100)
+    with pytest.raises(TrainingDiverged) as exc:
+        run_experiment("full", cfg, 0, 0)
+    assert isinstance(exc.value, ConfigError)
+    text = str(exc.value)
+    assert "\n" not in text and "`simulation.lr`" in text and "`simulation.m` = 2" in text
+    suggested = float(re.search(r"Set `simulation.lr` to ([0-9.e+-]+)", text).group(1))
+    assert suggested < 20.0
+    res = run_experiment("full", dict(cfg, lr=suggested), 0, 0)
+    assert np.isfinite(res.concepts["final_loss"]).all()
+
+
+def test_loss_above_ten_times_its_start_counts_as_divergence():
+    """A finite loss that grows past 10 x the initial one stops training too."""
+    from concept_geometry.simulation.model import TrainingDiverged
+
+    p = np.full((4, 4), 0.01)
+    p[:, 0] = 0.97
+    cfg = TrainConfig(steps=50, lr=1e5, init_scale=1e-3, log_every=50)
+    with pytest.raises(TrainingDiverged) as exc:
+        train_log_linear(p, 2, cfg, seed=0)
+    # At a small initialisation the model starts uniform: initial loss ln 4.
+    assert np.isfinite(exc.value.loss) and exc.value.loss > 10 * np.log(4)
+    # A sane rate raises nothing.
+    res = train_log_linear(p, 2, TrainConfig(steps=50, lr=1.0, init_scale=1e-3,
+                                             log_every=50), seed=0)
+    assert res.final_loss < np.log(4)
+
+
+def test_concept_log_odds_hand_computed():
+    """m = 2, outputs 00, 01, 10, 11 (concept 0 = first bit). Context A has logits 0, 1, 2, 3
+    (linear in the concepts with weights 2 and 1): log-odds (e²+e³)/(1+e) = e² -> 2 and
+    (e+e³)/(1+e²) = e -> 1. Context B has logits 0, 0, 0, ln 3: P(C_0=1) = (1+3)/6, so
+    log-odds ln(4/2) = ln 2 for both concepts."""
+    from concept_geometry.simulation.experiments import log_odds_spread
+    from concept_geometry.simulation.model import concept_log_odds
+
+    f = np.array([[1.0, 0.0], [0.0, 1.0]])
+    g = np.array([[0.0, 0.0], [1.0, 0.0], [2.0, 0.0], [3.0, np.log(3.0)]])
+    np.testing.assert_allclose(concept_log_odds(f, g, np.array([0, 0, 1, 1])),
+                               [2.0, np.log(2.0)], rtol=1e-12)
+    np.testing.assert_allclose(concept_log_odds(f, g, np.array([0, 1, 0, 1])),
+                               [1.0, np.log(2.0)], rtol=1e-12)
+    # The same from the model's probabilities, marginalised by hand.
+    z = np.exp(f @ g.T)
+    prob = z / z.sum(1, keepdims=True)
+    np.testing.assert_allclose(np.log(prob[:, 2] + prob[:, 3]) - np.log(prob[:, 0] + prob[:, 1]),
+                               [2.0, np.log(2.0)], rtol=1e-12)
+    # Spread over the contexts where the concept is unknown: a third context knows concept 0,
+    # so it counts for concept 1 only (its logits 0, 0, 0, 0: log-odds 0).
+    f3 = np.vstack([f, [[0.0, 0.0]]])
+    contexts = np.array([[-1, -1], [-1, -1], [1, -1]])
+    out = log_odds_spread(f3, g, np.arange(4), contexts, 2)
+    a = np.array([2.0, np.log(2.0)])
+    b = np.array([1.0, np.log(2.0), 0.0])
+    np.testing.assert_allclose(out["logodds_mean"], [a.mean(), b.mean()])
+    np.testing.assert_allclose(out["logodds_var"], [a.var(), b.var()])
+    np.testing.assert_allclose(out["logodds_rel_sd"], [a.std() / a.mean(), b.std() / b.mean()])
+    assert out["n_logodds_contexts"].tolist() == [2, 3]
+    # |mean| below 0.1 is floored: log-odds +-0.01 -> sd 0.01 / 0.1.
+    g_small = np.array([[0.0, 0.0], [0.0, 0.0], [0.01, 0.0], [0.01, 0.0]])
+    out = log_odds_spread(np.array([[1.0, 0], [-1.0, 0]]), g_small, np.arange(4),
+                          np.array([[-1, -1], [-1, -1]]), 2)
+    assert out["logodds_rel_sd"][0] == pytest.approx(0.01 / 0.1)
+
+
+def test_headline_and_sweep_points_count_the_concepts_they_average():
+    """3 concepts x 2 seeds per setting; at concept_frac=0.25 only 2 of the 6 cells have a
+    steering cosine: the mean is over those 2, counted, and flagged (< half)."""
+    import pandas as pd
+
+    from concept_geometry.simulation.plots import sweep_points
+    from concept_geometry.simulation.summary import headline_rows
+
+    rows = []
+    for frac, cos in [(0.25, [0.5, np.nan, np.nan, 0.7, np.nan, np.nan]),
+                      (1.0, [0.9, 0.8, 1.0, 0.9, np.nan, 1.0])]:
+        for k, c in enumerate(cos):
+            rows.append({"experiment": "incomplete_concepts", "setting": f"concept_frac={frac:g}",
+                         "seed": k // 3, "concept": k % 3, "concept_frac": frac,
+                         "steering_cos": c, "embedding_cos": 0.5, "alignment_cos": c,
+                         "final_loss": 1.0})
+    summary = pd.DataFrame(rows)
+    orth = pd.DataFrame(columns=["experiment", "setting", "independent", "cos"])
+    head = headline_rows(summary, orth).set_index(["quantity", "setting"])["value"]
+    low = "experiment=incomplete_concepts,concept_frac=0.25"
+    high = "experiment=incomplete_concepts,concept_frac=1"
+    assert head[("steering_cos_mean", low)] == pytest.approx(0.6)
+    assert head[("steering_cos_n_concepts", low)] == 2
+    assert head[("n_concept_cells", low)] == 6
+    assert head[("steering_cos_low_coverage", low)] == 1
+    assert head[("embedding_cos_low_coverage", low)] == 0
+    assert head[("steering_cos_n_concepts", high)] == 5
+    assert head[("steering_cos_low_coverage", high)] == 0
+    pts = sweep_points(summary, "concept_frac").set_index(["concept_frac", "metric"])
+    assert pts.loc[(0.25, "steering_cos"), "n"] == 2 and pts.loc[(0.25, "steering_cos"), "low"]
+    assert not pts.loc[(1.0, "steering_cos"), "low"]
+    assert pts.loc[(0.25, "steering_cos"), "mean"] == pytest.approx(0.6)
+
+
+def test_mechanism_table_rank_correlation_and_optimiser_contrast():
+    """Planted: steering cosine falls as the log-odds spread grows (rho = -1); GD's and
+    Adam's final cosines are the means of their own rows."""
+    import pandas as pd
+
+    from concept_geometry.simulation.mechanism import mechanism_table
+
+    rows = []
+    for opt, base in [("gd", 0.95), ("adam", 0.6)]:
+        for k in range(4):
+            rows.append({"experiment": "full", "setting": "all" if opt == "gd" else
+                         "optimizer=adam", "optimizer": opt, "seed": 0, "concept": k,
+                         "logodds_rel_sd": 0.1 * (k + 1) + (0.0 if opt == "gd" else 1.0),
+                         "logodds_var": 0.01 * (k + 1) ** 2 + (0.0 if opt == "gd" else 1.0),
+                         "steering_cos": base - 0.01 * k, "excess_loss": 0.01})
+    mech = mechanism_table(pd.DataFrame(rows)).set_index(
+        ["quantity", "experiment", "setting", "optimizer"])
+    rho = mech.loc[("spearman_logodds_rel_sd_vs_steering_cos", "all", "all", "all")]
+    assert rho["value"] == pytest.approx(-1.0) and rho["n"] == 8
+    gd = mech.loc[("steering_cos_final", "full", "all", "gd"), "value"]
+    adam = mech.loc[("steering_cos_final", "full", "optimizer=adam", "adam"), "value"]
+    assert gd == pytest.approx(0.935) and adam == pytest.approx(0.585)
+    med = mech.loc[("logodds_rel_sd_median", "full", "all", "gd"), "value"]
+    assert med == pytest.approx(0.25)
+
+
+def test_full_experiment_adds_the_other_optimiser_when_asked():
+    from concept_geometry.simulation.experiments import experiment_settings, resolve_lr
+    from concept_geometry.simulation.model import ADAM_LR
+
+    cfg = dict(CFG, m=3, d=3, steps=40, log_every=20, implicit_bias_contrast=True, lr="auto")
+    settings = experiment_settings("full", cfg)
+    assert [(s["setting"], s["optimizer"]) for s in settings] == [("all", "gd"),
+                                                                  ("optimizer=adam", "adam")]
+    assert resolve_lr(cfg, "adam") == ADAM_LR
+    assert resolve_lr(cfg, "gd") == pytest.approx(20.0 * 2 ** 3 / 64)
+    assert resolve_lr(dict(cfg, lr=7.0), "gd") == 7.0
+    res = run_experiment("full", cfg, 0, 0)
+    assert set(res.concepts["optimizer"]) == {"gd", "adam"}
+    assert set(res.curve["setting"]) == {"all", "optimizer=adam"}
+    assert res.concepts["logodds_var"].notna().all()

@@ -81,7 +81,7 @@ def bench_path(stage, name):
 # --- simulation: input functions and targets (rules in simulation.smk) ---
 
 
-SIM_FIGURES = ["dynamics", "sweeps", "orthogonality"]
+SIM_FIGURES = ["dynamics", "sweeps", "orthogonality", "mechanism"]
 
 
 def simulation_jobs(name):
@@ -101,6 +101,7 @@ def simulation_targets():
         "results/simulation/summary.tsv",
         "results/simulation/orthogonality.tsv",
         "results/simulation/curves.tsv",
+        "results/simulation/mechanism.tsv",
         "results/summary/simulation.tsv",
     ] + expand(
         "results/figures/simulation_{fig}.{ext}", fig=SIM_FIGURES, ext=["png", "pdf"]

@@ -47,11 +47,29 @@ rule simulation_collect:
         "../scripts/simulation_collect.py"
 
 
+rule simulation_mechanism:
+    input:
+        summary="results/simulation/summary.tsv",
+    output:
+        mechanism="results/simulation/mechanism.tsv",
+    log:
+        "logs/simulation/mechanism.log",
+    conda:
+        "../../envs/simulation.yaml"
+    threads: 1
+    resources:
+        mem_mb=1000,
+        runtime=5,
+    script:
+        "../scripts/simulation_mechanism.py"
+
+
 rule simulation_figures:
     input:
         summary="results/simulation/summary.tsv",
         orthogonality="results/simulation/orthogonality.tsv",
         curves="results/simulation/curves.tsv",
+        mechanism=rules.simulation_mechanism.output.mechanism,
     output:
         dynamics_png=report(
             "results/figures/simulation_dynamics.png",
@@ -71,6 +89,12 @@ rule simulation_figures:
             category="Simulation",
         ),
         orth_pdf="results/figures/simulation_orthogonality.pdf",
+        mechanism_png=report(
+            "results/figures/simulation_mechanism.png",
+            caption="../report/simulation_mechanism.rst",
+            category="Simulation",
+        ),
+        mechanism_pdf="results/figures/simulation_mechanism.pdf",
     log:
         "logs/simulation/figures.log",
     conda:
@@ -89,6 +113,7 @@ rule simulation_summary:
     input:
         summary="results/simulation/summary.tsv",
         orthogonality="results/simulation/orthogonality.tsv",
+        mechanism=rules.simulation_mechanism.output.mechanism,
     output:
         headline="results/summary/simulation.tsv",
     log:

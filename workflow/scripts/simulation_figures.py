@@ -12,7 +12,7 @@ from concept_geometry.simulation import plots  # noqa: E402
 def main(smk, log):
     cfg = smk.params.cfg
     summary, orth = io.read_tsv(smk.input.summary), io.read_tsv(smk.input.orthogonality)
-    curves = io.read_tsv(smk.input.curves)
+    curves, mechanism = io.read_tsv(smk.input.curves), io.read_tsv(smk.input.mechanism)
     cap = config_caption(m=cfg["m"], d=cfg["d"], edge_prob=cfg["edge_prob"],
                          opt=cfg["optimizer"], lr=cfg["lr"], steps=cfg["steps"],
                          seeds=len(cfg["seeds"]))
@@ -21,6 +21,8 @@ def main(smk, log):
     save_figure(plots.plot_sweeps(summary, cap), smk.output.sweeps_png, smk.output.sweeps_pdf)
     save_figure(plots.plot_orthogonality(summary, orth, cap), smk.output.orth_png,
                 smk.output.orth_pdf)
+    save_figure(plots.plot_mechanism(summary, curves, mechanism, cap),
+                smk.output.mechanism_png, smk.output.mechanism_pdf)
 
 
 run(main, snakemake)  # noqa: F821

@@ -10,7 +10,8 @@ from concept_geometry.simulation.summary import headline_rows  # noqa: E402
 
 def main(smk, log):
     log.info("phase: headline rows")
-    rows = headline_rows(io.read_tsv(smk.input.summary), io.read_tsv(smk.input.orthogonality))
+    rows = headline_rows(io.read_tsv(smk.input.summary), io.read_tsv(smk.input.orthogonality),
+                         io.read_tsv(smk.input.mechanism))
     io.write_tsv(smk.output.headline, rows)
 
 

@@ -6,6 +6,11 @@
   renormalised over Ĉ and contexts with no mass on Ĉ are dropped.
 - ``dimension``: all of D and C, representation dimension d swept (including d < m).
 
+With ``implicit_bias_contrast`` on, ``full`` also trains the other optimiser (setting
+``optimizer=adam`` next to ``all`` for the default GD): the implicit-bias contrast of the
+theory. Every setting also records the model's log-odds of each concept across the contexts
+where that concept is unknown (``concept_log_odds``), the log-odds-matching side of it.
+
 A replicate seed fixes the DAG (the same DAG in every experiment), so a kept fraction of 1.0
 gives exactly the ``full`` run. All randomness derives from the master seed.
 """
@@ -21,7 +26,8 @@ from ..seeding import derive_seed
 from . import dag as dagmod
 from .metrics import (cosine, cosine_matrix, embedding_differences, mean_pairwise_cosine,
                       steering_vectors)
-from .model import TrainConfig, entropy, train_log_linear
+from .model import (TrainConfig, TrainingDiverged, auto_lr, concept_log_odds, entropy,
+                    train_log_linear)
 
 EXPERIMENTS = ("full", "incomplete_contexts", "incomplete_concepts", "dimension")
 
@@ -35,7 +41,11 @@ __all__ = [
     "run_setting",
     "linearity_metrics",
     "run_experiment",
+    "resolve_lr",
+    "log_odds_spread",
 ]
+
+REL_SD_FLOOR = 0.1  # sd / max(|mean|, floor): log-odds near 0 do not blow the ratio up
 
 
 @dataclass
@@ -86,10 +96,13 @@ def setting_label(experiment: str, value) -> str:
 def experiment_settings(experiment: str, cfg: dict) -> list[dict]:
     """The settings (d, context_frac, concept_frac, label) an experiment runs, from the
     config section ``simulation``."""
-    base = {"d": int(cfg["d"]), "context_frac": 1.0, "concept_frac": 1.0}
+    base = {"d": int(cfg["d"]), "context_frac": 1.0, "concept_frac": 1.0,
+            "optimizer": cfg["optimizer"]}
     if experiment == "full":
-        out = [dict(base)]
-        out[0]["setting"] = setting_label("full", None)
+        out = [{**base, "setting": setting_label("full", None)}]
+        if cfg.get("implicit_bias_contrast", False):
+            other = "adam" if cfg["optimizer"] == "gd" else "gd"
+            out.append({**base, "optimizer": other, "setting": f"optimizer={other}"})
         return out
     if experiment == "incomplete_contexts":
         return [{**base, "context_frac": float(q), "setting": setting_label(experiment, float(q))}
@@ -101,6 +114,16 @@ def experiment_settings(experiment: str, cfg: dict) -> list[dict]:
         return [{**base, "d": int(d), "setting": setting_label(experiment, int(d))}
                 for d in cfg["dims"]]
     raise ValueError(f"unknown experiment {experiment!r}; expected one of {EXPERIMENTS}")
+
+
+def resolve_lr(cfg: dict, optimizer: str) -> float:
+    """The learning rate of ``optimizer``: ``simulation.lr`` when it is a number and
+    ``optimizer`` is the configured one, else :func:`model.auto_lr` (`lr: auto`; also the
+    contrast optimiser's rate)."""
+    lr = cfg["lr"]
+    if lr == "auto" or optimizer != cfg["optimizer"]:
+        return auto_lr(optimizer, int(cfg["m"]))
+    return float(lr)
 
 
 def _subset(n: int, frac: float, seed: int) -> np.ndarray:
@@ -137,6 +160,34 @@ def linearity_metrics(f: np.ndarray, g: np.ndarray, contexts: np.ndarray, m: int
         if len(ed):
             out["embedding_dirs"][i] = ed.mean(axis=0)
         out["alignment_cos"][i] = cosine(out["embedding_dirs"][i], out["unembedding_dirs"][i])
+    return out
+
+
+def log_odds_spread(f: np.ndarray, g_kept: np.ndarray, out_idx: np.ndarray,
+                    contexts: np.ndarray, m: int) -> dict:
+    """Spread of the model's log-odds of each concept across the contexts where it is unknown.
+
+    f: (n_ctx, d) for ``contexts`` (n_ctx, m); g_kept: (len(out_idx), d) for the output tokens
+    ``out_idx`` the softmax runs over. Per concept i (arrays (m,)): ``logodds_mean``,
+    ``logodds_var`` (population variance) and ``logodds_rel_sd`` = sd / max(|mean|,
+    REL_SD_FLOOR) of log P̂(C_i=1|x) − log P̂(C_i=0|x) over the contexts x with C_i unknown
+    (where C_i is known the target log-odds is ±∞), plus ``n_logodds_contexts``. NaN where
+    no such context remains or the outputs lack one value of C_i. Jiang et al. §3: constant
+    log-odds (zero spread) makes the steering vectors of i parallel.
+    """
+    cv = dagmod.concept_vectors(m)[out_idx]
+    out = {k: np.full(m, np.nan) for k in ("logodds_mean", "logodds_var", "logodds_rel_sd")}
+    out["n_logodds_contexts"] = np.zeros(m, dtype=np.int64)
+    for i in range(m):
+        unknown = contexts[:, i] == dagmod.UNKNOWN
+        bits = cv[:, i]
+        out["n_logodds_contexts"][i] = int(unknown.sum())
+        if not unknown.any() or bits.all() or not bits.any():
+            continue
+        lo = concept_log_odds(f[unknown], g_kept, bits)
+        mean, var = float(lo.mean()), float(lo.var())
+        out["logodds_mean"][i], out["logodds_var"][i] = mean, var
+        out["logodds_rel_sd"][i] = np.sqrt(var) / max(abs(mean), REL_SD_FLOOR)
     return out
 
 
@@ -186,6 +237,7 @@ def run_setting(problem: Problem, d: int, context_frac: float, concept_frac: flo
                            seed=derive_seed(master_seed, "simulation", "init", replicate, d),
                            monitor=monitor, progress=progress)
     metrics = linearity_metrics(res.f, full_g(res.g), contexts, m, keep_out)
+    metrics.update(log_odds_spread(res.f, res.g, out_idx, contexts, m))
     metrics["curve"] = res.curve
     info = {"final_loss": res.final_loss, "entropy": entropy(targets),
             "n_contexts": int(len(ctx_idx)), "n_outputs": int(keep_out.sum())}
@@ -204,20 +256,26 @@ def run_experiment(experiment: str, cfg: dict, master_seed: int, replicate: int,
                            low=cfg["cpt_low"], high=cfg["cpt_high"],
                            tol=cfg["independence_tol"])
     m = problem.m
-    train = TrainConfig(steps=cfg["steps"], lr=cfg["lr"], init_scale=cfg["init_scale"],
-                        log_every=cfg["log_every"], optimizer=cfg["optimizer"])
     concept_rows, orth_rows, curve_rows = [], [], []
     iu, ju = np.triu_indices(m, k=1)
     for s in experiment_settings(experiment, cfg):
+        train = TrainConfig(steps=cfg["steps"], lr=resolve_lr(cfg, s["optimizer"]),
+                            init_scale=cfg["init_scale"], log_every=cfg["log_every"],
+                            optimizer=s["optimizer"])
         if log is not None:
-            log.info("experiment %s, replicate %d, setting %s: training", experiment,
-                     replicate, s["setting"])
-        met, info = run_setting(problem, s["d"], s["context_frac"], s["concept_frac"], train,
-                                master_seed, replicate, progress=progress)
+            log.info("experiment %s, replicate %d, setting %s: training (%s, lr %g)",
+                     experiment, replicate, s["setting"], train.optimizer, train.lr)
+        args = (problem, s["d"], s["context_frac"], s["concept_frac"])
+        try:
+            met, info = run_setting(*args, train, master_seed, replicate, progress=progress)
+        except TrainingDiverged as err:
+            raise _divergence_error(err, experiment, replicate, s, cfg, train,
+                                    lambda t: run_setting(*args, t, master_seed, replicate)
+                                    ) from None
         key = {"experiment": experiment, "setting": s["setting"], "seed": replicate}
         for i in range(m):
             concept_rows.append({
-                **key, "m": m, "d": s["d"], "context_frac": s["context_frac"],
+                **key, "optimizer": train.optimizer, "m": m, "d": s["d"], "context_frac": s["context_frac"],
                 "concept_frac": s["concept_frac"], "concept": i,
                 "steering_cos": met["steering_cos"][i], "embedding_cos": met["embedding_cos"][i],
                 "alignment_cos": met["alignment_cos"][i], "final_loss": info["final_loss"],
@@ -226,14 +284,55 @@ def run_experiment(experiment: str, cfg: dict, master_seed: int, replicate: int,
                 "n_steering_vectors": met["n_steering"][i],
                 "n_embedding_pairs": met["n_embedding"][i],
                 "n_contexts": info["n_contexts"], "n_outputs": info["n_outputs"],
+                "logodds_mean": met["logodds_mean"][i], "logodds_var": met["logodds_var"][i],
+                "logodds_rel_sd": met["logodds_rel_sd"][i],
+                "n_logodds_contexts": met["n_logodds_contexts"][i],
             })
         cu = cosine_matrix(met["unembedding_dirs"])  # NaN where a concept has no pairs
         ce = cosine_matrix(met["embedding_dirs"])
         for i, j in zip(iu, ju):
             orth_rows.append({**key, "concept_i": int(i), "concept_j": int(j),
                               "independent": bool(problem.independent[i, j]),
-                              "cos": float(cu[i, j]), "embedding_cos": float(ce[i, j])})
+                              "cos": float(cu[i, j]), "embedding_cos": float(ce[i, j]),
+                              "optimizer": train.optimizer})
         for row in met["curve"]:
-            curve_rows.append({**key, **row})
+            curve_rows.append({**key, "optimizer": train.optimizer, **row})
     return SettingResult(concepts=pd.DataFrame(concept_rows),
                          orthogonality=pd.DataFrame(orth_rows), curve=pd.DataFrame(curve_rows))
+
+
+PROBE_STEPS = 300  # steps of each trial run when a diverged run looks for a stable lr
+PROBE_HALVINGS = 10
+
+
+def _divergence_error(err: TrainingDiverged, experiment: str, replicate: int, setting: dict,
+                      cfg: dict, train: TrainConfig, retrain) -> TrainingDiverged:
+    """One paragraph for a diverged run, with the largest of lr/2, lr/4, … that trained
+    ``PROBE_STEPS`` steps of the same setting without diverging (``retrain(TrainConfig)``)."""
+    suggestion = None
+    for k in range(1, PROBE_HALVINGS + 1):
+        trial = TrainConfig(steps=min(PROBE_STEPS, train.steps), lr=train.lr / 2 ** k,
+                            init_scale=train.init_scale, log_every=train.steps + 1,
+                            optimizer=train.optimizer)
+        try:
+            retrain(trial)
+        except TrainingDiverged:
+            continue
+        suggestion = trial.lr
+        break
+    m = int(cfg["m"])
+    key = ("`simulation.lr`" if setting["optimizer"] == cfg["optimizer"]
+           else f"the `auto` rate of the contrast optimiser {setting['optimizer']}")
+    fix = (f"Set `simulation.lr` to {suggestion:.3g} or lower (the largest of lr/2, lr/4, … "
+           f"that trained {min(PROBE_STEPS, train.steps)} steps of this setting without "
+           f"diverging)" if suggestion is not None else
+           f"No rate down to lr/{2 ** PROBE_HALVINGS} trained stably; lower `simulation.lr` "
+           f"further or `simulation.init_scale`")
+    return TrainingDiverged(
+        f"Simulation training diverged (experiment `{experiment}`, replicate {replicate}, "
+        f"setting `{setting['setting']}`): {err}, with `simulation.m` = {m} "
+        f"({2 ** m} outputs, {3 ** m} contexts). The learning rate ({key} = {train.lr:g}) is "
+        f"too large for this problem. {fix}, or use `simulation.lr: auto` "
+        f"(= {auto_lr('gd', m):.3g} for gd at m = {m}, scaled with the 2^m outputs; "
+        f"config/README.md, ## simulation). No output of this job was written.",
+        step=err.step, loss=err.loss)

@@ -7,6 +7,8 @@ import numpy as np
 import pandas as pd
 import seaborn as sns
 
+from .summary import COSINES, MIN_COVERAGE
+
 SWEEPS = [("incomplete_contexts", "context_frac", "kept fraction of contexts D̂/D"),
           ("incomplete_concepts", "concept_frac", "kept fraction of outputs Ĉ/C"),
           ("dimension", "d", "representation dimension d")]
@@ -14,7 +16,7 @@ SWEEPS = [("incomplete_contexts", "context_frac", "kept fraction of contexts D̂
 
 def plot_dynamics(curves: pd.DataFrame, caption: str):
     """Steering cosine vs loss along training, experiment `full` (claim 2)."""
-    full = curves[curves["experiment"] == "full"]
+    full = curves[(curves["experiment"] == "full") & (curves["setting"] == "all")]
     fig, axes = plt.subplots(1, 2, figsize=(10, 4))
     sns.lineplot(data=full, x="step", y="loss", hue="seed", ax=axes[0], palette="tab10")
     ax2 = axes[0].twinx()
@@ -33,18 +35,42 @@ def plot_dynamics(curves: pd.DataFrame, caption: str):
     return fig
 
 
+def sweep_points(part: pd.DataFrame, key: str) -> pd.DataFrame:
+    """One point per (sweep value, metric): mean and sd over the measured concept × seed
+    cells, ``n`` measured of ``total``, and ``low`` when n < MIN_COVERAGE × total."""
+    rows = []
+    for value, grp in part.groupby(key, sort=True):
+        for metric in COSINES:
+            v = grp[metric].to_numpy(dtype=float)
+            v = v[np.isfinite(v)]
+            rows.append({key: value, "metric": metric, "n": len(v), "total": len(grp),
+                         "mean": v.mean() if len(v) else np.nan,
+                         "sd": v.std() if len(v) else np.nan,
+                         "low": len(v) < MIN_COVERAGE * len(grp)})
+    return pd.DataFrame(rows)
+
+
 def plot_sweeps(summary: pd.DataFrame, caption: str):
-    """Mean steering/embedding/alignment cosines per sweep value (claims 3, 4, 6)."""
+    """Mean steering/embedding/alignment cosines per sweep value (claims 3, 4, 6); each
+    point is labelled with the concept × seed cells it averages over, hollow when fewer
+    than half of them are measured."""
     present = [s for s in SWEEPS if (summary["experiment"] == s[0]).any()]
     fig, axes = plt.subplots(1, max(1, len(present)), figsize=(4.5 * max(1, len(present)), 4),
                              squeeze=False)
+    colours = dict(zip(COSINES, sns.color_palette(n_colors=len(COSINES))))
     for ax, (exp, key, label) in zip(axes[0], present):
-        part = summary[summary["experiment"] == exp]
-        long = part.melt(id_vars=[key, "seed", "concept"],
-                         value_vars=["steering_cos", "embedding_cos", "alignment_cos"],
-                         var_name="metric", value_name="cosine")
-        sns.lineplot(data=long, x=key, y="cosine", hue="metric", marker="o", ax=ax,
-                     errorbar="sd")
+        points = sweep_points(summary[summary["experiment"] == exp], key)
+        for metric, pts in points.groupby("metric", sort=False):
+            c = colours[metric]
+            ax.errorbar(pts[key], pts["mean"], yerr=pts["sd"], color=c, lw=1.2, capsize=2,
+                        label=metric)
+            for p in pts.itertuples():
+                ax.plot(p[1], p.mean, "o", ms=6, mec=c, mfc="white" if p.low else c)
+                ax.annotate(f"{p.n}/{p.total}", (p[1], p.mean), textcoords="offset points",
+                            xytext=(3, -9 if metric == "embedding_cos" else 3), fontsize=6,
+                            color=c)
+        ax.legend(fontsize=7, title="hollow: < half the concepts measured",
+                  title_fontsize=6)
         ax.set_xlabel(label)
         ax.set_ylim(-0.05, 1.05)
         ax.axhline(0.9, color="grey", lw=0.8, ls=":")
@@ -57,8 +83,10 @@ def plot_sweeps(summary: pd.DataFrame, caption: str):
 def plot_orthogonality(summary: pd.DataFrame, orthogonality: pd.DataFrame, caption: str):
     """Same-concept steering cosines vs cross-concept |cos|, independent vs dependent pairs
     (claims 1 and 5), experiment `full`."""
-    same = summary[summary["experiment"] == "full"]["steering_cos"].to_numpy()
-    full = orthogonality[orthogonality["experiment"] == "full"]
+    same = summary[(summary["experiment"] == "full")
+                   & (summary["setting"] == "all")]["steering_cos"].to_numpy()
+    full = orthogonality[(orthogonality["experiment"] == "full")
+                         & (orthogonality["setting"] == "all")]
     groups = {"same concept": same,
               "different, independent": full[full["independent"].astype(bool)]["cos"].to_numpy(),
               "different, dependent": full[~full["independent"].astype(bool)]["cos"].to_numpy()}
@@ -72,4 +100,39 @@ def plot_orthogonality(summary: pd.DataFrame, orthogonality: pd.DataFrame, capti
     ax.legend(fontsize=8)
     ax.set_title(f"Steering directions: same concept vs different concepts\n"
                  f"(cf. Jiang et al. §4-5.1) {caption}", fontsize=9)
+    return fig
+
+
+def plot_mechanism(summary: pd.DataFrame, curves: pd.DataFrame, mechanism: pd.DataFrame,
+                   caption: str):
+    """The theory's mechanism: (a) spread of the model's log-odds of each concept vs its
+    steering cosine, every experiment; (b) steering cosine over training and (c) against the
+    loss for GD vs Adam in experiment `full` (the implicit-bias contrast)."""
+    fig, axes = plt.subplots(1, 3, figsize=(15, 4.2))
+    ok = summary[np.isfinite(summary["logodds_rel_sd"]) & np.isfinite(summary["steering_cos"])]
+    sns.scatterplot(data=ok, x="logodds_rel_sd", y="steering_cos", hue="experiment",
+                    style="optimizer", ax=axes[0], s=16, alpha=0.7)
+    if len(ok) and (ok["logodds_rel_sd"] > 0).all():
+        axes[0].set_xscale("log")
+    pooled = mechanism[mechanism["experiment"] == "all"].set_index("quantity")
+    rho_text = ", ".join(
+        f"Spearman ρ({name}, cos) = {pooled.loc[q, 'value']:.2f} (n = {pooled.loc[q, 'n']})"
+        for name, q in [("rel sd", "spearman_logodds_rel_sd_vs_steering_cos"),
+                        ("var", "spearman_logodds_var_vs_steering_cos")] if q in pooled.index)
+    axes[0].set_xlabel("log-odds spread: sd / max(|mean|, 0.1) over contexts with C_i unknown")
+    axes[0].set_ylabel("steering cosine of the concept")
+    axes[0].set_title(f"(a) log-odds matching\n{rho_text}", fontsize=9)
+    axes[0].legend(fontsize=6)
+    full = curves[curves["experiment"] == "full"]
+    if "optimizer" in full and full["optimizer"].nunique() > 0:
+        for ax, x in [(axes[1], "step"), (axes[2], "loss")]:
+            sns.lineplot(data=full, x=x, y="steering_cos", hue="optimizer", units="seed",
+                         estimator=None, ax=ax, lw=1)
+            ax.set_ylabel("mean steering cosine")
+        axes[2].invert_xaxis()
+        axes[2].set_xlabel("training loss (decreasing →)")
+    axes[1].set_title("(b) implicit bias: GD vs Adam, experiment full", fontsize=9)
+    axes[2].set_title("(c) the same against the loss", fontsize=9)
+    fig.suptitle(f"Simulation: the mechanism of linearity (beyond Jiang et al. §5.1; "
+                 f"their §3-4)\n{caption}", fontsize=9)
     return fig
