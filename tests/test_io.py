@@ -186,7 +186,7 @@ def test_settle_incomplete_keeps_verified_outputs_and_removes_the_rest(tmp_path)
     assert list((tmp_path / ".snakemake/incomplete").iterdir()) == []
 
 
-def test_stale_lock_is_cleared_when_no_snakemake_runs_here(tmp_path):
+def test_recovery_clears_a_stale_lock(tmp_path):
     from concept_geometry.resume import recover_killed_run
 
     locks = tmp_path / ".snakemake" / "locks"

@@ -16,21 +16,12 @@ except ConfigError as err:
     # One clear paragraph, no traceback, before any job is scheduled.
     raise WorkflowError(str(err)) from None
 
-# A killed run leaves its lock and "incomplete" markers behind; outputs are only ever renamed
-# into place, checksummed, at the end of a job (concept_geometry.io), so resuming is safe:
-# drop locks no live process holds, finish renames a commit journal records, keep verified
-# outputs, remove the rest.
-from concept_geometry.resume import recover_killed_run
+# A killed run leaves its lock, "incomplete" markers and temps behind. Parsing touches none of
+# it: only the main process of a real run clears them, when a run record proves the run that
+# left them dead (concept_geometry.resume).
+from concept_geometry import resume
 
-_recovery = recover_killed_run(Path.cwd())
-if _recovery:
-    logger.warning(
-        f"A killed run left a stale lock ({len(_recovery.locks)}), {len(_recovery.kept)} "
-        f"finished output(s) (checksums verified, kept) and {len(_recovery.removed)} unfinished "
-        f"one(s) plus {len(_recovery.temps)} temp file(s) (removed; rebuilt as needed); "
-        f"{len(_recovery.rolled_forward)} output(s) of jobs killed while renaming them into "
-        f"place were renamed from their journal."
-    )
+resume.install(workflow, logger)
 
 
 wildcard_constraints:
