@@ -20,6 +20,12 @@ rule corpus_build:
             if FEATURES["corpus"]["path"]
             else None
         ),
+        # A local corpus replaced in place reruns the stage (fingerprint.py).
+        path_fingerprint=lambda wc: fingerprint(
+            repo_path(FEATURES["corpus"]["path"])
+            if FEATURES["corpus"]["path"]
+            else None
+        ),
         heldout_fraction=FEATURES["heldout_fraction"],
         seed=config["seed"],
     script:
@@ -49,6 +55,7 @@ rule sae_sample_activations:
         layers=sample_layers(),
         model=lambda wc: FEATURES["model"],
         model_spec=features_model_spec(),
+        model_fingerprint=lambda wc: fingerprint(features_model_spec()),
         n_tokens=_n_train_tokens(),
         max_length=FEATURES["max_length"],
         drop_special=FEATURES["drop_special_tokens"],
@@ -79,7 +86,9 @@ rule sae_materialise:
     params:
         spec=lambda wc: _resolved_spec(wc.saeset),
         key=lambda wc: _sae_key(wc.saeset),
+        sae_fingerprint=lambda wc: sae_fingerprint(wc.saeset, [wc.layer]),
         model_spec=features_model_spec(),
+        model_fingerprint=lambda wc: fingerprint(features_model_spec()),
         seed=config["seed"],
     script:
         "../scripts/sae_materialise.py"
@@ -106,7 +115,9 @@ rule sae_decoder:
     params:
         spec=lambda wc: _resolved_spec(wc.saeset),
         key=lambda wc: _sae_key(wc.saeset),
+        sae_fingerprint=lambda wc: sae_fingerprint(wc.saeset, [wc.layer]),
         model_spec=features_model_spec(),
+        model_fingerprint=lambda wc: fingerprint(features_model_spec()),
     script:
         "../scripts/sae_decoder.py"
 
@@ -140,7 +151,9 @@ rule features_extract:
         layers=FEATURES["layers"],
         model=lambda wc: FEATURES["model"],
         model_spec=features_model_spec(),
+        model_fingerprint=lambda wc: fingerprint(features_model_spec()),
         sae=lambda wc: _resolved_spec("features"),
+        sae_fingerprint=lambda wc: sae_fingerprint("features", FEATURES["layers"]),
         threshold=FEATURES["threshold"],
         chunk_size=FEATURES["chunk_size"],
         max_length=FEATURES["max_length"],

@@ -6,6 +6,7 @@ sys.path.insert(0, str(Path(workflow.basedir) / "workflow"))
 
 from concept_geometry.config import ConfigError, validate_config
 from concept_geometry.crystals import crystals_model
+from concept_geometry.fingerprint import fingerprint
 from concept_geometry.seeding import derive_seed
 
 try:
@@ -193,6 +194,14 @@ def _resolved_spec(saeset):
     if spec.get("path"):
         spec["path"] = repo_path(spec["path"])
     return spec
+
+
+def sae_fingerprint(saeset, layers):
+    """Fingerprints of a local SAE's folder per layer (a params entry; None otherwise)."""
+    path = _resolved_spec(saeset).get("path")
+    if sae_spec(saeset)["source"] != "local" or not path:
+        return None
+    return [fingerprint(path.replace("{layer}", str(layer))) for layer in layers]
 
 
 def features_model_spec():
