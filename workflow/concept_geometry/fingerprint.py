@@ -62,3 +62,11 @@ def _digest(root: str, stats: tuple) -> str:
                 fh.seek(-EDGE, 2)
                 h.update(fh.read(EDGE))
     return h.hexdigest()[:16]
+
+
+def settings_hash(settings) -> str:
+    """A short hash of JSON-able settings (an artifact identity's ``config``)."""
+    import json
+
+    text = json.dumps(settings, sort_keys=True, default=str)
+    return hashlib.sha256(text.encode()).hexdigest()[:16]

@@ -267,9 +267,11 @@ def start_run(workdir: str | Path, temp_folders=("results",)) -> RunStart:
     return RunStart(path, recovery, blocked)
 
 
-def end_run(record: Path) -> None:
-    """Remove this run's record (at exit; idempotent)."""
-    Path(record).unlink(missing_ok=True)
+def end_run(record: Path, pid: int | None = None) -> None:
+    """Remove this run's record (at exit; idempotent); ``pid``: only from that process (not
+    from a forked child that inherited the exit handler)."""
+    if pid is None or pid == os.getpid():
+        Path(record).unlink(missing_ok=True)
 
 
 def describe(recovery: Recovery) -> str:
@@ -301,7 +303,7 @@ def install(workflow: Any, logger: Any) -> None:
         if workflow.exec_mode == ExecMode.DEFAULT and not (common.dryrun_exec
                                                            or common.touch_exec):
             start = start_run(Path.cwd())
-            atexit.register(end_run, start.record)
+            atexit.register(end_run, start.record, os.getpid())
             if start.recovery:
                 logger.warning(describe(start.recovery))
             if start.blocked:

@@ -21,11 +21,7 @@ rule corpus_build:
             else None
         ),
         # A local corpus replaced in place reruns the stage (fingerprint.py).
-        path_fingerprint=lambda wc: fingerprint(
-            repo_path(FEATURES["corpus"]["path"])
-            if FEATURES["corpus"]["path"]
-            else None
-        ),
+        path_fingerprint=lambda wc: corpus_fingerprint(),
         heldout_fraction=FEATURES["heldout_fraction"],
         seed=config["seed"],
     script:
@@ -90,6 +86,7 @@ rule sae_materialise:
         model_spec=features_model_spec(),
         model_fingerprint=lambda wc: fingerprint(features_model_spec()),
         seed=config["seed"],
+        identity=lambda wc: sae_identity(wc.model, wc.saeset, wc.layer),
     script:
         "../scripts/sae_materialise.py"
 
@@ -118,6 +115,7 @@ rule sae_decoder:
         sae_fingerprint=lambda wc: sae_fingerprint(wc.saeset, [wc.layer]),
         model_spec=features_model_spec(),
         model_fingerprint=lambda wc: fingerprint(features_model_spec()),
+        identity=lambda wc: sae_identity(wc.model, wc.saeset, wc.layer),
     script:
         "../scripts/sae_decoder.py"
 
@@ -158,6 +156,14 @@ rule features_extract:
         chunk_size=FEATURES["chunk_size"],
         max_length=FEATURES["max_length"],
         drop_special=FEATURES["drop_special_tokens"],
+        identity=lambda wc: {
+            str(layer): features_identity(wc.model, wc.corpus, layer)
+            for layer in FEATURES["layers"]
+        },
+        sae_identity=lambda wc: {
+            str(layer): sae_identity(wc.model, "features", layer)
+            for layer in FEATURES["layers"]
+        },
     script:
         "../scripts/features_extract.py"
 
@@ -186,6 +192,8 @@ rule features_cooccurrence:
         threshold=FEATURES["threshold"],
         chunk_size=FEATURES["chunk_size"],
         max_length=FEATURES["max_length"],
+        identity=lambda wc: features_identity(wc.model, wc.corpus, wc.layer),
+        sae_identity=lambda wc: sae_identity(wc.model, "features", wc.layer),
     script:
         "../scripts/features_cooccurrence.py"
 
@@ -203,6 +211,9 @@ rule features_decoder:
     resources:
         mem_mb=2000,
         runtime=10,
+    params:
+        identity=lambda wc: features_identity(wc.model, wc.corpus, wc.layer),
+        sae_identity=lambda wc: sae_identity(wc.model, "features", wc.layer),
     script:
         "../scripts/features_decoder.py"
 

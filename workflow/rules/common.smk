@@ -6,7 +6,7 @@ sys.path.insert(0, str(Path(workflow.basedir) / "workflow"))
 
 from concept_geometry.config import ConfigError, validate_config
 from concept_geometry.crystals import crystals_model
-from concept_geometry.fingerprint import fingerprint
+from concept_geometry.fingerprint import fingerprint, settings_hash
 from concept_geometry.seeding import derive_seed
 
 try:
@@ -202,6 +202,50 @@ def sae_fingerprint(saeset, layers):
     if sae_spec(saeset)["source"] != "local" or not path:
         return None
     return [fingerprint(path.replace("{layer}", str(layer))) for layer in layers]
+
+
+def corpus_fingerprint():
+    """Fingerprint of a local corpus file (features.corpus.path), else None."""
+    path = FEATURES["corpus"]["path"]
+    return fingerprint(repo_path(path) if path else None)
+
+
+def sae_identity(model, saeset, layer):
+    """What the SAE of one layer is (recorded with its files, checked where they are read):
+    a params entry of the rules that write it, so a change also reruns them."""
+    spec = sae_spec(saeset)
+    settings = {
+        "sae": _resolved_spec(saeset),
+        "sae_files": sae_fingerprint(saeset, [layer]),
+        "model": features_model_spec(),
+        "model_files": fingerprint(features_model_spec()),
+        "seed": config["seed"],
+    }
+    if spec["source"] == "train":
+        keys = ("corpus", "max_length", "drop_special_tokens", "heldout_fraction")
+        settings.update({k: FEATURES[k] for k in keys}, n_tokens=_n_train_tokens())
+        settings["corpus_file"] = corpus_fingerprint()
+    label = {
+        "train": f"trained:{saeset}",
+        "pretrained": f"{spec.get('release')}/{spec.get('sae_id')}",
+        "local": str(spec.get("path")),
+    }[spec["source"]]
+    return {
+        "model": model,
+        "layer": str(layer),
+        "sae": label.replace("{layer}", str(layer)),
+        "config": settings_hash(settings),
+    }
+
+
+def features_identity(model, corpus, layer):
+    """What a features artifact of one layer is (firings, co-occurrence, decoder, meta)."""
+    sae = sae_identity(model, "features", layer)
+    keys = ("corpus", "threshold", "chunk_size", "max_length", "drop_special_tokens")
+    settings = {k: FEATURES[k] for k in keys + ("heldout_fraction",)}
+    settings.update(sae_config=sae["config"], seed=config["seed"])
+    settings["corpus_file"] = corpus_fingerprint()
+    return {**sae, "corpus": corpus, "config": settings_hash(settings)}
 
 
 def features_model_spec():
