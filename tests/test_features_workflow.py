@@ -70,3 +70,19 @@ def test_features_stage_end_to_end(tmp_path):
     summary = io.read_tsv(tmp_path / "results/summary/features.tsv")
     assert {"n_chunks_histogram", "sae_explained_variance"} <= set(summary["quantity"])
     assert (tmp_path / "logs/features").is_dir()
+
+    # Provenance (issue 13 item 3): layer 0's firings, and layer 0's SAE decoder, copied with
+    # their sidecars over layer 1's are intact but refused by the jobs that read them.
+    import shutil
+
+    sae = tmp_path / "results/sae/tiny-gemma2/features"
+    for src, dst in [(base / "layer_0/firings.npz", base / "layer_1/firings.npz"),
+                     (sae / "layer_0.decoder.npy", sae / "layer_1.decoder.npy")]:
+        shutil.copy(src, dst)
+        shutil.copy(io.sidecar(src), io.sidecar(dst))
+    proc = run_snakemake(tmp_path, tmp_path / "c.yaml", "--keep-going", timeout=300, check=False)
+    out = proc.stdout + proc.stderr
+    assert proc.returncode != 0
+    for rule, name in [("features_cooccurrence", "firings.npz"), ("features_decoder", "decoder.npy")]:
+        line = next(x for x in out.splitlines() if x.startswith(f"Error in rule `{rule}`"))
+        assert "layer_1" in line and name in line and "layer=0" in line and "layer=1" in line, line

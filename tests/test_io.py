@@ -186,7 +186,7 @@ def test_settle_incomplete_keeps_verified_outputs_and_removes_the_rest(tmp_path)
     assert list((tmp_path / ".snakemake/incomplete").iterdir()) == []
 
 
-def test_stale_lock_is_cleared_when_no_snakemake_runs_here(tmp_path):
+def test_recovery_clears_a_stale_lock(tmp_path):
     from concept_geometry.resume import recover_killed_run
 
     locks = tmp_path / ".snakemake" / "locks"
@@ -370,3 +370,59 @@ def test_streaming_memory_does_not_grow_with_the_number_of_rows(tmp_path, n_bloc
         assert peak < bound, (fn.__name__, peak, bound, matrix_bytes)
     if n_blocks == 100:  # holding the matrix would break the bound by far
         assert matrix_bytes > 5 * bound
+
+
+# --- provenance (issue 13 item 3): an intact artifact of another layer is refused ----------
+
+LAYER_1 = {"model": "m", "corpus": "c", "layer": "1", "sae": "trained:features", "config": "aa"}
+LAYER_3 = {**LAYER_1, "layer": "3", "config": "bb"}
+
+
+@pytest.mark.parametrize("fmt", ["npz", "npy", "json", "tsv", "sparse", "dir"])
+def test_artifact_copied_over_another_layer_is_refused_naming_both(tmp_path, fmt):
+    """Copy layer 1's artifact with its sidecar over layer 3's: intact, but not layer 3's."""
+    import shutil
+
+    src, dst = tmp_path / f"layer_1/a.{fmt}", tmp_path / f"layer_3/a.{fmt}"
+    for path, ident in ((src, LAYER_1), (dst, LAYER_3)):
+        if fmt == "npz":
+            io.write_npz(path, identity=ident, x=np.arange(3))
+        elif fmt == "npy":
+            io.write_npy(path, np.arange(3), identity=ident)
+        elif fmt == "json":
+            io.write_json(path, {"x": 1}, identity=ident)
+        elif fmt == "tsv":
+            io.write_tsv(path, pd.DataFrame({"x": [1]}), identity=ident)
+        elif fmt == "sparse":
+            with io.SparseRowsWriter(path, "firings", 4) as w:
+                w.append(sp.csr_matrix(np.eye(4, dtype=np.uint8)))
+                w.close(identity=ident)
+        else:
+            with io.atomic_dir(path, identity=ident) as d:
+                (d / "w.bin").write_bytes(b"w")
+    io.verify(dst, expect=LAYER_3)
+    if fmt == "dir":
+        shutil.rmtree(dst)
+        shutil.copytree(src, dst)
+    else:
+        shutil.copy(src, dst)
+        shutil.copy(io.sidecar(src), io.sidecar(dst))
+    io.verify(dst)  # intact: the checksum alone cannot tell
+    with pytest.raises(CorruptArtifactError) as err:
+        io.verify(dst, expect=LAYER_3)
+    msg = str(err.value)
+    assert "\n" not in msg and str(dst) in msg
+    assert "layer=1" in msg and "layer=3" in msg and "config=aa" in msg and "config=bb" in msg
+    assert "differs in layer, config" in msg
+
+
+def test_readers_check_identity_and_unstamped_files_are_read(tmp_path):
+    io.write_npy(tmp_path / "a.npy", np.arange(3), identity=LAYER_1)
+    assert io.read_npy(tmp_path / "a.npy", expect=LAYER_1).tolist() == [0, 1, 2]
+    with pytest.raises(CorruptArtifactError, match="layer=3"):
+        io.read_npy(tmp_path / "a.npy", expect=LAYER_3)
+    io.write_npz(tmp_path / "b.npz", identity=LAYER_1, x=np.arange(2))
+    with pytest.raises(CorruptArtifactError, match="layer=3"):
+        io.read_npz(tmp_path / "b.npz", keys=["x"], expect=LAYER_3)
+    io.write_npy(tmp_path / "hand.npy", np.arange(2))  # no identity: placed by hand
+    assert io.read_npy(tmp_path / "hand.npy", expect=LAYER_3).tolist() == [0, 1]

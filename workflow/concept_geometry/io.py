@@ -1,10 +1,17 @@
 """Atomic, integrity-checked artifacts: every file that crosses a rule boundary.
 
 Writers put the data in a temp file in the same folder, write a checksum sidecar
-(``<file>.sha256``: JSON with sha256, size and the producing rule), then rename the temp
-file into place. A job killed mid-write therefore never leaves a file that looks complete,
-and readers refuse a truncated or altered file with a message naming the file and the rule
-that makes it.
+(``<file>.sha256``: JSON with sha256, size, the producing rule and the artifact's identity),
+then rename the temp file into place. A job killed mid-write therefore never leaves a file
+that looks complete, and readers refuse a truncated or altered file with a message naming
+the file and the rule that makes it.
+
+Identity (provenance): a writer given ``identity=`` (model, corpus, layer, SAE, a hash of
+the settings that made it; rules build it, ``common.smk``) records it in the sidecar, and a
+reader given ``expect=`` refuses an artifact whose identity differs in any expected key — a
+file intact but copied from another layer, model or run — with one paragraph naming both.
+A file that records no identity (placed by hand, e.g. a planted test input) is read with a
+logged warning.
 
 Formats: ``.npz`` (numpy arrays, scipy sparse matrices as ``<name>__csr_*`` groups),
 ``.npy``, ``.tsv`` (pandas, tab-separated), ``.json``, and directories (e.g. an SAE saved
@@ -176,7 +183,8 @@ def _write_text_atomic(path: Path, text: str) -> None:
 
 
 @contextlib.contextmanager
-def atomic_path(path: str | Path, producer: str | None = None) -> Iterator[Path]:
+def atomic_path(path: str | Path, producer: str | None = None,
+                identity: dict | None = None) -> Iterator[Path]:
     """Yield a temp path (same folder, same suffix); on success checksum and rename it.
 
     On any exception the temp file is removed and ``path`` is left untouched.
@@ -189,7 +197,7 @@ def atomic_path(path: str | Path, producer: str | None = None) -> Iterator[Path]
     try:
         yield tmp
         meta = {"sha256": sha256_file(tmp), "size": tmp.stat().st_size,
-                "producer": _producer(producer)}
+                "producer": _producer(producer), **_identity(identity)}
         _finish(tmp, path, meta)
     finally:
         if tmp.exists() and resolve(path) != tmp:
@@ -197,7 +205,8 @@ def atomic_path(path: str | Path, producer: str | None = None) -> Iterator[Path]
 
 
 @contextlib.contextmanager
-def atomic_dir(path: str | Path, producer: str | None = None) -> Iterator[Path]:
+def atomic_dir(path: str | Path, producer: str | None = None,
+               identity: dict | None = None) -> Iterator[Path]:
     """Yield a temp folder; on success write a manifest of checksums and rename it."""
     path = Path(path)
     path.parent.mkdir(parents=True, exist_ok=True)
@@ -206,7 +215,8 @@ def atomic_dir(path: str | Path, producer: str | None = None) -> Iterator[Path]:
         yield tmp
         files = {str(p.relative_to(tmp)): {"sha256": sha256_file(p), "size": p.stat().st_size}
                  for p in sorted(tmp.rglob("*")) if p.is_file() and p.name != MANIFEST}
-        (tmp / MANIFEST).write_text(json.dumps({"producer": _producer(producer), "files": files}))
+        (tmp / MANIFEST).write_text(json.dumps({"producer": _producer(producer), "files": files,
+                                                     **_identity(identity)}))
         _finish(tmp, path, None)
     finally:
         if tmp.exists() and resolve(path) != tmp:
@@ -221,10 +231,41 @@ def _corrupt(path: Path, why: str, producer: str) -> CorruptArtifactError:
     )
 
 
-def verify(path: str | Path) -> None:
-    """Check ``path`` against its checksum sidecar (or manifest, for a folder).
+def _identity(identity: dict | None) -> dict:
+    return {} if identity is None else {"identity": {k: str(v) for k, v in identity.items()}}
 
-    Raises CorruptArtifactError naming the file and its producing rule.
+
+def _check_identity(path: Path, meta: dict, expect: dict | None) -> None:
+    if expect is None:
+        return
+    got = meta.get("identity")
+    if got is None:  # placed by hand (no workflow rule wrote it): nothing to compare
+        import logging
+
+        logging.getLogger(__name__).warning(
+            "%s records no identity (not written by a rule of this workflow); its provenance "
+            "is not checked", path)
+        return
+    want = {k: str(v) for k, v in expect.items()}
+    wrong = [k for k in want if got.get(k) != want[k]]
+    if wrong:
+        show = lambda d: ", ".join(f"{k}={d.get(k, '(none)')}" for k in want)  # noqa: E731
+        raise CorruptArtifactError(
+            f"Cached artifact {path} is intact but is not the one this job needs: it records "
+            f"{show(got)}, and this job expects {show(want)} (differs in {', '.join(wrong)}). It "
+            f"was probably copied or moved from another layer, model or run, and was not used. "
+            f"Delete it and its {SIDECAR_SUFFIX} file and re-run, e.g. "
+            f"`snakemake --cores all --forcerun {meta.get('producer', 'unknown')}` (or `rm {path}` "
+            f"then `snakemake --cores all`)."
+        )
+
+
+def verify(path: str | Path, expect: dict | None = None) -> None:
+    """Check ``path`` against its checksum sidecar (or manifest, for a folder), and its
+    recorded identity against ``expect`` (every key of ``expect`` must match).
+
+    Raises CorruptArtifactError naming the file and its producing rule (and, for a wrong
+    identity, both identities).
     """
     final = Path(path)
     path = resolve(final)
@@ -243,6 +284,7 @@ def verify(path: str | Path) -> None:
                 raise _corrupt(f, "truncated or resized", meta["producer"])
             if sha256_file(f) != info["sha256"]:
                 raise _corrupt(f, "altered (checksum mismatch)", meta["producer"])
+        _check_identity(path, meta, expect)
         return
     if not path.exists():
         raise CorruptArtifactError(f"Expected artifact {path} does not exist. Re-run snakemake to rebuild it.")
@@ -254,12 +296,13 @@ def verify(path: str | Path) -> None:
         raise _corrupt(path, "truncated or resized", meta["producer"])
     if sha256_file(path) != meta["sha256"]:
         raise _corrupt(path, "altered (checksum mismatch)", meta["producer"])
+    _check_identity(path, meta, expect)
 
 
 # --- numpy -------------------------------------------------------------------------------
 
 def write_npz(path: str | Path, producer: str | None = None, compressed: bool = True,
-              **arrays: Any) -> None:
+              identity: dict | None = None, **arrays: Any) -> None:
     """Write arrays (and scipy.sparse matrices, stored as CSR parts) to ``path`` atomically."""
     import scipy.sparse as sp
 
@@ -273,11 +316,12 @@ def write_npz(path: str | Path, producer: str | None = None, compressed: bool = 
             flat[f"{name}__csr_shape"] = np.asarray(csr.shape, dtype=np.int64)
         else:
             flat[name] = np.asarray(value)
-    with atomic_path(path, producer) as tmp:
+    with atomic_path(path, producer, identity) as tmp:
         (np.savez_compressed if compressed else np.savez)(tmp, **flat)
 
 
-def read_npz(path: str | Path, keys: Sequence[str] | None = None) -> dict[str, Any]:
+def read_npz(path: str | Path, keys: Sequence[str] | None = None,
+             expect: dict | None = None) -> dict[str, Any]:
     """Verify and load an npz written by ``write_npz``; sparse groups come back as CSR.
 
     keys: load only these arrays (dense ones, or single parts of a sparse group such as
@@ -285,7 +329,7 @@ def read_npz(path: str | Path, keys: Sequence[str] | None = None) -> dict[str, A
     """
     import scipy.sparse as sp
 
-    verify(path)
+    verify(path, expect)
     path = resolve(path)
     out: dict[str, Any] = {}
     with np.load(path, allow_pickle=False) as data:
@@ -354,7 +398,8 @@ class SparseRowsWriter:
     def __exit__(self, exc_type, exc, tb) -> None:
         self.abort()  # after close() there is nothing left to drop
 
-    def close(self, producer: str | None = None, **arrays: Any) -> None:
+    def close(self, producer: str | None = None, identity: dict | None = None,
+              **arrays: Any) -> None:
         """Write the npz (the matrix plus ``arrays``) and remove the temp files."""
         import zipfile
 
@@ -368,7 +413,7 @@ class SparseRowsWriter:
                      **{k: np.asarray(v) for k, v in arrays.items()}}
             raw = {f"{self.name}__csr_data": (self._dir / "data.bin", self.dtype),
                    f"{self.name}__csr_indices": (self._dir / "indices.bin", np.dtype(np.int32))}
-            with atomic_path(self.path, producer) as tmp:
+            with atomic_path(self.path, producer, identity) as tmp:
                 with zipfile.ZipFile(tmp, "w", compression=zipfile.ZIP_DEFLATED,
                                      allowZip64=True) as zf:
                     for key, (file, dtype) in raw.items():
@@ -445,38 +490,41 @@ def iter_sparse_rows(path: str | Path, name: str, rows: np.ndarray | None = None
                 yield numbers, block
 
 
-def write_npy(path: str | Path, array: np.ndarray, producer: str | None = None) -> None:
-    with atomic_path(path, producer) as tmp:
+def write_npy(path: str | Path, array: np.ndarray, producer: str | None = None,
+              identity: dict | None = None) -> None:
+    with atomic_path(path, producer, identity) as tmp:
         np.save(tmp, np.asarray(array))
 
 
-def read_npy(path: str | Path, mmap: bool = False) -> np.ndarray:
-    verify(path)
+def read_npy(path: str | Path, mmap: bool = False, expect: dict | None = None) -> np.ndarray:
+    verify(path, expect)
     return np.load(resolve(path), allow_pickle=False, mmap_mode="r" if mmap else None)
 
 
 # --- tables and json ---------------------------------------------------------------------
 
-def write_tsv(path: str | Path, frame, producer: str | None = None) -> None:
+def write_tsv(path: str | Path, frame, producer: str | None = None,
+              identity: dict | None = None) -> None:
     """Write a pandas DataFrame as TSV (no index; floats in repr precision) atomically."""
-    with atomic_path(path, producer) as tmp:
+    with atomic_path(path, producer, identity) as tmp:
         frame.to_csv(tmp, sep="\t", index=False)
 
 
-def read_tsv(path: str | Path):
+def read_tsv(path: str | Path, expect: dict | None = None):
     import pandas as pd
 
-    verify(path)
+    verify(path, expect)
     return pd.read_csv(resolve(path), sep="\t")
 
 
-def write_json(path: str | Path, obj: Any, producer: str | None = None) -> None:
-    with atomic_path(path, producer) as tmp:
+def write_json(path: str | Path, obj: Any, producer: str | None = None,
+               identity: dict | None = None) -> None:
+    with atomic_path(path, producer, identity) as tmp:
         tmp.write_text(json.dumps(obj, indent=2, sort_keys=True, default=_json_default) + "\n")
 
 
-def read_json(path: str | Path) -> Any:
-    verify(path)
+def read_json(path: str | Path, expect: dict | None = None) -> Any:
+    verify(path, expect)
     return json.loads(resolve(path).read_text())
 
 

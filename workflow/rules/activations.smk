@@ -20,6 +20,8 @@ rule corpus_build:
             if FEATURES["corpus"]["path"]
             else None
         ),
+        # A local corpus replaced in place reruns the stage (fingerprint.py).
+        path_fingerprint=lambda wc: corpus_fingerprint(),
         heldout_fraction=FEATURES["heldout_fraction"],
         seed=config["seed"],
     script:
@@ -49,6 +51,7 @@ rule sae_sample_activations:
         layers=sample_layers(),
         model=lambda wc: FEATURES["model"],
         model_spec=features_model_spec(),
+        model_fingerprint=lambda wc: fingerprint(features_model_spec()),
         n_tokens=_n_train_tokens(),
         max_length=FEATURES["max_length"],
         drop_special=FEATURES["drop_special_tokens"],
@@ -79,8 +82,11 @@ rule sae_materialise:
     params:
         spec=lambda wc: _resolved_spec(wc.saeset),
         key=lambda wc: _sae_key(wc.saeset),
+        sae_fingerprint=lambda wc: sae_fingerprint(wc.saeset, [wc.layer]),
         model_spec=features_model_spec(),
+        model_fingerprint=lambda wc: fingerprint(features_model_spec()),
         seed=config["seed"],
+        identity=lambda wc: sae_identity(wc.model, wc.saeset, wc.layer),
     script:
         "../scripts/sae_materialise.py"
 
@@ -106,7 +112,10 @@ rule sae_decoder:
     params:
         spec=lambda wc: _resolved_spec(wc.saeset),
         key=lambda wc: _sae_key(wc.saeset),
+        sae_fingerprint=lambda wc: sae_fingerprint(wc.saeset, [wc.layer]),
         model_spec=features_model_spec(),
+        model_fingerprint=lambda wc: fingerprint(features_model_spec()),
+        identity=lambda wc: sae_identity(wc.model, wc.saeset, wc.layer),
     script:
         "../scripts/sae_decoder.py"
 
@@ -140,11 +149,21 @@ rule features_extract:
         layers=FEATURES["layers"],
         model=lambda wc: FEATURES["model"],
         model_spec=features_model_spec(),
+        model_fingerprint=lambda wc: fingerprint(features_model_spec()),
         sae=lambda wc: _resolved_spec("features"),
+        sae_fingerprint=lambda wc: sae_fingerprint("features", FEATURES["layers"]),
         threshold=FEATURES["threshold"],
         chunk_size=FEATURES["chunk_size"],
         max_length=FEATURES["max_length"],
         drop_special=FEATURES["drop_special_tokens"],
+        identity=lambda wc: {
+            str(layer): features_identity(wc.model, wc.corpus, layer)
+            for layer in FEATURES["layers"]
+        },
+        sae_identity=lambda wc: {
+            str(layer): sae_identity(wc.model, "features", layer)
+            for layer in FEATURES["layers"]
+        },
     script:
         "../scripts/features_extract.py"
 
@@ -173,6 +192,8 @@ rule features_cooccurrence:
         threshold=FEATURES["threshold"],
         chunk_size=FEATURES["chunk_size"],
         max_length=FEATURES["max_length"],
+        identity=lambda wc: features_identity(wc.model, wc.corpus, wc.layer),
+        sae_identity=lambda wc: sae_identity(wc.model, "features", wc.layer),
     script:
         "../scripts/features_cooccurrence.py"
 
@@ -190,6 +211,9 @@ rule features_decoder:
     resources:
         mem_mb=2000,
         runtime=10,
+    params:
+        identity=lambda wc: features_identity(wc.model, wc.corpus, wc.layer),
+        sae_identity=lambda wc: sae_identity(wc.model, "features", wc.layer),
     script:
         "../scripts/features_decoder.py"
 

@@ -51,6 +51,10 @@ rule alignment_analyse:
         name=lambda wc: wc.model,
         spec=_alignment_spec,
         concepts=_alignment_concepts,
+        local_fingerprint=lambda wc: [
+            fingerprint(_alignment_spec(wc)),
+            fingerprint(_alignment_concepts(wc)),
+        ],
         ridge=config["alignment"]["causal_ridge"],
         draws=config["alignment"]["random_pair_draws"],
         null_draws=config["alignment"]["null_draws"],

@@ -6,6 +6,7 @@ sys.path.insert(0, str(Path(workflow.basedir) / "workflow"))
 
 from concept_geometry.config import ConfigError, validate_config
 from concept_geometry.crystals import crystals_model
+from concept_geometry.fingerprint import fingerprint, settings_hash
 from concept_geometry.seeding import derive_seed
 
 try:
@@ -16,21 +17,12 @@ except ConfigError as err:
     # One clear paragraph, no traceback, before any job is scheduled.
     raise WorkflowError(str(err)) from None
 
-# A killed run leaves its lock and "incomplete" markers behind; outputs are only ever renamed
-# into place, checksummed, at the end of a job (concept_geometry.io), so resuming is safe:
-# drop locks no live process holds, finish renames a commit journal records, keep verified
-# outputs, remove the rest.
-from concept_geometry.resume import recover_killed_run
+# A killed run leaves its lock, "incomplete" markers and temps behind. Parsing touches none of
+# it: only the main process of a real run clears them, when a run record proves the run that
+# left them dead (concept_geometry.resume).
+from concept_geometry import resume
 
-_recovery = recover_killed_run(Path.cwd())
-if _recovery:
-    logger.warning(
-        f"A killed run left a stale lock ({len(_recovery.locks)}), {len(_recovery.kept)} "
-        f"finished output(s) (checksums verified, kept) and {len(_recovery.removed)} unfinished "
-        f"one(s) plus {len(_recovery.temps)} temp file(s) (removed; rebuilt as needed); "
-        f"{len(_recovery.rolled_forward)} output(s) of jobs killed while renaming them into "
-        f"place were renamed from their journal."
-    )
+resume.install(workflow, logger)
 
 
 wildcard_constraints:
@@ -203,6 +195,58 @@ def _resolved_spec(saeset):
     if spec.get("path"):
         spec["path"] = repo_path(spec["path"])
     return spec
+
+
+def sae_fingerprint(saeset, layers):
+    """Fingerprints of a local SAE's folder per layer (a params entry; None otherwise)."""
+    path = _resolved_spec(saeset).get("path")
+    if sae_spec(saeset)["source"] != "local" or not path:
+        return None
+    return [fingerprint(path.replace("{layer}", str(layer))) for layer in layers]
+
+
+def corpus_fingerprint():
+    """Fingerprint of a local corpus file (features.corpus.path), else None."""
+    path = FEATURES["corpus"]["path"]
+    return fingerprint(repo_path(path) if path else None)
+
+
+def sae_identity(model, saeset, layer):
+    """What the SAE of one layer is (recorded with its files, checked where they are read):
+    a params entry of the rules that write it, so a change also reruns them."""
+    spec = sae_spec(saeset)
+    settings = {
+        "sae": _resolved_spec(saeset),
+        "sae_files": sae_fingerprint(saeset, [layer]),
+        "model": features_model_spec(),
+        "model_files": fingerprint(features_model_spec()),
+        "seed": config["seed"],
+    }
+    if spec["source"] == "train":
+        keys = ("corpus", "max_length", "drop_special_tokens", "heldout_fraction")
+        settings.update({k: FEATURES[k] for k in keys}, n_tokens=_n_train_tokens())
+        settings["corpus_file"] = corpus_fingerprint()
+    label = {
+        "train": f"trained:{saeset}",
+        "pretrained": f"{spec.get('release')}/{spec.get('sae_id')}",
+        "local": str(spec.get("path")),
+    }[spec["source"]]
+    return {
+        "model": model,
+        "layer": str(layer),
+        "sae": label.replace("{layer}", str(layer)),
+        "config": settings_hash(settings),
+    }
+
+
+def features_identity(model, corpus, layer):
+    """What a features artifact of one layer is (firings, co-occurrence, decoder, meta)."""
+    sae = sae_identity(model, "features", layer)
+    keys = ("corpus", "threshold", "chunk_size", "max_length", "drop_special_tokens")
+    settings = {k: FEATURES[k] for k in keys + ("heldout_fraction",)}
+    settings.update(sae_config=sae["config"], seed=config["seed"])
+    settings["corpus_file"] = corpus_fingerprint()
+    return {**sae, "corpus": corpus, "config": settings_hash(settings)}
 
 
 def features_model_spec():

@@ -20,6 +20,7 @@ rule crystals_differences:
     params:
         cfg=lambda wc: crystals_differences_cfg(),
         model_spec=lambda wc: crystals_model_spec(),
+        model_fingerprint=lambda wc: fingerprint(crystals_model_spec()),
         model_key=lambda wc: crystals_model(config)[2],
         seed=config["seed"],
     script:

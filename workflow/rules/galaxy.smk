@@ -21,6 +21,7 @@ rule galaxy_layer:
         mem_mb=6000,  # paper: a 65k x 2304 float32 decoder + float64 chunks
         runtime=60,  # paper: ~10-15 min on 8 threads, mostly the slope bootstrap
     params:
+        expect=lambda wc: sae_identity(wc.model, galaxy_saeset(), wc.layer),
         cfg=lambda wc: config["galaxy"],
         seed=config["seed"],
     script:

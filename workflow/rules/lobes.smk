@@ -20,6 +20,7 @@ rule lobes_cluster:
         mem_mb=16000,
         runtime=60,
     params:
+        expect=lambda wc: features_identity(wc.model, wc.corpus, wc.layer),
         cfg=lambda wc: config["lobes"],
         seed=config["seed"],
     script:
@@ -45,6 +46,7 @@ rule lobes_tests:
         mem_mb=8000,
         runtime=240,
     params:
+        expect=lambda wc: features_identity(wc.model, wc.corpus, wc.layer),
         cfg=lambda wc: config["lobes"],
         seed=config["seed"],
     script:
@@ -93,6 +95,7 @@ rule lobes_specialization:
         mem_mb=4000,
         runtime=30,
     params:
+        expect=lambda wc: features_identity(wc.model, wc.corpus, wc.layer),
         cfg=lambda wc: config["lobes"],
     script:
         "../scripts/lobes_specialization.py"
@@ -114,6 +117,7 @@ rule lobes_embed:
         mem_mb=4000,
         runtime=30,
     params:
+        expect=lambda wc: features_identity(wc.model, wc.corpus, wc.layer),
         cfg=lambda wc: config["lobes"],
         seed=config["seed"],
     script:

@@ -11,7 +11,8 @@ from concept_geometry.activations.cooccurrence import CooccurrenceAccumulator  #
 
 
 def main(smk, log):
-    data = io.read_npz(smk.input.firings, keys=["split", "doc_id", "firings__csr_shape"])
+    data = io.read_npz(smk.input.firings, keys=["split", "doc_id", "firings__csr_shape"],
+                       expect=smk.params.identity)
     hist = data["split"] == "histogram"
     n_features = int(data["firings__csr_shape"][1])
     log.info("phase: co-occurrence over %d histogram chunks x %d features (streamed)", hist.sum(), n_features)
@@ -19,9 +20,9 @@ def main(smk, log):
     for _rows, block in io.iter_sparse_rows(smk.input.firings, "firings", hist, smk.params.batch, verified=True):
         acc.add(block)  # one batch of chunks in memory at a time, whatever the corpus size
     counts, occurrences, n_chunks = acc.result()
-    io.write_npz(smk.output.cooccurrence, counts=counts, occurrences=occurrences, n_chunks=np.int64(n_chunks))
+    io.write_npz(smk.output.cooccurrence, identity=smk.params.identity, counts=counts, occurrences=occurrences, n_chunks=np.int64(n_chunks))
     stats = io.read_json(smk.input.stats)[f"layer_{smk.wildcards.layer}"]
-    sae = io.read_json(smk.input.sae_info)
+    sae = io.read_json(smk.input.sae_info, expect=smk.params.sae_identity)
     meta = {"model": smk.wildcards.model, "model_path": smk.params.model_spec, "corpus": smk.wildcards.corpus,
             "layer": int(smk.wildcards.layer), "sae": sae, "threshold": smk.params.threshold,
             "chunk_size": smk.params.chunk_size, "max_length": smk.params.max_length,
@@ -29,7 +30,7 @@ def main(smk, log):
             "n_chunks_histogram": int(n_chunks), "n_chunks_heldout": int((~hist).sum()),
             "n_documents": int(len(set(data["doc_id"].tolist()))),
             "features_ever_fired": int((occurrences > 0).sum()), **{f"sae_{k}": v for k, v in stats.items()}}
-    io.write_json(smk.output.meta, meta)
+    io.write_json(smk.output.meta, meta, identity=smk.params.identity)
 
 
 run(main, snakemake)  # noqa: F821

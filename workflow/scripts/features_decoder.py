@@ -8,9 +8,9 @@ from concept_geometry import io  # noqa: E402
 
 
 def main(smk, log):
-    w_dec = io.read_npy(smk.input.decoder)
+    w_dec = io.read_npy(smk.input.decoder, expect=smk.params.sae_identity)
     log.info("phase: copy W_dec %s", w_dec.shape)
-    io.write_npy(smk.output.decoder, w_dec)
+    io.write_npy(smk.output.decoder, w_dec, identity=smk.params.identity)
 
 
 run(main, snakemake)  # noqa: F821

@@ -23,7 +23,7 @@ def main(smk, log):
     model, tokenizer, d_model = load_model_and_tokenizer(p.model, p.model_spec, layers)
     saes = {}
     for layer, sae_dir in zip(layers, smk.input.saes):
-        io.verify(sae_dir)
+        io.verify(sae_dir, expect=p.sae_identity[str(layer)])
         saes[layer] = load_sae_for_layer(p.sae, layer, "features.sae", p.model["device"], sae_dir)
         check_sae_fits(saes[layer], d_model, layer, "features.sae")
     log.info("phase: forward %d documents (threshold %g, chunk %d)", len(docs), p.threshold, p.chunk_size)
@@ -44,7 +44,7 @@ def main(smk, log):
             rows = docs.iloc[res.doc_index]
             stats[f"layer_{layer}"] = {**res.stats, "n_chunks": writer.n_rows,
                                        "mean_firing_per_chunk": writer.nnz / writer.n_rows}
-            writer.close(doc_id=rows["doc_id"].to_numpy(np.int64), category=rows["category"].to_numpy(str),
+            writer.close(identity=p.identity[str(layer)], doc_id=rows["doc_id"].to_numpy(np.int64), category=rows["category"].to_numpy(str),
                          split=rows["split"].to_numpy(str))
             log.info("phase: layer %d: %s", layer, stats[f"layer_{layer}"])
     io.write_json(smk.output.stats, stats)

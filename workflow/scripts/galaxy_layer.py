@@ -12,7 +12,7 @@ from concept_geometry.runner import run  # noqa: E402
 
 def main(smk, log):
     log.info("phase: load decoder %s", smk.input.decoder)
-    decoder = io.read_npy(smk.input.decoder)
+    decoder = io.read_npy(smk.input.decoder, expect=smk.params.expect)
     layer = int(smk.wildcards.layer)
     result = analyse_layer(decoder, layer, smk.params.cfg, smk.params.seed,
                            progress=lambda it: tqdm(it, file=sys.stderr, mininterval=5), log=log)

@@ -12,8 +12,8 @@ from concept_geometry.lobes import pipeline  # noqa: E402
 def main(smk, log):
     cfg, layer = smk.params.cfg, smk.wildcards.layer
     log.info("phase: load %s", smk.input.cooccurrence)
-    cooc = io.read_npz(smk.input.cooccurrence)
-    decoder = io.read_npy(smk.input.decoder)
+    cooc = io.read_npz(smk.input.cooccurrence, expect=smk.params.expect)
+    decoder = io.read_npy(smk.input.decoder, expect=smk.params.expect)
     pipeline.check_inputs(cooc["counts"], cooc["occurrences"], cooc["n_chunks"], decoder,
                           smk.input.cooccurrence)
     active = pipeline.active_features(cooc["occurrences"], cfg["min_occurrences"])

@@ -10,7 +10,7 @@ from concept_geometry.lobes.plots import feature_cloud_2d  # noqa: E402
 
 def main(smk, log):
     fig = smk.params.cfg["figures"]
-    decoder = io.read_npy(smk.input.decoder)
+    decoder = io.read_npy(smk.input.decoder, expect=smk.params.expect)
     log.info("phase: %s of %d decoder directions", fig["embedding"], decoder.shape[0])
     idx, coords = feature_cloud_2d(decoder, fig["embedding"], smk.params.seed, fig["max_points"])
     io.write_npz(smk.output.embedding, feature=idx, coords=coords)

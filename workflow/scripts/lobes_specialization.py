@@ -13,7 +13,8 @@ from concept_geometry.lobes import pipeline  # noqa: E402
 def main(smk, log):
     log.info("phase: load %s", smk.input.firings)
     labels = io.read_tsv(smk.input.labels)
-    data = io.read_npz(smk.input.firings, keys=["category", "split", "doc_id"])
+    data = io.read_npz(smk.input.firings, keys=["category", "split", "doc_id"],
+                       expect=smk.params.expect)
     docs = read_documents(smk.input.documents, columns=["doc_id", "split"])
     log.info("phase: specialisation of %d chunks (streamed)", data["split"].shape[0])
     blocks = io.iter_sparse_rows(smk.input.firings, "firings", block_rows=4096, verified=True)

@@ -15,7 +15,7 @@ from concept_geometry.lobes import pipeline  # noqa: E402
 def main(smk, log):
     log.info("phase: load labels and decoder")
     labels = io.read_tsv(smk.input.labels)
-    decoder = io.read_npy(smk.input.decoder)
+    decoder = io.read_npy(smk.input.decoder, expect=smk.params.expect)
     measure = smk.wildcards.measure
     cfg = {**smk.params.cfg, "measures": [measure]}
     log.info("phase: tests of %s for k in %s", measure, cfg["ks"])

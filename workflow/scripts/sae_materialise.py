@@ -29,9 +29,9 @@ def main(smk, log):
     if not getattr(sae.cfg.metadata, "hook_name", None):  # record where it applies (SAELens's name)
         sae.cfg.metadata.hook_name = f"blocks.{layer}.hook_resid_post"
     info.update(d_in=int(sae.cfg.d_in), d_sae=int(sae.cfg.d_sae), architecture=sae.cfg.architecture())
-    with io.atomic_dir(smk.output.sae) as tmp:
+    with io.atomic_dir(smk.output.sae, identity=smk.params.identity) as tmp:
         sae.save_model(tmp)
-    io.write_json(smk.output.info, info)
+    io.write_json(smk.output.info, info, identity=smk.params.identity)
 
 
 run(main, snakemake)  # noqa: F821

@@ -1,0 +1,163 @@
+"""Issue 13 item 1: resuming a killed run never touches the state of a run that may be alive
+(another host, another PID namespace, a dry run, a job step); it acts on proven-stale state."""
+
+from __future__ import annotations
+
+import json
+import os
+import signal
+import subprocess
+import sys
+import time
+from pathlib import Path
+
+import pytest
+
+from concept_geometry import resume
+from concept_geometry.runner import FAULT_PAUSE_ENV
+
+from conftest import ROOT, run_snakemake
+
+
+def _leave_state(work: Path) -> list[Path]:
+    """What a killed (or running) run leaves: a lock, an incomplete marker, a temp."""
+    from base64 import urlsafe_b64encode
+
+    lock = work / ".snakemake/locks/0.output.lock"
+    marker = work / ".snakemake/incomplete" / urlsafe_b64encode(b"results/x/a.tsv").decode()
+    temp = work / "results/x/.a.tmp-ab12.tsv"
+    for path in (lock, marker, temp):
+        path.parent.mkdir(parents=True, exist_ok=True)
+        path.write_text("x")
+    return [lock, marker, temp]
+
+
+def _record(work: Path, **fields) -> Path:
+    path = work / resume.RUNS_DIR / f"{fields.get('host', 'h')}.{fields.get('pid', 1)}.json"
+    path.parent.mkdir(parents=True, exist_ok=True)
+    path.write_text(json.dumps(fields))
+    return path
+
+
+def _ended_pid() -> int:
+    proc = subprocess.Popen([sys.executable, "-c", "pass"])
+    proc.wait()
+    return proc.pid
+
+
+def test_foreign_host_record_is_left_untouched_with_one_paragraph(tmp_path):
+    state = _leave_state(tmp_path)
+    rec = _record(tmp_path, **{**resume.this_run(), "host": "node-2", "pid": 4242})
+    start = resume.start_run(tmp_path)
+    assert all(p.exists() for p in state) and rec.exists()
+    assert not start.recovery
+    msg = start.blocked
+    assert "\n" not in msg and "node-2" in msg and "PID 4242" in msg
+    assert str(rec.relative_to(tmp_path)) in msg
+    assert "snakemake --unlock" in msg and "--rerun-incomplete" in msg
+    assert json.loads(start.record.read_text())["pid"] == os.getpid()
+    resume.end_run(start.record)
+    assert not start.record.exists() and rec.exists()
+
+
+def test_record_of_another_pid_namespace_cannot_be_proven_stale(tmp_path):
+    state = _leave_state(tmp_path)
+    _record(tmp_path, **{**resume.this_run(), "pid_ns": "pid:[1]", "pid": _ended_pid()})
+    start = resume.start_run(tmp_path)
+    assert all(p.exists() for p in state)
+    assert "another PID namespace" in start.blocked
+
+
+def test_no_record_means_nothing_is_proven(tmp_path):
+    state = _leave_state(tmp_path)
+    start = resume.start_run(tmp_path)
+    assert all(p.exists() for p in state) and "no run record" in start.blocked
+
+
+@pytest.mark.parametrize("change", ["pid_gone", "pid_reused", "rebooted"])
+def test_same_host_stale_record_is_recovered(tmp_path, change):
+    lock, marker, temp = _leave_state(tmp_path)
+    fields = resume.this_run()
+    if change == "pid_gone":
+        fields["pid"] = _ended_pid()
+    elif change == "pid_reused":  # this very PID, but a process that started at another time
+        fields["pid"], fields["start_ticks"] = os.getppid(), 1
+    else:
+        fields["boot_id"], fields["pid"] = "another-boot", 4242
+    stale = _record(tmp_path, **fields)
+    start = resume.start_run(tmp_path)
+    assert start.blocked is None
+    assert start.recovery.locks == [lock] and start.recovery.temps == [temp]
+    assert not (lock.exists() or marker.exists() or temp.exists() or stale.exists())
+
+
+def test_live_same_host_run_is_left_alone(tmp_path):
+    state = _leave_state(tmp_path)
+    live = subprocess.Popen(["sleep", "30"])
+    try:
+        rec = _record(tmp_path, **{**resume.this_run(), "pid": live.pid,
+                                   "start_ticks": resume._start_ticks(live.pid)})
+        assert resume.record_state(json.loads(rec.read_text()))[0] == "live"
+        start = resume.start_run(tmp_path)
+    finally:
+        live.kill()
+        live.wait()
+    assert all(p.exists() for p in state) and rec.exists()
+    assert not start.recovery and start.blocked is None
+
+
+# --- the whole workflow: a live run seen from a process that cannot see it ------------------
+
+TINY = """
+stages: [simulation]
+simulation: {m: 3, d: 3, steps: 100, log_every: 50, seeds: [0], experiments: [full]}
+"""
+
+
+def _snapshot(work: Path) -> dict[str, tuple[int, int]]:
+    """Every file of the run's state (locks, markers, records, results and their temps)."""
+    out = {}
+    for folder in (".snakemake/locks", ".snakemake/incomplete", str(resume.RUNS_DIR), "results"):
+        for path in (work / folder).rglob("*"):
+            if path.is_file():
+                out[str(path.relative_to(work))] = (path.stat().st_size, path.stat().st_mtime_ns)
+    return out
+
+
+@pytest.mark.workflow
+@pytest.mark.skipif(subprocess.run(["unshare", "--pid", "--fork", "--mount-proc", "true"],
+                                   capture_output=True).returncode != 0,
+                    reason="needs unshare (root) for a PID namespace")
+def test_live_run_is_untouched_by_dry_and_real_runs_that_cannot_see_it(tmp_path):
+    """A live run paused in its job (lock, incomplete marker and temps present); from a PID
+    namespace (another node on a shared filesystem) a `snakemake -n` and a real `snakemake`
+    delete nothing; after the live run is killed, a plain rerun on its host resumes it."""
+    cfg = tmp_path / "tiny.yaml"
+    cfg.write_text(TINY)
+    cmd = [sys.executable, "-m", "snakemake", "--snakefile", str(ROOT / "Snakefile"),
+           "--directory", str(tmp_path), "--configfile", str(cfg), "--cores", "1"]
+    live = subprocess.Popen(cmd, stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL,
+                            start_new_session=True, env={**os.environ, FAULT_PAUSE_ENV: "simulate"})
+    try:
+        deadline = time.time() + 120
+        while not any("paused before commit" in log.read_text(errors="replace")
+                      for log in (tmp_path / "logs").rglob("*.log")):
+            assert live.poll() is None and time.time() < deadline, "the live run never paused"
+            time.sleep(0.1)
+        before = _snapshot(tmp_path)
+        assert any(".tmp-" in p for p in before) and any("locks" in p for p in before)
+        assert any("incomplete" in p for p in before)
+        elsewhere = ["unshare", "--pid", "--fork", "--mount-proc"] + cmd
+        dry = subprocess.run(elsewhere + ["-n"], capture_output=True, text=True, timeout=120)
+        assert _snapshot(tmp_path) == before, dry.stderr[-3000:]
+        real = subprocess.run(elsewhere, capture_output=True, text=True, timeout=120)
+        assert real.returncode != 0
+        assert _snapshot(tmp_path) == before, real.stderr[-3000:]
+        assert "None of it was touched" in real.stderr and "PID namespace" in real.stderr
+    finally:
+        os.killpg(live.pid, signal.SIGKILL)
+        live.wait()
+    rerun = run_snakemake(tmp_path, cfg)
+    assert "A killed run left a stale lock (2)" in rerun.stderr
+    assert (tmp_path / "results/summary/simulation.tsv").exists()
+    assert list((tmp_path / resume.RUNS_DIR).iterdir()) == []
