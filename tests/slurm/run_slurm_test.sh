@@ -89,6 +89,11 @@ stop_pid() {  # stop_pid PID: TERM, up to 5 s, then KILL; reap if it is our chil
 
 dump_logs() {
     local f
+    if [[ -n "${SLURM_CONF:-}" && ${#DAEMONS[@]} -ge 2 ]] && kill -0 "${DAEMONS[1]}" 2>/dev/null; then
+        log "---- sinfo / squeue"
+        sinfo -N >&2
+        squeue -t all -o '%i %T %N %R %k' >&2
+    fi
     for f in "$WORK"/slurmctld.log "$WORK"/slurmd.node*.log "$WORK"/munged.log "$WORK"/*.holder.out \
         "$WORK"/*.out; do
         [[ -s "$f" ]] && { log "---- tail $f"; tail -n 40 "$f" >&2; }
@@ -180,6 +185,7 @@ log "bridge $BRIDGE $NET.1/24 (controller); nodes $NET.11, $NET.12"
 
 free_port() { "$PYTHON" -c 'import socket; s=socket.socket(); s.bind(("",0)); print(s.getsockname()[1])'; }
 CTL_PORT="$(free_port)"
+mkdir -p /etc/slurm       # the nodes' bind-mount target (Debian's slurm-wlm ships it)
 mkdir -p "$WORK/etc-slurm" "$WORK/state" "$WORK/spool/node1" "$WORK/spool/node2"
 export SLURM_CONF="$WORK/etc-slurm/slurm.conf"
 cat >"$SLURM_CONF" <<EOF
@@ -270,7 +276,7 @@ for i in 1 2; do
     BG+=($!)
 done
 nodes_idle() { [[ "$(sinfo -h -N -o '%N=%t' | sort -u | tr '\n' ' ')" == "node1=idle node2=idle " ]]; }
-wait_for 90 "both nodes idle (sinfo: $(sinfo -h -N -o '%N=%t' 2>&1 | tr '\n' ' '))" nodes_idle
+wait_for 90 "both nodes idle" nodes_idle
 log "cluster up: $(sinfo -h -N -o '%N=%t' | tr '\n' ' ')"
 
 # --- the profile, fitted to this cluster ----------------------------------------------------
