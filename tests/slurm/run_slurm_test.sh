@@ -393,7 +393,7 @@ t_rerun=$SECONDS
 if ! rerun_on_node2 "$WORK/rerun.out"; then
     if grep -Eq "$REFUSAL_PATTERN" "$WORK/rerun.out" && ! grep -q 'submitted with SLURM jobid' "$WORK/rerun.out"; then
         log "the plain rerun refused to start:"
-        tail -n 15 "$WORK/rerun.out" >&2
+        grep -E -A3 "$REFUSAL_PATTERN" "$WORK/rerun.out" | head -n 12 >&2
         user_step_after_foreign_kill
         rerun_on_node2 "$WORK/rerun2.out" \
             || { tail -n 60 "$WORK/rerun2.out" >&2; die "the rerun on node2 after the user step failed"; }
