@@ -370,3 +370,15 @@ def test_streaming_memory_does_not_grow_with_the_number_of_rows(tmp_path, n_bloc
         assert peak < bound, (fn.__name__, peak, bound, matrix_bytes)
     if n_blocks == 100:  # holding the matrix would break the bound by far
         assert matrix_bytes > 5 * bound
+
+
+@pytest.mark.parametrize("content", ["", "{not json", "[]", '{"size": 3}'])
+def test_empty_or_garbled_sidecar_is_refused_as_unverifiable(tmp_path, content):
+    """Issue 13 §7: an empty `.sha256` sidecar raised JSONDecodeError (a traceback, at parse
+    time too via the resume check)."""
+    paths = _write_each(tmp_path)
+    io.sidecar(paths["npy"]).write_text(content)
+    with pytest.raises(CorruptArtifactError) as err:
+        io.read_npy(paths["npy"])
+    assert "unverifiable" in str(err.value) and str(paths["npy"]) in str(err.value)
+    assert "is empty or corrupt" in str(err.value)

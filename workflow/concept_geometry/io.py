@@ -249,7 +249,14 @@ def verify(path: str | Path) -> None:
     side = sidecar(path)
     if not side.exists():
         raise _corrupt(path, f"missing its checksum file {side.name}", "unknown")
-    meta = json.loads(side.read_text())
+    try:
+        meta = json.loads(side.read_text())
+    except ValueError:
+        meta = None
+    if not isinstance(meta, dict) or not {"size", "sha256", "producer"} <= meta.keys():
+        # Empty or garbled (e.g. written as a disk filled up): the artifact cannot be verified.
+        raise _corrupt(path, f"unverifiable: its checksum file {side.name} is empty or corrupt",
+                       "unknown")
     if path.stat().st_size != meta["size"]:
         raise _corrupt(path, "truncated or resized", meta["producer"])
     if sha256_file(path) != meta["sha256"]:
