@@ -236,3 +236,16 @@ def test_summary_rows_use_the_report_settings():
     assert ("parallelogram_error_median", "layer=embed,space=distractor_removed") in s.index
     assert s["n_pairs_used", "layer=embed"] == 90 and s["n_pairs_dropped", "layer=embed"] == 4
     assert abs(s["pc1_corr_length_diff", "layer=embed"]) > 0.9
+
+
+def test_difference_views_with_one_lda_direction_plot_ld1_per_relation():
+    """Issue 13 §7: `crystals.lda.n_components: 1` gave an IndexError in the figures."""
+    from concept_geometry.crystals.plots import plot_difference_views
+
+    relation = np.array(["b", "a", "b", "a"])
+    ld1 = np.array([[0.5], [-1.0], [2.0], [3.0]])
+    fig = plot_difference_views({"raw": np.ones((4, 2)), "lda": ld1}, relation, "t")
+    lda_ax = fig.axes[1]
+    got = {c.get_label(): c.get_offsets() for c in lda_ax.collections}
+    np.testing.assert_array_equal(got["a"], [[-1.0, 0.0], [3.0, 0.0]])  # LD1, row 0
+    np.testing.assert_array_equal(got["b"], [[0.5, 1.0], [2.0, 1.0]])   # LD1, row 1
