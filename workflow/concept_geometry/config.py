@@ -128,8 +128,8 @@ def _check_stages(config):
         )
 
 
-def _model_depth(spec: str) -> int | None:
-    """Number of blocks from a local/packaged model's config.json (None for a hub id)."""
+def _model_config(spec: str) -> dict | None:
+    """A local/packaged model's config.json (its text part), or None (hub id, no file)."""
     import json
 
     from .errors import MissingResourceError
@@ -146,11 +146,31 @@ def _model_depth(spec: str) -> int | None:
     if not cfg.exists():
         return None
     data = json.loads(cfg.read_text())
-    data = data.get("text_config", data)
+    return data.get("text_config", data)
+
+
+def _model_depth(spec: str) -> int | None:
+    """Number of blocks from a local/packaged model's config.json (None for a hub id)."""
+    data = _model_config(spec) or {}
     for key in ("num_hidden_layers", "n_layer", "num_layers"):
         if isinstance(data.get(key), int):
             return data[key]
     return None
+
+
+def _check_max_length(config):
+    """features.max_length within the features model's position embeddings (local models)."""
+    if "features" not in set(config["stages"]):
+        return
+    model = config["features"]["model"]["path"]
+    limit = (_model_config(model) or {}).get("max_position_embeddings")
+    asked = config["features"]["max_length"]
+    if isinstance(limit, int) and asked > limit:
+        raise ConfigError(
+            f"Invalid config: key `features.max_length` = {asked} exceeds the {limit} positions "
+            f"of the model `{model}` (features.model.path, `max_position_embeddings` in its "
+            f"config.json). Set `features.max_length` to at most {limit}. {_HINT}"
+        )
 
 
 def _check_layers_in_model(config):
@@ -190,6 +210,7 @@ CROSS_CHECKS = [
     check_alignment_config,
     check_features_config,
     _check_layers_in_model,
+    _check_max_length,
     check_crystals_config,
     check_lobes_config,
     check_galaxy_config,

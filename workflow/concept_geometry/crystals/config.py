@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import re
+from pathlib import Path
 
 from ..errors import ConfigError
 
@@ -40,6 +41,7 @@ def check_crystals_config(config: dict) -> None:
     cfg = config["crystals"]
     crystals_model(config)
     names = cfg.get("relations")
+    _check_relation_files(cfg["relations_dir"], names)
     n_rel = len(names) if names else None
     k = cfg["lda"]["n_components"]
     if n_rel is not None and k > n_rel - 1:
@@ -58,3 +60,21 @@ def check_crystals_config(config: dict) -> None:
             f"Invalid config: key `crystals.min_pairs_per_relation` = {cfg['min_pairs_per_relation']} "
             f"is below `crystals.silhouette.n_splits` = {need}; every kept relation needs a pair "
             f"in each fold. {_HINT}")
+
+
+def _check_relation_files(relations_dir: str, names) -> None:
+    """The relation folder exists and holds a file for every listed relation."""
+    folder = Path(str(relations_dir)).expanduser()
+    if not folder.is_absolute():
+        folder = Path(__file__).resolve().parents[3] / folder  # relative to the repository root
+    if not folder.is_dir():
+        raise ConfigError(
+            f"Invalid config: key `crystals.relations_dir` = {relations_dir!r}: no such folder "
+            f"({folder}). Point it at a folder of relation JSON files, e.g. config/relations. {_HINT}")
+    available = sorted(p.stem for p in folder.glob("*.json"))
+    missing = [n for n in names or [] if n not in available]
+    if missing:
+        raise ConfigError(
+            f"Invalid config: key `crystals.relations` lists {missing}, which have no JSON file in "
+            f"{folder} (available: {available or '(none)'}). Fix the names, add the files, or "
+            f"set `crystals.relations: null` to use every file there. {_HINT}")
