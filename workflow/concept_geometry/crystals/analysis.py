@@ -73,24 +73,32 @@ def analyse_layer(D: np.ndarray, y: np.ndarray, length_diff: np.ndarray, *, seed
                   lda_components: int = 8, distractor_components: int = 10,
                   corr_threshold: float = 0.3, n_splits: int = 5, eval_fraction: float = 0.5,
                   silhouette_sample_size: int | None = None, n_quadruples: int = 2000,
-                  kmeans_n_init: int = 10, n_clusters: int | None = None) -> CrystalResults:
+                  kmeans_n_init: int = 10, n_clusters: int | None = None,
+                  pair_id: np.ndarray | None = None) -> CrystalResults:
     """All crystal statistics of one layer.
 
     D: (n_pairs, d) difference vectors; y: (n_pairs,) relation names; length_diff: (n_pairs,).
+    pair_id: (n_pairs,) row of each row's first copy (``Differences.pair_id``; default: no
+    repeats). The faithful silhouette keeps repeated pairs, as the official code does; every
+    other statistic uses each pair once (a repeated pair would otherwise look like a perfect
+    parallelogram with itself). Row indices in the results (eval_index, pc1) are of all rows.
     """
     from sklearn.metrics import adjusted_rand_score
     from sklearn.model_selection import train_test_split
 
-    D = np.asarray(D, dtype=np.float64)
-    y = np.asarray(y)
-    length_diff = np.asarray(length_diff, dtype=np.float64)
+    D_all = np.asarray(D, dtype=np.float64)
+    y_all = np.asarray(y)
+    ld_all = np.asarray(length_diff, dtype=np.float64)
+    rows = np.arange(len(y_all)) if pair_id is None else \
+        np.flatnonzero(np.asarray(pair_id) == np.arange(len(y_all)))
+    D, y, length_diff = D_all[rows], y_all[rows], ld_all[rows]
     check_inputs(y, lda_components, D.shape[1], n_splits, eval_fraction)
     relations = np.unique(y)
     k = n_clusters or len(relations)
     kw = dict(lda_components=lda_components, distractor_components=distractor_components,
               corr_threshold=corr_threshold)
 
-    # distractors: on all pairs (PCA does not see the relation labels)
+    # distractors: on all distinct pairs (PCA does not see the relation labels)
     dist = g.fit_distractors(D, length_diff, distractor_components, corr_threshold)
     distractors = pd.DataFrame({
         "component": np.arange(1, len(dist.removed) + 1),
@@ -98,7 +106,7 @@ def analyse_layer(D: np.ndarray, y: np.ndarray, length_diff: np.ndarray, *, seed
         "corr_length_diff": dist.corr_length_diff,
         "removed": dist.removed,
     })
-    pc1 = (D - D.mean(axis=0)) @ dist.components[0]
+    pc1 = (D_all - D.mean(axis=0)) @ dist.components[0]
 
     # silhouettes: faithful (in-sample) and corrected (cross-validated)
     sil_rows = []
@@ -106,7 +114,8 @@ def analyse_layer(D: np.ndarray, y: np.ndarray, length_diff: np.ndarray, *, seed
         dim = {"raw": D.shape[1], "lda": lda_components,
                "distractor_removed": D.shape[1] - int(dist.removed.sum())}[space]
         common = dict(sample_size=silhouette_sample_size, seed=seed, **kw)
-        sil_rows.append((space, "faithful", dim, g.silhouette_faithful(space, D, y, length_diff, **common)))
+        sil_rows.append((space, "faithful", dim,
+                         g.silhouette_faithful(space, D_all, y_all, ld_all, **common)))
         sil_rows.append((space, "corrected", dim, g.silhouette_corrected(
             space, D, y, length_diff, n_splits=n_splits, **common)))
     silhouette = pd.DataFrame(sil_rows, columns=["space", "variant", "n_components", "silhouette"])
@@ -138,7 +147,7 @@ def analyse_layer(D: np.ndarray, y: np.ndarray, length_diff: np.ndarray, *, seed
     quality = pd.DataFrame(q_rows, columns=[
         "relation", "space", "parallelogram_error_median", "trapezoid_cos_median",
         "baseline_error_median", "baseline_cos_median", "n_quadruples"])
-    return CrystalResults(clusters, silhouette, quality, distractors, coords, pc1, eval_idx,
+    return CrystalResults(clusters, silhouette, quality, distractors, coords, pc1, rows[eval_idx],
                           pd.concat(samples, ignore_index=True))
 
 
