@@ -107,6 +107,36 @@ def check_stage_table(frame: pd.DataFrame, stage: str, path: str) -> pd.DataFram
     return out
 
 
+# The config keys that most often leave a stage's headline quantity without any number.
+HEADLINE_KEYS = {
+    "simulation": "`simulation.lr` (training diverged: lower it) or `simulation.steps`",
+    "alignment": "`alignment.models[].concepts` (too few word pairs survive Park's filter)",
+    "features": "`features.threshold` (no feature fires above it: lower it) or `features.sae`",
+    "crystals": "`crystals.relations` / `crystals.min_pairs_per_relation` (too few usable pairs)",
+    "lobes": "`features.threshold` (too few features fire to co-occur: lower it) or "
+             "`lobes.min_occurrences`",
+    "galaxy": "`galaxy.fit_range` (no eigenvalue in the fitted range) or `galaxy.sae`",
+}
+
+
+def check_headline_numbers(frame: pd.DataFrame, path: str) -> None:
+    """Refuse a stage summary in which a quantity is NaN (or missing) for every setting: a
+    table of NaNs where the report expects a number. Single NaN rows stay (an undefined
+    value at one setting is a result); a quantity with no number at all is a failed stage.
+    """
+    values = pd.to_numeric(frame["value"], errors="coerce")
+    finite = np.isfinite(values.to_numpy(dtype=float))
+    empty = [q for q, ok in pd.Series(finite).groupby(frame["quantity"].to_numpy()).any().items()
+             if not ok]
+    if empty:
+        stage = str(frame["stage"].iloc[0])
+        raise InputDataError(
+            f"The {stage} stage computed no number for {empty[:5]}: every setting is NaN, so "
+            f"{path} was not written. Check the stage's logs (logs/{stage}/) and the config: "
+            f"most often {HEADLINE_KEYS.get(stage, f'the `{stage}` section')}."
+        )
+
+
 def check_paper_table(frame: pd.DataFrame, path: str) -> pd.DataFrame:
     """Validate ``config/paper_values.tsv``; return it with every column as str."""
     missing = [c for c in PAPER_COLUMNS if c not in frame.columns]
