@@ -41,7 +41,8 @@ def check_crystals_config(config: dict) -> None:
     cfg = config["crystals"]
     crystals_model(config)
     names = cfg.get("relations")
-    _check_relation_files(cfg["relations_dir"], names)
+    if cfg.get("relations_dir") is not None:  # always, once the schema filled defaults in
+        _check_relation_files(cfg["relations_dir"], names)
     n_rel = len(names) if names else None
     k = cfg["lda"]["n_components"]
     if n_rel is not None and k > n_rel - 1:
