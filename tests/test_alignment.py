@@ -70,6 +70,38 @@ def test_vendored_park_lists(root):
     assert sum(len(c.pairs) for c in concepts) == 2024
 
 
+def test_duplicate_pairs_are_kept_and_flagged(root):
+    """Issue 13 §6: repeated lines stay (Park's code keeps them: its pair counts must match)
+    and pairs.tsv flags each repeat; the vendored lists repeat 1, 2 and 22 pairs in files
+    25-27 (counted by hand with `sort | uniq -d`)."""
+    tok = make_word_tokenizer(WORDS)
+    concepts = [pairs.Concept("g", (("actor", "actress"), ("king", "queen"), ("actor", "actress"),
+                                    ("actor", "actress"))),
+                pairs.Concept("h", (("actor", "actress"),))]  # same pair, other concept: not a repeat
+    frame = pairs.filter_pairs(tok, concepts)
+    assert frame["duplicate"].tolist() == [False, False, True, True, False]
+    assert frame["kept"].all()
+    vendored = pairs.read_concepts(root / "config" / "concepts")
+    words = sorted({w for c in vendored for pair in c.pairs for w in pair})
+    frame = pairs.filter_pairs(make_word_tokenizer(words), vendored)
+    assert len(frame) == 2024
+    repeats = frame.groupby("concept")["duplicate"].sum()
+    assert repeats[repeats > 0].to_dict() == {"French_German": 1, "French_Spanish": 2,
+                                              "German_Spanish": 22}
+
+
+def test_byte_order_mark_is_not_part_of_the_first_word(tmp_path):
+    """Issue 13 §6: a UTF-8 BOM made the first base word unknown (`base:unknown_token`)."""
+    path = tmp_path / "01_g.txt"
+    path.write_bytes("\ufeffactor\tactress\nking\tqueen\n".encode("utf-8"))
+    concept = pairs.read_word_pairs(path)
+    assert concept.pairs == (("actor", "actress"), ("king", "queen"))
+    assert pairs.filter_pairs(make_word_tokenizer(WORDS), [concept])["kept"].all()
+    path.write_bytes(b"caf\xe9\tcafes\n")
+    with pytest.raises(InputDataError, match="not UTF-8"):
+        pairs.read_word_pairs(path)
+
+
 # --- directions and inner products --------------------------------------------------------
 
 def _planted_model(path, tied=False, seed=0, d=32):

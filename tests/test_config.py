@@ -43,6 +43,17 @@ def test_defaults_are_filled_in():
         ({"seed": -1}, "key `seed`"),
         ({"stages": ["simulation", "nope"]}, "key `stages.1`"),
         ({"stages": ["lobes"]}, "`features`"),
+        # issue 13: NaN/infinity pass JSON-schema bounds; 3.0 passes `type: integer`
+        ({"simulation": {"lr": float("inf")}}, "key `simulation.lr` = inf: not a finite"),
+        ({"features": {"threshold": float("nan")}}, "key `features.threshold` = nan"),
+        ({"simulation": {"m": 3.0}}, "key `simulation.m` = 3.0"),
+        ({"seed": 1.0}, "without the decimal point: 1"),
+        ({"simulation": {"seeds": [0.0]}}, "key `simulation.seeds.0` = 0.0"),
+        ({"features": {"layers": [1.0]}}, "key `features.layers.0` = 1.0"),
+        ({"stages": ["crystals"], "crystals": {"relations": ["country-capital", "no-such-relation"]}},
+         "key `crystals.relations` lists ['no-such-relation']"),
+        ({"stages": ["features"], "features": {"max_length": 600}},
+         "`features.max_length` = 600 exceeds the 512 positions"),
     ],
 )
 def test_bad_config_is_refused_with_key(patch, needle):

@@ -91,3 +91,33 @@ def test_split_is_by_document_stratified_and_seeded():
     assert (s1[cats == "b"] == "heldout").sum() == 2
     assert set(s1.tolist()) == {"histogram", "heldout"}
     assert (split_documents(cats, 0.0, 0) == "histogram").all()
+
+
+@pytest.mark.parametrize("record, needle", [
+    ({"text": None, "meta": {"pile_set_name": "A"}}, "`text` = null, not a string"),
+    ({"text": 12345, "meta": {"pile_set_name": "A"}}, "`text` = 12345, not a string"),
+    ({"text": "x" * 50, "meta": {"pile_set_name": 7}}, "`meta.pile_set_name` = 7, not a string"),
+    ({"text": "x" * 50, "meta": {"pile_set_name": ["A"]}}, "not a string"),
+])
+def test_non_string_text_or_category_is_refused_not_stored_as_repr(tmp_path, record, needle):
+    """Issue 13 §6: `"text": null` used to be refused as a *missing* field while listing it,
+    and a numeric text or category was stored as its Python repr."""
+    path = tmp_path / "c.jsonl"
+    path.write_text(json.dumps({"text": "y" * 50, "meta": {"pile_set_name": "B"}}) + "\n"
+                    + json.dumps(record) + "\n")
+    with pytest.raises(InputDataError) as err:
+        read_local_corpus(path, 10)
+    assert needle in str(err.value) and "Record 1" in str(err.value)
+    assert "has no field" not in str(err.value)
+
+
+def test_non_utf8_and_json_array_corpora_are_refused_with_the_fix(tmp_path):
+    latin = tmp_path / "latin.jsonl"
+    latin.write_bytes(json.dumps({"text": "caf_", "meta": {"pile_set_name": "A"}}).encode()
+                      .replace(b"_", b"\xe9") + b"\n")
+    with pytest.raises(InputDataError, match="not UTF-8 text.*iconv"):
+        read_local_corpus(latin, 10)
+    array = tmp_path / "docs.json"
+    array.write_text(json.dumps([{"text": "a" * 50, "meta": {"pile_set_name": "A"}}]))
+    with pytest.raises(InputDataError, match=r"JSON list, not an object.*jq -c"):
+        read_local_corpus(array, 10)

@@ -373,3 +373,79 @@ def test_summary_rows_use_the_report_settings():
     # the faithful PC1 is of input − output, the covariate here is −ell: same sign as corrected
     assert np.sign(s["pc1_corr_last_subword_chars_diff", "layer=embed,variant=faithful"]) == np.sign(
         s["pc1_corr_length_diff", "layer=embed,variant=corrected"])
+
+
+def test_difference_views_with_one_lda_direction_plot_ld1_per_relation():
+    """Issue 13 §7: `crystals.lda.n_components: 1` gave an IndexError in the figures."""
+    from concept_geometry.crystals.plots import plot_difference_views
+
+    relation = np.array(["b", "a", "b", "a"])
+    ld1 = np.array([[0.5], [-1.0], [2.0], [3.0]])
+    fig = plot_difference_views({"raw": np.ones((4, 2)), "lda": ld1}, relation, "t")
+    lda_ax = fig.axes[1]
+    got = {c.get_label(): c.get_offsets() for c in lda_ax.collections}
+    np.testing.assert_array_equal(got["a"], [[-1.0, 0.0], [3.0, 0.0]])  # LD1, row 0
+    np.testing.assert_array_equal(got["b"], [[0.5, 1.0], [2.0, 1.0]])   # LD1, row 1
+
+
+# --- repeated pairs and encodings (issue 13 §6) ----------------------------------------
+
+def test_quadruples_never_pair_a_repeated_pair_with_itself():
+    y = np.array(["a"] * 14 + ["b"] * 5)
+    pair_id = np.array([0] * 12 + [12, 13] + list(range(14, 19)))  # rows 0-11: one pair
+    rng = np.random.default_rng(0)
+    for n in (500, 40):  # all 14·13 ordered row pairs enumerated / drawn with replacement
+        i, j = g.sample_quadruples(y, "a", n, rng, pair_id=pair_id)
+        assert len(i) and np.all(pair_id[i] != pair_id[j]) and set(y[j]) == {"a"}
+    # enumerated: 14·13 row pairs minus the 12·11 of the repeated pair with itself
+    assert len(g.sample_quadruples(y, "a", 500, rng, pair_id=pair_id)[0]) == 14 * 13 - 12 * 11
+    only_repeats = g.sample_quadruples(y[:12], "a", 50, rng, pair_id=pair_id[:12])
+    assert len(only_repeats[0]) == 0  # one pair 12 times is no crystal at all
+
+
+def test_repeated_pairs_change_no_corrected_statistic():
+    """Faithful statistics keep repeats (the official code does); every corrected one must
+    equal the analysis of the same pairs without the repeats."""
+    D, y, ell, _ = planted(n_rel=3, n_per=30)
+    n = len(y)
+    extra = np.full(11, 5)  # pair 5 repeated 11 more times
+    Dd, yd, elld = np.vstack([D, D[extra]]), np.concatenate([y, y[extra]]), np.concatenate([ell, ell[extra]])
+    pair_id = np.concatenate([np.arange(n), extra])
+    kw = dict(seed=0, lda_components=2, distractor_components=3, n_splits=3, n_quadruples=50,
+              kmeans_n_init=2)
+    ref = analyse_layer(D, y, ell, last_subword_chars_diff=-ell, **kw)
+    got = analyse_layer(Dd, yd, elld, last_subword_chars_diff=-elld, pair_id=pair_id, **kw)
+    for name in ("quality", "clusters", "distractors"):
+        g_, r_ = getattr(got, name), getattr(ref, name)
+        pd.testing.assert_frame_equal(g_[g_["variant"] == "corrected"].reset_index(drop=True),
+                                      r_[r_["variant"] == "corrected"].reset_index(drop=True))
+    # the faithful in-sample statistics keep the repeats (as the official code), so they move
+    n_faithful = got.clusters.set_index(["space", "variant"])["n_pairs"]
+    assert n_faithful["raw", "faithful"] == n + 11
+    np.testing.assert_array_equal(got.eval_index, ref.eval_index)
+    sil, ref_sil = (r.silhouette.set_index(["space", "variant"])["silhouette"] for r in (got, ref))
+    for space in g.SPACES:
+        assert sil[space, "corrected"] == ref_sil[space, "corrected"]
+        assert sil[space, "faithful"] == g.silhouette_faithful(
+            space, Dd, yd, elld.astype(float), lda_components=2, distractor_components=3,
+            corr_threshold=0.3, sample_size=None, seed=0)
+
+
+def test_a_pair_repeated_12_times_is_a_too_small_relation_not_a_crystal(tmp_path):
+    from concept_geometry.crystals.differences import screen_pairs
+
+    words = [f"{c}{i}" for c in "ab" for i in range(12)]
+    (tmp_path / "rep.json").write_text(json.dumps([{"input": "a0", "output": "b0"}] * 12))
+    (tmp_path / "ok.json").write_text(json.dumps(
+        [{"input": f"a{i}", "output": f"b{i}"} for i in range(12)]))
+    status, _, _ = screen_pairs(load_relations(tmp_path), make_word_tokenizer(words), 10)
+    rep = status[status["relation"] == "rep"]
+    assert rep["duplicate"].tolist() == [False] + [True] * 11
+    assert set(rep["reason"]) == {"relation_too_small"} and not rep["used"].any()
+    assert status.loc[status["relation"] == "ok", "used"].all()
+
+
+def test_relation_file_with_a_byte_order_mark_loads(tmp_path):
+    path = tmp_path / "r.json"
+    path.write_bytes("\ufeff".encode() + json.dumps([{"input": "a", "output": "b"}]).encode())
+    assert load_relation_file(path)[["input", "output"]].values.tolist() == [["a", "b"]]

@@ -426,3 +426,15 @@ def test_readers_check_identity_and_unstamped_files_are_read(tmp_path):
         io.read_npz(tmp_path / "b.npz", keys=["x"], expect=LAYER_3)
     io.write_npy(tmp_path / "hand.npy", np.arange(2))  # no identity: placed by hand
     assert io.read_npy(tmp_path / "hand.npy", expect=LAYER_3).tolist() == [0, 1]
+
+
+@pytest.mark.parametrize("content", ["", "{not json", "[]", '{"size": 3}'])
+def test_empty_or_garbled_sidecar_is_refused_as_unverifiable(tmp_path, content):
+    """Issue 13 §7: an empty `.sha256` sidecar raised JSONDecodeError (a traceback, at parse
+    time too via the resume check)."""
+    paths = _write_each(tmp_path)
+    io.sidecar(paths["npy"]).write_text(content)
+    with pytest.raises(CorruptArtifactError) as err:
+        io.read_npy(paths["npy"])
+    assert "unverifiable" in str(err.value) and str(paths["npy"]) in str(err.value)
+    assert "is empty or corrupt" in str(err.value)

@@ -117,6 +117,26 @@ def test_stage_table_contract_errors():
         check_stage_table(pd.concat([good, good]), "lobes", "l.tsv")
 
 
+def test_all_nan_headline_quantity_is_refused_naming_the_key():
+    """Issue 13 §5: a diverged run wrote a table of NaNs with exit 0."""
+    from concept_geometry.report import check_headline_numbers
+
+    nan = float("nan")
+    q = "steering_cos_mean"
+    rows = pd.DataFrame({"stage": "simulation", "quantity": ["other", "other", q, q],
+                         "setting": ["s=1", "s=2", "s=1", "s=2"], "model": "",
+                         "value": [nan, nan, nan, nan]})
+    with pytest.raises(InputDataError) as err:
+        check_headline_numbers(rows, "results/summary/simulation.tsv")
+    msg = str(err.value)
+    assert f"['{q}']" in msg and "simulation.lr" in msg and "was not written" in msg
+    rows.loc[3, "value"] = float("inf")  # an infinite value is no number either
+    with pytest.raises(InputDataError, match=q):
+        check_headline_numbers(rows, "x.tsv")
+    rows.loc[3, "value"] = 0.1
+    check_headline_numbers(rows, "x.tsv")  # one NaN setting is a result; `other` may be NaN
+
+
 def test_paper_table_errors():
     with pytest.raises(InputDataError, match="unknown stage"):
         paper_table([("galaxies", "x", "", "1", "m", "s")])

@@ -7,6 +7,7 @@ invalid config stops the run with one paragraph naming the offending key.
 from __future__ import annotations
 
 import copy
+import math
 
 from pathlib import Path
 from typing import Any
@@ -38,7 +39,11 @@ def _with_defaults(cls):
                     instance[name] = copy.deepcopy(sub["default"])
         yield from validate_properties(validator, properties, instance, schema)
 
-    return validators.extend(cls, {"properties": set_defaults})
+    # JSON Schema counts 3.0 as an integer, but `range(3.0)`, `seed_1.0` paths and numpy
+    # sizes do not: a whole number written with a decimal point is refused up front.
+    strict_ints = cls.TYPE_CHECKER.redefine(
+        "integer", lambda _checker, value: isinstance(value, int) and not isinstance(value, bool))
+    return validators.extend(cls, {"properties": set_defaults}, type_checker=strict_ints)
 
 
 def load_schema(schema_path: str | Path) -> tuple[dict, Registry]:
@@ -73,7 +78,26 @@ def _format(error) -> str:
             f"Invalid config: {error.message} under `{key}`. "
             f"Allowed keys there: {', '.join(allowed) or '(none)'}. {_HINT}"
         )
-    return f"Invalid config: key `{key}` = {error.instance!r}: {error.message}. {_HINT}"
+    fix = ""
+    if error.validator == "type" and isinstance(error.instance, float) and error.instance.is_integer():
+        fix = f" Write it without the decimal point: {int(error.instance)}."
+    return f"Invalid config: key `{key}` = {error.instance!r}: {error.message}.{fix} {_HINT}"
+
+
+def _check_finite(value, path=()) -> None:
+    """NaN and infinity make no sense for any key (JSON-schema bounds let NaN through, since
+    every comparison with NaN is false): refuse them, naming the key."""
+    if isinstance(value, dict):
+        for name, sub in value.items():
+            _check_finite(sub, (*path, name))
+    elif isinstance(value, list):
+        for i, sub in enumerate(value):
+            _check_finite(sub, (*path, i))
+    elif isinstance(value, float) and not math.isfinite(value):
+        raise ConfigError(
+            f"Invalid config: key `{_key(path)}` = {value!r}: not a finite number (NaN and "
+            f"infinity are never valid settings). Give a finite value. {_HINT}"
+        )
 
 
 def validate_config(config: dict[str, Any], schema_path: str | Path) -> dict[str, Any]:
@@ -81,6 +105,7 @@ def validate_config(config: dict[str, Any], schema_path: str | Path) -> dict[str
 
     Raises ConfigError with one paragraph naming the key and the fix.
     """
+    _check_finite(config)
     schema, registry = load_schema(schema_path)
     cls = _with_defaults(Draft202012Validator)
     validator = cls(schema, registry=registry)
@@ -103,8 +128,8 @@ def _check_stages(config):
         )
 
 
-def _model_depth(spec: str) -> int | None:
-    """Number of blocks from a local/packaged model's config.json (None for a hub id)."""
+def _model_config(spec: str) -> dict | None:
+    """A local/packaged model's config.json (its text part), or None (hub id, no file)."""
     import json
 
     from .errors import MissingResourceError
@@ -121,11 +146,31 @@ def _model_depth(spec: str) -> int | None:
     if not cfg.exists():
         return None
     data = json.loads(cfg.read_text())
-    data = data.get("text_config", data)
+    return data.get("text_config", data)
+
+
+def _model_depth(spec: str) -> int | None:
+    """Number of blocks from a local/packaged model's config.json (None for a hub id)."""
+    data = _model_config(spec) or {}
     for key in ("num_hidden_layers", "n_layer", "num_layers"):
         if isinstance(data.get(key), int):
             return data[key]
     return None
+
+
+def _check_max_length(config):
+    """features.max_length within the features model's position embeddings (local models)."""
+    if "features" not in set(config["stages"]):
+        return
+    model = config["features"]["model"]["path"]
+    limit = (_model_config(model) or {}).get("max_position_embeddings")
+    asked = config["features"]["max_length"]
+    if isinstance(limit, int) and asked > limit:
+        raise ConfigError(
+            f"Invalid config: key `features.max_length` = {asked} exceeds the {limit} positions "
+            f"of the model `{model}` (features.model.path, `max_position_embeddings` in its "
+            f"config.json). Set `features.max_length` to at most {limit}. {_HINT}"
+        )
 
 
 def _check_layers_in_model(config):
@@ -169,6 +214,7 @@ CROSS_CHECKS = [
     check_alignment_config,
     check_features_config,
     _check_layers_in_model,
+    _check_max_length,
     check_crystals_config,
     check_lobes_config,
     check_galaxy_config,

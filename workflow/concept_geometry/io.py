@@ -106,6 +106,21 @@ def roll_forward(journal: str | Path) -> list[Path]:
     return done
 
 
+def check_writable(folders: Sequence[str | Path]) -> None:
+    """Refuse to start when an existing output folder cannot be written (e.g. a read-only
+    mount: write permission bits do not stop root, a read-only filesystem does), naming it."""
+    from .errors import ConceptGeometryError
+
+    for folder in map(Path, folders):
+        if folder.exists() and not os.access(folder, os.W_OK):
+            raise ConceptGeometryError(
+                f"The output folder {folder.resolve()} is not writable (read-only filesystem or "
+                f"no write permission), so no job could save its outputs; nothing was run. Make "
+                f"it writable (e.g. remount it read-write) or run the workflow in another folder "
+                f"with `--directory`."
+            )
+
+
 def remove_path(path: Path) -> None:
     """Remove a file or a folder tree (a temp that is no longer wanted); missing is fine."""
     if path.is_dir():
@@ -291,7 +306,14 @@ def verify(path: str | Path, expect: dict | None = None) -> None:
     side = sidecar(path)
     if not side.exists():
         raise _corrupt(path, f"missing its checksum file {side.name}", "unknown")
-    meta = json.loads(side.read_text())
+    try:
+        meta = json.loads(side.read_text())
+    except ValueError:
+        meta = None
+    if not isinstance(meta, dict) or not {"size", "sha256", "producer"} <= meta.keys():
+        # Empty or garbled (e.g. written as a disk filled up): the artifact cannot be verified.
+        raise _corrupt(path, f"unverifiable: its checksum file {side.name} is empty or corrupt",
+                       "unknown")
     if path.stat().st_size != meta["size"]:
         raise _corrupt(path, "truncated or resized", meta["producer"])
     if sha256_file(path) != meta["sha256"]:

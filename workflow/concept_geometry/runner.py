@@ -21,6 +21,7 @@ traceback). Any other exception is a bug and keeps its traceback in the log.
 
 from __future__ import annotations
 
+import errno
 import logging
 import os
 import sys
@@ -45,6 +46,22 @@ def _fault_injection_pause(rule: str, log: logging.Logger) -> None:
     if os.environ.get(FAULT_PAUSE_ENV) == rule:
         log.info("paused before commit (%s)", FAULT_PAUSE_ENV)
         time.sleep(600)
+
+
+# Storage faults the user fixes (not bugs): disk full, quota exceeded, read-only filesystem.
+_STORAGE_ERRORS = {errno.ENOSPC, errno.EDQUOT, errno.EROFS}
+
+
+def _storage_error(err: OSError, outputs) -> ConceptGeometryError:
+    where = err.filename or ", ".join(str(o) for o in outputs) or "an output under results/"
+    fix = ("Make that folder writable (or run the workflow in a writable copy with "
+           "`--directory`)" if err.errno == errno.EROFS else
+           "Free space on that filesystem (or run the workflow on a larger one with `--directory`)")
+    return ConceptGeometryError(
+        f"Could not write {where}: {os.strerror(err.errno)} (errno {errno.errorcode[err.errno]}). "
+        f"{fix}, then re-run the same command: this job's outputs were not written (its temp "
+        f"files are removed) and finished jobs' outputs are kept."
+    )
 
 
 def run(main: Callable[[Any, logging.Logger], None], smk: Any) -> None:
@@ -85,7 +102,11 @@ def run(main: Callable[[Any, logging.Logger], None], smk: Any) -> None:
         with transaction():  # every output appears at the very end, together
             main(smk, log)
             _fault_injection_pause(rule, log)
-    except ConceptGeometryError as err:
+    except (ConceptGeometryError, OSError) as err:
+        if isinstance(err, OSError):
+            if err.errno not in _STORAGE_ERRORS:
+                raise
+            err = _storage_error(err, getattr(smk, "output", []))
         message = f"Error in rule `{rule}`: {err}"
         log.error(message)
         if terminal is not None and terminal is not sys.stderr:

@@ -17,6 +17,20 @@ except ConfigError as err:
     # One clear paragraph, no traceback, before any job is scheduled.
     raise WorkflowError(str(err)) from None
 
+
+onstart:
+    # Main process only, not in a dry run, before any job: a read-only results/ (or logs/)
+    # stops the run with one paragraph instead of Snakemake's error on the first mkdir.
+    from concept_geometry.errors import ConceptGeometryError
+    from concept_geometry.io import check_writable
+
+    try:
+        check_writable(["results", "logs"])
+    except ConceptGeometryError as err:
+        logger.error(str(err))
+        sys.exit(1)
+
+
 # A killed run leaves its lock, "incomplete" markers and temps behind. Parsing touches none of
 # it: only the main process of a real run clears them, when a run record proves the run that
 # left them dead (concept_geometry.resume).

@@ -21,7 +21,7 @@ def main(smk, log):
         corr_threshold=cfg["distractors"]["corr_threshold"], n_splits=cfg["silhouette"]["n_splits"],
         eval_fraction=cfg["eval_fraction"], silhouette_sample_size=cfg["silhouette"]["sample_size"],
         n_quadruples=cfg["quality"]["n_quadruples"], kmeans_n_init=cfg["kmeans_n_init"],
-        n_clusters=cfg["n_clusters"])
+        n_clusters=cfg["n_clusters"], pair_id=data.get("pair_id"))
     for name in ("clusters", "silhouette", "quality", "distractors"):
         io.write_tsv(getattr(smk.output, name), getattr(res, name))
     s = res.samples

@@ -4,7 +4,7 @@ from pathlib import Path
 
 sys.path.insert(0, str(Path(snakemake.scriptdir).parent))  # noqa: F821 (so conda envs need no install)
 from concept_geometry.runner import run  # noqa: E402
-from concept_geometry import io  # noqa: E402
+from concept_geometry import io, report  # noqa: E402
 
 
 def main(smk, log):
@@ -20,7 +20,9 @@ def main(smk, log):
         label = layer_label(layer if layer == "embed" else int(layer), smk.params.layer_convention)
         frames.append(summary_rows(smk.params.model, label, **tables))
         log.info("layer %s: %d rows", layer, len(frames[-1]))
-    io.write_tsv(smk.output.summary, pd.concat(frames, ignore_index=True))
+    summary = pd.concat(frames, ignore_index=True)
+    report.check_headline_numbers(summary, smk.output.summary)
+    io.write_tsv(smk.output.summary, summary)
 
 
 run(main, snakemake)  # noqa: F821

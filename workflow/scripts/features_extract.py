@@ -41,6 +41,11 @@ def main(smk, log):
                 raise InputDataError(
                     f"No document of the corpus has a full chunk of {p.chunk_size} tokens (after dropping special "
                     f"tokens, truncation at {p.max_length}). Lower `features.chunk_size` or give longer documents.")
+            if writer.nnz == 0:
+                raise InputDataError(
+                    f"No SAE feature of layer {layer} fires (activation > `features.threshold` = "
+                    f"{p.threshold:g}) on any of the {writer.n_rows} chunks, so co-occurrences, lobes "
+                    f"and galaxy statistics would all be empty. Lower `features.threshold`.")
             rows = docs.iloc[res.doc_index]
             stats[f"layer_{layer}"] = {**res.stats, "n_chunks": writer.n_rows,
                                        "mean_firing_per_chunk": writer.nnz / writer.n_rows}

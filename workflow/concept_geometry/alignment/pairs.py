@@ -18,7 +18,7 @@ import pandas as pd
 
 from ..errors import ConfigError, InputDataError
 
-PAIR_COLUMNS = ["concept", "base", "target", "base_id", "target_id", "kept", "reason"]
+PAIR_COLUMNS = ["concept", "base", "target", "base_id", "target_id", "kept", "reason", "duplicate"]
 
 # Reasons a pair is dropped (the `reason` column; "kept" for kept pairs).
 KEPT = "kept"
@@ -41,7 +41,15 @@ def read_word_pairs(path: str | Path) -> Concept:
     """Read one ``base<TAB>target`` file (blank lines skipped). Raises InputDataError."""
     path = Path(path)
     pairs = []
-    for n, line in enumerate(path.read_text(encoding="utf-8").splitlines(), start=1):
+    try:
+        # utf-8-sig: a byte-order mark (Windows editors) is not part of the first base word
+        text = path.read_text(encoding="utf-8-sig")
+    except UnicodeDecodeError as err:
+        raise InputDataError(
+            f"Word-pair file {path} is not UTF-8 text ({err.reason} at byte {err.start}). "
+            f"Re-encode it as UTF-8, e.g. `iconv -f latin1 -t utf-8`."
+        ) from None
+    for n, line in enumerate(text.splitlines(), start=1):
         if not line.strip():
             continue
         parts = line.rstrip("\r\n").split("\t")
@@ -109,7 +117,9 @@ def filter_pairs(tokenizer, concepts: Sequence[Concept], require_bos: bool = Tru
     prefix_space: prepend a space before encoding (BPE tokenizers that mark word starts).
     Returns a frame with ``PAIR_COLUMNS`` (one row per pair; ids -1 where not single-token;
     ``reason`` is ``kept`` or why the pair was dropped, e.g. ``base:multi_token(2)``,
-    ``target:unknown_token``, ``same_id``).
+    ``target:unknown_token``, ``same_id``; ``duplicate``: the pair repeats an earlier line
+    of its concept. Duplicates are kept, as in Park et al.'s code, so the pair counts match
+    theirs; the column counts them).
     """
     bos_id = getattr(tokenizer, "bos_token_id", None)
     if require_bos and bos_id is None:
@@ -126,6 +136,7 @@ def filter_pairs(tokenizer, concepts: Sequence[Concept], require_bos: bool = Tru
               for w, ids in zip(words, encoded)}
     rows = []
     for c in concepts:
+        seen: set[tuple[str, str]] = set()
         for base, target in c.pairs:
             (bid, breason), (tid, treason) = lookup[base], lookup[target]
             reasons = [f"base:{breason}" for _ in [0] if breason != KEPT]
@@ -133,9 +144,11 @@ def filter_pairs(tokenizer, concepts: Sequence[Concept], require_bos: bool = Tru
             if not reasons and bid == tid:
                 reasons.append("same_id")
             rows.append((c.name, base, target, bid, tid, not reasons,
-                         ";".join(reasons) or KEPT))
+                         ";".join(reasons) or KEPT, (base, target) in seen))
+            seen.add((base, target))
     frame = pd.DataFrame(rows, columns=PAIR_COLUMNS)
-    return frame.astype({"base_id": np.int64, "target_id": np.int64, "kept": bool})
+    return frame.astype({"base_id": np.int64, "target_id": np.int64, "kept": bool,
+                         "duplicate": bool})
 
 
 def drop_out_of_range(frame: pd.DataFrame, n_rows: int) -> pd.DataFrame:

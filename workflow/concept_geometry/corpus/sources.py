@@ -91,16 +91,20 @@ def stdlib_corpus(n_documents: int, min_chars: int = 200, max_chars: int = 20000
     return _frame(records)
 
 
+_MISSING = object()
+
+
 def _field(record: dict, dotted: str):
+    """The value at ``dotted`` (nested dicts, or JSON strings holding dicts); _MISSING if absent."""
     value = record
     for part in dotted.split("."):
         if isinstance(value, str) and part != dotted:
             try:
                 value = json.loads(value)
             except ValueError:
-                return None
+                return _MISSING
         if not isinstance(value, dict) or part not in value:
-            return None
+            return _MISSING
         value = value[part]
     return value
 
@@ -109,18 +113,24 @@ def _records_to_docs(records: Iterator[dict], n_documents: int, text_field: str,
                      min_chars: int, max_chars: int, where: str) -> pd.DataFrame:
     out = []
     for i, record in enumerate(records):
-        text = _field(record, text_field)
-        category = _field(record, category_field)
-        if text is None or category is None:
-            missing = text_field if text is None else category_field
-            raise InputDataError(
-                f"Record {i} of {where} has no field `{missing}` (fields: {sorted(record)}). Set "
-                f"`features.corpus.text_field` / `features.corpus.category_field` (dotted for "
-                f"nested fields, e.g. `meta.pile_set_name`)."
-            )
-        text = str(text)[:max_chars]
+        for key, name in (("text_field", text_field), ("category_field", category_field)):
+            value = _field(record, name)
+            if value is _MISSING:
+                raise InputDataError(
+                    f"Record {i} of {where} has no field `{name}` (fields: {sorted(record)}). Set "
+                    f"`features.corpus.text_field` / `features.corpus.category_field` (dotted for "
+                    f"nested fields, e.g. `meta.pile_set_name`)."
+                )
+            if not isinstance(value, str):
+                raise InputDataError(
+                    f"Record {i} of {where} has `{name}` = {json.dumps(value, default=repr)[:80]}, "
+                    f"not a string (config key `features.corpus.{key}`). Every record's text and "
+                    f"category must be strings: fix or drop that record, or point "
+                    f"`features.corpus.{key}` at a string field."
+                )
+        text = _field(record, text_field)[:max_chars]
         if len(text) >= min_chars:
-            out.append((str(category), text))
+            out.append((_field(record, category_field), text))
         if len(out) >= n_documents:
             break
     if not out:
@@ -172,14 +182,31 @@ def _jsonl(path: Path) -> Iterator[dict]:
         fh = io.TextIOWrapper(raw, encoding="utf-8")
     else:
         fh = open(path, encoding="utf-8")
+    jsonl = ("one JSON object per line, e.g. {\"text\": ..., \"meta\": {\"pile_set_name\": ...}}; "
+             f"a file holding one JSON array converts with `jq -c '.[]' {path} > corpus.jsonl`")
     with fh:
-        for lineno, line in enumerate(fh, 1):
-            if not line.strip():
-                continue
-            try:
-                yield json.loads(line)
-            except ValueError as err:
-                raise InputDataError(f"Line {lineno} of corpus file {path} is not JSON ({err}).") from None
+        lineno = 0
+        try:
+            for lineno, line in enumerate(fh, 1):
+                if not line.strip():
+                    continue
+                try:
+                    record = json.loads(line)
+                except ValueError as err:
+                    raise InputDataError(f"Line {lineno} of corpus file {path} is not JSON ({err}). "
+                                         f"A corpus file holds {jsonl}.") from None
+                if not isinstance(record, dict):
+                    raise InputDataError(
+                        f"Line {lineno} of corpus file {path} is a JSON {type(record).__name__}, "
+                        f"not an object. A corpus file holds {jsonl}.")
+                yield record
+        except UnicodeDecodeError as err:
+            raise InputDataError(
+                f"Corpus file {path} is not UTF-8 text (after line {lineno}: {err.reason} at "
+                f"byte {err.start} of a read block). Re-encode it as UTF-8, e.g. "
+                f"`iconv -f latin1 -t utf-8 {path} > corpus.jsonl` (config key "
+                f"`features.corpus.path`)."
+            ) from None
 
 
 def stream_hf_corpus(dataset: str, split: str, n_documents: int, text_field: str = "text",

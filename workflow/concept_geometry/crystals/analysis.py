@@ -84,65 +84,80 @@ def analyse_layer(D: np.ndarray, y: np.ndarray, length_diff: np.ndarray, *,
                   lda_components: int = 8, distractor_components: int = 10,
                   corr_threshold: float = 0.3, n_splits: int = 5, eval_fraction: float = 0.5,
                   silhouette_sample_size: int | None = None, n_quadruples: int = 2000,
-                  kmeans_n_init: int = 10, n_clusters: int | None = None) -> CrystalResults:
+                  kmeans_n_init: int = 10, n_clusters: int | None = None,
+                  pair_id: np.ndarray | None = None) -> CrystalResults:
     """All crystal statistics of one layer.
 
     D: (n_pairs, d) difference vectors output − input; y: (n_pairs,) relation names;
     length_diff: (n_pairs,) token-length difference; last_subword_chars_diff: (n_pairs,)
     characters of the output's last subword string − the input's (the paper's covariate).
+    pair_id: (n_pairs,) row of each row's first copy (``Differences.pair_id``; default: no
+    repeats). Faithful statistics keep repeated pairs, as the official code does; corrected
+    ones use each pair once (a repeated pair would otherwise look like a perfect
+    parallelogram with itself). In both, a quadruple never pairs a word pair with itself.
+    Row indices in the results (eval_index, pc1) are of all rows.
     """
     from sklearn.model_selection import train_test_split
 
-    D = np.asarray(D, dtype=np.float64)
-    y = np.asarray(y)
-    length_diff = np.asarray(length_diff, dtype=np.float64)
-    chars_diff = np.asarray(last_subword_chars_diff, dtype=np.float64)
+    D_all = np.asarray(D, dtype=np.float64)
+    y_all = np.asarray(y)
+    ld_all = np.asarray(length_diff, dtype=np.float64)
+    chars_all = np.asarray(last_subword_chars_diff, dtype=np.float64)
+    ids_all = np.arange(len(y_all)) if pair_id is None else np.asarray(pair_id)
+    rows = np.flatnonzero(ids_all == np.arange(len(y_all)))
+    D, y, length_diff, chars_diff = D_all[rows], y_all[rows], ld_all[rows], chars_all[rows]
     check_inputs(y, lda_components, D.shape[1], n_splits, eval_fraction)
     k = n_clusters or len(np.unique(y))
     kw = dict(lda_components=lda_components, distractor_components=distractor_components,
               corr_threshold=corr_threshold)
 
-    # distractors: on all pairs (PCA does not see the relation labels)
-    faithful, scores = g.fit_distractors_faithful(D, chars_diff, distractor_components,
+    # distractors (PCA does not see the relation labels): faithful on every row as the
+    # official code, corrected on the distinct pairs; scores of every row for the PC1 view
+    faithful, scores = g.fit_distractors_faithful(D_all, chars_all, distractor_components,
                                                   corr_threshold, seed)
     corrected = g.fit_distractors(D, length_diff, distractor_components, corr_threshold)
-    corr_scores = (D - D.mean(axis=0)) @ corrected.components.T
+    corr_scores = (D_all - D.mean(axis=0)) @ corrected.components.T
     distractors = pd.concat([pd.DataFrame({
         "variant": variant,
         "component": np.arange(1, len(fit.removed) + 1),
         "explained_variance": fit.explained_variance_ratio,
-        "corr_last_subword_chars_diff": g.pearson(sc, chars_diff),
-        "corr_length_diff": g.pearson(sc, length_diff),
+        "corr_last_subword_chars_diff": g.pearson(sc, cd),
+        "corr_length_diff": g.pearson(sc, ld),
         "removed": fit.removed,
-    }) for variant, fit, sc in (("faithful", faithful, scores), ("corrected", corrected, corr_scores))],
+    }) for variant, fit, sc, cd, ld in (
+        ("faithful", faithful, scores, chars_all, ld_all),
+        ("corrected", corrected, corr_scores[rows], chars_diff, length_diff))],
         ignore_index=True)
     pc1 = {"faithful": scores[:, 0], "corrected": corr_scores[:, 0]}
 
-    # silhouettes: faithful (in-sample) and corrected (cross-validated)
+    # silhouettes: faithful (in-sample, repeats kept) and corrected (cross-validated)
     sil_rows = []
     for space in g.SPACES:
         dim = {"raw": D.shape[1], "lda": lda_components,
                "distractor_removed": D.shape[1] - int(corrected.removed.sum())}[space]
         common = dict(sample_size=silhouette_sample_size, seed=seed, **kw)
-        sil_rows.append((space, "faithful", dim, g.silhouette_faithful(space, D, y, length_diff, **common)))
+        sil_rows.append((space, "faithful", dim,
+                         g.silhouette_faithful(space, D_all, y_all, ld_all, **common)))
         sil_rows.append((space, "corrected", dim, g.silhouette_corrected(
             space, D, y, length_diff, n_splits=n_splits, **common)))
     silhouette = pd.DataFrame(sil_rows, columns=["space", "variant", "n_components", "silhouette"])
 
-    # clusters and crystal quality: in-sample (faithful) and on held-out pairs (corrected)
+    # clusters and crystal quality: in-sample on every row (faithful) and, on the distinct
+    # pairs, fitted on one part and scored on the held-out part (corrected)
     fit_idx, eval_idx = train_test_split(np.arange(len(y)), test_size=eval_fraction,
                                          stratify=y, random_state=seed)
-    everything = np.arange(len(y))
-    splits = {"faithful": (everything, everything), "corrected": (np.sort(fit_idx), np.sort(eval_idx))}
+    everything = np.arange(len(y_all))
+    splits = {"faithful": (everything, everything),
+              "corrected": (rows[np.sort(fit_idx)], rows[np.sort(eval_idx)])}
     cl_rows, q_rows, samples, coords = [], [], [], {}
     for variant, (fit_rows, score_rows) in splits.items():
         rng = np.random.default_rng(seed)
         for space in g.SPACES:
-            f = g.fit_space(space, D[fit_rows], y[fit_rows], length_diff[fit_rows], **kw)
-            V = f(D[score_rows])
-            ye = y[score_rows]
+            f = g.fit_space(space, D_all[fit_rows], y_all[fit_rows], ld_all[fit_rows], **kw)
+            V = f(D_all[score_rows])
+            ye = y_all[score_rows]
             cl_rows.append((space, variant, *cluster_scores(V, ye, k, seed, kmeans_n_init), k, len(ye)))
-            quality, sampled = crystal_quality(V, ye, n_quadruples, rng)
+            quality, sampled = crystal_quality(V, ye, n_quadruples, rng, ids_all[score_rows])
             q_rows += [(rel, space, variant, *row) for rel, row in quality]
             if variant == "corrected":
                 coords[space] = V[:, :2] if space == "lda" else (V - V.mean(axis=0)) @ _top2(V)
@@ -165,17 +180,19 @@ def cluster_scores(V: np.ndarray, y: np.ndarray, k: int, seed: int, n_init: int)
     return adjusted_rand_score(y, labels), g.purity(y, labels)
 
 
-def crystal_quality(V: np.ndarray, y: np.ndarray, n_quadruples: int, rng: np.random.Generator):
+def crystal_quality(V: np.ndarray, y: np.ndarray, n_quadruples: int, rng: np.random.Generator,
+                    pair_id: np.ndarray | None = None):
     """Per relation: medians of parallelogram error and trapezoid cosine of same-relation
-    quadruples and of the mixed-relation baseline, and the sampled values.
+    quadruples and of the mixed-relation baseline, and the sampled values. pair_id: (n,)
+    identity of each row's word pair (a quadruple never pairs a pair with itself).
 
     Returns ([(relation, (err, cos, baseline err, baseline cos, n_quadruples))], [frames of
     relation, kind, parallelogram_error, trapezoid_cos]).
     """
     rows, frames = [], []
     for rel in np.unique(y):
-        i, j = g.sample_quadruples(y, rel, n_quadruples, rng)
-        bi, bj = g.sample_quadruples(y, rel, n_quadruples, rng, mix=True)
+        i, j = g.sample_quadruples(y, rel, n_quadruples, rng, pair_id=pair_id)
+        bi, bj = g.sample_quadruples(y, rel, n_quadruples, rng, mix=True, pair_id=pair_id)
         err, cos = g.parallelogram_error(V, i, j), g.trapezoid_cos(V, i, j)
         berr, bcos = g.parallelogram_error(V, bi, bj), g.trapezoid_cos(V, bi, bj)
         rows.append((rel, (_median(err), _median(cos), _median(berr), _median(bcos), len(i))))

@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import re
 from typing import Sequence
+from pathlib import Path
 
 from ..errors import ConfigError
 
@@ -92,6 +93,8 @@ def check_crystals_config(config: dict) -> None:
             "`crystals.layer_convention: hidden_states` layers are hidden_states indices: write "
             f"0 (hidden_states[0] is the embedding). {_HINT}")
     names = cfg.get("relations")
+    if cfg.get("relations_dir") is not None:  # always, once the schema filled defaults in
+        _check_relation_files(cfg["relations_dir"], names)
     n_rel = len(names) if names else None
     k = cfg["lda"]["n_components"]
     if n_rel is not None and k > n_rel - 1:
@@ -110,3 +113,21 @@ def check_crystals_config(config: dict) -> None:
             f"Invalid config: key `crystals.min_pairs_per_relation` = {cfg['min_pairs_per_relation']} "
             f"is below `crystals.silhouette.n_splits` = {need}; every kept relation needs a pair "
             f"in each fold. {_HINT}")
+
+
+def _check_relation_files(relations_dir: str, names) -> None:
+    """The relation folder exists and holds a file for every listed relation."""
+    folder = Path(str(relations_dir)).expanduser()
+    if not folder.is_absolute():
+        folder = Path(__file__).resolve().parents[3] / folder  # relative to the repository root
+    if not folder.is_dir():
+        raise ConfigError(
+            f"Invalid config: key `crystals.relations_dir` = {relations_dir!r}: no such folder "
+            f"({folder}). Point it at a folder of relation JSON files, e.g. config/relations. {_HINT}")
+    available = sorted(p.stem for p in folder.glob("*.json"))
+    missing = [n for n in names or [] if n not in available]
+    if missing:
+        raise ConfigError(
+            f"Invalid config: key `crystals.relations` lists {missing}, which have no JSON file in "
+            f"{folder} (available: {available or '(none)'}). Fix the names, add the files, or "
+            f"set `crystals.relations: null` to use every file there. {_HINT}")

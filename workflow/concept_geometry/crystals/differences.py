@@ -27,6 +27,9 @@ class Differences:
     relation: (n_used,) str; length_input, length_output, length_diff: (n_used,) int tokens.
     last_subword_chars_input, _output, _diff: (n_used,) int, characters of each word's last
         subword string and their difference output − input (the official covariate).
+    pair_id: (n_used,) int, the row of the first copy of each row's (relation, input, output)
+    pair: a relation file that repeats a pair gives rows sharing an id (faithful statistics
+    keep the repeats, as the official code does; corrected ones use each pair once).
     """
 
     inputs: np.ndarray
@@ -36,6 +39,7 @@ class Differences:
     length_output: np.ndarray
     last_subword_chars_input: np.ndarray
     last_subword_chars_output: np.ndarray
+    pair_id: np.ndarray
 
     @property
     def differences(self) -> np.ndarray:
@@ -56,18 +60,23 @@ class Differences:
                     length_output=self.length_output, length_diff=self.length_diff,
                     last_subword_chars_input=self.last_subword_chars_input,
                     last_subword_chars_output=self.last_subword_chars_output,
-                    last_subword_chars_diff=self.last_subword_chars_diff)
+                    last_subword_chars_diff=self.last_subword_chars_diff,
+                    pair_id=self.pair_id)
 
 
 def screen_pairs(pairs: pd.DataFrame, tokenizer, min_pairs_per_relation: int):
     """Tokenise every distinct word once and decide which pairs are used.
 
-    Returns (status frame as ``pair_status`` plus reason ``relation_too_small``, words, tokens).
+    Returns (status frame as ``pair_status`` plus reason ``relation_too_small`` and a bool
+    ``duplicate`` column, true on each repeat of an earlier pair of its relation; relations
+    are too small when their *distinct* usable pairs are, words, tokens).
     """
     words = list(dict.fromkeys(pairs["input"].tolist() + pairs["output"].tolist()))
     tokens = tokenize_words(tokenizer, words)
     status = pair_status(pairs, words, tokens)
-    counts = status[status["used"]].groupby("relation").size()
+    # A pair repeated in its relation file is one pair: flagged, and counted once below.
+    status["duplicate"] = status.duplicated(["relation", "input", "output"])
+    counts = status[status["used"] & ~status["duplicate"]].groupby("relation").size()
     small = [r for r in status["relation"].unique() if counts.get(r, 0) < min_pairs_per_relation]
     drop = status["relation"].isin(small) & status["used"]
     status.loc[drop, "reason"] = "relation_too_small"
@@ -110,11 +119,15 @@ def relation_differences(model, tokenizer, pairs: pd.DataFrame, layers: Sequence
     pos = {w: i for i, w in enumerate(needed)}
     a = used["input"].map(pos).to_numpy(dtype=np.int64)
     b = used["output"].map(pos).to_numpy(dtype=np.int64)
+    key = list(zip(used["relation"], used["input"], used["output"]))
+    first = {}
+    pair_id = np.array([first.setdefault(k, n) for n, k in enumerate(key)], dtype=np.int64)
     out = {}
     for layer in layers:
         R = res.get(layer, np.zeros((0, 0), dtype=np.float32))
         out[layer] = Differences(R[a], R[b], used["relation"].to_numpy().astype(str),
                                  used["n_tokens_input"].to_numpy(), used["n_tokens_output"].to_numpy(),
                                  used["last_subword_chars_input"].to_numpy(),
-                                 used["last_subword_chars_output"].to_numpy())
+                                 used["last_subword_chars_output"].to_numpy(),
+                                 pair_id)
     return status, out

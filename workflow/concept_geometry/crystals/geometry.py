@@ -213,20 +213,25 @@ def kmeans_labels(X: np.ndarray, k: int, seed: int, n_init: int = 10) -> np.ndar
 # --- crystal quality ---------------------------------------------------------------------
 
 def sample_quadruples(y: np.ndarray, relation: object, n: int, rng: np.random.Generator,
-                      mix: bool = False) -> tuple[np.ndarray, np.ndarray]:
+                      mix: bool = False, pair_id: np.ndarray | None = None
+                      ) -> tuple[np.ndarray, np.ndarray]:
     """Index pairs (i, j) of difference vectors forming quadruples (a, b, c, d).
 
-    i is a pair of ``relation``; j ≠ i is another pair of the same relation, or with
-    ``mix`` a pair of a different relation (the shuffled-relation baseline). Draws with
-    replacement, ``n`` quadruples (fewer possible ones are all enumerated when not ``mix``).
+    i is a pair of ``relation``; j is another pair of the same relation, or with ``mix`` a
+    pair of a different relation (the shuffled-relation baseline). Draws with replacement,
+    ``n`` quadruples (fewer possible ones are all enumerated when not ``mix``). pair_id:
+    (n_pairs,) identity of each row's word pair (rows repeating a pair share it; default:
+    every row its own): a quadruple never pairs a word pair with itself, even when the
+    relation file repeats it.
     """
+    ids = np.arange(len(y)) if pair_id is None else np.asarray(pair_id)
     own = np.flatnonzero(y == relation)
     other = np.flatnonzero(y != relation) if mix else own
-    if len(own) < (1 if mix else 2) or len(other) == 0:
+    if len(own) < (1 if mix else 2) or len(other) == 0 or (not mix and len(set(ids[own])) < 2):
         return np.zeros(0, dtype=np.int64), np.zeros(0, dtype=np.int64)
     if not mix and len(own) * (len(own) - 1) <= n:
         i, j = np.meshgrid(own, own, indexing="ij")
-        keep = i != j
+        keep = ids[i] != ids[j]
         return i[keep], j[keep]
     i = rng.choice(own, size=n)
     j = rng.choice(other, size=n)
@@ -235,6 +240,9 @@ def sample_quadruples(y: np.ndarray, relation: object, n: int, rng: np.random.Ge
         pos = np.searchsorted(own, j)
         clash = i == j
         j[clash] = own[(pos[clash] + 1 + rng.integers(0, len(own) - 1, clash.sum())) % len(own)]
+        # a repeated word pair is the same pair: redraw until the pairs differ
+        while (clash := ids[i] == ids[j]).any():
+            j[clash] = rng.choice(own, size=clash.sum())
     return i, j
 
 

@@ -14,7 +14,8 @@ def plot_difference_views(coords: dict, relation: np.ndarray, title: str):
     """Difference vectors of held-out pairs in 2-D, coloured by relation, one panel per space.
 
     coords: {space: (n, 2)}; relation: (n,) labels. Raw / distractor-removed panels show the
-    first two principal components, the LDA panel the first two discriminant directions.
+    first two principal components, the LDA panel the first two discriminant directions (with
+    one direction, (n, 1): LD1 against one row per relation).
     """
     import seaborn as sns
 
@@ -25,12 +26,14 @@ def plot_difference_views(coords: dict, relation: np.ndarray, title: str):
     palette = dict(zip(names, sns.color_palette("tab20", len(names))))
     for ax, space in zip(axes, spaces):
         xy = coords[space]
-        for name in names:
+        strip = xy.shape[1] == 1  # one LDA direction (`crystals.lda.n_components: 1`)
+        for row, name in enumerate(names):
             m = relation == name
-            ax.scatter(xy[m, 0], xy[m, 1], s=5, alpha=0.6, color=palette[name], label=name)
+            y = np.full(m.sum(), float(row)) if strip else xy[m, 1]
+            ax.scatter(xy[m, 0], y, s=5, alpha=0.6, color=palette[name], label=name)
         ax.set_title(SPACE_TITLES[space])
         ax.set_xlabel("LD1" if space == "lda" else "PC1")
-        ax.set_ylabel("LD2" if space == "lda" else "PC2")
+        ax.set_ylabel("relation (one row each)" if strip else "LD2" if space == "lda" else "PC2")
     axes[-1].legend(loc="center left", bbox_to_anchor=(1.0, 0.5), fontsize=7, markerscale=3,
                     frameon=False)
     fig.suptitle(title, fontsize=10)

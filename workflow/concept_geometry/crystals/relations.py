@@ -27,7 +27,8 @@ def load_relation_file(path: str | Path) -> pd.DataFrame:
     """
     path = Path(path)
     try:
-        records = json.loads(path.read_text(encoding="utf-8"))
+        # utf-8-sig: a byte-order mark (Windows editors) is not JSON
+        records = json.loads(path.read_text(encoding="utf-8-sig"))
     except (OSError, UnicodeDecodeError, json.JSONDecodeError) as err:
         raise InputDataError(
             f"Relation file {path} could not be read as JSON ({err}). Each relation file must be "
