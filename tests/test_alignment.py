@@ -90,6 +90,25 @@ def test_duplicate_pairs_are_kept_and_flagged(root):
                                               "German_Spanish": 22}
 
 
+def test_ids_without_a_matrix_row_are_dropped_as_out_of_range():
+    """A matrix of n rows has ids 0..n-1: a kept pair with base or target id == n (the first
+    id past the end) or larger is dropped with reason ``id_out_of_range``; id n-1 stays; an
+    already dropped pair keeps its own reason; the input frame is not modified."""
+    n = 10
+    frame = pd.DataFrame({
+        "concept": ["c"] * 6,
+        "base_id": [3, 3, n, 3, 12, -1],
+        "target_id": [n - 1, n, 4, 11, 13, n],
+        "kept": [True, True, True, True, True, False],
+        "reason": ["kept"] * 5 + ["base:multi_token(2)"],
+    })
+    before = frame.copy()
+    out = pairs.drop_out_of_range(frame, n)
+    assert out["kept"].tolist() == [True, False, False, False, False, False]
+    assert out["reason"].tolist() == ["kept"] + ["id_out_of_range"] * 4 + ["base:multi_token(2)"]
+    pd.testing.assert_frame_equal(frame, before)
+
+
 def test_byte_order_mark_is_not_part_of_the_first_word(tmp_path):
     """Issue 13 §6: a UTF-8 BOM made the first base word unknown (`base:unknown_token`)."""
     path = tmp_path / "01_g.txt"

@@ -182,6 +182,26 @@ def test_train_log_linear_recovers_representable_targets():
     assert res.final_loss - ent < 1e-3
 
 
+def test_entropy_floor_is_in_nats_and_below_every_cross_entropy():
+    """The entropy floor is in nats, the cross-entropy's unit: H(½, ¼, ¼) = 1.5 ln 2,
+    H(1, 0, 0) = 0 (0 log 0 = 0), rows averaged; a model whose softmax equals the targets
+    (f = log p, g = I) has cross-entropy = entropy exactly, any other one more (Gibbs), so
+    the excess loss final_loss − entropy is never negative."""
+    from concept_geometry.simulation.model import cross_entropy, entropy
+
+    half = np.array([[0.5, 0.25, 0.25]])
+    assert entropy(half) == pytest.approx(1.5 * np.log(2), rel=1e-12)
+    assert entropy(np.array([[1.0, 0.0, 0.0]])) == 0.0
+    assert entropy(np.array([[0.5, 0.25, 0.25], [1.0, 0.0, 0.0]])) == pytest.approx(
+        0.75 * np.log(2), rel=1e-12)
+    rng = np.random.default_rng(0)
+    p = rng.dirichlet(np.ones(5), size=7)
+    assert cross_entropy(np.log(p), np.eye(5), p) == pytest.approx(entropy(p), rel=1e-12)
+    for _ in range(5):
+        f, g = rng.normal(size=(7, 3)), rng.normal(size=(5, 3))
+        assert cross_entropy(f, g, p) - entropy(p) > 0
+
+
 CFG = dict(m=4, edge_prob=0.5, cpt_low=0.3, cpt_high=0.7, independence_tol=1e-9, d=4,
            optimizer="gd", lr=20.0, steps=60, init_scale=1e-3, log_every=30,
            context_fracs=[1.0, 0.5], concept_fracs=[1.0, 0.5], dims=[4, 2])
