@@ -84,3 +84,19 @@ def test_counts_exact_beyond_float32_mantissa_via_int64_accumulation():
     np.testing.assert_array_equal(counts, [[big, big, small], [big, big, small],
                                            [small, small, small]])
     np.testing.assert_array_equal(occ, [big, big, small])
+
+
+def test_flush_counts_the_incoming_batch_before_crossing_two_to_the_24():
+    """The flush decision includes the batch about to be added: 2^24 − 1 chunks, then 2 more,
+    gives the odd count 2^24 + 1 = 16,777,217, which float32 rounds to 2^24. Had the
+    accumulator only looked at what it already held (2^24 − 1 < 2^24), it would have added
+    the 2 in float32 and lost the 1. (The test above crosses 2^24 at an even total,
+    16,800,056, which float32 holds exactly.)"""
+    exact = 2 ** 24 + 1
+    assert float(np.float32(exact)) == 2 ** 24  # the rounding this test guards against
+    acc = CooccurrenceAccumulator(1, mode="dense")
+    acc.add(np.ones((2 ** 24 - 1, 1), dtype=np.uint8))
+    acc.add(np.ones((2, 1), dtype=np.uint8))
+    counts, occ, t = acc.result()
+    assert t == exact
+    assert counts.tolist() == [[exact]] and occ.tolist() == [exact]

@@ -1,5 +1,6 @@
-"""Batched extraction on a tiny Gemma-2 + Gemma Scope style JumpReLU SAE equals a per-document,
-unpadded brute force (so padding never fires, BOS is dropped, only full chunks count)."""
+"""Batched extraction on a tiny Gemma-2 and a tiny BERT + Gemma Scope style JumpReLU SAE equals a
+per-document, unpadded brute force (so padding never fires, BOS is dropped, only full chunks
+count, and real tokens keep their positions)."""
 
 import numpy as np
 import pytest
@@ -10,25 +11,29 @@ from concept_geometry.activations.sae import load_local_sae
 from concept_geometry.models import load_model, load_tokenizer
 
 from test_sae import write_gemma_scope_params
-from tiny_models import make_tiny_gemma2, make_word_tokenizer
+from tiny_models import make_tiny_bert, make_tiny_gemma2, make_word_tokenizer
 
 WORDS = [f"w{i}" for i in range(40)]
 LAYERS = [0, 1]  # hidden_states[L + 1] is the raw residual for L < last block (the last is normed)
 
 
-@pytest.fixture(scope="module")
-def tiny(tmp_path_factory):
+@pytest.fixture(scope="module", params=["gemma2", "bert"])
+def tiny(tmp_path_factory, request):
+    """Gemma-2 (rotary: attention sees only relative positions, so a shift of every real
+    token cancels) and BERT (absolute position embeddings, as MiniLM, the default model:
+    a shift changes every residual)."""
     root = tmp_path_factory.mktemp("tiny")
     tok = make_word_tokenizer(WORDS)
-    make_tiny_gemma2(root / "gemma", tok, hidden=32, layers=3)
+    make_model = {"gemma2": make_tiny_gemma2, "bert": make_tiny_bert}[request.param]
+    make_model(root / "model", tok, hidden=32, layers=3)
     saes = {}
     for layer in LAYERS:
         # thresholds low enough that plenty of features fire
         p = write_gemma_scope_params(root / f"sae_{layer}", d_in=32, d_sae=24, seed=layer)
         saes[layer] = load_local_sae(root / f"sae_{layer}", "features.sae")
         del p
-    model = load_model(str(root / "gemma"), "m")
-    tokenizer = load_tokenizer(str(root / "gemma"), "m")
+    model = load_model(str(root / "model"), "m")
+    tokenizer = load_tokenizer(str(root / "model"), "m")
     return model, tokenizer, saes
 
 
@@ -56,6 +61,9 @@ def brute_force(model, tokenizer, saes, text, chunk, threshold, max_length):
 
 
 def test_batched_extraction_equals_per_document_brute_force(tiny):
+    """Batches of documents of different lengths give each document the firings it has alone.
+    On BERT this pins right padding: left padding would move every real token of a shorter
+    document to later absolute positions (on rotary Gemma-2 the shift cancels)."""
     model, tokenizer, saes = tiny
     # short (< chunk), exact multiples of the chunk, partial tails, truncated
     lengths = [3, 8, 16, 17, 23, 40, 5, 31]
@@ -86,6 +94,27 @@ def test_batched_extraction_equals_per_document_brute_force(tiny):
         assert streamed[layer].firings is None and len(received[layer]) == 3  # 8 docs / 3
         np.testing.assert_array_equal(streamed[layer].doc_index, got[layer].doc_index)
         assert (sp.vstack(received[layer]) != got[layer].firings).nnz == 0
+
+
+def test_explained_variance_is_one_minus_sse_over_centred_sum_of_squares():
+    """The SAE statistics' explained variance is 1 − SSE / Σ(x − mean)², the mean taken over
+    all tokens of all blocks, not 1 − SSE / Σx². Tokens 11 and 13 (mean 12, centred SS 2),
+    reconstructed as 11.5 and 12.5 (SSE 0.5): 0.75. Uncentred it would be 1 − 0.5 / 290.
+    One token per block, so the two tokens reach the statistics in separate updates."""
+    from types import SimpleNamespace
+
+    from concept_geometry.activations.extract import _Stats, chunk_firings
+
+    sae = SimpleNamespace(cfg=SimpleNamespace(d_sae=1), W_dec=torch.zeros(1, 1),
+                          encode=lambda x: x, decode=lambda f: 12.0 + 0.5 * (f - 12.0))
+    tokens = torch.tensor([[[11.0]], [[13.0]]])  # (n_chunks 2, chunk_size 1, d 1)
+    stats = _Stats(1)
+    fired = chunk_firings(sae, tokens, threshold=12.0, stats=stats, block_tokens=1)
+    assert fired.tolist() == [[False], [True]]
+    res = stats.result()
+    assert res["n_tokens"] == 2
+    assert res["explained_variance"] == pytest.approx(1 - 0.5 / 2, abs=1e-12)
+    assert res["l0_per_token"] == 1.0 and res["firing_per_token"] == 0.5
 
 
 def test_sample_activations_shapes_and_seed(tiny):

@@ -71,3 +71,19 @@ def make_tiny_gemma2(path: str | Path, tokenizer, hidden: int = 32, layers: int 
     model.save_pretrained(str(path))
     tokenizer.save_pretrained(str(path))
     return model
+
+
+def make_tiny_bert(path: str | Path, tokenizer, hidden: int = 32, layers: int = 3,
+                   seed: int = 0):
+    """A randomly initialised BertModel (absolute learned position embeddings, as MiniLM,
+    the default features model), saved with its tokenizer."""
+    from transformers import BertConfig, BertModel
+
+    torch.manual_seed(seed)
+    cfg = BertConfig(vocab_size=len(tokenizer), hidden_size=hidden, intermediate_size=2 * hidden,
+                     num_hidden_layers=layers, num_attention_heads=2,
+                     max_position_embeddings=128, pad_token_id=tokenizer.pad_token_id)
+    model = BertModel(cfg).eval()
+    model.save_pretrained(str(path))
+    tokenizer.save_pretrained(str(path))
+    return model
