@@ -379,6 +379,42 @@ def test_null_spread_is_population_std_faithful_and_sample_std_corrected():
                                   / np.std(null), abs=1e-9)
 
 
+def test_tests_table_uses_each_variants_null_spread_for_ami_and_probe(monkeypatch):
+    """Issue 12 item 5, end to end: the spread behind every z of tests.tsv is the variant's
+    (faithful: np.std, ddof 0; corrected: ddof 1), for the AMI test and the probe test alike.
+    AMI and probe accuracy are replaced by a script: observed 3, null 0, 1, 2, so the null
+    mean is 1 and by hand faithful std sqrt(2/3) = 0.816, z = 2 / 0.816 = 3.67; corrected
+    std 1, z 2."""
+    import sklearn.metrics
+
+    from concept_geometry.lobes import significance
+    from concept_geometry.lobes.pipeline import LABEL_COLUMNS, run_tests
+
+    def script():
+        values = iter([3.0, 0.0, 1.0, 2.0] * 8)
+        return lambda *args, **kwargs: next(values)
+
+    # ami_permutation_test imports the score at call time; probe_test looks it up in its module
+    monkeypatch.setattr(sklearn.metrics, "adjusted_mutual_info_score", script())
+    monkeypatch.setattr(significance, "probe_balanced_accuracy", script())
+    lobe = np.array([0, 1, 0, 1, 0, 1])
+    labels = pd.DataFrame([(v, "dense", m, 2, f, lobe[f]) for v in ("faithful", "corrected")
+                           for m in ("phi", A.GEOMETRIC) for f in range(6)], columns=LABEL_COLUMNS)
+    cfg = {"measures": ["phi"], "ks": [2], "ami": {"n_permutations": 3},
+           "probe": {"ks": None, "n_null": 3, "faithful_train_fraction": 0.8, "n_splits": 2,
+                     "C": 1.0, "max_iter": 10}}
+    decoder = np.random.default_rng(0).standard_normal((6, 4))
+    table = run_tests(labels, decoder, cfg, seed=0, layer=1).set_index("variant")
+    expected = {"faithful": (np.sqrt(2 / 3), 2 / np.sqrt(2 / 3)), "corrected": (1.0, 2.0)}
+    for variant, (std, z) in expected.items():
+        row = table.loc[variant]
+        for test in ("ami", "acc"):
+            assert row[f"{test}_null_mean"] == pytest.approx(1.0, abs=1e-12), (variant, test)
+            assert row[f"{test}_null_std"] == pytest.approx(std, abs=1e-12), (variant, test)
+            assert row[f"{test}_z"] == pytest.approx(z, abs=1e-12), (variant, test)
+    assert table.loc["faithful", "ami"] == 3.0 and table.loc["corrected", "balanced_accuracy"] == 3.0
+
+
 def test_faithful_probe_is_the_official_fit_model():
     """Issue 12 item 5. Re-derives ``fit_model`` of feature-geometry
     ``brain/notebooks/clusters3 (comparison).ipynb``, cell 13: the first
