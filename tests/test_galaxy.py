@@ -219,6 +219,31 @@ def test_cloud_with_planted_power_law_spectrum():
     assert lo < slope < hi and hi - lo < 0.1
 
 
+@pytest.mark.parametrize("level, z", [(0.95, 1.959963985), (0.9, 1.644853627)])
+def test_bootstrap_ci_is_two_sided_normal_interval_around_the_full_sample_slope(level, z):
+    """The bootstrap interval is slope ± z·SE with z the two-sided normal quantile
+    Φ⁻¹(½ + level/2) (1.95996 at 0.95, 1.64485 at 0.90) and SE the sample std (ddof 1) of
+    the replicate slopes. The replicates are re-drawn from the seed (multinomial counts of
+    n rows, the documented draw) and refitted independently: repeated rows, np.cov,
+    np.polyfit on log10 rank vs log10 eigenvalue."""
+    rng = np.random.default_rng(3)
+    n, d, fit_range, replicates = 300, 20, (2, 15), 30
+    cloud = rng.standard_normal((n, d)) * np.arange(1, d + 1, dtype=float) ** -0.5
+
+    def slope(points):
+        eig = np.sort(np.linalg.eigvalsh(np.cov(points, rowvar=False)))[::-1]
+        ranks = np.arange(fit_range[0], fit_range[1] + 1)
+        return np.polyfit(np.log10(ranks), np.log10(eig[ranks - 1]), 1)[0]
+
+    redraw = np.random.default_rng(9)
+    slopes = [slope(np.repeat(cloud, redraw.multinomial(n, np.full(n, 1.0 / n)), axis=0))
+              for _ in range(replicates)]
+    se = np.std(slopes, ddof=1)
+    lo, hi = spec.bootstrap_slope_ci(cloud, fit_range, replicates, level, np.random.default_rng(9))
+    assert (lo + hi) / 2 == pytest.approx(slope(cloud), abs=1e-9)
+    assert (hi - lo) / 2 / se == pytest.approx(z, abs=1e-6)
+
+
 def test_weighted_spectrum_equals_spectrum_of_repeated_rows():
     rng = np.random.default_rng(4)
     x = rng.standard_normal((30, 5))
