@@ -59,6 +59,24 @@ def test_distractor_analysis_finds_the_planted_length_direction():
     assert np.abs(D @ u).max() > 8 and np.abs(g.remove_subspace(D, fit.basis) @ u).max() < 0.2
 
 
+def test_distractor_pcs_are_those_of_the_centred_differences():
+    """The corrected distractor PCA centres D first: with a large common offset (every
+    difference shifted by 40 along a fixed direction, far above the spread) its components
+    and variance ratios are those of an SVD of D − mean (rows of Vᵀ, ratios s²/Σs²), up to
+    the sign rule (largest |loading| positive). Uncentred, the offset would be PC 1 with
+    nearly all the variance. Tolerance 1e-8."""
+    rng = np.random.default_rng(7)
+    n, d, k = 200, 6, 4
+    D = rng.standard_normal((n, d)) * np.array([3.0, 2.0, 1.5, 1.0, 0.5, 0.2])
+    offset = rng.standard_normal(d)
+    D = D + 40 * offset / np.linalg.norm(offset)
+    _, s, vt = np.linalg.svd(D - D.mean(axis=0), full_matrices=False)
+    vt = vt * np.sign(vt[np.arange(d), np.abs(vt).argmax(axis=1)])[:, None]
+    fit = g.fit_distractors(D, rng.integers(-2, 3, n), n_components=k, corr_threshold=0.3)
+    np.testing.assert_allclose(fit.explained_variance_ratio, s[:k] ** 2 / (s ** 2).sum(), atol=1e-8)
+    np.testing.assert_allclose(fit.components, vt[:k], atol=1e-8)
+
+
 def test_projection_and_lda_recover_the_planted_parallelograms():
     D, y, ell, _ = planted()
     res = analyse_layer(D, y, ell, last_subword_chars_diff=ell, seed=0, lda_components=3,
