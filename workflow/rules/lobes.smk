@@ -130,6 +130,7 @@ rule lobes_figures:
         tests=f"{LOBES_DIR}/tests.tsv",
         specialization=f"{LOBES_DIR}/specialization.tsv",
         embedding=f"{LOBES_DIR}/embedding_2d.npz",
+        code_lobe=f"{LOBES_DIR}/code_lobe.json",
     output:
         cloud_png=report(
             f"{LOBES_DIR}/figures/feature_cloud.png",
