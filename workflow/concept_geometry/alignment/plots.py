@@ -66,8 +66,12 @@ def orthogonality_plot(orthogonality, summary: dict, model: str, caption: str = 
         for j, space in enumerate(spaces):
             vals = orthogonality.loc[(orthogonality["inner_product"] == ip)
                                      & (orthogonality["space"] == space), "abs_cos"].to_numpy()
-            if len(vals) and float(np.percentile(vals, 75) - np.percentile(vals, 25)) < 0.005:
-                x = i - 0.4 + width * (j + 0.5)
+            x = i - 0.4 + width * (j + 0.5)
+            if not len(vals):  # e.g. causal_dual, defined on the embedding side only
+                ax.text(x, 0.02, f"none:\n{ip}\nnot defined\nfor {space}", ha="center",
+                        va="bottom", fontsize=6, color="dimgrey")
+                continue
+            if float(np.percentile(vals, 75) - np.percentile(vals, 25)) < 0.005:
                 ax.annotate(f"all ≈ {np.median(vals):.2g}\n(box collapsed)", (x, np.median(vals)),
                             xytext=(0, 14), textcoords="offset points", ha="center",
                             fontsize=6.5, arrowprops=dict(arrowstyle="-", lw=0.6))
