@@ -449,10 +449,10 @@ def _rst(text) -> str:
 
 def headline_rst(headline: pd.DataFrame, glossary: pd.DataFrame | None = None) -> str:
     """The headline table as reStructuredText (a ``list-table``) for the report's first page:
-    values to 3 significant figures, one row per paper number."""
+    values to 3 significant figures, one row per paper number (the models of each row are
+    in headline.tsv and the summary page; the comparison column says whether they agree)."""
     kinds = _kinds(headline, glossary)
-    header = ["stage", "quantity", "setting", "value (this run)", "paper", "comparison",
-              "model (this run)", "paper's model"]
+    header = ["stage", "quantity", "setting", "value (this run)", "paper", "comparison"]
     lines = [".. list-table::", "   :header-rows: 1", ""]
     lines.append("   * - " + "\n     - ".join(header))
     for i, r in enumerate(headline.itertuples(index=False)):
@@ -461,8 +461,7 @@ def headline_rst(headline: pd.DataFrame, glossary: pd.DataFrame | None = None) -
             value = "undefined"
         cells = [_rst(r.stage), f"``{r.quantity}``" if r.quantity else "\\ ",
                  f"``{r.setting}``" if r.setting else "\\ ", _rst(value), _rst(r.paper_value),
-                 _rst(r.comparison), _rst(r.model) if r.model else "\\ ",
-                 _rst(r.paper_model)]
+                 _rst(r.comparison)]
         lines.append("   * - " + "\n     - ".join(cells))
     return "\n".join(lines) + "\n"
 
