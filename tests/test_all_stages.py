@@ -11,7 +11,7 @@ import matplotlib.image as mpimg
 import pandas as pd
 import pytest
 
-from conftest import result_tables, run_snakemake
+from conftest import ROOT, result_tables, run_snakemake
 
 pytestmark = pytest.mark.workflow
 
@@ -83,6 +83,23 @@ def test_report_has_a_row_per_stage_and_every_figure_intact(two_runs):
         values = pd.to_numeric(summary.loc[summary.stage == stage, "value"], errors="coerce")
         assert values.notna().any(), f"no reproduced number for {stage}"
     assert (summary["paper_value"] != "").any()
+    # every quantity of every stage is defined in the glossary (config/glossary.tsv)
+    glossary = pd.read_csv(ROOT / "config/glossary.tsv", sep="\t", keep_default_na=False)
+    undefined = set(zip(summary.stage, summary.quantity)) - set(zip(glossary.stage,
+                                                                    glossary.quantity))
+    assert undefined == set()
+    # the headline table: the paper-valued rows, each saying whether the models agree
+    headline = pd.read_csv(work / "results/headline.tsv", sep="\t", keep_default_na=False)
+    assert "same_model" in headline.columns and "comparison" in headline.columns
+    assert len(headline) == (summary["paper_value"] != "").sum()
+    same = headline["model"] == headline["paper_model"]
+    computed = headline["model"] != ""
+    assert (headline.loc[same & computed, "comparison"] == "same model").all()
+    assert (headline.loc[~same & computed, "comparison"] == "cross-model").all()
+    assert (headline.loc[~computed, "comparison"] == "not computed").all()
+    assert set(headline.loc[computed, "same_model"].astype(str)) <= {"0", "1"}
+    lobes_rows = summary[(summary.stage == "lobes") & (summary.quantity == "code_lobe_found")]
+    assert len(lobes_rows) and lobes_rows.setting.str.contains("variant=").all()
 
     html = work / "results/report.html"
     run_snakemake(work, work / "tiny.yaml", "--report", str(html))
@@ -95,7 +112,9 @@ def test_report_has_a_row_per_stage_and_every_figure_intact(two_runs):
         assert image.ndim == 3 and min(image.shape[:2]) > 100 and image.std() > 0, png
         # embedded whole (no broken image): the report carries the file's exact bytes
         assert base64.b64encode(png.read_bytes()).decode() in text, png
-    assert "summary.html" in text
+    assert "summary.html" in text and "glossary.html" in text
+    # report sub-folders of per-layer figures sort by depth: embed first
+    assert "1. layer embed" in text and "2. layer 3" in text
     # every caption names the config that made its figure, with this run's values
     assert text.count("Values in this run") == len(figures)
-    assert "'fit_range': [3, 30]" in text and "{{" not in text
+    assert "[3, 30]" in text and "{{" not in text   # galaxy.fit_range's value in its captions

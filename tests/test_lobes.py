@@ -495,3 +495,23 @@ def test_faithful_specialization_is_the_official_loop_on_the_first_documents():
     corrected = spec[spec.variant == "corrected"]
     scored = (split == "heldout") & (fire.sum(1) > 0)
     assert corrected.groupby("category")["n_chunks"].first().sum() == scored.sum()
+
+
+def test_align_lobe_ids_undoes_a_planted_relabelling():
+    """Feature-cloud colours: a panel whose lobes are the reference's under other ids (and a
+    few features moved) gets the reference's ids back; excluded features (-1) stay."""
+    from concept_geometry.lobes.plots import align_lobe_ids
+
+    rng = np.random.default_rng(0)
+    reference = rng.integers(0, 4, size=200)
+    permutation = np.array([2, 0, 3, 1])            # reference lobe i is called permutation[i]
+    panel = permutation[reference]
+    moved = rng.choice(200, size=15, replace=False)   # some disagreement between the panels
+    panel[moved] = rng.integers(0, 4, size=15)
+    panel[:5] = -1
+    out = align_lobe_ids(reference, panel)
+    assert (out[:5] == -1).all()
+    keep = np.setdiff1d(np.arange(5, 200), moved)
+    assert (out[keep] == reference[keep]).all()
+    # the mapping is one-to-one: four lobes in, four distinct ids out
+    assert sorted(set(out[out >= 0].tolist())) == [0, 1, 2, 3]

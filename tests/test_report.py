@@ -12,10 +12,13 @@ import pytest
 import yaml
 
 from concept_geometry.errors import ConfigError, InputDataError
-from concept_geometry.report import (PAPER_COLUMNS, STAGES, SUMMARY_COLUMNS, assemble_summary,
+from concept_geometry.report import (GLOSSARY_COLUMNS, HEADLINE_COLUMNS, PAPER_COLUMNS,
+                                     REPORT_COMMAND, STAGES, SUMMARY_COLUMNS,
+                                     assemble_summary, check_glossary, check_glossary_covers,
                                      check_paper_table, check_report_config,
-                                     check_stage_table, parse_setting, setting_matches,
-                                     summary_html)
+                                     check_stage_table, format_for_tsv, format_value,
+                                     headline_rst, headline_table, next_steps_message,
+                                     parse_setting, setting_matches, summary_html)
 
 ROOT = Path(__file__).resolve().parents[1]
 
@@ -153,6 +156,107 @@ def test_html_greys_missing_rows():
     assert "Li &lt;x&gt;" in page and "not computed" in page
 
 
+def glossary_table(rows):
+    return check_glossary(pd.DataFrame(rows, columns=GLOSSARY_COLUMNS), "glossary.tsv")
+
+
+def test_headline_labels_same_model_cross_model_and_not_computed():
+    sim = check_stage_table(stage_table([
+        ("simulation", "steering_cos_mean", "experiment=full", "latent", 0.97),
+        ("simulation", "final_loss_mean", "experiment=full", "latent", 1.5),   # no paper value
+    ]), "simulation", "s.tsv")
+    galaxy = check_stage_table(stage_table([
+        ("galaxy", "powerlaw_slope", "layer=0", "minilm", -0.7),
+    ]), "galaxy", "g.tsv")
+    paper = paper_table([
+        ("simulation", "steering_cos_mean", "experiment=full", ">=0.9", "latent", "Jiang"),
+        ("galaxy", "powerlaw_slope", "layer=0", "-0.238", "gemma", "Li"),
+        ("galaxy", "powerlaw_slope", "layer=24", "-0.254", "gemma", "Li"),    # not computed
+    ])
+    summary = assemble_summary({"simulation": sim, "galaxy": galaxy}, paper)
+    head = headline_table(summary)
+    assert list(head.columns) == HEADLINE_COLUMNS
+    # only the three paper-valued rows; same model first, then cross-model, then not computed
+    assert head[["quantity", "setting", "comparison", "same_model"]].values.tolist() == [
+        ["steering_cos_mean", "experiment=full", "same model", 1],
+        ["powerlaw_slope", "layer=0", "cross-model", 0],
+        ["powerlaw_slope", "layer=24", "not computed", ""],
+    ]
+    text = headline_rst(head)
+    assert text.startswith(".. list-table::") and text.count("   * - ") == 4   # header + 3 rows
+    assert "cross-model" in text and "-0.7" in text
+
+
+def test_values_print_as_integers_and_three_significant_figures():
+    assert format_value(641.0, "count") == "641"
+    assert format_value(1.0, "boolean") == "1" and format_value(13.0, "layer") == "13"
+    assert format_value(0.123456789, "real") == "0.123456789"           # full precision
+    assert format_value(0.123456789, "real", 3) == "0.123"
+    assert format_value(366.24, "real", 3) == "366"
+    assert format_value(1234.5, "real", 3) == "1230"                    # not 1.23e+03
+    assert format_value(float("nan"), "count") == ""
+    assert format_value(2.5, "count") == "2.5"   # a fractional "count" is shown, not hidden
+    glossary = glossary_table([("lobes", "n_excluded", "count", "d"),
+                               ("lobes", "ami", "real", "d")])
+    table = pd.DataFrame({"stage": ["lobes", "lobes"], "quantity": ["n_excluded", "ami"],
+                          "value": [12.0, 0.0123456789012]})
+    assert format_for_tsv(table, glossary)["value"].tolist() == ["12", "0.0123456789012"]
+
+
+def test_summary_page_puts_paper_rows_first_and_explains_empty_values():
+    t = check_stage_table(stage_table([
+        ("lobes", "acc_z", "k=2,variant=faithful", "m", float("nan")),   # undefined, no paper
+        ("lobes", "ami", "k=2,variant=faithful", "m", 0.0123456),
+    ]), "lobes", "l.tsv")
+    paper = paper_table([("lobes", "ami", "k=2,variant=faithful", "0.06", "gemma", "Li"),
+                         ("lobes", "ami_z", "k=2,variant=faithful", "954", "gemma", "Li")])
+    glossary = glossary_table([("lobes", "acc_z", "real", "z; empty when the null is flat"),
+                               ("lobes", "ami", "real", "AMI"), ("lobes", "ami_z", "real", "z")])
+    page = summary_html(assemble_summary({"lobes": t}, paper), "T", glossary)
+    rows = page.split("<tbody>")[1].split("</tbody>")[0].split("</tr>")
+    assert ">ami<" in rows[0] and "0.0123<" in rows[0] and "cross-model" in rows[0]
+    assert ">ami_z<" in rows[1] and "not computed" in rows[1] and 'class="missing"' in rows[1]
+    assert ">acc_z<" in rows[2] and "undefined" in rows[2] and 'class="missing"' in rows[2]
+    assert 'title="z; empty when the null is flat"' in rows[2]
+    assert 'id="glossary"' in page and 'id="q-lobes-acc_z"' in page
+
+
+def test_glossary_checks():
+    with pytest.raises(InputDataError, match="unknown kind"):
+        glossary_table([("lobes", "ami", "number", "d")])
+    with pytest.raises(InputDataError, match="no definition"):
+        glossary_table([("lobes", "ami", "real", " ")])
+    with pytest.raises(InputDataError, match="repeats"):
+        glossary_table([("lobes", "ami", "real", "d"), ("lobes", "ami", "real", "e")])
+    summary = pd.DataFrame({"stage": ["lobes", "galaxy"], "quantity": ["ami", "ami"]})
+    with pytest.raises(InputDataError, match=r"\('galaxy', 'ami'\)"):
+        check_glossary_covers(summary, glossary_table([("lobes", "ami", "real", "d")]), "g.tsv")
+
+
+def test_shipped_glossary_is_valid_and_defines_every_paper_quantity():
+    glossary = check_glossary(pd.read_csv(ROOT / "config/glossary.tsv", sep="\t", dtype=str,
+                                          keep_default_na=False), "config/glossary.tsv")
+    paper = pd.read_csv(ROOT / "config/paper_values.tsv", sep="\t", dtype=str,
+                        keep_default_na=False)
+    check_glossary_covers(paper, glossary, "config/glossary.tsv")
+    kinds = dict(zip(zip(glossary.stage, glossary.quantity), glossary.kind))
+    # counts and booleans the issue names print as integers
+    assert kinds[("alignment", "n_pairs_kept")] == "count"
+    assert kinds[("lobes", "code_lobe_found")] == "boolean"
+    assert kinds[("features", "sae_l0_per_token")] == "real"
+
+
+def test_next_steps_message_names_the_outputs_and_the_report_command():
+    text = next_steps_message(True)
+    for name in ("results/summary.tsv", "results/headline.tsv", "results/figures/", "logs/",
+                 REPORT_COMMAND):
+        assert name in text, name
+    assert "results/headline.tsv" not in next_steps_message(False)
+    assert REPORT_COMMAND == "snakemake --report results/report.html"
+    smk = (ROOT / "workflow/rules/common.smk").read_text()
+    assert "onsuccess:" in smk and "next_steps_message(" in smk.split("onsuccess:")[1][:400]
+
+
 def test_check_report_config():
     check_report_config({"stages": ["galaxy", "report"], "report": {"stages": None}})
     check_report_config({"stages": ["galaxy"], "report": {"stages": ["lobes"]}})  # no report
@@ -189,9 +293,22 @@ def test_report_end_to_end(tmp_path, snakemake_runner):
     cfgfile.write_text(yaml.safe_dump(cfg))
     work = tmp_path / "run"
     work.mkdir()
-    snakemake_runner(work, cfgfile)
+    proc = snakemake_runner(work, cfgfile)
+    # the run ends by saying where the results are and how to build the report
+    assert REPORT_COMMAND in proc.stderr + proc.stdout
+    assert "results/headline.tsv" in proc.stderr + proc.stdout
     summary = pd.read_csv(work / "results/summary.tsv", sep="\t", keep_default_na=False)
     assert list(summary.columns) == SUMMARY_COLUMNS
+    # the headline table: the paper-valued rows, with the model-agreement column
+    headline = pd.read_csv(work / "results/headline.tsv", sep="\t", keep_default_na=False)
+    assert list(headline.columns) == HEADLINE_COLUMNS
+    assert len(headline) == (summary["paper_value"] != "").sum() > 0
+    steer = headline[(headline.quantity == "steering_cos_mean")
+                     & (headline.setting == "experiment=full")]
+    # the simulation is the paper's own model (the latent-concept model)
+    assert steer[["comparison", "same_model"]].values.tolist() == [["same model", 1]]
+    counts = summary[summary.quantity.str.endswith("_n_concepts")]["value"]
+    assert len(counts) and all(v.isdigit() for v in counts)   # counts print as integers
     reported = [s for s in ["simulation", "alignment", "features", "crystals", "lobes", "galaxy"]
                 if s in cfg["stages"]]
     assert reported and set(summary["stage"]) == set(reported)
@@ -207,6 +324,8 @@ def test_report_end_to_end(tmp_path, snakemake_runner):
     snakemake_runner(work, cfgfile, "--report", str(html))
     text = html.read_text()
     assert "summary.html" in text
+    # the first page holds the headline table and links the glossary
+    assert "Headline: reproduced vs paper values" in text and "glossary.html" in text
     # every figure the stage declares in the report is embedded (no broken image)
     figures = sorted(p.name for p in (work / "results").rglob("*.png"))
     for name in figures:

@@ -74,6 +74,7 @@ rule alignment_figures:
             caption="../report/alignment_heatmap.rst",
             category="Alignment",
             subcategory="{model}",
+            labels=figure_labels("embedding vs unembedding", "model"),
         ),
         heatmap_pdf="results/alignment/{model}/figures/alignment_heatmap.pdf",
         orth_png=report(
@@ -81,6 +82,7 @@ rule alignment_figures:
             caption="../report/alignment_orthogonality.rst",
             category="Alignment",
             subcategory="{model}",
+            labels=figure_labels("orthogonality", "model"),
         ),
         orth_pdf="results/alignment/{model}/figures/orthogonality.pdf",
     log:

@@ -31,6 +31,14 @@ onstart:
         sys.exit(1)
 
 
+onsuccess:
+    # Main process, after a real run that finished: say where the results are and how to
+    # build the report (concept_geometry.report.next_steps_message).
+    from concept_geometry.report import next_steps_message
+
+    logger.info(next_steps_message("report" in config["stages"]))
+
+
 # A killed run leaves its lock, "incomplete" markers and temps behind. Parsing touches none of
 # it: only the main process of a real run clears them, when a run record proves the run that
 # left them dead (concept_geometry.resume).
@@ -72,6 +80,29 @@ def repo_path(path):
     """A config path: absolute as given, else relative to the repository root."""
     p = Path(str(path))
     return str(p if p.is_absolute() else Path(workflow.basedir) / p)
+
+
+def depth_subcategory(layers):
+    """Report sub-folder of a per-layer figure, ordered by depth ("1. layer embed",
+    "2. layer 1", ...): the report sorts sub-folders by name, so the depth rank leads.
+    """
+
+    def depth(layer):
+        return -1 if str(layer) == "embed" else int(layer)
+
+    order = sorted({str(layer) for layer in layers}, key=depth)
+    width = len(str(len(order)))
+
+    def name(wildcards):
+        rank = order.index(str(wildcards.layer)) + 1
+        return f"{rank:0{width}d}. layer {wildcards.layer}"
+
+    return name
+
+
+def figure_labels(figure, *keys):
+    """Report labels of a figure: its name and the wildcards that tell its copies apart."""
+    return lambda wc: {"figure": figure, **{key: str(wc[key]) for key in keys}}
 
 
 def log_path(stage, name):
@@ -447,7 +478,13 @@ def report_stages():
 
 def report_targets():
     """Final outputs of the report stage."""
-    return ["results/summary.tsv", "results/report/summary.html"]
+    return [
+        "results/summary.tsv",
+        "results/headline.tsv",
+        "results/report/summary.html",
+        "results/report/headline.rst",
+        "results/report/glossary.html",
+    ]
 
 
 # --- galaxy: input functions and targets (rules in galaxy.smk) ---

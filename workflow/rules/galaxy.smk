@@ -64,18 +64,21 @@ rule galaxy_plots:
             "results/galaxy/{model}/figures/spectra.png",
             caption="../report/galaxy_spectra.rst",
             category="Galaxy",
+            labels=figure_labels("eigenvalue spectra", "model"),
         ),
         spectra_pdf="results/galaxy/{model}/figures/spectra.pdf",
         slope_png=report(
             "results/galaxy/{model}/figures/slope_volume.png",
             caption="../report/galaxy_slope_volume.rst",
             category="Galaxy",
+            labels=figure_labels("slope and volume", "model"),
         ),
         slope_pdf="results/galaxy/{model}/figures/slope_volume.pdf",
         clustering_png=report(
             "results/galaxy/{model}/figures/clustering.png",
             caption="../report/galaxy_clustering.rst",
             category="Galaxy",
+            labels=figure_labels("clustering entropy", "model"),
         ),
         clustering_pdf="results/galaxy/{model}/figures/clustering.pdf",
     log:

@@ -130,23 +130,30 @@ rule lobes_figures:
         tests=f"{LOBES_DIR}/tests.tsv",
         specialization=f"{LOBES_DIR}/specialization.tsv",
         embedding=f"{LOBES_DIR}/embedding_2d.npz",
+        code_lobe=f"{LOBES_DIR}/code_lobe.json",
     output:
         cloud_png=report(
             f"{LOBES_DIR}/figures/feature_cloud.png",
             caption="../report/lobes_feature_cloud.rst",
             category="Lobes",
+            subcategory=depth_subcategory(lobes_layers()),
+            labels=figure_labels("feature cloud", "model", "corpus", "layer"),
         ),
         cloud_pdf=f"{LOBES_DIR}/figures/feature_cloud.pdf",
         tests_png=report(
             f"{LOBES_DIR}/figures/tests_vs_k.png",
             caption="../report/lobes_tests_vs_k.rst",
             category="Lobes",
+            subcategory=depth_subcategory(lobes_layers()),
+            labels=figure_labels("AMI and probe vs k", "model", "corpus", "layer"),
         ),
         tests_pdf=f"{LOBES_DIR}/figures/tests_vs_k.pdf",
         spec_png=report(
             f"{LOBES_DIR}/figures/specialization.png",
             caption="../report/lobes_specialization.rst",
             category="Lobes",
+            subcategory=depth_subcategory(lobes_layers()),
+            labels=figure_labels("specialisation", "model", "corpus", "layer"),
         ),
         spec_pdf=f"{LOBES_DIR}/figures/specialization.pdf",
     log:

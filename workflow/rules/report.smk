@@ -1,13 +1,17 @@
 # Stage: report (see workflow/concept_geometry/report/).
 # One final rule joins every reported stage's results/summary/<stage>.tsv with the papers'
-# numbers (config/paper_values.tsv) into results/summary.tsv, plus an HTML view of it that
-# the Snakemake report (`snakemake --report results/report.html`) shows under "Summary".
+# numbers (config/paper_values.tsv) into results/summary.tsv; the rows with a paper number
+# go to results/headline.tsv (labelled same model / cross-model / not computed). HTML views
+# of both and of the glossary (config/glossary.tsv, every quantity's definition) go into
+# the Snakemake report (`snakemake --report results/report.html`), whose first page shows the
+# headline table (workflow/report/workflow.rst includes results/report/headline.rst).
 
 
 rule summary:
     input:
         tables=expand("results/summary/{stage}.tsv", stage=report_stages()),
         paper_values=repo_path(config["report"]["paper_values"]),
+        glossary=repo_path("config/glossary.tsv"),
     output:
         summary=report(
             "results/summary.tsv",
@@ -20,6 +24,19 @@ rule summary:
             caption="../report/summary.rst",
             category="Summary",
             labels={"table": "reproduced vs paper values"},
+        ),
+        headline=report(
+            "results/headline.tsv",
+            caption="../report/summary_headline.rst",
+            category="Summary",
+            labels={"table": "headline.tsv (download)"},
+        ),
+        headline_rst="results/report/headline.rst",
+        glossary=report(
+            "results/report/glossary.html",
+            caption="../report/summary_glossary.rst",
+            category="Summary",
+            labels={"table": "glossary of quantities"},
         ),
     log:
         log_path("report", "summary"),

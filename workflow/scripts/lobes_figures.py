@@ -16,12 +16,17 @@ def main(smk, log):
     tests = io.read_tsv(smk.input.tests)
     spec = io.read_tsv(smk.input.specialization)
     emb = io.read_npz(smk.input.embedding)
+    verdicts = io.read_json(smk.input.code_lobe)
     where = config_caption(model=w.model, corpus=w.corpus, layer=w.layer)
     k = cfg["figures"]["k"]
     log.info("phase: figures")
+    # the code lobe of each measure (corrected variant, the one the cloud shows), at its k
+    code_lobes = {m: v["corrected"]["code_lobe"] for m, v in verdicts.items()
+                  if (v.get("corrected") or {}).get("found") and v["corrected"]["k"] == k}
     fig = plots.plot_feature_cloud(emb["feature"], emb["coords"], labels, k,
                                    f"SAE features ({cfg['figures']['embedding']}) coloured by "
-                                   f"lobe, k={k}; {where} (cf. Li et al. Fig. 2)")
+                                   f"lobe, k={k}; {where} (cf. Li et al. Fig. 2)",
+                                   code_lobes=code_lobes)
     save_figure(fig, smk.output.cloud_png, smk.output.cloud_pdf)
     fig = plots.plot_tests_vs_k(tests, f"Function vs geometry: AMI and probe accuracy vs k; "
                                 f"{where} (cf. Li et al. Fig. 3)")

@@ -22,13 +22,25 @@ def main(smk, log):
         pd.read_csv(smk.input.paper_values, sep="\t", dtype=str, keep_default_na=False),
         smk.input.paper_values,
     )
+    glossary = report.check_glossary(
+        pd.read_csv(smk.input.glossary, sep="\t", dtype=str, keep_default_na=False),
+        smk.input.glossary,
+    )
     log.info("phase: join")
     summary = report.assemble_summary(tables, paper)
-    log.info("%d rows, %d with a paper value", len(summary), int((summary.paper_value != "").sum()))
-    io.write_tsv(smk.output.summary, summary)
+    report.check_glossary_covers(summary, glossary, smk.input.glossary)
+    headline = report.headline_table(summary)
+    log.info("%d rows, %d with a paper value (%d for the paper's own model)", len(summary),
+             len(headline), int((headline.comparison == report.SAME_MODEL).sum()))
+    io.write_tsv(smk.output.summary, report.format_for_tsv(summary, glossary))
+    io.write_tsv(smk.output.headline, report.format_for_tsv(headline, glossary))
     title = f"Reproduced vs paper values (stages: {', '.join(smk.params.stages)}; seed {smk.config['seed']})"
     with io.atomic_path(smk.output.html) as tmp:
-        tmp.write_text(report.summary_html(summary, title))
+        tmp.write_text(report.summary_html(summary, title, glossary))
+    with io.atomic_path(smk.output.headline_rst) as tmp:
+        tmp.write_text(report.headline_rst(headline, glossary))
+    with io.atomic_path(smk.output.glossary) as tmp:
+        tmp.write_text(report.glossary_html(glossary))
 
 
 run(main, snakemake)  # noqa: F821

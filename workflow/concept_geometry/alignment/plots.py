@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+import numpy as np
+
 from .geometry import INNER_PRODUCTS
 
 
@@ -44,24 +46,39 @@ def alignment_heatmap(alignment, summary: dict, model: str, caption: str = ""):
 
 
 def orthogonality_plot(orthogonality, summary: dict, model: str, caption: str = ""):
-    """|cos| between different concepts per space and inner product (box + points), with the
-    alignment diagonal's mean |cos| for scale (Park et al.: causal vs Euclidean vs random M)."""
+    """|cos| between different concepts per space and inner product (box + points; Park et
+    al.: causal vs Euclidean vs random M). A box collapsed to a line (every |cos| the same,
+    e.g. causal whitening that makes the directions exactly orthogonal) is annotated with
+    its value, so it does not read as a missing bar."""
     import matplotlib.pyplot as plt
     import seaborn as sns
 
-    fig, ax = plt.subplots(figsize=(9, 4.4))
-    order = list(INNER_PRODUCTS)
+    fig, ax = plt.subplots(figsize=(9, 4.8))
+    order = [ip for ip in INNER_PRODUCTS if (orthogonality["inner_product"] == ip).any()]
+    spaces = list(dict.fromkeys(orthogonality["space"]))
     sns.boxplot(data=orthogonality, x="inner_product", y="abs_cos", hue="space", order=order,
-                ax=ax, showfliers=False, palette="Set2")
+                hue_order=spaces, ax=ax, showfliers=False, palette="Set2")
     sns.stripplot(data=orthogonality, x="inner_product", y="abs_cos", hue="space", order=order,
-                  ax=ax, dodge=True, size=2.5, alpha=0.5, palette="dark:k", legend=False)
-    if summary.get("diag_mean_abs") is not None:
-        ax.axhline(summary["diag_mean_abs"], color="tab:red", ls="--", lw=1,
-                   label=f"alignment diagonal mean |cos| ({summary['diag_mean_abs']:.2f})")
+                  hue_order=spaces, ax=ax, dodge=True, size=2.5, alpha=0.5, palette="dark:k",
+                  legend=False)
+    width = 0.8 / max(len(spaces), 1)
+    for i, ip in enumerate(order):
+        for j, space in enumerate(spaces):
+            vals = orthogonality.loc[(orthogonality["inner_product"] == ip)
+                                     & (orthogonality["space"] == space), "abs_cos"].to_numpy()
+            x = i - 0.4 + width * (j + 0.5)
+            if not len(vals):  # e.g. causal_dual, defined on the embedding side only
+                ax.text(x, 0.02, f"none:\n{ip}\nnot defined\nfor {space}", ha="center",
+                        va="bottom", fontsize=6, color="dimgrey")
+                continue
+            if float(np.percentile(vals, 75) - np.percentile(vals, 25)) < 0.005:
+                ax.annotate(f"all ≈ {np.median(vals):.2g}\n(box collapsed)", (x, np.median(vals)),
+                            xytext=(0, 14), textcoords="offset points", ha="center",
+                            fontsize=6.5, arrowprops=dict(arrowstyle="-", lw=0.6))
     ax.set_ylim(0, 1.02)
     ax.set_xlabel("inner product")
     ax.set_ylabel("|cos| between different concepts")
-    ax.legend(fontsize=8, loc="upper right")
+    ax.legend(fontsize=8, loc="upper right", title="space", title_fontsize=8)
     means = summary["orth_mean_abs"]
     lines = [f"{s}: " + ", ".join(f"{ip} {means[s][ip]:.3f}" for ip in order
                                   if means[s].get(ip) is not None) for s in means]

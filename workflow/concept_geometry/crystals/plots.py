@@ -17,13 +17,13 @@ def plot_difference_views(coords: dict, relation: np.ndarray, title: str):
     first two principal components, the LDA panel the first two discriminant directions (with
     one direction, (n, 1): LD1 against one row per relation).
     """
-    import seaborn as sns
+    from ..plotting import distinct_colors
 
     spaces = [s for s in SPACE_TITLES if s in coords]
     fig, axes = plt.subplots(1, len(spaces), figsize=(5 * len(spaces), 4.8))
     axes = np.atleast_1d(axes)
     names = sorted(set(relation.tolist()))
-    palette = dict(zip(names, sns.color_palette("tab20", len(names))))
+    palette = dict(zip(names, distinct_colors(len(names))))
     for ax, space in zip(axes, spaces):
         xy = coords[space]
         strip = xy.shape[1] == 1  # one LDA direction (`crystals.lda.n_components: 1`)

@@ -13,10 +13,17 @@ from matplotlib.ticker import MaxNLocator  # noqa: E402
 __all__ = ["plot_spectra", "plot_slope_volume", "plot_clustering"]
 
 
+# Eigenvalues below this fraction of the largest one in the figure are numerically zero
+# (e.g. the last eigenvalue of a centred cloud with fewer points than dimensions, ~1e-11):
+# the y range stops above them, so the fitted ranks are not squeezed into a few decades.
+SPECTRUM_FLOOR = 1e-6
+
+
 def plot_spectra(spectrum: pd.DataFrame, fit_range, title: str):
     """Sorted covariance eigenvalues per layer vs the isotropic Gaussian null (cf. Fig. 7 left).
 
-    spectrum: rows of spectrum.tsv. The fit range is shaded.
+    spectrum: rows of spectrum.tsv. The fit range is shaded. The y range covers the
+    eigenvalues above SPECTRUM_FLOOR × the largest; how many fall below is noted.
     """
     fig, ax = plt.subplots(figsize=(6.5, 4.8))
     layers = sorted(spectrum["layer"].unique())
@@ -26,10 +33,24 @@ def plot_spectra(spectrum: pd.DataFrame, fit_range, title: str):
         color = cmap(i / max(len(layers) - 1, 1))
         ax.loglog(s["rank"], s["eigenvalue"], color=color, lw=1.2, label=f"layer {layer}")
         ax.loglog(s["rank"], s["null_eigenvalue"], color=color, lw=0.8, ls="--", alpha=0.6)
+    values = np.concatenate([spectrum["eigenvalue"].to_numpy(float),
+                             spectrum["null_eigenvalue"].to_numpy(float)])
+    values = values[np.isfinite(values) & (values > 0)]
+    hidden = 0
+    if values.size:
+        top = float(values.max())
+        shown = values[values >= top * SPECTRUM_FLOOR]
+        hidden = int(((spectrum["eigenvalue"] < top * SPECTRUM_FLOOR)
+                      | (spectrum["null_eigenvalue"] < top * SPECTRUM_FLOOR)).sum())
+        ax.set_ylim(float(shown.min()) / 2.0, top * 2.0)
     ax.axvspan(fit_range[0], fit_range[1], color="grey", alpha=0.12, label=f"fit ranks {fit_range[0]}–{fit_range[1]}")
     ax.plot([], [], color="grey", ls="--", label="isotropic Gaussian null")
     ax.set_xlabel("rank")
     ax.set_ylabel("eigenvalue of decoder covariance")
+    if hidden:
+        ax.text(0.01, 0.01, f"{hidden} rank(s) with an eigenvalue < {SPECTRUM_FLOOR:g} × the "
+                "largest (numerically zero) lie below the plotted range",
+                transform=ax.transAxes, fontsize=6.5, color="dimgrey", va="bottom")
     ax.set_title(title + " — cf. Li et al. Fig. 7 (left)", fontsize=8)
     ax.legend(fontsize=7, ncol=2 if len(layers) > 8 else 1)
     return fig

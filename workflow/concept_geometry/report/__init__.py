@@ -32,9 +32,24 @@ SUMMARY_COLUMNS = ["stage", "quantity", "setting", "value", "paper_value", "sour
                    "paper_model"]
 STAGES = ["simulation", "alignment", "features", "crystals", "lobes", "galaxy"]
 
-__all__ = ["STAGE_COLUMNS", "PAPER_COLUMNS", "SUMMARY_COLUMNS", "parse_setting",
-           "setting_matches", "check_stage_table", "check_paper_table",
-           "assemble_summary", "summary_html", "check_report_config"]
+GLOSSARY_COLUMNS = ["stage", "quantity", "kind", "definition"]
+# A quantity's kind says how it prints: counts, booleans (1/0) and layer numbers as integers.
+KINDS = ("real", "count", "boolean", "layer")
+INTEGER_KINDS = ("count", "boolean", "layer")
+# results/headline.tsv: the summary rows that carry a paper number, with whether the run's
+# model is the paper's model (``same_model`` 1/0) and a label saying what kind of comparison
+# the row is (``comparison``).
+HEADLINE_COLUMNS = ["stage", "quantity", "setting", "value", "paper_value", "comparison",
+                    "same_model", "model", "paper_model", "source"]
+SAME_MODEL, CROSS_MODEL, NOT_COMPUTED = "same model", "cross-model", "not computed"
+REPORT_COMMAND = "snakemake --report results/report.html"
+
+__all__ = ["STAGE_COLUMNS", "PAPER_COLUMNS", "SUMMARY_COLUMNS", "GLOSSARY_COLUMNS",
+           "HEADLINE_COLUMNS", "KINDS", "REPORT_COMMAND", "parse_setting",
+           "setting_matches", "check_stage_table", "check_paper_table", "check_glossary",
+           "check_glossary_covers", "assemble_summary", "headline_table", "format_value",
+           "format_for_tsv", "summary_html", "headline_rst", "glossary_html",
+           "next_steps_message", "check_report_config"]
 
 
 def parse_setting(setting, where: str = "setting") -> dict[str, str]:
@@ -208,43 +223,267 @@ def assemble_summary(stage_tables: Mapping[str, pd.DataFrame], paper: pd.DataFra
     return pd.concat(blocks, ignore_index=True)
 
 
-def summary_html(summary: pd.DataFrame, title: str) -> str:
+def check_glossary(frame: pd.DataFrame, path: str) -> pd.DataFrame:
+    """Validate the glossary of quantities (``config/glossary.tsv``); return it as str."""
+    fix = ("Edit that file: one row per (stage, quantity) with columns "
+           + ", ".join(GLOSSARY_COLUMNS) + f"; kind is one of {list(KINDS)}.")
+    missing = [c for c in GLOSSARY_COLUMNS if c not in frame.columns]
+    if missing:
+        raise InputDataError(f"Glossary {path} lacks columns {missing}. {fix}")
+    out = _read_as_text(frame, GLOSSARY_COLUMNS)
+    bad = out.loc[~out["kind"].isin(KINDS), ["stage", "quantity", "kind"]]
+    if len(bad):
+        raise InputDataError(f"Glossary {path}: unknown kind {bad.iloc[0].tolist()}. {fix}")
+    empty = out.loc[out["definition"].str.strip() == "", ["stage", "quantity"]]
+    if len(empty):
+        raise InputDataError(f"Glossary {path}: {empty.iloc[0].tolist()} has no definition. "
+                             f"{fix}")
+    dup = out.duplicated(["stage", "quantity"])
+    if dup.any():
+        raise InputDataError(f"Glossary {path} repeats "
+                             f"{out.loc[dup, ['stage', 'quantity']].iloc[0].tolist()}. {fix}")
+    return out
+
+
+def check_glossary_covers(summary: pd.DataFrame, glossary: pd.DataFrame, path: str) -> None:
+    """Refuse a summary with a (stage, quantity) that the glossary does not define."""
+    known = set(zip(glossary["stage"], glossary["quantity"]))
+    missing = sorted({(s, q) for s, q in zip(summary["stage"], summary["quantity"])} - known)
+    if missing:
+        raise InputDataError(
+            f"Glossary {path} defines no row for {len(missing)} quantit"
+            f"{'y' if len(missing) == 1 else 'ies'} of the summary: {missing[:8]}. Every "
+            f"quantity in results/summary.tsv needs one (columns "
+            f"{', '.join(GLOSSARY_COLUMNS)}): add it there, with its kind "
+            f"({', '.join(KINDS)}) and a one-sentence definition.")
+
+
+def _kinds(summary: pd.DataFrame, glossary: pd.DataFrame | None) -> list[str]:
+    if glossary is None:
+        return ["real"] * len(summary)
+    kind = dict(zip(zip(glossary["stage"], glossary["quantity"]), glossary["kind"]))
+    return [kind.get((s, q), "real") for s, q in zip(summary["stage"], summary["quantity"])]
+
+
+def format_value(value, kind: str = "real", digits: int | None = None) -> str:
+    """One value as text: ``""`` for NaN; counts, booleans and layers as integers; reals in
+    full (round-trip) precision, or rounded to ``digits`` significant figures (plain
+    notation between 1e-4 and 1e7)."""
+    if value is None or (isinstance(value, str) and value == ""):
+        return ""
+    v = float(value)
+    if np.isnan(v):
+        return ""
+    if kind in INTEGER_KINDS and v.is_integer():
+        return str(int(v))
+    if np.isinf(v):
+        return "inf" if v > 0 else "-inf"
+    if digits is None:
+        return repr(v)
+    text = f"{v:.{digits}g}"
+    if "e" in text and 1e-4 <= abs(v) < 1e7:
+        text = np.format_float_positional(float(text), trim="-")
+    return text
+
+
+def format_for_tsv(table: pd.DataFrame, glossary: pd.DataFrame | None) -> pd.DataFrame:
+    """The table with ``value`` as text: counts and booleans as integers, reals in full
+    precision, NaN empty (for results/summary.tsv and results/headline.tsv)."""
+    out = table.copy()
+    out["value"] = [format_value(v, k) for v, k in zip(out["value"], _kinds(out, glossary))]
+    return out
+
+
+def headline_table(summary: pd.DataFrame) -> pd.DataFrame:
+    """The summary rows that carry a paper number, labelled by comparison.
+
+    ``comparison``: ``same model`` when the run's model is the paper's model,
+    ``cross-model`` when it is another one (a stand-in: compare with care),
+    ``not computed`` when the run has no value for the paper's setting. ``same_model``:
+    1/0, empty when not computed. Rows: same model first, then cross-model, then not
+    computed, each in the summary's order. Columns :data:`HEADLINE_COLUMNS`.
+    """
+    rows = summary[summary["paper_value"].astype(str) != ""].copy()
+    computed = rows["model"].astype(str) != ""
+    same = rows["model"].astype(str) == rows["paper_model"].astype(str)
+    rows["comparison"] = np.where(~computed, NOT_COMPUTED, np.where(same, SAME_MODEL,
+                                                                   CROSS_MODEL))
+    rows["same_model"] = [(1 if s else 0) if c else "" for s, c in zip(same, computed)]
+    order = {SAME_MODEL: 0, CROSS_MODEL: 1, NOT_COMPUTED: 2}
+    rows["_order"] = rows["comparison"].map(order)
+    rows = rows.sort_values("_order", kind="stable").drop(columns="_order")
+    return rows.loc[:, HEADLINE_COLUMNS].reset_index(drop=True)
+
+
+def _value_cell(value, model, kind) -> tuple[str, str]:
+    """(text, css class) of a value in the report: 3 significant figures; an empty value
+    says whether the run did not compute it or computed no finite number."""
+    if pd.isna(value):
+        if str(model) == "":
+            return "not computed", "missing"
+        return "undefined", "missing"
+    return format_value(value, kind, digits=3), ""
+
+
+def summary_html(summary: pd.DataFrame, title: str, glossary: pd.DataFrame | None = None
+                 ) -> str:
     """A self-contained HTML page showing the summary table (for the Snakemake report).
 
-    Rows the run did not compute are greyed; a paper number for another model is flagged.
+    Rows that carry a paper number come first (in stage order), then the others. Values are
+    rounded to 3 significant figures (counts and booleans as integers; the TSV keeps full
+    precision). Grey rows have no reproduced value; a paper number for another model is
+    flagged (italic, and the ``comparison`` column). With a glossary, each quantity carries
+    its definition (hover) and the glossary follows the table.
     """
-    shown = summary.copy()
-    shown["value"] = [("not computed" if pd.isna(v) else f"{v:.6g}") for v in shown["value"]]
+    kinds = _kinds(summary, glossary)
+    has_paper = summary["paper_value"].astype(str) != ""
+    order = list(np.flatnonzero(has_paper.to_numpy())) + list(np.flatnonzero(~has_paper.to_numpy()))
+    defs = ({} if glossary is None else
+            dict(zip(zip(glossary["stage"], glossary["quantity"]), glossary["definition"])))
+    columns = ["stage", "quantity", "setting", "value", "paper_value", "comparison", "source",
+               "model", "paper_model"]
     body = []
-    for _, row in shown.iterrows():
-        cls = []
-        if row["value"] == "not computed":
-            cls.append("missing")
-        if row["paper_model"] and row["model"] and row["paper_model"] != row["model"]:
-            cls.append("othermodel")
-        cells = "".join(f"<td>{_esc(row[c])}</td>" for c in SUMMARY_COLUMNS)
-        body.append(f'<tr class="{" ".join(cls)}">{cells}</tr>')
-    head = "".join(f"<th>{c}</th>" for c in SUMMARY_COLUMNS)
-    n_paper = int((summary["paper_value"] != "").sum())
+    for i in order:
+        row = summary.iloc[i]
+        text, cls = _value_cell(row["value"], row["model"], kinds[i])
+        classes = [cls] if cls else []
+        comparison = ""
+        if row["paper_value"] != "":
+            if row["model"] == "":
+                comparison = NOT_COMPUTED
+            elif row["paper_model"] == row["model"]:
+                comparison = SAME_MODEL
+            else:
+                comparison = CROSS_MODEL
+                classes.append("othermodel")
+        cells = []
+        for c in columns:
+            if c == "value":
+                cells.append(f"<td>{_esc(text)}</td>")
+            elif c == "comparison":
+                cells.append(f"<td>{_esc(comparison)}</td>")
+            elif c == "quantity":
+                tip = defs.get((row["stage"], row["quantity"]), "")
+                cells.append(f'<td title="{_esc(tip)}"><a href="#q-{_esc(row["stage"])}-'
+                             f'{_esc(row["quantity"])}">{_esc(row["quantity"])}</a></td>')
+            else:
+                cells.append(f"<td>{_esc(row[c])}</td>")
+        body.append(f'<tr class="{" ".join(classes)}">{"".join(cells)}</tr>')
+    head = "".join(f"<th>{c}</th>" for c in columns)
+    n_paper = int(has_paper.sum())
     n_done = int(summary["value"].notna().sum())
+    n_same = int(((summary["model"] == summary["paper_model"]) & has_paper
+                  & (summary["model"] != "")).sum())
+    gloss = "" if glossary is None else "<h3 id=\"glossary\">Glossary of quantities</h3>\n" + \
+        _glossary_table(glossary)
     return f"""<!DOCTYPE html>
 <html><head><meta charset="utf-8"><title>{_esc(title)}</title>
 <style>
 body {{ font-family: sans-serif; font-size: 13px; }}
 table {{ border-collapse: collapse; }}
-th, td {{ border: 1px solid #ccc; padding: 2px 6px; text-align: left; }}
+th, td {{ border: 1px solid #ccc; padding: 2px 6px; text-align: left; vertical-align: top; }}
 th {{ background: #eee; position: sticky; top: 0; }}
 tr.missing td {{ color: #999; }}
 tr.othermodel td:nth-child(5) {{ font-style: italic; }}
+td a {{ color: inherit; }}
 </style></head><body>
 <h3>{_esc(title)}</h3>
-<p>{n_done} reproduced quantities; {n_paper} rows carry a paper number. Grey rows: the paper
-gives a number this run did not compute. Italic paper values are for another model than the
-one this run used (see <code>paper_model</code>).</p>
+<p>{n_done} reproduced values; {n_paper} rows carry a paper number and come first, of which
+{n_same} are for the model this run used (<code>comparison</code>: <i>same model</i>); the
+others compare a stand-in with the paper's model (<i>cross-model</i>, paper value in italics)
+or were not computed. Values are rounded to 3 significant figures (counts and booleans as
+integers); <code>results/summary.tsv</code> keeps full precision.</p>
+<p>Grey rows have no reproduced value: <i>not computed</i> means the paper gives a number
+for a setting this run did not compute (e.g. a layer the offline model does not have);
+<i>undefined</i> means the run computed the quantity but it has no finite value (e.g. a
+z-score whose null has zero spread; each quantity's glossary entry says when it is empty).
+Hover over a quantity for its definition, or click it for the glossary
+{"below" if glossary is not None else ""}.</p>
 <table><thead><tr>{head}</tr></thead><tbody>
 {chr(10).join(body)}
-</tbody></table></body></html>
+</tbody></table>
+{gloss}
+</body></html>
 """
+
+
+def _glossary_table(glossary: pd.DataFrame) -> str:
+    rows = "\n".join(
+        f'<tr id="q-{_esc(r.stage)}-{_esc(r.quantity)}"><td>{_esc(r.stage)}</td>'
+        f"<td><code>{_esc(r.quantity)}</code></td><td>{_esc(r.kind)}</td>"
+        f"<td>{_esc(r.definition)}</td></tr>" for r in glossary.itertuples())
+    return ("<table><thead><tr><th>stage</th><th>quantity</th><th>kind</th>"
+            f"<th>definition</th></tr></thead><tbody>\n{rows}\n</tbody></table>")
+
+
+def glossary_html(glossary: pd.DataFrame, title: str = "Glossary of quantities") -> str:
+    """A self-contained HTML page of the glossary (every quantity name, its kind and
+    definition), for the Snakemake report."""
+    return f"""<!DOCTYPE html>
+<html><head><meta charset="utf-8"><title>{_esc(title)}</title>
+<style>
+body {{ font-family: sans-serif; font-size: 13px; }}
+table {{ border-collapse: collapse; }}
+th, td {{ border: 1px solid #ccc; padding: 2px 6px; text-align: left; vertical-align: top; }}
+th {{ background: #eee; }}
+</style></head><body>
+<h3>{_esc(title)}</h3>
+<p>Every <code>quantity</code> of <code>results/summary.tsv</code>, per stage. Kind: how it
+prints (<i>count</i>, <i>boolean</i> 1/0 and <i>layer</i> as integers, <i>real</i> in full
+precision in the TSV, 3 significant figures in the report). Settings (<code>layer=</code>,
+<code>measure=</code>, <code>variant=</code>, …) say where a value was measured; faithful
+variants are the papers' code, corrected ones the fixed computation. From
+<code>config/glossary.tsv</code>.</p>
+{_glossary_table(glossary)}
+</body></html>
+"""
+
+
+def _rst(text) -> str:
+    """Escape text for a reStructuredText table cell."""
+    out = "" if text is None else str(text)
+    for ch in "\\*`_|":
+        out = out.replace(ch, "\\" + ch)
+    return out or "\\ "
+
+
+def headline_rst(headline: pd.DataFrame, glossary: pd.DataFrame | None = None) -> str:
+    """The headline table as reStructuredText (a ``list-table``) for the report's first page:
+    values to 3 significant figures, one row per paper number (the models of each row are
+    in headline.tsv and the summary page; the comparison column says whether they agree)."""
+    kinds = _kinds(headline, glossary)
+    header = ["stage", "quantity", "setting", "value (this run)", "paper", "comparison"]
+    lines = [".. list-table::", "   :header-rows: 1", ""]
+    lines.append("   * - " + "\n     - ".join(header))
+    for i, r in enumerate(headline.itertuples(index=False)):
+        value = "–" if pd.isna(r.value) or r.value == "" else format_value(r.value, kinds[i], 3)
+        if value == "–" and r.comparison != NOT_COMPUTED:
+            value = "undefined"
+        cells = [_rst(r.stage), f"``{r.quantity}``" if r.quantity else "\\ ",
+                 f"``{r.setting}``" if r.setting else "\\ ", _rst(value), _rst(r.paper_value),
+                 _rst(r.comparison)]
+        lines.append("   * - " + "\n     - ".join(cells))
+    return "\n".join(lines) + "\n"
+
+
+def next_steps_message(report_enabled: bool) -> str:
+    """What the run made and what to do next (printed by the Snakefile's ``onsuccess``)."""
+    lines = ["", "concept-geometry: the run finished. What to look at next:"]
+    if report_enabled:
+        lines += [
+            "  results/headline.tsv   the rows that compare with the papers; column `comparison`",
+            "                         says same model, cross-model (a stand-in) or not computed",
+            "  results/summary.tsv    every reproduced quantity (definitions: config/glossary.tsv)",
+        ]
+    lines += [
+        "  figures                results/figures/ (simulation) and results/<stage>/.../figures/",
+        "                         (alignment, crystals, lobes, galaxy), PNG + PDF",
+        "  logs                   logs/<stage>/, one per job (progress bars; `tail -f` one while",
+        "                         a run is going)",
+        f"  report                 {REPORT_COMMAND}",
+        "                         (add the run's --configfile options), then open it in a browser",
+    ]
+    return "\n".join(lines) + "\n"
 
 
 def _esc(value) -> str:

@@ -9,9 +9,12 @@ import seaborn as sns
 
 from .summary import COSINES, MIN_COVERAGE
 
-SWEEPS = [("incomplete_contexts", "context_frac", "kept fraction of contexts D̂/D"),
-          ("incomplete_concepts", "concept_frac", "kept fraction of outputs Ĉ/C"),
-          ("dimension", "d", "representation dimension d")]
+# (experiment, swept key, x label, panel title): each title says what its x axis varies.
+SWEEPS = [("incomplete_contexts", "context_frac", "kept fraction of contexts D̂/D",
+           "incomplete_contexts: contexts D̂ ⊂ D kept"),
+          ("incomplete_concepts", "concept_frac", "kept fraction of outputs Ĉ/C",
+           "incomplete_concepts: outputs Ĉ ⊂ C kept"),
+          ("dimension", "d", "representation dimension d", "dimension: d varied")]
 
 
 def plot_dynamics(curves: pd.DataFrame, caption: str):
@@ -58,23 +61,27 @@ def plot_sweeps(summary: pd.DataFrame, caption: str):
     fig, axes = plt.subplots(1, max(1, len(present)), figsize=(4.5 * max(1, len(present)), 4),
                              squeeze=False)
     colours = dict(zip(COSINES, sns.color_palette(n_colors=len(COSINES))))
-    for ax, (exp, key, label) in zip(axes[0], present):
+    for ax, (exp, key, label, panel_title) in zip(axes[0], present):
         points = sweep_points(summary[summary["experiment"] == exp], key)
         for metric, pts in points.groupby("metric", sort=False):
             c = colours[metric]
-            ax.errorbar(pts[key], pts["mean"], yerr=pts["sd"], color=c, lw=1.2, capsize=2,
+            # mean ± sd, clipped to the range a cosine can take
+            low = np.clip(pts["mean"] - pts["sd"], -1.0, 1.0)
+            high = np.clip(pts["mean"] + pts["sd"], -1.0, 1.0)
+            yerr = np.vstack([pts["mean"] - low, high - pts["mean"]])
+            ax.errorbar(pts[key], pts["mean"], yerr=yerr, color=c, lw=1.2, capsize=2,
                         label=metric)
             for p in pts.itertuples():
                 ax.plot(p[1], p.mean, "o", ms=6, mec=c, mfc="white" if p.low else c)
                 ax.annotate(f"{p.n}/{p.total}", (p[1], p.mean), textcoords="offset points",
                             xytext=(3, -9 if metric == "embedding_cos" else 3), fontsize=6,
                             color=c)
-        ax.legend(fontsize=7, title="hollow: < half the concepts measured",
-                  title_fontsize=6)
+        ax.legend(fontsize=7, title="bars: ±1 sd, clipped at 1\nhollow: < half the concepts "
+                  "measured", title_fontsize=6)
         ax.set_xlabel(label)
         ax.set_ylim(-0.05, 1.05)
         ax.axhline(0.9, color="grey", lw=0.8, ls=":")
-        ax.set_title(exp)
+        ax.set_title(panel_title, fontsize=9)
     fig.suptitle(f"Simulation sweeps: robustness of linearity (cf. Jiang et al. §5.1)\n{caption}",
                  fontsize=9)
     return fig
