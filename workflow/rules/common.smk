@@ -263,6 +263,14 @@ def features_identity(model, corpus, layer):
     return {**sae, "corpus": corpus, "config": settings_hash(settings)}
 
 
+def top_contexts_identity(model, corpus, layer):
+    """What a layer's top_contexts.npz is: the features identity's fields, its hash also
+    covering features.top_contexts (which leaves firings and what follows them unchanged)."""
+    ident = features_identity(model, corpus, layer)
+    settings = {"features": ident["config"], "top_contexts": FEATURES["top_contexts"]}
+    return {**ident, "config": settings_hash(settings)}
+
+
 def features_model_spec():
     """features.model.path as from_pretrained takes it (local folders resolved to the repo root)."""
     spec = str(FEATURES["model"]["path"])
@@ -304,6 +312,7 @@ def features_targets():
         + _features_layer_files("cooccurrence.npz")
         + _features_layer_files("decoder.npy")
         + _features_layer_files("meta.json")
+        + _features_layer_files("top_contexts.npz")
         + ["results/summary/features.tsv"]
     )
 
