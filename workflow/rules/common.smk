@@ -265,7 +265,8 @@ def features_identity(model, corpus, layer):
 
 def top_contexts_identity(model, corpus, layer):
     """What a layer's top_contexts.npz is: the features identity's fields, its hash also
-    covering features.top_contexts (which leaves firings and what follows them unchanged)."""
+    covering features.top_contexts (which leaves firings and what follows them unchanged).
+    """
     ident = features_identity(model, corpus, layer)
     settings = {"features": ident["config"], "top_contexts": FEATURES["top_contexts"]}
     return {**ident, "config": settings_hash(settings)}
@@ -396,6 +397,7 @@ def crystals_targets():
 LOBES_DIR = "results/lobes/{model}/{corpus}/layer_{layer}"
 FEATURES_DIR = "results/features/{model}/{corpus}/layer_{layer}"
 LOBES_MEASURES = ["jaccard", "simple_matching", "dice", "overlap", "phi"]
+EXPLORER_PAGE = "results/explorer/{model}/{corpus}/layer_{layer}.html"
 
 
 def lobes_model():
@@ -440,7 +442,10 @@ def lobes_targets():
         *figures,
     ]:
         targets.extend(lobes_layer_files(name))
-    return targets + ["results/summary/lobes.tsv"]
+    explorers = expand(
+        EXPLORER_PAGE, model=lobes_model(), corpus=lobes_corpus(), layer=lobes_layers()
+    )
+    return targets + explorers + ["results/summary/lobes.tsv"]
 
 
 # --- report: input functions and targets (rules in report.smk) ---

@@ -1,0 +1,114 @@
+"""The per-layer feature explorer (issue 18): token display, per-category firing counts, and the
+page itself, built by the workflow from planted features and opened from file:// in a real
+headless Chromium."""
+
+from __future__ import annotations
+
+import os
+
+import numpy as np
+import pytest
+import scipy.sparse as sp
+import yaml
+
+from concept_geometry import io
+from concept_geometry.explorer import category_counts, display_tokens
+
+from browser import Browser, find_chromium
+from conftest import run_snakemake
+from test_lobes_workflow import CORPUS, LAYER, MODEL, write_features
+
+
+def test_display_tokens_read_as_running_text():
+    assert display_tokens(["def", "##s", "the"]) == [" def", "s", " the"]  # WordPiece
+    assert display_tokens(["Ġdef", "s", "Ċ"]) == [" def", "s", "\n"]  # byte-level BPE
+    assert display_tokens(["▁def", "s"]) == [" def", "s"]  # SentencePiece
+
+
+def test_category_counts_by_hand():
+    fire = sp.csr_matrix(np.array([[1, 0, 1], [1, 1, 0], [0, 0, 1], [1, 0, 0]], dtype=np.uint8))
+    cats, counts = category_counts([(np.arange(2), fire[:2]), (np.arange(2, 4), fire[2:])],
+                                   np.array(["prose", "code", "code", "prose"]), 3)
+    assert cats == ["code", "prose"]
+    assert counts.tolist() == [[1, 2], [1, 0], [1, 1]]  # (features, categories)
+
+
+VOCAB = np.array(["the", "cat", "return", "x", "##y", "def", "zebra", "##s"])
+SEARCH_FEATURE = 17  # the only feature whose contexts contain "zebras" (zebra + ##s)
+
+
+def write_contexts(workdir, n_feat=60, n_top=3, window=2, seed=0):
+    """top_contexts.npz with known snippets: feature 0 never fires (no contexts), feature
+    17's first context reads `def zebras the cat`, the others use other words."""
+    gen = np.random.default_rng(seed)
+    snippet = gen.integers(0, 5, size=(n_feat, n_top, 2 * window + 1)).astype(np.int32)
+    activation = np.sort(gen.uniform(1, 5, size=(n_feat, n_top)), axis=1)[:, ::-1].astype(np.float32)
+    doc_id = gen.integers(0, 120, size=(n_feat, n_top))
+    snippet[SEARCH_FEATURE, 0] = [5, 6, 7, 0, 1]
+    activation[5, 2], doc_id[5, 2], snippet[5, 2] = np.nan, -1, -1  # feature 5: two contexts
+    activation[0], doc_id[0], snippet[0] = np.nan, -1, -1
+    base = workdir / f"results/features/{MODEL}/{CORPUS}/layer_{LAYER}"
+    io.write_npz(base / "top_contexts.npz", activation=activation, doc_id=doc_id,
+                 position=np.where(doc_id >= 0, 3, -1), snippet=snippet, tokens=VOCAB,
+                 window=np.int64(window))
+    old = (base / "firings.npz").stat().st_mtime
+    os.utime(base / "top_contexts.npz", (old, old))
+    return activation, snippet
+
+
+@pytest.mark.workflow
+def test_layer_explorer_in_headless_chromium(tmp_path):
+    binary = find_chromium()
+    if binary is None:
+        if os.environ.get("CONCEPT_GEOMETRY_REQUIRE_BROWSER"):
+            raise AssertionError("chromium not found; .ci/run installs it (apt-get install chromium)")
+        pytest.skip("chromium not installed (apt-get install chromium); .ci/run requires it")
+    write_features(tmp_path)
+    activation, snippet = write_contexts(tmp_path)
+    cfg = {"stages": ["features", "lobes"],
+           "features": {"model": {"name": MODEL}, "corpus": {"name": CORPUS}, "layers": [LAYER]},
+           "lobes": {"ks": [2, 3], "figures": {"embedding": "pca"}}}
+    (tmp_path / "tiny.yaml").write_text(yaml.safe_dump(cfg))
+    page = tmp_path / f"results/explorer/{MODEL}/{CORPUS}/layer_{LAYER}.html"
+    run_snakemake(tmp_path, tmp_path / "tiny.yaml", str(page.relative_to(tmp_path)),
+                  "--allowed-rules", "lobes_cluster", "lobes_specialization", "lobes_explorer")
+    html = page.read_text()
+    assert "http://" not in html and "https://" not in html and " src=" not in html  # offline
+    io.verify(page)  # written through the checksummed writer
+
+    with Browser(binary) as b:
+        b.open(page.as_uri())
+        assert b.eval("document.body.dataset.ready") == "1"
+        assert b.console_errors == []
+        # every one of the 60 features is mapped and drawn
+        assert b.eval("window.explorer.nPoints") == 60
+        assert b.eval("document.getElementById('map').dataset.drawn") == "60"
+        # each colouring: 5 measures + geometric, 2 ks, 2 variants
+        assert b.eval("document.getElementById('colouring').options.length") == 6 * 2 * 2
+
+        # search a context substring spanning two WordPiece tokens
+        b.eval("(() => { const s = document.getElementById('search'); s.value = 'ZEBRAS';"
+               " s.dispatchEvent(new Event('input')); })()")
+        assert b.eval("window.explorer.highlighted()") == [SEARCH_FEATURE]
+        assert b.eval("document.querySelector('#hits .hit').dataset.feature") == str(SEARCH_FEATURE)
+        b.eval("window.explorer.search('7')")  # by id
+        assert b.eval("window.explorer.highlighted()") == [7]
+
+        # click on a feature's point (one with no other point within 10 px): its card
+        pos = b.eval("Array.from({length: 60}, (_, f) => window.explorer.pointPosition(f))")
+        pos = np.array(pos)
+        dist = np.linalg.norm(pos[:, None] - pos[None], axis=-1) + np.eye(60) * 1e9
+        f = int(next(i for i in range(1, 60) if dist[i].min() > 12 and i != 5))
+        for target, n_ctx in [(f, 3), (5, 2) if dist[5].min() > 12 else (f, 3)]:
+            b.click(*pos[target])
+            assert b.eval("window.explorer.selected()") == target
+            card = b.eval("document.getElementById('card').innerText")
+            assert f"Feature {target}" in card
+            marks = b.eval("Array.from(document.querySelectorAll('#card .ctx mark'))"
+                           ".map(m => m.textContent)")
+            want = [display_tokens(VOCAB)[snippet[target, j, 2]] for j in range(n_ctx)]
+            assert marks == want
+            acts = b.eval("Array.from(document.querySelectorAll('#card .ctx .act'))"
+                          ".map(m => parseFloat(m.textContent))")
+            np.testing.assert_allclose(acts, activation[target, :n_ctx], atol=0.006)
+        assert b.console_errors == []
