@@ -14,7 +14,7 @@ import yaml
 from concept_geometry import io
 from concept_geometry.explorer import category_counts, display_tokens
 
-from browser import Browser, find_chromium
+from concept_geometry.explorer.headless import Browser, find_chromium
 from conftest import run_snakemake
 from test_lobes_workflow import CORPUS, LAYER, MODEL, write_features
 

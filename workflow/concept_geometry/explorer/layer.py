@@ -57,15 +57,15 @@ def category_counts(blocks, category: np.ndarray, n_features: int) -> tuple[list
 
 def _colourings(labels: pd.DataFrame, n_features: int) -> list[dict]:
     """Every (variant, measure, k) labelling: each measure's lobes, then the geometric clusters."""
-    out = []
+    groups = {key: sel for key, sel in labels.groupby(["variant", "measure", "k"], sort=False)}
     measures = list(dict.fromkeys(labels["measure"]))
     measures = [m for m in measures if m != "geometric"] + [m for m in measures if m == "geometric"]
+    out = []
     for variant in ("corrected", "faithful"):
         for measure in measures:
             for k in sorted(set(labels["k"])):
-                sel = labels[(labels["variant"] == variant) & (labels["measure"] == measure)
-                             & (labels["k"] == k)]
-                if sel.empty:
+                sel = groups.get((variant, measure, k))
+                if sel is None:
                     continue
                 lobe = np.full(n_features, -1, dtype=np.int64)
                 lobe[sel["feature"].to_numpy()] = sel["lobe"].to_numpy()
@@ -76,19 +76,28 @@ def _colourings(labels: pd.DataFrame, n_features: int) -> list[dict]:
 def _lobe_summary(lobe: np.ndarray, k: int, spec: pd.DataFrame | None, firing_token: np.ndarray,
                   display: list[str], top: int = 5) -> list[dict]:
     """Per lobe: size, the fraction of each category's chunks it wins, and its most frequent
-    top-context (firing) tokens."""
+    top-context (firing) tokens (ties: the earlier vocabulary entry first)."""
+    size = np.bincount(lobe[lobe >= 0], minlength=k)
+    ctx_lobe = np.repeat(lobe, firing_token.shape[1])
+    tok = firing_token.ravel()
+    ok = (ctx_lobe >= 0) & (tok != MISSING)
+    pairs, counts = np.unique(ctx_lobe[ok] * (len(display) + 1) + tok[ok], return_counts=True)
+    pair_lobe, pair_tok = pairs // (len(display) + 1), pairs % (len(display) + 1)
+    order = np.lexsort((pair_tok, -counts, pair_lobe))
+    by_lobe: dict[int, list] = {}
+    for i in order:
+        lst = by_lobe.setdefault(int(pair_lobe[i]), [])
+        if len(lst) < top:
+            lst.append([display[int(pair_tok[i]) - 1], int(counts[i])])
+    fractions = {}
+    if spec is not None:
+        for j, c, f in zip(spec["lobe"], spec["category"], spec["fraction"]):
+            fractions.setdefault(int(j), {})[str(c)] = None if pd.isna(f) else round(float(f), 4)
     rows = []
     for j in range(k):
-        members = np.flatnonzero(lobe == j)
-        toks = firing_token[members].ravel()
-        toks = toks[toks != MISSING]
-        common = Counter(toks.tolist()).most_common(top)
-        row = {"lobe": j, "size": int(members.size),
-               "tokens": [[display[t - 1], int(n)] for t, n in common]}
+        row = {"lobe": j, "size": int(size[j]), "tokens": by_lobe.get(j, [])}
         if spec is not None:
-            s = spec[spec["lobe"] == j]
-            row["specialization"] = {str(c): (None if pd.isna(f) else round(float(f), 4))
-                                     for c, f in zip(s["category"], s["fraction"])}
+            row["specialization"] = fractions.get(j, {})
         rows.append(row)
     return rows
 
@@ -116,12 +125,11 @@ def layer_explorer_data(*, feature: np.ndarray, coords: np.ndarray, labels: pd.D
     tok_dtype = np.uint16 if len(display) < 65535 else np.uint32
     colourings = _colourings(labels, n_features)
     firing_token = snippet[:, :, window]
+    specs = {key: sel for key, sel in specialization.groupby(["measure", "k", "variant"], sort=False)}
     for c in colourings:
         spec = None
         if c["measure"] != "geometric":
-            spec = specialization[(specialization["measure"] == c["measure"])
-                                  & (specialization["k"] == c["k"])
-                                  & (specialization["variant"] == c["variant"])]
+            spec = specs.get((c["measure"], c["k"], c["variant"]), specialization.iloc[:0])
         c["summary"] = _lobe_summary(c["lobe"], c["k"], spec, firing_token, display)
         c["lobe"] = _b64(c["lobe"] + 1, np.uint8 if c["k"] < 255 else np.uint16)
         c["lobe_bytes"] = 1 if c["k"] < 255 else 2

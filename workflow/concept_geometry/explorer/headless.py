@@ -1,5 +1,6 @@
 """A headless Chromium driven over the DevTools protocol on a pipe (--remote-debugging-pipe):
-no webdriver, no websocket library, only Debian's `chromium` package."""
+no webdriver, no websocket library, only Debian's `chromium` package. Used by the explorer's
+browser test, its benchmark and README screenshots."""
 
 from __future__ import annotations
 
