@@ -96,6 +96,9 @@ def test_report_has_a_row_per_stage_and_every_figure_intact(two_runs):
         # embedded whole (no broken image): the report carries the file's exact bytes
         assert base64.b64encode(png.read_bytes()).decode() in text, png
     assert "summary.html" in text
-    # every caption names the config that made its figure, with this run's values
-    assert text.count("Values in this run") == len(figures)
+    # the interactive explorers (issue 18): the features layer's page and the galaxy page
+    pages = sorted((work / "results/explorer").rglob("*.html"))
+    assert [p.name for p in pages] == ["galaxy.html", "layer_3.html"]
+    # every caption names the config that made its figure or page, with this run's values
+    assert text.count("Values in this run") == len(figures) + len(pages)
     assert "'fit_range': [3, 30]" in text and "{{" not in text

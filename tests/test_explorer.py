@@ -7,12 +7,13 @@ from __future__ import annotations
 import os
 
 import numpy as np
+import pandas as pd
 import pytest
 import scipy.sparse as sp
 import yaml
 
 from concept_geometry import io
-from concept_geometry.explorer import category_counts, display_tokens
+from concept_geometry.explorer import category_counts, decoder_cloud_2d, display_tokens, galaxy_explorer_page
 
 from concept_geometry.explorer.headless import Browser, find_chromium
 from conftest import run_snakemake
@@ -56,13 +57,19 @@ def write_contexts(workdir, n_feat=60, n_top=3, window=2, seed=0):
     return activation, snippet
 
 
-@pytest.mark.workflow
-def test_layer_explorer_in_headless_chromium(tmp_path):
+def chromium() -> str:
+    """The browser binary; skips without one, except in .ci/run (which installs it)."""
     binary = find_chromium()
     if binary is None:
         if os.environ.get("CONCEPT_GEOMETRY_REQUIRE_BROWSER"):
             raise AssertionError("chromium not found; .ci/run installs it (apt-get install chromium)")
         pytest.skip("chromium not installed (apt-get install chromium); .ci/run requires it")
+    return binary
+
+
+@pytest.mark.workflow
+def test_layer_explorer_in_headless_chromium(tmp_path):
+    binary = chromium()
     write_features(tmp_path)
     activation, snippet = write_contexts(tmp_path)
     cfg = {"stages": ["features", "lobes"],
@@ -111,4 +118,57 @@ def test_layer_explorer_in_headless_chromium(tmp_path):
             acts = b.eval("Array.from(document.querySelectorAll('#card .ctx .act'))"
                           ".map(m => parseFloat(m.textContent))")
             np.testing.assert_allclose(acts, activation[target, :n_ctx], atol=0.006)
+        assert b.console_errors == []
+
+
+def planted_cloud(n, d, seed):
+    """Gaussian rows with standard deviations 10, 3, 1, 1, ... along a random rotation."""
+    gen = np.random.default_rng(seed)
+    basis = np.linalg.qr(gen.standard_normal((d, d)))[0]
+    scales = np.ones(d)
+    scales[:2] = [10.0, 3.0]
+    return (gen.standard_normal((n, d)) * scales) @ basis.T, basis
+
+
+def test_decoder_cloud_2d_projects_on_the_two_largest_axes():
+    x, basis = planted_cloud(3000, 12, seed=0)
+    idx, xy = decoder_cloud_2d(x, 1000, seed=1)
+    assert idx.shape == (1000,) and len(set(idx.tolist())) == 1000 and xy.shape == (1000, 2)
+    truth = (x[idx] - x[idx].mean(0)) @ basis[:, :2]  # the planted first two axes
+    for j in range(2):
+        assert abs(np.corrcoef(xy[:, j], truth[:, j])[0, 1]) > 0.98
+    np.testing.assert_allclose(xy.std(0), [10, 3], rtol=0.1)
+    idx_all, _ = decoder_cloud_2d(x, 5000, seed=1)
+    assert idx_all.tolist() == list(range(3000))
+
+
+def test_galaxy_page_in_headless_chromium(tmp_path):
+    binary = chromium()
+    layers = ["0", "4"]
+    decoders = {layer: planted_cloud(500 + 100 * i, 16, seed=i)[0] for i, layer in enumerate(layers)}
+    ranks = np.arange(1, 17)
+    spectrum = pd.DataFrame([(int(layer), r, 10.0 / r, 1.0) for layer in layers for r in ranks],
+                            columns=["layer", "rank", "eigenvalue", "null_eigenvalue"])
+    galaxy = pd.DataFrame({"layer": [0, 4], "slope": [-1.0, -0.5], "slope_ci_low": [-1.1, -0.6],
+                           "slope_ci_high": [-0.9, -0.4], "null_slope": [0.0, 0.0],
+                           "log_volume": [1.0, 2.0], "n_features": [500, 600]})
+    page = tmp_path / "galaxy.html"
+    page.write_text(galaxy_explorer_page(decoders=decoders, spectrum=spectrum, galaxy=galaxy,
+                                         fit_range=[2, 10], max_points=550, seed=0, title="t"))
+    html = page.read_text()
+    assert "http://" not in html and "https://" not in html and " src=" not in html
+    with Browser(binary) as b:
+        b.open(page.as_uri())
+        assert b.eval("document.body.dataset.ready") == "1" and b.console_errors == []
+        assert b.eval("window.galaxy.nLayers") == 2
+        assert b.eval("document.getElementById('cloud').dataset.drawn") == "500"  # all of layer 0
+        b.eval("(() => { const s = document.getElementById('layer'); s.value = '1';"
+               " s.dispatchEvent(new Event('input')); })()")
+        assert b.eval("window.galaxy.current()") == "4"
+        assert b.eval("document.getElementById('cloud').dataset.drawn") == "550"  # subsampled 600
+        assert b.eval("document.getElementById('spectrum').dataset.drawn") == "1"
+        b.eval("document.getElementById('all').click()")
+        assert b.eval("document.getElementById('spectrum').dataset.drawn") == "2"
+        rows = b.eval("Array.from(document.querySelectorAll('#stats tr')).map(r => r.innerText)")
+        assert len(rows) == 3 and rows[2].split("\t")[:2] == ["4", "-0.500"]
         assert b.console_errors == []

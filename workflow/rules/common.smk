@@ -495,5 +495,6 @@ def galaxy_targets():
         f"{base}/galaxy.tsv",
         f"{base}/spectrum.tsv",
         *figures,
+        f"results/explorer/{galaxy_model()}/galaxy.html",
         "results/summary/galaxy.tsv",
     ]
