@@ -98,7 +98,9 @@ def test_report_has_a_row_per_stage_and_every_figure_intact(two_runs):
     assert "summary.html" in text
     # the interactive explorers (issue 18): the features layer's page and the galaxy page
     pages = sorted((work / "results/explorer").rglob("*.html"))
-    assert [p.name for p in pages] == ["galaxy.html", "layer_3.html"]
+    assert sorted(str(p.relative_to(work / "results/explorer")) for p in pages) == [
+        "minilm-l6/crystals_layer_3.html", "minilm-l6/crystals_layer_embed.html",
+        "minilm-l6/galaxy.html", "minilm-l6/stdlib/layer_3.html"]
     # every caption names the config that made its figure or page, with this run's values
     assert text.count("Values in this run") == len(figures) + len(pages)
     assert "'fit_range': [3, 30]" in text and "{{" not in text

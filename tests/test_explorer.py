@@ -13,7 +13,8 @@ import scipy.sparse as sp
 import yaml
 
 from concept_geometry import io
-from concept_geometry.explorer import category_counts, decoder_cloud_2d, display_tokens, galaxy_explorer_page
+from concept_geometry.explorer import (category_counts, crystals_explorer_page, decoder_cloud_2d,
+                                       display_tokens, galaxy_explorer_page)
 
 from concept_geometry.explorer.headless import Browser, find_chromium
 from conftest import run_snakemake
@@ -171,4 +172,41 @@ def test_galaxy_page_in_headless_chromium(tmp_path):
         assert b.eval("document.getElementById('spectrum').dataset.drawn") == "2"
         rows = b.eval("Array.from(document.querySelectorAll('#stats tr')).map(r => r.innerText)")
         assert len(rows) == 3 and rows[2].split("\t")[:2] == ["4", "-0.500"]
+        assert b.console_errors == []
+
+
+def test_crystals_page_in_headless_chromium(tmp_path):
+    binary = chromium()
+    gen = np.random.default_rng(0)
+    n = 40  # pairs; the held-out ones are every third (both relations)
+    relation = np.array(["capital", "plural"] * (n // 2))
+    inputs = np.array([f"in{i}" for i in range(n)])
+    outputs = np.array([f"out{i}" for i in range(n)])
+    held = np.arange(0, n, 3)[::-1]  # out of order on purpose: the page must follow eval_index
+    views = {"eval_index": held, "layer_label": "3",
+             "coords_raw": gen.standard_normal((len(held), 2)),
+             "coords_distractor_removed": gen.standard_normal((len(held), 2)),
+             "coords_lda": np.linspace(0, 1, len(held))[:, None]}  # one LDA direction: a strip
+    page = tmp_path / "crystals.html"
+    page.write_text(crystals_explorer_page(views=views, title="t", differences={
+        "relation": relation, "inputs": inputs, "outputs": outputs}))
+    with Browser(binary) as b:
+        b.open(page.as_uri())
+        assert b.eval("document.body.dataset.ready") == "1" and b.console_errors == []
+        assert b.eval("window.crystals.spaces") == ["raw", "distractor_removed", "lda"]
+        assert b.eval("document.getElementById('map').dataset.drawn") == str(len(held))
+        b.eval("window.crystals.show('lda')")
+        # hover the point of the 6th held-out pair: its own words and relation
+        pos = np.array(b.eval(f"Array.from({{length: {len(held)}}}, (_, i) => window.crystals.pointPosition(i))"))
+        dist = np.linalg.norm(pos[:, None] - pos[None], axis=-1) + np.eye(len(held)) * 1e9
+        i = int(next(j for j in range(len(held)) if dist[j].min() > 9))
+        b.send("Input.dispatchMouseEvent", session=True, type="mouseMoved", x=pos[i][0], y=pos[i][1])
+        k = held[i]
+        assert b.eval("window.crystals.tip()") == f"in{k} → out{k} ({relation[k]})"
+        # the strip puts each relation on its own row (y = relation code)
+        rows = {relation[held[j]]: pos[j][1] for j in range(len(held))}
+        assert len(set(rows.values())) == 2
+        b.eval("document.querySelector('#legend div[data-r=\"0\"]').click()")  # hide `capital`
+        assert b.eval("document.getElementById('map').dataset.drawn") == str(
+            int((relation[held] == "plural").sum()))
         assert b.console_errors == []

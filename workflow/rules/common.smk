@@ -388,6 +388,9 @@ def crystals_targets():
         targets += [
             f"{d}/figures/{f}.{ext}" for f in CRYSTALS_FIGURES for ext in ("png", "pdf")
         ]
+        targets += [
+            f"results/explorer/{crystals_model(config)[1]}/crystals_layer_{layer}.html"
+        ]
     return targets + ["results/summary/crystals.tsv"]
 
 

@@ -6,6 +6,7 @@ plain JSON-able data; ``render_layer_explorer`` writes it into one HTML page (pl
 canvas, no network) that opens from a file:// URL.
 """
 
+from .crystals import crystals_explorer_page
 from .galaxy import decoder_cloud_2d, galaxy_explorer_page
 from .layer import (
     category_counts,
@@ -15,5 +16,5 @@ from .layer import (
     render_layer_explorer,
 )
 
-__all__ = ["decoder_cloud_2d", "galaxy_explorer_page", "category_counts", "display_tokens", "layer_explorer_data", "layer_explorer_page",
+__all__ = ["crystals_explorer_page", "decoder_cloud_2d", "galaxy_explorer_page", "category_counts", "display_tokens", "layer_explorer_data", "layer_explorer_page",
            "render_layer_explorer"]
