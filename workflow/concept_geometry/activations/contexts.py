@@ -57,10 +57,17 @@ class TopContexts:
         """Merge one block. feats: (T, F) activations of T tokens; doc_index, position: (T,)
         each token's document and content position; snippets: callable(token rows (m,)) ->
         (m, 2W+1) token ids, called only for the candidates that can enter the table."""
-        # A candidate can enter only if it reaches the feature's current N-th value (ties are
-        # then settled by the total order below), and only positive activations count.
-        floor = torch.as_tensor(np.maximum(self.activation[:, -1], 0.0), device=feats.device)
-        hit = (feats > 0) & (feats >= floor[None, :])
+        # A candidate can enter only if it is positive and reaches the feature's current N-th
+        # value (>=: ties are kept and settled by the total order below).
+        tiny = np.finfo(np.float32).tiny
+        floor = torch.as_tensor(np.maximum(self.activation[:, -1], tiny), device=feats.device)
+        floor = floor.to(feats.dtype)
+        hit = feats >= floor[None, :]
+        if int(hit.sum()) > 4 * self.n_features * self.n_top:  # e.g. while tables fill up
+            # ... and its N-th value within this block, which keeps at most ~N per feature.
+            k = min(self.n_top, feats.shape[0])
+            floor = torch.maximum(floor, torch.topk(feats, k, dim=0).values[-1])
+            hit = feats >= floor[None, :]
         t, f = torch.nonzero(hit, as_tuple=True)
         if t.numel() == 0:
             return
@@ -76,17 +83,23 @@ class TopContexts:
         act = np.concatenate([self.activation.ravel()[keep], v])
         doc = np.concatenate([self.doc_index.ravel()[keep], doc_index[t]])
         pos = np.concatenate([self.position.ravel()[keep], position[t]])
-        snip = np.concatenate([self.snippet.reshape(-1, self.snippet.shape[-1])[keep],
-                               np.asarray(snippets(t), dtype=np.int64)])
         order = np.lexsort((pos, doc, -act.astype(np.float64), feat))  # last key sorts first
         feat = feat[order]
         rank = np.arange(feat.size) - np.searchsorted(feat, feat, side="left")
         sel = rank < self.n_top
         take, ft, rank = order[sel], feat[sel], rank[sel]
+        # Snippets: the kept old ones copied before the slots are overwritten, new ones cut
+        # only for the candidates that entered.
+        flat = self.snippet.reshape(-1, self.snippet.shape[-1])
+        snip = np.empty((take.size, flat.shape[1]), dtype=np.int64)
+        is_old = take < keep.size
+        snip[is_old] = flat[keep[take[is_old]]]
+        if (~is_old).any():
+            snip[~is_old] = np.asarray(snippets(t[take[~is_old] - keep.size]), dtype=np.int64)
         self.activation[ft, rank] = act[take]
         self.doc_index[ft, rank] = doc[take]
         self.position[ft, rank] = pos[take]
-        self.snippet[ft, rank] = snip[take]
+        self.snippet[ft, rank] = snip
 
     def result(self) -> TopContextsResult:
         act = self.activation.copy()
