@@ -187,9 +187,15 @@ def test_crystals_page_in_headless_chromium(tmp_path):
              "coords_raw": gen.standard_normal((len(held), 2)),
              "coords_distractor_removed": gen.standard_normal((len(held), 2)),
              "coords_lda": np.linspace(0, 1, len(held))[:, None]}  # one LDA direction: a strip
+    views["relation"] = relation
+    # pairs.tsv: the used pairs (in order) are the rows views.npz indexes; an unused one between
+    pairs = pd.DataFrame({"relation": relation, "input": inputs, "output": outputs, "used": True})
+    pairs = pd.concat([pairs.iloc[:5], pd.DataFrame({"relation": ["capital"], "input": ["x"],
+                                                     "output": ["y"], "used": [False]}),
+                       pairs.iloc[5:]], ignore_index=True)
     page = tmp_path / "crystals.html"
-    page.write_text(crystals_explorer_page(views=views, title="t", differences={
-        "relation": relation, "inputs": inputs, "outputs": outputs}))
+    page.write_text(crystals_explorer_page(views=views, title="t", pairs=pairs))
+    assert len(page.read_bytes()) < 20_000 + 1000 * n  # words and 2-D points only
     with Browser(binary) as b:
         b.open(page.as_uri())
         assert b.eval("document.body.dataset.ready") == "1" and b.console_errors == []

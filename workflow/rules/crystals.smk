@@ -98,7 +98,7 @@ rule crystals_figures:
 rule crystals_explorer:
     input:
         views="results/crystals/{model}/layer_{layer}/views.npz",
-        differences="results/crystals/{model}/layer_{layer}/differences.npz",
+        pairs="results/crystals/{model}/layer_{layer}/pairs.tsv",
     output:
         html=report(
             "results/explorer/{model}/crystals_layer_{layer}.html",

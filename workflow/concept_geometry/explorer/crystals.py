@@ -41,11 +41,17 @@ def render_crystals_explorer(data: dict) -> str:
             .replace("/*__DATA__*/", blob).replace("/*__SCRIPT__*/", script))
 
 
-def crystals_explorer_page(*, views: dict, differences: dict, title: str) -> str:
-    """The crystals page from the arrays of views.npz and differences.npz of one layer."""
+def crystals_explorer_page(*, views: dict, pairs, title: str) -> str:
+    """The crystals page from the arrays of views.npz and the pairs.tsv frame of one layer
+    (its used pairs, in order, are the rows of differences.npz that views.npz indexes)."""
+    used = pairs[pairs["used"].astype(bool)].reset_index(drop=True)
+    relation = np.asarray(views["relation"]).astype(str)
+    if len(used) != len(relation) or (used["relation"].astype(str).to_numpy() != relation).any():
+        raise ValueError(f"pairs.tsv lists {len(used)} used pairs, views.npz {len(relation)}, or "
+                         "their relations differ: they come from different runs. Re-run the "
+                         "crystals stage (`snakemake --forcerun crystals_differences`).")
     idx = np.asarray(views["eval_index"])
     coords = {k[len("coords_"):]: views[k] for k in views if k.startswith("coords_")}
     return render_crystals_explorer(crystals_explorer_data(
-        coords=coords, relation=np.asarray(differences["relation"])[idx],
-        inputs=np.asarray(differences["inputs"])[idx], outputs=np.asarray(differences["outputs"])[idx],
-        title=title))
+        coords=coords, relation=relation[idx], inputs=used["input"].to_numpy()[idx],
+        outputs=used["output"].to_numpy()[idx], title=title))

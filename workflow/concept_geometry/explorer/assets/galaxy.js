@@ -35,6 +35,9 @@
     ctx.strokeStyle = "#999"; ctx.strokeRect(pad, 10, w - pad - 10, h - pad - 10);
     ctx.fillStyle = "#333"; ctx.font = "11px sans-serif";
     ctx.fillText("rank (log)", w / 2 - 20, h - 8);
+    ctx.save(); ctx.translate(12, h / 2 + 40); ctx.rotate(-Math.PI / 2); ctx.fillText("eigenvalue (log)", 0, 0); ctx.restore();
+    shown.forEach((i, n) => { ctx.fillStyle = all.checked ? hue(i) : "#1f77b4"; ctx.fillText(`layer ${L[i].layer}`, w - 70, 24 + 13 * n); });
+    ctx.fillStyle = "#333";
     ctx.fillText(`fit ${D.fit_range[0]}–${D.fit_range[1]}`, lx(D.fit_range[0]) + 3, 24);
     for (const i of shown) {
       for (const [arr, dash] of [[L[i].eigen, []], [L[i].null, [5, 4]]]) {
@@ -56,9 +59,10 @@
     const l = L[cur];
     if (!l.X) { l.X = typed(l.x, Uint16Array); l.Y = typed(l.y, Uint16Array); }
     const [ctx, w, h] = setup(document.getElementById("cloud"));
-    ctx.fillStyle = "rgba(31,119,180,0.35)";
+    const dense = l.X.length > 8000, s = dense ? 1.5 : 3;
+    ctx.fillStyle = dense ? "rgba(31,119,180,0.35)" : "rgba(31,119,180,0.6)";
     const pad = 10, kx = (w - 2 * pad) / 65535, ky = (h - 2 * pad) / 65535;
-    for (let i = 0; i < l.X.length; i++) ctx.fillRect(pad + l.X[i] * kx, h - pad - l.Y[i] * ky, 1.5, 1.5);
+    for (let i = 0; i < l.X.length; i++) ctx.fillRect(pad + l.X[i] * kx - s / 2, h - pad - l.Y[i] * ky - s / 2, s, s);
     document.getElementById("cloud").dataset.drawn = String(l.X.length);
     document.getElementById("cloudLegend").textContent =
       `Layer ${l.layer}: ${l.n_points} of ${l.n_features} decoder directions on their first two principal components.`;
