@@ -185,7 +185,7 @@
     }
     const el = document.getElementById("hits");
     el.innerHTML = q === "" ? "<i>Search by feature id, or by text of the top contexts.</i>" :
-      `<b>${hits.length} feature(s)</b> ` + hits.slice(0, 300).map(([f, n]) => `<span class="hit" data-feature="${f}">${f}${n > 1 ? " (" + n + ")" : ""}</span>`).join("");
+      `<b>${hits.length} feature(s)</b> ` + hits.slice(0, 300).map(([f, n]) => `<span class="hit" data-feature="${f}">${f}${n > 1 ? " (" + n + ")" : ""}</span>`).join(" ");
     draw();
     document.getElementById("status").textContent = q === "" ? "" : `${hits.length} highlighted`;
   }
