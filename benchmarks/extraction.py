@@ -13,6 +13,7 @@ import numpy as np
 import torch
 
 sys.path.insert(0, str(Path(__file__).resolve().parents[1] / "workflow"))
+from concept_geometry.activations.contexts import TopContexts  # noqa: E402
 from concept_geometry.activations.extract import extract_firings, iter_residual_batches  # noqa: E402
 from concept_geometry.corpus import stdlib_corpus  # noqa: E402
 from concept_geometry.models import load_model, load_tokenizer  # noqa: E402
@@ -43,9 +44,16 @@ def main():
     t0 = time.perf_counter()
     extract_firings(model, tok, texts, saes, 1.0, a.chunk, a.batch, a.max_length, progress=False)
     full = time.perf_counter() - t0
+    # As features_extract runs it: also keeping every feature's top-10 contexts (+-8 tokens).
+    tops = {layer: TopContexts(a.width, 10, 8) for layer in a.layers}
+    t0 = time.perf_counter()
+    extract_firings(model, tok, texts, saes, 1.0, a.chunk, a.batch, a.max_length, progress=False,
+                    top_contexts=tops)
+    with_tops = time.perf_counter() - t0
     print(f"{n_tokens} content tokens; bare forward to layer {max(a.layers)}: {n_tokens / bare:.0f} tok/s; "
           f"extraction ({len(a.layers)} SAEs x {a.width}): {n_tokens / full:.0f} tok/s; ratio {bare / full:.2f} "
-          f"(target >= 0.8)")
+          f"(target >= 0.8); with top-10 contexts per feature: {n_tokens / with_tops:.0f} tok/s, ratio "
+          f"{bare / with_tops:.2f}")
 
 
 if __name__ == "__main__":

@@ -115,6 +115,11 @@ def test_report_has_a_row_per_stage_and_every_figure_intact(two_runs):
     assert "summary.html" in text and "glossary.html" in text
     # report sub-folders of per-layer figures sort by depth: embed first
     assert "1. layer embed" in text and "2. layer 3" in text
-    # every caption names the config that made its figure, with this run's values
-    assert text.count("Values in this run") == len(figures)
+    # the interactive explorers (issue 18): the features layer's page and the galaxy page
+    pages = sorted((work / "results/explorer").rglob("*.html"))
+    assert sorted(str(p.relative_to(work / "results/explorer")) for p in pages) == [
+        "minilm-l6/crystals_layer_3.html", "minilm-l6/crystals_layer_embed.html",
+        "minilm-l6/galaxy.html", "minilm-l6/stdlib/layer_3.html"]
+    # every caption names the config that made its figure or page, with this run's values
+    assert text.count("Values in this run") == len(figures) + len(pages)
     assert "[3, 30]" in text and "{{" not in text   # galaxy.fit_range's value in its captions

@@ -38,6 +38,9 @@ def test_paper_plan_fans_out_per_layer_and_measure(paper_plan):
     assert counts["galaxy_layer"] == 26          # Li et al.: Gemma Scope 65k, all 26 layers
     assert counts["crystals_differences"] == 2   # layers 0 (embedding) and 12
     assert counts["lobes_tests"] == 5            # five co-occurrence measures
+    assert counts["lobes_explorer"] == 1         # one interactive page for the lobes' layer 12
+    assert counts["galaxy_explorer"] == 1        # one galaxy page with all 26 layers
+    assert counts["crystals_explorer"] == 2      # one page per crystals layer (0 and 12)
     assert counts["simulate"] == 4 * 5           # 4 experiments x 5 seeds
     assert counts["features_extract"] == 1 and counts["features_cooccurrence"] == 1
     # The galaxy's 26 decoders + the lobes' layer-12 SAE are fetched, none trained here.

@@ -134,6 +134,11 @@ rule features_extract:
             layer=FEATURES["layers"],
             allow_missing=True,
         ),
+        contexts=expand(
+            "results/features/{model}/{corpus}/layer_{layer}/top_contexts.npz",
+            layer=FEATURES["layers"],
+            allow_missing=True,
+        ),
         stats="results/features/{model}/{corpus}/extract_stats.json",
     log:
         "logs/features/extract_{model}_{corpus}.log",
@@ -156,8 +161,13 @@ rule features_extract:
         chunk_size=FEATURES["chunk_size"],
         max_length=FEATURES["max_length"],
         drop_special=FEATURES["drop_special_tokens"],
+        top_contexts=FEATURES["top_contexts"],
         identity=lambda wc: {
             str(layer): features_identity(wc.model, wc.corpus, layer)
+            for layer in FEATURES["layers"]
+        },
+        contexts_identity=lambda wc: {
+            str(layer): top_contexts_identity(wc.model, wc.corpus, layer)
             for layer in FEATURES["layers"]
         },
         sae_identity=lambda wc: {

@@ -294,6 +294,15 @@ def features_identity(model, corpus, layer):
     return {**sae, "corpus": corpus, "config": settings_hash(settings)}
 
 
+def top_contexts_identity(model, corpus, layer):
+    """What a layer's top_contexts.npz is: the features identity's fields, its hash also
+    covering features.top_contexts (which leaves firings and what follows them unchanged).
+    """
+    ident = features_identity(model, corpus, layer)
+    settings = {"features": ident["config"], "top_contexts": FEATURES["top_contexts"]}
+    return {**ident, "config": settings_hash(settings)}
+
+
 def features_model_spec():
     """features.model.path as from_pretrained takes it (local folders resolved to the repo root)."""
     spec = str(FEATURES["model"]["path"])
@@ -335,6 +344,7 @@ def features_targets():
         + _features_layer_files("cooccurrence.npz")
         + _features_layer_files("decoder.npy")
         + _features_layer_files("meta.json")
+        + _features_layer_files("top_contexts.npz")
         + ["results/summary/features.tsv"]
     )
 
@@ -409,6 +419,9 @@ def crystals_targets():
         targets += [
             f"{d}/figures/{f}.{ext}" for f in CRYSTALS_FIGURES for ext in ("png", "pdf")
         ]
+        targets += [
+            f"results/explorer/{crystals_model(config)[1]}/crystals_layer_{layer}.html"
+        ]
     return targets + ["results/summary/crystals.tsv"]
 
 
@@ -418,6 +431,7 @@ def crystals_targets():
 LOBES_DIR = "results/lobes/{model}/{corpus}/layer_{layer}"
 FEATURES_DIR = "results/features/{model}/{corpus}/layer_{layer}"
 LOBES_MEASURES = ["jaccard", "simple_matching", "dice", "overlap", "phi"]
+EXPLORER_PAGE = "results/explorer/{model}/{corpus}/layer_{layer}.html"
 
 
 def lobes_model():
@@ -462,7 +476,10 @@ def lobes_targets():
         *figures,
     ]:
         targets.extend(lobes_layer_files(name))
-    return targets + ["results/summary/lobes.tsv"]
+    explorers = expand(
+        EXPLORER_PAGE, model=lobes_model(), corpus=lobes_corpus(), layer=lobes_layers()
+    )
+    return targets + explorers + ["results/summary/lobes.tsv"]
 
 
 # --- report: input functions and targets (rules in report.smk) ---
@@ -518,5 +535,6 @@ def galaxy_targets():
         f"{base}/galaxy.tsv",
         f"{base}/spectrum.tsv",
         *figures,
+        f"results/explorer/{galaxy_model()}/galaxy.html",
         "results/summary/galaxy.tsv",
     ]

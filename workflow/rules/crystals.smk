@@ -98,6 +98,30 @@ rule crystals_figures:
         "../scripts/crystals_figures.py"
 
 
+rule crystals_explorer:
+    input:
+        views="results/crystals/{model}/layer_{layer}/views.npz",
+        pairs="results/crystals/{model}/layer_{layer}/pairs.tsv",
+    output:
+        html=report(
+            "results/explorer/{model}/crystals_layer_{layer}.html",
+            caption="../report/crystals_explorer.rst",
+            category="Crystals",
+            subcategory="layer {layer}",
+            labels={"page": "crystals explorer", "layer": "{layer}"},
+        ),
+    log:
+        "logs/crystals/explorer_{model}_{layer}.log",
+    conda:
+        "../../envs/analysis.yaml"
+    threads: 1
+    resources:
+        mem_mb=2000,
+        runtime=10,
+    script:
+        "../scripts/crystals_explorer.py"
+
+
 rule crystals_summary:
     input:
         **{

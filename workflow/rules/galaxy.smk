@@ -96,6 +96,46 @@ rule galaxy_plots:
         "../scripts/galaxy_plots.py"
 
 
+rule galaxy_explorer:
+    input:
+        galaxy="results/galaxy/{model}/galaxy.tsv",
+        spectrum="results/galaxy/{model}/spectrum.tsv",
+        decoders=lambda wc: expand(
+            "results/sae/{model}/{saeset}/layer_{layer}.decoder.npy",
+            model=wc.model,
+            saeset=galaxy_saeset(),
+            layer=galaxy_layers(),
+        ),
+    output:
+        html=report(
+            "results/explorer/{model}/galaxy.html",
+            caption="../report/galaxy_explorer.rst",
+            category="Galaxy",
+            labels={"page": "galaxy explorer"},
+        ),
+    log:
+        "logs/galaxy/explorer_{model}.log",
+    benchmark:
+        "results/benchmarks/galaxy/explorer_{model}.tsv"
+    conda:
+        "../../envs/analysis.yaml"
+    threads: 1
+    resources:
+        mem_mb=8000,
+        runtime=30,
+    params:
+        layers=galaxy_layers(),
+        expect=lambda wc: {
+            str(layer): sae_identity(wc.model, galaxy_saeset(), layer)
+            for layer in galaxy_layers()
+        },
+        cfg=lambda wc: config["galaxy"],
+        saeset=galaxy_saeset(),
+        seed=config["seed"],
+    script:
+        "../scripts/galaxy_explorer.py"
+
+
 rule galaxy_summary:
     input:
         galaxy=f"results/galaxy/{galaxy_model()}/galaxy.tsv",

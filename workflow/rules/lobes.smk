@@ -170,6 +170,42 @@ rule lobes_figures:
         "../scripts/lobes_figures.py"
 
 
+rule lobes_explorer:
+    input:
+        labels=f"{LOBES_DIR}/labels.tsv",
+        specialization=f"{LOBES_DIR}/specialization.tsv",
+        decoder=f"{FEATURES_DIR}/decoder.npy",
+        cooccurrence=f"{FEATURES_DIR}/cooccurrence.npz",
+        firings=f"{FEATURES_DIR}/firings.npz",
+        contexts=f"{FEATURES_DIR}/top_contexts.npz",
+    output:
+        html=report(
+            EXPLORER_PAGE,
+            caption="../report/lobes_explorer.rst",
+            category="Lobes",
+            subcategory="Explorer",
+            labels={"page": "feature explorer", "layer": "{layer}"},
+        ),
+    log:
+        "logs/lobes/explorer_{model}_{corpus}_{layer}.log",
+    benchmark:
+        "results/benchmarks/lobes/explorer_{model}_{corpus}_{layer}.tsv"
+    conda:
+        "../../envs/analysis.yaml"
+    threads: 1
+    resources:
+        mem_mb=8000,
+        runtime=60,
+    params:
+        expect=lambda wc: features_identity(wc.model, wc.corpus, wc.layer),
+        contexts_expect=lambda wc: top_contexts_identity(wc.model, wc.corpus, wc.layer),
+        cfg=lambda wc: config["lobes"],
+        threshold=FEATURES["threshold"],
+        seed=config["seed"],
+    script:
+        "../scripts/lobes_explorer.py"
+
+
 rule lobes_summary:
     input:
         tests=lambda wc: lobes_layer_files("tests.tsv"),

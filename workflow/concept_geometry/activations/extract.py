@@ -19,6 +19,7 @@ import torch
 
 from ..models import residual_stream
 from .chunking import chunk_positions, content_mask
+from .contexts import TopContexts, content_ids_of, snippet_ids
 
 
 def _encode_texts(tokenizer, texts: Sequence[str], max_length: int) -> dict:
@@ -43,8 +44,9 @@ def count_content_tokens(tokenizer, texts: Sequence[str], max_length: int,
 def iter_residual_batches(model, tokenizer, texts: Sequence[str], layers: Sequence[int],
                           batch_size: int, max_length: int, drop_special: bool = True,
                           device: str = "cpu", progress: bool = True,
-                          desc: str = "forward") -> Iterator[tuple[np.ndarray, dict, np.ndarray]]:
-    """Yield (doc_index (B,), {layer: (B, S, d) float32 tensor}, keep (B, S) bool) per batch.
+                          desc: str = "forward", with_ids: bool = False) -> Iterator[tuple]:
+    """Yield (doc_index (B,), {layer: (B, S, d) float32 tensor}, keep (B, S) bool) per batch,
+    plus the batch's input_ids (B, S) as a fourth item when ``with_ids``.
 
     Documents are processed in order of decreasing text length (less padding); ``doc_index``
     says which input texts a batch holds.
@@ -59,7 +61,7 @@ def iter_residual_batches(model, tokenizer, texts: Sequence[str], layers: Sequen
         keep = content_mask(enc["attention_mask"].numpy(), enc["special_tokens_mask"].numpy(), drop_special)
         resid = residual_stream(model, enc["input_ids"].to(device), enc["attention_mask"].to(device),
                                 list(layers))
-        yield idx, resid, keep
+        yield (idx, resid, keep, enc["input_ids"].numpy()) if with_ids else (idx, resid, keep)
         bar.update(len(idx))
     bar.close()
 
@@ -136,12 +138,14 @@ class _Stats:
 
 @torch.no_grad()
 def chunk_firings(sae, tokens: torch.Tensor, threshold: float, stats: _Stats | None = None,
-                  block_tokens: int = 8192) -> np.ndarray:
+                  block_tokens: int = 8192, on_block=None) -> np.ndarray:
     """Which features fire anywhere in each chunk.
 
     tokens: (n_chunks, chunk_size, d_model) residual activations. Returns (n_chunks, F) bool:
     True where the SAE activation exceeds ``threshold`` on at least one of the chunk's tokens.
-    Encodes in blocks of about ``block_tokens`` tokens to bound memory.
+    Encodes in blocks of about ``block_tokens`` tokens to bound memory; ``on_block(start,
+    stop, feats)``, when given, sees each block's (n_tokens, F) activations (chunks
+    start..stop, chunk by chunk, token by token).
     """
     n_chunks, chunk_size, d = tokens.shape
     per = max(1, block_tokens // chunk_size)
@@ -152,15 +156,29 @@ def chunk_firings(sae, tokens: torch.Tensor, threshold: float, stats: _Stats | N
         feats = sae.encode(x.to(dtype)).float()
         if stats is not None:
             stats.add(x, feats, sae.decode(feats.to(dtype)).float(), threshold)
+        if on_block is not None:
+            on_block(start, min(start + per, n_chunks), feats)
         fired = (feats > threshold).reshape(-1, chunk_size, feats.shape[-1]).any(dim=1)
         out[start: start + per] = fired.cpu().numpy()
     return out
 
 
+def _contexts_hook(acc: TopContexts, tok_doc, tok_row, tok_pos, content_ids, chunk_size):
+    """on_block for chunk_firings: feed a block's activations to ``acc`` (tokens of chunks
+    start..stop; snippets from the batch's content tokens)."""
+    def hook(start, stop, feats):
+        sl = slice(start * chunk_size, stop * chunk_size)
+        rows, pos = tok_row[sl], tok_pos[sl]
+        acc.add(feats, tok_doc[sl], pos,
+                lambda t: snippet_ids(content_ids, rows[t], pos[t], acc.window))
+    return hook
+
+
 def extract_firings(model, tokenizer, texts: Sequence[str], saes: dict, threshold: float,
                     chunk_size: int, batch_size: int, max_length: int, drop_special: bool = True,
                     device: str = "cpu", progress: bool = True,
-                    sinks: dict | None = None) -> dict[int, LayerFirings]:
+                    sinks: dict | None = None,
+                    top_contexts: dict[int, TopContexts] | None = None) -> dict[int, LayerFirings]:
     """Per-chunk firing sets of every layer's SAE, from one forward pass per document batch.
 
     saes: {layer: SAELens SAE}. Returns {layer: LayerFirings}; chunks are listed document by
@@ -168,21 +186,34 @@ def extract_firings(model, tokenizer, texts: Sequence[str], saes: dict, threshol
     sinks: optional {layer: callable(CSR block)} that receives each batch's firing rows as
     they are computed (e.g. ``io.SparseRowsWriter.append``), so memory does not grow with
     the corpus; the returned ``firings`` are then None.
+    top_contexts: optional {layer: TopContexts} that see every encoded token's activations
+    (the tokens of full chunks), with its document (index into ``texts``) and its position
+    among the document's content tokens; snippets are cut from those content tokens.
     """
     layers = sorted(saes)
     shards: dict[int, list] = {layer: [] for layer in layers}
     doc_parts: list[np.ndarray] = []
     stats = {layer: _Stats(int(saes[layer].cfg.d_in)) for layer in layers}
-    for idx, resid, keep in iter_residual_batches(model, tokenizer, texts, layers, batch_size, max_length,
-                                                  drop_special, device, progress, desc="extract firings"):
+    for batch in iter_residual_batches(model, tokenizer, texts, layers, batch_size, max_length,
+                                       drop_special, device, progress, desc="extract firings",
+                                       with_ids=True):
+        idx, resid, keep, input_ids = batch
         rows, positions = chunk_positions(keep, chunk_size)
+        if top_contexts:
+            cids, cpos = content_ids_of(input_ids, keep)
+            tok_doc = np.repeat(idx[rows], chunk_size)
+            tok_row = np.repeat(rows, chunk_size)
+            tok_pos = cpos[rows[:, None], positions].ravel()
         doc_parts.append(idx[rows])
         r = torch.as_tensor(rows, device=resid[layers[0]].device)
         pos = torch.as_tensor(positions, device=r.device)
         for layer in layers:
             tokens = resid[layer][r[:, None], pos]  # (n_chunks, chunk_size, d)
-            fired = sp.csr_matrix(chunk_firings(saes[layer], tokens, threshold, stats[layer])
-                                  .astype(np.uint8))
+            hook = None
+            if top_contexts and layer in top_contexts:
+                hook = _contexts_hook(top_contexts[layer], tok_doc, tok_row, tok_pos, cids, chunk_size)
+            fired = sp.csr_matrix(chunk_firings(saes[layer], tokens, threshold, stats[layer],
+                                                on_block=hook).astype(np.uint8))
             if sinks is not None:
                 sinks[layer](fired)
             else:

@@ -1,0 +1,20 @@
+"""Interactive crystals page of one layer (issue 18): relation pairs in 2-D, three views."""
+import sys
+from pathlib import Path
+
+sys.path.insert(0, str(Path(snakemake.scriptdir).parent))  # noqa: F821 (so conda envs need no install)
+from concept_geometry.runner import run  # noqa: E402
+from concept_geometry import io  # noqa: E402
+from concept_geometry.explorer import crystals_explorer_page  # noqa: E402
+
+
+def main(smk, log):
+    views = io.read_npz(smk.input.views)
+    log.info("phase: crystals page of %d held-out pairs", len(views["eval_index"]))
+    page = crystals_explorer_page(views=views, pairs=io.read_tsv(smk.input.pairs),
+                                  title=f"Crystals: {smk.wildcards.model}, layer {views['layer_label']}")
+    with io.atomic_path(smk.output.html) as tmp:
+        tmp.write_text(page, encoding="utf-8")
+
+
+run(main, snakemake)  # noqa: F821

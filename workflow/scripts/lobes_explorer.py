@@ -1,0 +1,31 @@
+"""Interactive, offline feature explorer of one layer (issue 18) -> one self-contained HTML page."""
+import sys
+from pathlib import Path
+
+sys.path.insert(0, str(Path(snakemake.scriptdir).parent))  # noqa: F821 (so conda envs need no install)
+from concept_geometry.runner import run  # noqa: E402
+from concept_geometry import io  # noqa: E402
+from concept_geometry.explorer import layer_explorer_page  # noqa: E402
+
+
+def main(smk, log):
+    p, wc = smk.params, smk.wildcards
+    decoder = io.read_npy(smk.input.decoder, expect=p.expect)
+    cooc = io.read_npz(smk.input.cooccurrence, keys=["occurrences", "n_chunks"], expect=p.expect)
+    chunks = io.read_npz(smk.input.firings, keys=["category"], expect=p.expect)
+    contexts = io.read_npz(smk.input.contexts, expect=p.contexts_expect)
+    log.info("phase: explorer of %d features (map: %s, max_points %s)", decoder.shape[0],
+             p.cfg["figures"]["embedding"], p.cfg["explorer"]["max_points"])
+    page = layer_explorer_page(
+        decoder=decoder, firing_blocks=io.iter_sparse_rows(smk.input.firings, "firings", block_rows=4096, verified=True),
+        chunk_category=chunks["category"], occurrences=cooc["occurrences"], n_chunks=int(cooc["n_chunks"]),
+        labels=io.read_tsv(smk.input.labels), specialization=io.read_tsv(smk.input.specialization),
+        contexts=contexts, embedding=p.cfg["figures"]["embedding"], seed=p.seed,
+        max_points=p.cfg["explorer"]["max_points"], threshold=p.threshold,
+        title=f"Feature explorer: {wc.model}, {wc.corpus}, layer {wc.layer}")
+    with io.atomic_path(smk.output.html) as tmp:
+        tmp.write_text(page, encoding="utf-8")
+    log.info("phase: wrote %s (%.1f MB)", smk.output.html, len(page.encode()) / 1e6)
+
+
+run(main, snakemake)  # noqa: F821
