@@ -372,3 +372,112 @@ def test_config_cross_checks_accept_paper_layers_with_own_sae():
     from concept_geometry.galaxy import check_galaxy_config
 
     check_galaxy_config(_config(layers=list(range(26)), sae={"source": "pretrained"}))
+
+
+@pytest.mark.parametrize("galaxy, needle", [
+    ({"fit_range": [0, 5]}, "needs 1 ≤ low < high"),
+    ({"fit_range": [5, 5]}, "needs 1 ≤ low < high"),
+    ({"fit_range": [1, 2]}, "spans fewer than 3 ranks"),
+    ({"layers": None, "sae": None, "entropy": {"n_points": 101, "zscore": True, "pca_dim": 100}},
+     None),  # features.layers emptied below
+    ({"entropy": {"n_points": 100, "zscore": True, "pca_dim": 99}, "corrected": {"k": 1, "pca_dim": 100}},
+     "`galaxy.corrected.pca_dim` = 100 must be below `galaxy.entropy.n_points` = 100"),
+    ({"entropy": {"n_points": 100, "zscore": True, "pca_dim": 100}},
+     "`galaxy.entropy.pca_dim` = 100 must be below `galaxy.entropy.n_points` = 100"),
+    ({"entropy": {"n_points": 101, "zscore": True, "pca_dim": 100}, "faithful": {"k": 101}},
+     "`galaxy.faithful.k` = 101 must be below `galaxy.entropy.n_points` = 101"),
+    ({"entropy": {"n_points": 101, "zscore": True, "pca_dim": 100}, "corrected": {"k": 101, "pca_dim": 10}},
+     "`galaxy.corrected.k` = 101 must be below"),
+])
+def test_config_cross_checks_at_the_boundaries(galaxy, needle):
+    """Each limit refuses the first value beyond it, with the key, and the message says why."""
+    from concept_geometry.galaxy import check_galaxy_config
+
+    cfg = _config(**galaxy)
+    if needle is None:
+        cfg["features"]["layers"] = []
+        needle = "Invalid config: key `galaxy.layers` is null and `features.layers` is empty"
+    with pytest.raises(ConfigError) as err:
+        check_galaxy_config(cfg)
+    assert needle in str(err.value) and "config/README.md" in str(err.value)
+
+
+def test_config_cross_checks_accept_the_limits():
+    """fit_range [1, 3] (3 ranks from rank 1), pca_dim = n_points − 1, k = n_points − 1."""
+    from concept_geometry.galaxy import check_galaxy_config
+
+    check_galaxy_config(_config(fit_range=[1, 3], entropy={"n_points": 101, "zscore": True, "pca_dim": 100},
+                                faithful={"k": 100}, corrected={"k": 100, "pca_dim": 100}))
+    # no features section at all: galaxy.layers alone names the layers (own SAEs not needed to check)
+    cfg = _config(layers=[4])
+    del cfg["features"]
+    check_galaxy_config(cfg)
+    check_galaxy_config({})                       # stage not requested: nothing to check
+
+
+def test_galaxy_layers_fall_back_to_features():
+    from concept_geometry.galaxy import galaxy_layers
+
+    assert galaxy_layers({"galaxy": {"layers": [4, 2]}}) == [4, 2]
+    assert galaxy_layers({"galaxy": {"layers": None}, "features": {"layers": [1, 3]}}) == [1, 3]
+    assert galaxy_layers({"features": {"layers": [5]}}) == [5]
+    assert galaxy_layers({"galaxy": {"layers": None}}) == []
+
+
+def test_summary_rows_of_a_single_layer():
+    g = pd.DataFrame({"layer": [7], "slope": [-0.4], "slope_ci_low": [-0.5], "slope_ci_high": [-0.3],
+                      "null_slope": [0.0], "log_volume": [2.0], "clustering_faithful": [1.0],
+                      "null_clustering_faithful": [0.5], "excess_clustering_faithful": [0.5],
+                      "clustering_corrected": [3.0], "null_clustering_corrected": [1.0],
+                      "excess_clustering_corrected": [2.0], "excess_clustering_corrected_ci_low": [1.5],
+                      "excess_clustering_corrected_ci_high": [2.5], "pca_dim": [50],
+                      "corrected_pca_dim": [50]})
+    one = summary_rows(g, "m").set_index(["quantity", "setting"])["value"]
+    assert one[("excess_clustering_corrected", "layer=7,pca_dim=50,role=headline")] == 2.0
+    assert one[("powerlaw_slope_ci_low", "layer=7")] == -0.5
+    assert one[("steepest_slope_layer", "")] == 7
+
+
+def test_bootstrap_ci_reports_progress_over_each_replicate():
+    seen = []
+
+    def progress(it):
+        seen.append(len(it))
+        return it
+
+    x = np.random.default_rng(0).standard_normal((40, 8)) * np.linspace(1, 3, 8)
+    spec.bootstrap_slope_ci(x, (1, 4), replicates=3, level=0.9, rng=np.random.default_rng(1), progress=progress)
+    assert seen == [3]
+
+
+def test_preprocess_all_points_of_a_float32_cloud_in_float64():
+    """n_points=None keeps every row; float32 input is computed in float64 (variances equal
+    the float64 covariance eigenvalues to 1e-12), and a constant column is centred, not
+    divided by its zero deviation."""
+    rng = np.random.default_rng(3)
+    x = (rng.standard_normal((30, 4)) * [3.0, 1.0, 0.5, 0.0] + 2.0).astype(np.float32)
+    pre = ent.preprocess_cloud(x, None, 3, False, np.random.default_rng(0))
+    assert pre.rows.tolist() == list(range(30))
+    lam = np.sort(np.linalg.eigvalsh(np.cov(x.astype(np.float64), rowvar=False)))[::-1][:3]
+    np.testing.assert_allclose(pre.variances, lam, rtol=1e-12)
+    z = ent.preprocess_cloud(x, None, 3, True, np.random.default_rng(0))
+    assert np.all(np.isfinite(z.points))
+    np.testing.assert_allclose(z.variances.sum(), 3 * 30 / 29, rtol=1e-12)  # 3 unit-variance columns
+
+
+def test_entropy_points_may_equal_the_feature_count():
+    from concept_geometry.errors import InputDataError
+    from concept_geometry.galaxy.analysis import _entropy_points
+
+    assert _entropy_points({"entropy": {"n_points": 50}}, 50) == 50
+    assert _entropy_points({"entropy": {"n_points": None}}, 50) == 50
+    with pytest.raises(InputDataError, match="`galaxy.entropy.n_points` = 51 but this SAE has only 50"):
+        _entropy_points({"entropy": {"n_points": 51}}, 50)
+
+
+@pytest.mark.parametrize("decoder", [np.ones(30), np.where(np.eye(30, 8) > 0, np.nan, 1.0)])
+def test_decoder_must_be_a_finite_matrix(decoder):
+    from concept_geometry.errors import InputDataError
+
+    with pytest.raises(InputDataError, match="Decoder of layer 5 must be a finite"):
+        analyse_layer(decoder, 5, CFG, seed=0)
