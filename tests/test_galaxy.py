@@ -481,3 +481,39 @@ def test_decoder_must_be_a_finite_matrix(decoder):
 
     with pytest.raises(InputDataError, match="Decoder of layer 5 must be a finite"):
         analyse_layer(decoder, 5, CFG, seed=0)
+
+
+SMALL = {
+    "fit_range": [2, 7], "slope_ci": {"method": "ols", "replicates": 8, "level": 0.95},
+    "entropy": {"n_points": 40, "zscore": True, "pca_dim": 4},
+    "faithful": {"k": 1, "theta": 0.01, "bootstrap": 2},
+    "corrected": {"k": 1, "subsample_fraction": 0.5, "replicates": 3, "level": 0.95, "pca_dim": 2},
+    "null": {"replicates": 2},
+}
+
+
+def test_slope_interval_follows_method_and_level():
+    """Both intervals are symmetric about the slope; at the same seed, going from level 0.95
+    to 0.5 shrinks the OLS one by t(0.975, df)/t(0.75, df) (df = ranks − 2) and the
+    bootstrap one by z(0.975)/z(0.75). The bootstrap reports progress per replicate."""
+    from scipy import stats
+
+    w = np.random.default_rng(4).standard_normal((60, 12)) * np.arange(1, 13) ** -0.7
+    df = 7 - 2 + 1 - 2
+    widths = {}
+    for method, q in (("ols", lambda p: stats.t.ppf(p, df)), ("bootstrap", stats.norm.ppf)):
+        for level in (0.95, 0.5):
+            seen = []
+
+            def progress(it):
+                seen.append(len(it))
+                return it
+
+            cfg = {**SMALL, "slope_ci": {"method": method, "replicates": 8, "level": level}}
+            r = analyse_layer(w, 2, cfg, seed=0, progress=progress).summary
+            assert r["slope_ci_method"] == method
+            assert (r["slope_ci_low"] + r["slope_ci_high"]) / 2 == pytest.approx(r["slope"], abs=1e-12)
+            widths[method, level] = r["slope_ci_high"] - r["slope_ci_low"]
+            assert seen == ([8, 2] if method == "bootstrap" else [2])
+        assert widths[method, 0.95] / widths[method, 0.5] == pytest.approx(q(0.975) / q(0.75), rel=1e-9)
+    assert widths["bootstrap", 0.95] != pytest.approx(widths["ols", 0.95])
