@@ -84,3 +84,9 @@ def test_counts_exact_beyond_float32_mantissa_via_int64_accumulation():
     np.testing.assert_array_equal(counts, [[big, big, small], [big, big, small],
                                            [small, small, small]])
     np.testing.assert_array_equal(occ, [big, big, small])
+
+
+def test_reference_counts_are_exact_integers():
+    counts, occ, t = cooccurrence_reference(np.array([[1, 1, 0], [0, 1, 1]]))
+    assert counts.dtype == occ.dtype == np.int64
+    assert counts.tolist() == [[1, 1, 0], [1, 2, 1], [0, 1, 1]] and occ.tolist() == [1, 2, 1] and t == 2
