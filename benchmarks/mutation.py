@@ -70,11 +70,13 @@ def toml_value(value) -> str:
     return "[" + ", ".join(toml_value(v) for v in value) + "]"
 
 
-def stage(package: str, common: dict, spec: dict, keep: bool = False) -> Path:
+def stage(package: str, common: dict, spec: dict, keep: bool = False,
+          tests_from: str | None = None) -> Path:
     """Scratch copy: src/concept_geometry, tests/, config/, a pyproject for this run.
 
     keep: update the copy in place, so mutmut keeps the results of functions whose code
-    did not change (it regenerates the mutants of changed ones)."""
+    did not change (it regenerates the mutants of changed ones). tests_from: a git ref whose
+    tests/ to use instead of the working tree's (e.g. a baseline before new tests)."""
     work = SCRATCH / package
     if work.exists() and not keep:
         shutil.rmtree(work)
@@ -85,6 +87,11 @@ def stage(package: str, common: dict, spec: dict, keep: bool = False) -> Path:
         if dst.exists():
             shutil.rmtree(dst)
         shutil.copytree(src, dst, ignore=ignore)
+    if tests_from is not None:
+        shutil.rmtree(work / "tests")
+        archive = subprocess.run(["git", "-C", str(ROOT), "archive", tests_from, "tests"],
+                                 check=True, capture_output=True).stdout
+        subprocess.run(["tar", "-x", "-C", str(work)], input=archive, check=True)
     pytest_ini = tomllib.loads((ROOT / "pyproject.toml").read_text())["tool"]["pytest"]
     cfg = dict(common, only_mutate=spec["mutate"],
                pytest_add_cli_args_test_selection=spec["tests"])
@@ -121,13 +128,14 @@ def previous(package: str, statuses: set[str]) -> list[str]:
 
 
 def run_package(package: str, common: dict, spec: dict, max_children: int,
-                sample: int | None, seed: int, retest: bool = False) -> float:
+                sample: int | None, seed: int, retest: bool = False,
+                tests_from: str | None = None) -> float:
     cmd = [sys.executable, "-m", "mutmut", "run", "--max-children", str(max_children)]
     t0 = time.perf_counter()
     if retest:
         # after new tests or simplified code: rerun what was not killed, keep the rest
         again = previous(package, {"survived", "timeout", "no_tests", "other"})
-        work = stage(package, common, spec, keep=True)
+        work = stage(package, common, spec, keep=True, tests_from=tests_from)
         if sample is None:       # mutants of changed functions (result reset) first
             subprocess.run(cmd, cwd=work, env=mutmut_env(), capture_output=True, text=True)
         names = set(mutant_names(work))
@@ -135,7 +143,7 @@ def run_package(package: str, common: dict, spec: dict, max_children: int,
         if len(cmd) == 5:
             return time.perf_counter() - t0
     else:
-        work = stage(package, common, spec)
+        work = stage(package, common, spec, tests_from=tests_from)
     if sample is not None and not retest:
         # generate the mutants (and the test map) on a single mutant, then run a seeded sample
         first = subprocess.run(cmd + ["no-such-mutant"], cwd=work, env=mutmut_env(),
@@ -220,6 +228,8 @@ def main() -> None:
     ap.add_argument("--retest", action="store_true",
                     help="after adding tests or changing code: rerun only the mutants the last "
                          "run did not kill (and those of changed functions); keep the rest")
+    ap.add_argument("--tests-from", metavar="GIT_REF",
+                    help="use the tests/ of this commit (e.g. a baseline), not the working tree's")
     ap.add_argument("--report-only", action="store_true", help="tabulate the last run only")
     args = ap.parse_args()
     chosen = sorted(packages) if args.all else args.package
@@ -230,7 +240,7 @@ def main() -> None:
         elapsed = None
         if not args.report_only:
             elapsed = run_package(package, common, packages[package], args.max_children,
-                                  args.sample, args.seed, args.retest)
+                                  args.sample, args.seed, args.retest, args.tests_from)
         write_table(package, tabulate(package), elapsed)
 
 
