@@ -517,3 +517,64 @@ def test_slope_interval_follows_method_and_level():
             assert seen == ([8, 2] if method == "bootstrap" else [2])
         assert widths[method, 0.95] / widths[method, 0.5] == pytest.approx(q(0.975) / q(0.75), rel=1e-9)
     assert widths["bootstrap", 0.95] != pytest.approx(widths["ols", 0.95])
+
+
+def test_layer_row_has_exactly_the_documented_columns_and_per_layer_streams():
+    """The galaxy.tsv row carries GALAXY_COLUMNS (no more, no fewer); every draw depends on the
+    layer (same decoder and seed, another layer: another faithful seed and another null);
+    n_distinct counts the distinct points scored (all of them, for a continuous cloud)."""
+    from concept_geometry.galaxy import GALAXY_COLUMNS
+
+    w = np.random.default_rng(6).standard_normal((60, 12))
+    r0 = analyse_layer(w, 0, SMALL, seed=3).summary
+    r1 = analyse_layer(w, 1, SMALL, seed=3).summary
+    assert sorted(r0) == sorted(GALAXY_COLUMNS)
+    assert r0["n_features"] == 60 and r0["d_model"] == 12 and r0["n_distinct"] == 40
+    assert r0["faithful_seed"] != r1["faithful_seed"]
+    assert r0["slope"] == r1["slope"] and r0["log_volume"] == r1["log_volume"]   # no draw
+    for key in ("null_slope", "null_clustering_faithful", "null_clustering_corrected",
+                "null_clustering_corrected_lowdim", "entropy_corrected"):
+        assert r0[key] != r1[key], key
+
+
+def test_summary_rows_quantities_are_the_documented_ones():
+    g = pd.DataFrame({"layer": [7], "slope": [-0.4], "slope_ci_low": [-0.5], "slope_ci_high": [-0.3],
+                      "null_slope": [0.1], "log_volume": [2.0], "clustering_faithful": [1.0],
+                      "null_clustering_faithful": [0.5], "excess_clustering_faithful": [0.5],
+                      "clustering_corrected": [3.0], "null_clustering_corrected": [1.0],
+                      "excess_clustering_corrected": [2.0], "excess_clustering_corrected_ci_low": [1.5],
+                      "excess_clustering_corrected_ci_high": [2.5], "pca_dim": [50],
+                      "corrected_pca_dim": [50]})
+    rows = summary_rows(g, "m")
+    assert set(rows["quantity"]) == {
+        "powerlaw_slope", "powerlaw_slope_ci_low", "powerlaw_slope_ci_high", "null_slope", "log_volume",
+        "clustering_faithful", "null_clustering_faithful", "excess_clustering_faithful",
+        "clustering_corrected", "null_clustering_corrected", "excess_clustering_corrected",
+        "excess_clustering_corrected_ci_low", "excess_clustering_corrected_ci_high",
+        "steepest_slope_layer", "peak_clustering_layer_faithful", "peak_clustering_layer_corrected"}
+    one = rows.set_index(["quantity", "setting"])["value"]
+    assert one[("null_clustering_corrected", "layer=7,pca_dim=50")] == 1.0
+    assert one[("null_slope", "layer=7")] == 0.1
+
+
+def test_small_hand_cases_of_the_helpers():
+    # Gaussian entropy in float64 even from float32 eigenvalues
+    lam = np.array([0.3, 1.7, 2.9], dtype=np.float32)
+    exact = 1.5 * (1 + np.log(2 * np.pi)) + 0.5 * np.log(lam.astype(np.float64)).sum()
+    assert ent.gaussian_entropy(lam) == pytest.approx(exact, rel=1e-14)
+    # neighbours on a line 0, 1, 3, 7 (k = 2), sorted by distance
+    dist, idx = ent.knn_distances(np.array([[0.0], [1.0], [3.0], [7.0]]), 2)
+    assert idx.tolist() == [[1, 2], [0, 2], [1, 0], [2, 1]]
+    assert dist.tolist() == [[1, 3], [1, 2], [2, 3], [4, 6]]
+    # log volume of ranks 2..3 of (5, 4, 3, 2)
+    assert spec.log_volume(np.array([5.0, 4.0, 3.0, 2.0]), (2, 3)) == pytest.approx(np.log(12.0))
+    # null spectrum: min(n − 1, d) eigenvalues
+    assert spec.isotropic_null_spectrum(5, 10, 1.0, np.random.default_rng(0)).shape == (4,)
+
+
+def test_faithful_defaults_are_the_official_k1_and_30_resamples():
+    x = np.random.default_rng(2).standard_normal((25, 3)).astype(np.float32)
+    fc = ent.faithful_clustering(x, np.random.RandomState(0))
+    assert fc.values.shape == (30,)
+    np.testing.assert_array_equal(ent.faithful_knn_entropy(x, np.random.RandomState(1)),
+                                  ent.faithful_knn_entropy(x, np.random.RandomState(1), k=1))
