@@ -459,3 +459,20 @@ def test_faithful_specialization_is_the_official_loop_on_the_first_documents():
     corrected = spec[spec.variant == "corrected"]
     scored = (split == "heldout") & (fire.sum(1) > 0)
     assert corrected.groupby("category")["n_chunks"].first().sum() == scored.sum()
+
+
+def test_geometric_affinity_of_antipodal_and_parallel_rows_is_exact():
+    """[1, 1, 1]/√3 has a rounded self inner product of 1 + 2⁻⁵²: the cosines are clipped, so
+    the row and its opposite get exactly 1 and 0, not NaN."""
+    g = A.geometric_affinity(np.array([[1.0, 1.0, 1.0], [-1.0, -1.0, -1.0], [1.0, 0.0, 0.0]]))
+    assert g[0, 0] == 1.0 and g[0, 1] == 0.0 and g[1, 0] == 0.0
+    assert g[0, 2] == pytest.approx(1 - np.arccos(1 / np.sqrt(3)) / np.pi)
+
+
+def test_phi_is_shifted_by_one_by_default():
+    """Two features over 4 chunks, firing in chunks {0, 1} and {1, 2}: n11 = 1, n10 = n01 =
+    n00 = 1, so phi = (1·1 − 1·1)/√(2·2·2·2) = 0; the default adds 1 (the official code)."""
+    counts = np.array([[2, 1], [1, 2]])
+    occ = np.array([2, 2])
+    assert A.cooccurrence_affinity(counts, occ, 4, "phi")[0, 1] == 1.0
+    assert A.cooccurrence_affinity(counts, occ, 4, "phi", shift_phi=False)[0, 1] == 0.0
