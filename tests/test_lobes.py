@@ -476,3 +476,24 @@ def test_phi_is_shifted_by_one_by_default():
     occ = np.array([2, 2])
     assert A.cooccurrence_affinity(counts, occ, 4, "phi")[0, 1] == 1.0
     assert A.cooccurrence_affinity(counts, occ, 4, "phi", shift_phi=False)[0, 1] == 0.0
+
+
+@pytest.mark.parametrize("lobes, needle", [
+    ({"probe": {"ks": [3]}}, "key `lobes.probe.ks` = [3] lacks 2"),
+    ({"specialization": {"code_categories": ["py", "c"], "other_categories": ["c", "prose"]}},
+     "`lobes.specialization.other_categories` share categories ['c']"),
+    ({"figures": {"k": 5}}, "key `lobes.figures.k` = 5 is not in `lobes.ks` = [2, 3]"),
+])
+def test_lobes_cross_checks_name_the_key(lobes, needle):
+    cfg = {"features": {"layers": [1]}, "lobes": {"ks": [2, 3], **lobes}}
+    with pytest.raises(ConfigError) as err:
+        check_lobes_config(cfg)
+    assert str(err.value).startswith("Invalid config: key") and needle in str(err.value)
+
+
+def test_lobes_cross_checks_accept_consistent_settings():
+    check_lobes_config({"features": {"layers": [1]},
+                        "lobes": {"ks": [2, 3], "layers": [1], "probe": {"ks": [2]}, "figures": {"k": 3},
+                                  "specialization": {"code_categories": ["py"], "other_categories": ["prose"]}}})
+    check_lobes_config({"lobes": {"ks": [2], "probe": {"ks": None}, "figures": {"k": None}}})
+    check_lobes_config({})
