@@ -11,7 +11,8 @@ The packages, the modules each one mutates and the tests that guard them are in
 ``pyproject.toml`` (``[tool.concept_geometry.mutation.<package>]``; common mutmut settings in
 ``[tool.mutmut]``: plotting modules are not mutated, ``workflow``/``slurm`` tests never run).
 mutmut names mutants after the module path and only imports from ./, src/ or source/, so each
-run stages ``workflow/concept_geometry`` as ``src/concept_geometry`` (plus tests/ and config/)
+run stages ``workflow/concept_geometry`` as ``src/concept_geometry`` (plus tests/, config/ and
+workflow/schemas/; not the package under workflow/, which would shadow the mutated copy)
 in ``.mutation/<package>/`` (git-ignored) and runs mutmut there, on one core by default:
 
     python benchmarks/mutation.py --package galaxy
@@ -83,6 +84,7 @@ def stage(package: str, common: dict, spec: dict, keep: bool = False,
     work.mkdir(parents=True, exist_ok=True)
     ignore = shutil.ignore_patterns("__pycache__", "*.pyc")
     for src, dst in ((ROOT / "workflow" / "concept_geometry", work / "src" / "concept_geometry"),
+                     (ROOT / "workflow" / "schemas", work / "workflow" / "schemas"),
                      (ROOT / "tests", work / "tests"), (ROOT / "config", work / "config")):
         if dst.exists():
             shutil.rmtree(dst)
