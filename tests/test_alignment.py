@@ -592,3 +592,26 @@ def test_toy_layout_lets_causal_orthogonality_fail():
     assert abs(causal_cos(new)) > 0.5
     old = toy_lm.ToyVocabulary(m, tuple(range(2 ** m)), 0)
     assert abs(causal_cos(old)) < 1e-8
+
+
+def test_pair_files_round_trip_through_nested_folders_and_blank_lines(tmp_path):
+    (tmp_path / "in").mkdir()
+    (tmp_path / "in" / "01_gender.txt").write_text("king\tqueen\n\nman\twoman\n", encoding="utf-8")
+    concepts = pairs.read_concepts(tmp_path / "in")
+    assert list(concepts[0].pairs) == [("king", "queen"), ("man", "woman")]   # the blank line is skipped
+    pairs.write_concepts(tmp_path / "a" / "b", concepts)
+    assert pairs.read_concepts(tmp_path / "a" / "b")[0].pairs == concepts[0].pairs
+
+
+def test_empty_concept_folder_names_the_config_key(tmp_path):
+    with pytest.raises(InputDataError, match=r"\(config key `alignment.models\[\].concepts`\)"):
+        pairs.read_concepts(tmp_path)
+
+
+def test_a_word_without_own_tokens_has_no_token_id():
+    assert pairs._single_token([], False, None, None) == (-1, "empty")
+    assert pairs._single_token([2], True, 2, None) == (-1, "empty")
+
+
+def test_alignment_checks_accept_a_config_without_the_section():
+    checks.check_alignment_config({})

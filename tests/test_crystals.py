@@ -187,6 +187,8 @@ def test_last_subword_chars_are_the_tokenizers_last_subword_strings():
     gemma_like = PreTrainedTokenizerFast(tokenizer_object=sp, bos_token="<bos>", unk_token="<unk>")
     tokens = tokenize_words(gemma_like, ["New York", "Rome"])
     assert tokens.last_subword_chars.tolist() == [len("▁York"), len("Rome")]
+    # this tokenizer adds no BOS itself: it is prepended (and is not the word's own token)
+    assert tokens.ids == [[1, 2, 3], [1, 4]] and tokens.last.tolist() == [2, 1]
     pairs = pd.DataFrame({"relation": ["cap"], "input": ["Rome"], "output": ["New York"]})
     from concept_geometry.crystals.residuals import pair_status
     status = pair_status(pairs, ["New York", "Rome"], tokens)
@@ -467,3 +469,22 @@ def test_relation_file_with_a_byte_order_mark_loads(tmp_path):
     path = tmp_path / "r.json"
     path.write_bytes("\ufeff".encode() + json.dumps([{"input": "a", "output": "b"}]).encode())
     assert load_relation_file(path)[["input", "output"]].values.tolist() == [["a", "b"]]
+
+
+def test_block_output_layers_run_from_0_to_n_minus_1():
+    check_crystal_layers([0, "embed", 5], 6, "block_output")
+    with pytest.raises(ConfigError, match=r"asks for layer\(s\) \[6\]"):
+        check_crystal_layers([0, 6], 6, "block_output")
+
+
+def test_crystals_model_needs_both_path_and_name():
+    with pytest.raises(ConfigError, match="the crystals stage has no model"):
+        crystals_model({"crystals": {"model": {"path": "p", "name": None}}, "features": {"model": {}}})
+    assert crystals_model({"crystals": {"model": {"path": "p", "name": "m"}}})[:2] == ("p", "m")
+
+
+def test_a_component_uncorrelatable_with_length_is_kept():
+    """A constant length covariate has no correlation (NaN) with any PC: nothing is removed."""
+    D = np.random.default_rng(0).standard_normal((30, 4))
+    fit = g.fit_distractors(D, np.full(30, 2.0), 3, 0.3)
+    assert np.isnan(fit.corr_length_diff).all() and not fit.removed.any()

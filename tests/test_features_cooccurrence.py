@@ -100,3 +100,9 @@ def test_flush_counts_the_incoming_batch_before_crossing_two_to_the_24():
     counts, occ, t = acc.result()
     assert t == exact
     assert counts.tolist() == [[exact]] and occ.tolist() == [exact]
+
+
+def test_reference_counts_are_exact_integers():
+    counts, occ, t = cooccurrence_reference(np.array([[1, 1, 0], [0, 1, 1]]))
+    assert counts.dtype == occ.dtype == np.int64
+    assert counts.tolist() == [[1, 1, 0], [1, 2, 1], [0, 1, 1]] and occ.tolist() == [1, 2, 1] and t == 2

@@ -397,3 +397,209 @@ def test_config_cross_checks_accept_paper_layers_with_own_sae():
     from concept_geometry.galaxy import check_galaxy_config
 
     check_galaxy_config(_config(layers=list(range(26)), sae={"source": "pretrained"}))
+
+
+@pytest.mark.parametrize("galaxy, needle", [
+    ({"fit_range": [0, 5]}, "needs 1 ≤ low < high"),
+    ({"fit_range": [5, 5]}, "needs 1 ≤ low < high"),
+    ({"fit_range": [1, 2]}, "spans fewer than 3 ranks"),
+    ({"layers": None, "sae": None, "entropy": {"n_points": 101, "zscore": True, "pca_dim": 100}},
+     None),  # features.layers emptied below
+    ({"entropy": {"n_points": 100, "zscore": True, "pca_dim": 99}, "corrected": {"k": 1, "pca_dim": 100}},
+     "`galaxy.corrected.pca_dim` = 100 must be below `galaxy.entropy.n_points` = 100"),
+    ({"entropy": {"n_points": 100, "zscore": True, "pca_dim": 100}},
+     "`galaxy.entropy.pca_dim` = 100 must be below `galaxy.entropy.n_points` = 100"),
+    ({"entropy": {"n_points": 101, "zscore": True, "pca_dim": 100}, "faithful": {"k": 101}},
+     "`galaxy.faithful.k` = 101 must be below `galaxy.entropy.n_points` = 101"),
+    ({"entropy": {"n_points": 101, "zscore": True, "pca_dim": 100}, "corrected": {"k": 101, "pca_dim": 10}},
+     "`galaxy.corrected.k` = 101 must be below"),
+])
+def test_config_cross_checks_at_the_boundaries(galaxy, needle):
+    """Each limit refuses the first value beyond it, with the key, and the message says why."""
+    from concept_geometry.galaxy import check_galaxy_config
+
+    cfg = _config(**galaxy)
+    if needle is None:
+        cfg["features"]["layers"] = []
+        needle = "Invalid config: key `galaxy.layers` is null and `features.layers` is empty"
+    with pytest.raises(ConfigError) as err:
+        check_galaxy_config(cfg)
+    assert needle in str(err.value) and "config/README.md" in str(err.value)
+
+
+def test_config_cross_checks_accept_the_limits():
+    """fit_range [1, 3] (3 ranks from rank 1), pca_dim = n_points − 1, k = n_points − 1."""
+    from concept_geometry.galaxy import check_galaxy_config
+
+    check_galaxy_config(_config(fit_range=[1, 3], entropy={"n_points": 101, "zscore": True, "pca_dim": 100},
+                                faithful={"k": 100}, corrected={"k": 100, "pca_dim": 100}))
+    # no features section at all: galaxy.layers alone names the layers (own SAEs not needed to check)
+    cfg = _config(layers=[4])
+    del cfg["features"]
+    check_galaxy_config(cfg)
+    check_galaxy_config({})                       # stage not requested: nothing to check
+
+
+def test_galaxy_layers_fall_back_to_features():
+    from concept_geometry.galaxy import galaxy_layers
+
+    assert galaxy_layers({"galaxy": {"layers": [4, 2]}}) == [4, 2]
+    assert galaxy_layers({"galaxy": {"layers": None}, "features": {"layers": [1, 3]}}) == [1, 3]
+    assert galaxy_layers({"features": {"layers": [5]}}) == [5]
+    assert galaxy_layers({"galaxy": {"layers": None}}) == []
+
+
+def test_summary_rows_of_a_single_layer():
+    g = pd.DataFrame({"layer": [7], "slope": [-0.4], "slope_ci_low": [-0.5], "slope_ci_high": [-0.3],
+                      "null_slope": [0.0], "log_volume": [2.0], "clustering_faithful": [1.0],
+                      "null_clustering_faithful": [0.5], "excess_clustering_faithful": [0.5],
+                      "clustering_corrected": [3.0], "null_clustering_corrected": [1.0],
+                      "excess_clustering_corrected": [2.0], "excess_clustering_corrected_ci_low": [1.5],
+                      "excess_clustering_corrected_ci_high": [2.5], "pca_dim": [50],
+                      "corrected_pca_dim": [50]})
+    one = summary_rows(g, "m").set_index(["quantity", "setting"])["value"]
+    assert one[("excess_clustering_corrected", "layer=7,pca_dim=50,role=headline")] == 2.0
+    assert one[("powerlaw_slope_ci_low", "layer=7")] == -0.5
+    assert one[("steepest_slope_layer", "")] == 7
+
+
+def test_bootstrap_ci_reports_progress_over_each_replicate():
+    seen = []
+
+    def progress(it):
+        seen.append(len(it))
+        return it
+
+    x = np.random.default_rng(0).standard_normal((40, 8)) * np.linspace(1, 3, 8)
+    spec.bootstrap_slope_ci(x, (1, 4), replicates=3, level=0.9, rng=np.random.default_rng(1), progress=progress)
+    assert seen == [3]
+
+
+def test_preprocess_all_points_of_a_float32_cloud_in_float64():
+    """n_points=None keeps every row; float32 input is computed in float64 (variances equal
+    the float64 covariance eigenvalues to 1e-12), and a constant column is centred, not
+    divided by its zero deviation."""
+    rng = np.random.default_rng(3)
+    x = (rng.standard_normal((30, 4)) * [3.0, 1.0, 0.5, 0.0] + 2.0).astype(np.float32)
+    pre = ent.preprocess_cloud(x, None, 3, False, np.random.default_rng(0))
+    assert pre.rows.tolist() == list(range(30))
+    lam = np.sort(np.linalg.eigvalsh(np.cov(x.astype(np.float64), rowvar=False)))[::-1][:3]
+    np.testing.assert_allclose(pre.variances, lam, rtol=1e-12)
+    z = ent.preprocess_cloud(x, None, 3, True, np.random.default_rng(0))
+    assert np.all(np.isfinite(z.points))
+    np.testing.assert_allclose(z.variances.sum(), 3 * 30 / 29, rtol=1e-12)  # 3 unit-variance columns
+
+
+def test_entropy_points_may_equal_the_feature_count():
+    from concept_geometry.errors import InputDataError
+    from concept_geometry.galaxy.analysis import _entropy_points
+
+    assert _entropy_points({"entropy": {"n_points": 50}}, 50) == 50
+    assert _entropy_points({"entropy": {"n_points": None}}, 50) == 50
+    with pytest.raises(InputDataError, match="`galaxy.entropy.n_points` = 51 but this SAE has only 50"):
+        _entropy_points({"entropy": {"n_points": 51}}, 50)
+
+
+@pytest.mark.parametrize("decoder", [np.ones(30), np.where(np.eye(30, 8) > 0, np.nan, 1.0)])
+def test_decoder_must_be_a_finite_matrix(decoder):
+    from concept_geometry.errors import InputDataError
+
+    with pytest.raises(InputDataError, match="Decoder of layer 5 must be a finite"):
+        analyse_layer(decoder, 5, CFG, seed=0)
+
+
+SMALL = {
+    "fit_range": [2, 7], "slope_ci": {"method": "ols", "replicates": 8, "level": 0.95},
+    "entropy": {"n_points": 40, "zscore": True, "pca_dim": 4},
+    "faithful": {"k": 1, "theta": 0.01, "bootstrap": 2},
+    "corrected": {"k": 1, "subsample_fraction": 0.5, "replicates": 3, "level": 0.95, "pca_dim": 2},
+    "null": {"replicates": 2},
+}
+
+
+def test_slope_interval_follows_method_and_level():
+    """Both intervals are symmetric about the slope; at the same seed, going from level 0.95
+    to 0.5 shrinks the OLS one by t(0.975, df)/t(0.75, df) (df = ranks − 2) and the
+    bootstrap one by z(0.975)/z(0.75). The bootstrap reports progress per replicate."""
+    from scipy import stats
+
+    w = np.random.default_rng(4).standard_normal((60, 12)) * np.arange(1, 13) ** -0.7
+    df = 7 - 2 + 1 - 2
+    widths = {}
+    for method, q in (("ols", lambda p: stats.t.ppf(p, df)), ("bootstrap", stats.norm.ppf)):
+        for level in (0.95, 0.5):
+            seen = []
+
+            def progress(it):
+                seen.append(len(it))
+                return it
+
+            cfg = {**SMALL, "slope_ci": {"method": method, "replicates": 8, "level": level}}
+            r = analyse_layer(w, 2, cfg, seed=0, progress=progress).summary
+            assert r["slope_ci_method"] == method
+            assert (r["slope_ci_low"] + r["slope_ci_high"]) / 2 == pytest.approx(r["slope"], abs=1e-12)
+            widths[method, level] = r["slope_ci_high"] - r["slope_ci_low"]
+            assert seen == ([8, 2] if method == "bootstrap" else [2])
+        assert widths[method, 0.95] / widths[method, 0.5] == pytest.approx(q(0.975) / q(0.75), rel=1e-9)
+    assert widths["bootstrap", 0.95] != pytest.approx(widths["ols", 0.95])
+
+
+def test_layer_row_has_exactly_the_documented_columns_and_per_layer_streams():
+    """The galaxy.tsv row carries GALAXY_COLUMNS (no more, no fewer); every draw depends on the
+    layer (same decoder and seed, another layer: another faithful seed and another null);
+    n_distinct counts the distinct points scored (all of them, for a continuous cloud)."""
+    from concept_geometry.galaxy import GALAXY_COLUMNS
+
+    w = np.random.default_rng(6).standard_normal((60, 12))
+    r0 = analyse_layer(w, 0, SMALL, seed=3).summary
+    r1 = analyse_layer(w, 1, SMALL, seed=3).summary
+    assert sorted(r0) == sorted(GALAXY_COLUMNS)
+    assert r0["n_features"] == 60 and r0["d_model"] == 12 and r0["n_distinct"] == 40
+    assert r0["faithful_seed"] != r1["faithful_seed"]
+    assert r0["slope"] == r1["slope"] and r0["log_volume"] == r1["log_volume"]   # no draw
+    for key in ("null_slope", "null_clustering_faithful", "null_clustering_corrected",
+                "null_clustering_corrected_lowdim", "entropy_corrected"):
+        assert r0[key] != r1[key], key
+
+
+def test_summary_rows_quantities_are_the_documented_ones():
+    g = pd.DataFrame({"layer": [7], "slope": [-0.4], "slope_ci_low": [-0.5], "slope_ci_high": [-0.3],
+                      "null_slope": [0.1], "log_volume": [2.0], "clustering_faithful": [1.0],
+                      "null_clustering_faithful": [0.5], "excess_clustering_faithful": [0.5],
+                      "clustering_corrected": [3.0], "null_clustering_corrected": [1.0],
+                      "excess_clustering_corrected": [2.0], "excess_clustering_corrected_ci_low": [1.5],
+                      "excess_clustering_corrected_ci_high": [2.5], "pca_dim": [50],
+                      "corrected_pca_dim": [50]})
+    rows = summary_rows(g, "m")
+    assert set(rows["quantity"]) == {
+        "powerlaw_slope", "powerlaw_slope_ci_low", "powerlaw_slope_ci_high", "null_slope", "log_volume",
+        "clustering_faithful", "null_clustering_faithful", "excess_clustering_faithful",
+        "clustering_corrected", "null_clustering_corrected", "excess_clustering_corrected",
+        "excess_clustering_corrected_ci_low", "excess_clustering_corrected_ci_high",
+        "steepest_slope_layer", "peak_clustering_layer_faithful", "peak_clustering_layer_corrected"}
+    one = rows.set_index(["quantity", "setting"])["value"]
+    assert one[("null_clustering_corrected", "layer=7,pca_dim=50")] == 1.0
+    assert one[("null_slope", "layer=7")] == 0.1
+
+
+def test_small_hand_cases_of_the_helpers():
+    # Gaussian entropy in float64 even from float32 eigenvalues
+    lam = np.array([0.3, 1.7, 2.9], dtype=np.float32)
+    exact = 1.5 * (1 + np.log(2 * np.pi)) + 0.5 * np.log(lam.astype(np.float64)).sum()
+    assert ent.gaussian_entropy(lam) == pytest.approx(exact, rel=1e-14)
+    # neighbours on a line 0, 1, 3, 7 (k = 2), sorted by distance
+    dist, idx = ent.knn_distances(np.array([[0.0], [1.0], [3.0], [7.0]]), 2)
+    assert idx.tolist() == [[1, 2], [0, 2], [1, 0], [2, 1]]
+    assert dist.tolist() == [[1, 3], [1, 2], [2, 3], [4, 6]]
+    # log volume of ranks 2..3 of (5, 4, 3, 2)
+    assert spec.log_volume(np.array([5.0, 4.0, 3.0, 2.0]), (2, 3)) == pytest.approx(np.log(12.0))
+    # null spectrum: min(n − 1, d) eigenvalues
+    assert spec.isotropic_null_spectrum(5, 10, 1.0, np.random.default_rng(0)).shape == (4,)
+
+
+def test_faithful_defaults_are_the_official_k1_and_30_resamples():
+    x = np.random.default_rng(2).standard_normal((25, 3)).astype(np.float32)
+    fc = ent.faithful_clustering(x, np.random.RandomState(0))
+    assert fc.values.shape == (30,)
+    np.testing.assert_array_equal(ent.faithful_knn_entropy(x, np.random.RandomState(1)),
+                                  ent.faithful_knn_entropy(x, np.random.RandomState(1), k=1))

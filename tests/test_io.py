@@ -438,3 +438,52 @@ def test_empty_or_garbled_sidecar_is_refused_as_unverifiable(tmp_path, content):
         io.read_npy(paths["npy"])
     assert "unverifiable" in str(err.value) and str(paths["npy"]) in str(err.value)
     assert "is empty or corrupt" in str(err.value)
+
+
+def test_wrong_identity_message_lists_each_key_and_names_the_producing_rule(tmp_path):
+    path = tmp_path / "a.npy"
+    io.write_npy(path, np.arange(3), producer="features_extract", identity={"layer": 1, "model": "m"})
+    with pytest.raises(CorruptArtifactError) as err:
+        io.read_npy(path, expect={"layer": 3, "model": "m", "sae": "s"})
+    msg = str(err.value)
+    assert "it records layer=1, model=m, sae=(none), and this job expects layer=3, model=m, sae=s" in msg
+    assert "(differs in layer, sae)" in msg
+    assert "`snakemake --cores all --forcerun features_extract`" in msg
+
+
+def test_missing_checksum_file_or_manifest_is_named(tmp_path):
+    io.write_tsv(tmp_path / "t.tsv", pd.DataFrame({"x": [1]}), producer="r")
+    io.sidecar(tmp_path / "t.tsv").unlink()
+    with pytest.raises(CorruptArtifactError) as err:
+        io.read_tsv(tmp_path / "t.tsv")
+    assert str(err.value).startswith(f"Cached artifact {tmp_path / 't.tsv'} is missing its checksum "
+                                     f"file t.tsv.sha256; it is made by rule `unknown`.")
+    with io.atomic_dir(tmp_path / "d", producer="r") as d:
+        (d / "w.bin").write_bytes(b"w")
+    (tmp_path / "d" / io.MANIFEST).unlink()
+    with pytest.raises(CorruptArtifactError, match=f"is missing its checksum manifest {io.MANIFEST}"):
+        io.verify(tmp_path / "d")
+
+
+def test_read_tsv_checks_the_identity(tmp_path):
+    io.write_tsv(tmp_path / "t.tsv", pd.DataFrame({"x": [1]}), identity={"layer": 1})
+    with pytest.raises(CorruptArtifactError, match="differs in layer"):
+        io.read_tsv(tmp_path / "t.tsv", expect={"layer": 2})
+
+
+def test_read_npz_returns_sparse_groups_as_one_matrix(tmp_path):
+    m = sp.csr_matrix(np.array([[0, 2], [3, 0]]))
+    io.write_npz(tmp_path / "a.npz", x=np.arange(3), m=m)
+    out = io.read_npz(tmp_path / "a.npz")
+    assert sorted(out) == ["m", "x"]
+    assert out["m"].toarray().tolist() == [[0, 2], [3, 0]]
+
+
+def test_sparse_rows_writer_makes_missing_folders_and_refuses_a_wrong_width(tmp_path):
+    path = tmp_path / "a" / "b" / "f.npz"
+    with io.SparseRowsWriter(path, "f", 3) as w:
+        with pytest.raises(ValueError, match="block has 2 columns, expected 3"):
+            w.append(np.ones((1, 2)))
+        w.append(np.eye(3))
+        w.close()
+    assert io.read_npz(path)["f"].toarray().tolist() == np.eye(3).tolist()

@@ -515,3 +515,41 @@ def test_align_lobe_ids_undoes_a_planted_relabelling():
     assert (out[keep] == reference[keep]).all()
     # the mapping is one-to-one: four lobes in, four distinct ids out
     assert sorted(set(out[out >= 0].tolist())) == [0, 1, 2, 3]
+
+
+def test_geometric_affinity_of_antipodal_and_parallel_rows_is_exact():
+    """[1, 1, 1]/√3 has a rounded self inner product of 1 + 2⁻⁵²: the cosines are clipped, so
+    the row and its opposite get exactly 1 and 0, not NaN."""
+    g = A.geometric_affinity(np.array([[1.0, 1.0, 1.0], [-1.0, -1.0, -1.0], [1.0, 0.0, 0.0]]))
+    assert g[0, 0] == 1.0 and g[0, 1] == 0.0 and g[1, 0] == 0.0
+    assert g[0, 2] == pytest.approx(1 - np.arccos(1 / np.sqrt(3)) / np.pi)
+
+
+def test_phi_is_shifted_by_one_by_default():
+    """Two features over 4 chunks, firing in chunks {0, 1} and {1, 2}: n11 = 1, n10 = n01 =
+    n00 = 1, so phi = (1·1 − 1·1)/√(2·2·2·2) = 0; the default adds 1 (the official code)."""
+    counts = np.array([[2, 1], [1, 2]])
+    occ = np.array([2, 2])
+    assert A.cooccurrence_affinity(counts, occ, 4, "phi")[0, 1] == 1.0
+    assert A.cooccurrence_affinity(counts, occ, 4, "phi", shift_phi=False)[0, 1] == 0.0
+
+
+@pytest.mark.parametrize("lobes, needle", [
+    ({"probe": {"ks": [3]}}, "key `lobes.probe.ks` = [3] lacks 2"),
+    ({"specialization": {"code_categories": ["py", "c"], "other_categories": ["c", "prose"]}},
+     "`lobes.specialization.other_categories` share categories ['c']"),
+    ({"figures": {"k": 5}}, "key `lobes.figures.k` = 5 is not in `lobes.ks` = [2, 3]"),
+])
+def test_lobes_cross_checks_name_the_key(lobes, needle):
+    cfg = {"features": {"layers": [1]}, "lobes": {"ks": [2, 3], **lobes}}
+    with pytest.raises(ConfigError) as err:
+        check_lobes_config(cfg)
+    assert str(err.value).startswith("Invalid config: key") and needle in str(err.value)
+
+
+def test_lobes_cross_checks_accept_consistent_settings():
+    check_lobes_config({"features": {"layers": [1]},
+                        "lobes": {"ks": [2, 3], "layers": [1], "probe": {"ks": [2]}, "figures": {"k": 3},
+                                  "specialization": {"code_categories": ["py"], "other_categories": ["prose"]}}})
+    check_lobes_config({"lobes": {"ks": [2], "probe": {"ks": None}, "figures": {"k": None}}})
+    check_lobes_config({})

@@ -161,3 +161,21 @@ def test_live_run_is_untouched_by_dry_and_real_runs_that_cannot_see_it(tmp_path)
     assert "A killed run left a stale lock (2)" in rerun.stderr
     assert (tmp_path / "results/summary/simulation.tsv").exists()
     assert list((tmp_path / resume.RUNS_DIR).iterdir()) == []
+
+
+def test_blocked_message_names_every_host_and_unknown_ones(monkeypatch):
+    """Records that cannot be proven stale: the message offers each recorded host ('?' for a
+    record without one), sorted, joined by 'or'."""
+    work = Path("/w")
+    a, b = work / resume.RUNS_DIR / "a.json", work / resume.RUNS_DIR / "b.json"
+    monkeypatch.setattr(resume, "_read_record", {a: {"host": "node-2"}, b: {}}.get)
+    msg = resume.blocked_message(work, ([], [], [], []), {a: ("x", "host node-2"), b: ("x", "no host")})
+    assert "either rerun on ? or node-2, where the record can be checked" in msg
+
+
+def test_end_run_is_idempotent(tmp_path):
+    record = tmp_path / "r.json"
+    record.write_text("{}")
+    resume.end_run(record)
+    resume.end_run(record)          # already gone: no error
+    assert not record.exists()

@@ -118,3 +118,30 @@ def test_hook_layer_read_from_saelens_metadata(tmp_path, hook, block):
     else:
         with pytest.raises(ConfigError, match="not the residual stream"):
             check_hook_layer(loaded, 3, "x", "features.sae")
+
+
+def test_lr_schedule_is_flat_then_linear_to_zero():
+    from concept_geometry.activations.sae import lr_factor
+
+    # 10 steps: decay starts at step 8 and reaches 0 at step 10
+    assert [lr_factor(s, 10) for s in (0, 7, 8, 9, 10)] == [1.0, 1.0, 1.0, 0.5, 0.0]
+    # 5 steps: decay from step 4 over one step
+    assert [lr_factor(s, 5) for s in (3, 4, 5)] == [1.0, 1.0, 0.0]
+    assert lr_factor(12, 10) == 0.0              # never negative
+
+
+def test_l1_warm_up_ramps_linearly_then_holds():
+    from concept_geometry.activations.sae import l1_at
+
+    assert [l1_at(s, 2.0, 4) for s in (0, 1, 3, 7)] == [0.5, 1.0, 2.0, 2.0]
+    assert l1_at(0, 2.0, 0) == 2.0
+
+
+def test_gemma_scope_lowercase_weight_names_load(tmp_path):
+    p = write_gemma_scope_params(tmp_path / "upper")
+    (tmp_path / "lower").mkdir()
+    np.savez(tmp_path / "lower" / "params.npz", w_enc=p["W_enc"], w_dec=p["W_dec"], b_enc=p["b_enc"],
+             b_dec=p["b_dec"], threshold=p["threshold"])
+    sae = load_gemma_scope_npz(tmp_path / "lower" / "params.npz")
+    assert np.array_equal(sae.W_enc.detach().numpy(), p["W_enc"])
+    assert np.array_equal(sae.W_dec.detach().numpy(), p["W_dec"])

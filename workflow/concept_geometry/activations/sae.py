@@ -178,6 +178,22 @@ class TrainResult:
     l0: float              # mean active features per token on the held-back part
 
 
+def lr_factor(step: int, steps: int) -> float:
+    """Learning-rate multiplier at ``step`` of ``steps``: 1 for the first 80% of the steps,
+    then linear to 0 at ``steps``."""
+    decay_start = int(0.8 * steps)
+    if step < decay_start:
+        return 1.0
+    return max(0.0, (steps - step) / max(1, steps - decay_start))
+
+
+def l1_at(step: int, l1_coefficient: float, warm_up_steps: int) -> float:
+    """L1 coefficient at ``step`` (0-based): ramped linearly over ``warm_up_steps`` (0: none)."""
+    if not warm_up_steps:
+        return l1_coefficient
+    return l1_coefficient * min(1.0, (step + 1) / warm_up_steps)
+
+
 def train_sae(acts: np.ndarray, width: int, steps: int, batch_size: int, lr: float,
               l1_coefficient: float, l1_warm_up_steps: int, seed: int,
               progress: bool = True) -> TrainResult:
@@ -208,14 +224,12 @@ def train_sae(acts: np.ndarray, width: int, steps: int, batch_size: int, lr: flo
     with torch.no_grad():
         sae.b_dec.copy_(x_train.mean(0))
     opt = torch.optim.Adam(sae.parameters(), lr=lr, betas=(0.9, 0.999))
-    decay_start = int(0.8 * steps)
-    sched = torch.optim.lr_scheduler.LambdaLR(
-        opt, lambda s: 1.0 if s < decay_start else max(0.0, (steps - s) / max(1, steps - decay_start)))
+    sched = torch.optim.lr_scheduler.LambdaLR(opt, lambda s: lr_factor(s, steps))
     losses = np.zeros(steps, dtype=np.float32)
     bar = tqdm(range(steps), desc=f"train SAE d={d} F={width}", disable=not progress, mininterval=2)
     for step in bar:
         idx = torch.randint(0, x_train.shape[0], (min(batch_size, x_train.shape[0]),), generator=gen)
-        coef = l1_coefficient * min(1.0, (step + 1) / l1_warm_up_steps) if l1_warm_up_steps else l1_coefficient
+        coef = l1_at(step, l1_coefficient, l1_warm_up_steps)
         out = sae.training_forward_pass(TrainStepInput(
             sae_in=x_train[idx], coefficients={"l1": coef}, dead_neuron_mask=None,
             n_training_steps=step, is_logging_step=False))
