@@ -307,7 +307,9 @@ def test_report_end_to_end(tmp_path, snakemake_runner):
                      & (headline.setting == "experiment=full")]
     # the simulation is the paper's own model (the latent-concept model)
     assert steer[["comparison", "same_model"]].values.tolist() == [["same model", 1]]
-    counts = summary[summary.quantity.str.endswith("_n_concepts")]["value"]
+    text_values = pd.read_csv(work / "results/summary.tsv", sep="\t", dtype=str,
+                              keep_default_na=False)
+    counts = text_values[text_values.quantity.str.endswith("_n_concepts")]["value"]
     assert len(counts) and all(v.isdigit() for v in counts)   # counts print as integers
     reported = [s for s in ["simulation", "alignment", "features", "crystals", "lobes", "galaxy"]
                 if s in cfg["stages"]]
