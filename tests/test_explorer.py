@@ -75,7 +75,7 @@ def test_layer_explorer_in_headless_chromium(tmp_path):
     activation, snippet = write_contexts(tmp_path)
     cfg = {"stages": ["features", "lobes"],
            "features": {"model": {"name": MODEL}, "corpus": {"name": CORPUS}, "layers": [LAYER]},
-           "lobes": {"ks": [2, 3], "figures": {"embedding": "pca"}}}
+           "lobes": {"measures": ["jaccard", "phi"], "ks": [2, 3], "figures": {"embedding": "pca"}}}
     (tmp_path / "tiny.yaml").write_text(yaml.safe_dump(cfg))
     page = tmp_path / f"results/explorer/{MODEL}/{CORPUS}/layer_{LAYER}.html"
     run_snakemake(tmp_path, tmp_path / "tiny.yaml", str(page.relative_to(tmp_path)),
@@ -91,8 +91,8 @@ def test_layer_explorer_in_headless_chromium(tmp_path):
         # every one of the 60 features is mapped and drawn
         assert b.eval("window.explorer.nPoints") == 60
         assert b.eval("document.getElementById('map').dataset.drawn") == "60"
-        # each colouring: 5 measures + geometric, 2 ks, 2 variants
-        assert b.eval("document.getElementById('colouring').options.length") == 6 * 2 * 2
+        # each colouring: 2 measures + geometric, 2 ks, 2 variants
+        assert b.eval("document.getElementById('colouring').options.length") == 3 * 2 * 2
 
         # search a context substring spanning two WordPiece tokens
         b.eval("(() => { const s = document.getElementById('search'); s.value = 'ZEBRAS';"
