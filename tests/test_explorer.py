@@ -75,11 +75,12 @@ def test_layer_explorer_in_headless_chromium(tmp_path):
     activation, snippet = write_contexts(tmp_path)
     cfg = {"stages": ["features", "lobes"],
            "features": {"model": {"name": MODEL}, "corpus": {"name": CORPUS}, "layers": [LAYER]},
-           "lobes": {"ks": [2, 3], "figures": {"embedding": "pca"}}}
+           "lobes": {"measures": ["jaccard", "phi"], "ks": [2, 3], "figures": {"embedding": "pca"}}}
     (tmp_path / "tiny.yaml").write_text(yaml.safe_dump(cfg))
     page = tmp_path / f"results/explorer/{MODEL}/{CORPUS}/layer_{LAYER}.html"
     run_snakemake(tmp_path, tmp_path / "tiny.yaml", str(page.relative_to(tmp_path)),
-                  "--allowed-rules", "lobes_cluster", "lobes_specialization", "lobes_explorer")
+                  "--allowed-rules", "lobes_cluster", "lobes_specialization", "lobes_embed",
+                  "lobes_explorer")
     html = page.read_text()
     assert "http://" not in html and "https://" not in html and " src=" not in html  # offline
     io.verify(page)  # written through the checksummed writer
@@ -91,8 +92,8 @@ def test_layer_explorer_in_headless_chromium(tmp_path):
         # every one of the 60 features is mapped and drawn
         assert b.eval("window.explorer.nPoints") == 60
         assert b.eval("document.getElementById('map').dataset.drawn") == "60"
-        # each colouring: 5 measures + geometric, 2 ks, 2 variants
-        assert b.eval("document.getElementById('colouring').options.length") == 6 * 2 * 2
+        # each colouring: 2 measures + geometric, 2 ks, 2 variants
+        assert b.eval("document.getElementById('colouring').options.length") == 3 * 2 * 2
 
         # search a context substring spanning two WordPiece tokens
         b.eval("(() => { const s = document.getElementById('search'); s.value = 'ZEBRAS';"
@@ -216,3 +217,18 @@ def test_crystals_page_in_headless_chromium(tmp_path):
         assert b.eval("document.getElementById('map').dataset.drawn") == str(
             int((relation[held] == "plural").sum()))
         assert b.console_errors == []
+
+
+def test_explorer_map_reuses_the_figure_map_only_when_it_holds_every_feature():
+    from concept_geometry.explorer.layer import explorer_map
+    from concept_geometry.lobes.plots import feature_cloud_2d
+
+    decoder = np.random.default_rng(0).standard_normal((50, 6))
+    planted = (np.arange(50), np.full((50, 2), 7.0))  # recognisable: not what PCA gives
+    idx, xy = explorer_map(decoder, planted, "pca", 0, None)
+    assert (xy == 7.0).all() and idx.tolist() == list(range(50))
+    for figure, max_points in [((np.arange(20), np.zeros((20, 2))), None), (planted, 30)]:
+        idx, xy = explorer_map(decoder, figure, "pca", 0, max_points)
+        want_idx, want_xy = feature_cloud_2d(decoder, "pca", 0, max_points)
+        assert idx.tolist() == want_idx.tolist() and len(idx) == (max_points or 50)
+        np.testing.assert_allclose(xy, want_xy)

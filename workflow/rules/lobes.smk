@@ -178,6 +178,7 @@ rule lobes_explorer:
         cooccurrence=f"{FEATURES_DIR}/cooccurrence.npz",
         firings=f"{FEATURES_DIR}/firings.npz",
         contexts=f"{FEATURES_DIR}/top_contexts.npz",
+        embedding=f"{LOBES_DIR}/embedding_2d.npz",  # reused when it maps every feature
     output:
         html=report(
             EXPLORER_PAGE,

@@ -4,7 +4,6 @@ from __future__ import annotations
 
 import base64
 import json
-from collections import Counter
 from pathlib import Path
 
 import numpy as np
@@ -171,20 +170,34 @@ def _html_escape(text: str) -> str:
     return text.replace("&", "&amp;").replace("<", "&lt;").replace(">", "&gt;")
 
 
-def layer_explorer_page(*, decoder: np.ndarray, firing_blocks, chunk_category: np.ndarray,
-                        occurrences: np.ndarray, n_chunks: int, labels: pd.DataFrame,
-                        specialization: pd.DataFrame, contexts: dict, embedding: str, seed: int,
-                        max_points: int | None, title: str, threshold: float) -> str:
-    """The HTML page of one layer, from the stage artifacts' arrays.
-
-    decoder: (F, d) W_dec; firing_blocks: (chunk numbers, CSR block) of firings.npz with
-    chunk_category (n_chunks,); occurrences, n_chunks: cooccurrence.npz; labels,
-    specialization: the lobes tables; contexts: top_contexts.npz. The map is the lobes
-    figure's 2-D method (``feature_cloud_2d``) over ``max_points`` features (None: all).
-    """
+def explorer_map(decoder: np.ndarray, figure_map: tuple[np.ndarray, np.ndarray], embedding: str,
+                 seed: int, max_points: int | None) -> tuple[np.ndarray, np.ndarray]:
+    """The explorer's 2-D map: the lobes figure's own map (``figure_map`` = (indices, coords)
+    of embedding_2d.npz, made by ``feature_cloud_2d`` with the same method and seed) when it
+    already holds every feature the explorer shows, else ``feature_cloud_2d`` over
+    ``max_points`` features (None: all)."""
     from ..lobes.plots import feature_cloud_2d
 
-    feature, coords = feature_cloud_2d(decoder, embedding, seed, max_points)
+    n = decoder.shape[0]
+    idx, coords = figure_map
+    if (max_points is None or max_points >= n) and len(idx) == n:
+        return np.asarray(idx), np.asarray(coords)
+    return feature_cloud_2d(decoder, embedding, seed, max_points)
+
+
+def layer_explorer_page(*, decoder: np.ndarray, figure_map: tuple, firing_blocks,
+                        chunk_category: np.ndarray, occurrences: np.ndarray, n_chunks: int,
+                        labels: pd.DataFrame, specialization: pd.DataFrame, contexts: dict,
+                        embedding: str, seed: int, max_points: int | None, title: str,
+                        threshold: float) -> str:
+    """The HTML page of one layer, from the stage artifacts' arrays.
+
+    decoder: (F, d) W_dec; figure_map: (indices, coords) of the lobes figure's 2-D map;
+    firing_blocks: (chunk numbers, CSR block) of firings.npz with chunk_category (n_chunks,);
+    occurrences, n_chunks: cooccurrence.npz; labels, specialization: the lobes tables;
+    contexts: top_contexts.npz. The map: ``explorer_map``.
+    """
+    feature, coords = explorer_map(decoder, figure_map, embedding, seed, max_points)
     categories, counts = category_counts(firing_blocks, chunk_category, decoder.shape[0])
     data = layer_explorer_data(feature=feature, coords=coords, labels=labels,
                                occurrences=occurrences, n_chunks=n_chunks, categories=categories,
