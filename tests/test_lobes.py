@@ -638,8 +638,8 @@ def test_cluster_measure_passes_the_official_int64_phi_on(monkeypatch):
 
 
 def test_a_lobe_without_features_never_wins():
-    """k = 3 but lobe 2 has no feature: its score is 0, not whatever memory held (numpy
-    warns when a masked division leaves entries uninitialised: no warning may be raised)."""
+    """k = 3 but lobe 2 has no feature: its score is 0 (no 0/0), so it never wins; the
+    division raises no floating-point warning."""
     import warnings
 
     lobes = np.array([0, 0, 1, 1])
