@@ -647,3 +647,17 @@ def test_a_lobe_without_features_never_wins():
     with warnings.catch_warnings():
         warnings.simplefilter("error")
         np.testing.assert_array_equal(chunk_winners(fire, lobes, 3), [0, 1, 0])
+
+
+def test_code_lobe_against_named_other_categories():
+    """Code chunks won by lobe 0; prose by lobe 1; web by lobe 0. Against prose only, the
+    code lobe (0) differs from the other lobe (1); against every non-code chunk (prose + web:
+    lobe 0 wins 2 of 3) it does not."""
+    winners = np.array([0, 0, 1, 0, 0])
+    category = np.array(["code", "code", "prose", "web", "web"])
+    named = find_code_lobe(winners, category, ["code"], ["prose"], 2)
+    assert (named.code_lobe, named.other_lobe, named.found) == (0, 1, True)
+    assert named.code_share == 1.0 and named.other_share_in_code_lobe == 0.0
+    rest = find_code_lobe(winners, category, ["code"], None, 2)
+    assert (rest.code_lobe, rest.other_lobe, rest.found) == (0, 0, False)
+    assert rest.other_share_in_code_lobe == pytest.approx(2 / 3)
