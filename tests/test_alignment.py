@@ -13,6 +13,7 @@ import torch
 
 from concept_geometry.alignment import checks, geometry, matrices, pairs, toy_lm
 from concept_geometry.errors import ConfigError, InputDataError
+from concept_geometry.simulation import dag as dagmod
 from concept_geometry.simulation.dag import concept_vectors, joint_distribution, random_dag
 from tiny_models import make_tiny_gemma2, make_tiny_llama, make_word_tokenizer
 
@@ -44,7 +45,8 @@ def test_pair_filter_without_bos():
     relaxed = pairs.filter_pairs(no_bos_added, concepts, require_bos=False)
     assert relaxed["kept"].tolist() == [True] and relaxed["base_id"].tolist() == [4]
     no_bos_token = toy_lm.build_word_tokenizer(["<pad>", "<unk>", "</s>", "actor", "actress"], bos=None)
-    with pytest.raises(ConfigError, match="require_bos"):
+    with pytest.raises(ConfigError, match=r"^Invalid config: key `alignment\.models\[\]\.require_bos` "
+                                          r"is true but the tokenizer has no BOS token"):
         pairs.filter_pairs(no_bos_token, concepts, require_bos=True)
     assert pairs.filter_pairs(no_bos_token, concepts, require_bos=False)["target_id"].tolist() == [4]
 
@@ -384,7 +386,12 @@ def test_toy_training_learns_and_saves(tmp_path):
     concepts = toy_lm.toy_concepts(toy.text.vocab)
     frame = pairs.filter_pairs(tok, concepts)
     assert frame["kept"].all() and len(frame) == sum(len(c.pairs) for c in concepts) >= 3
-    assert json.loads((tmp_path / "toy" / "dag.json").read_text())["m"] == 3
+    saved = json.loads((tmp_path / "toy" / "dag.json").read_text())
+    assert saved["m"] == 3
+    # the saved law is the trained one: the DAG rebuilt from the file has the same joint
+    back = dagmod.Dag(saved["m"], [tuple(p) for p in saved["parents"]],
+                      [np.asarray(c) for c in saved["cpts"]])
+    np.testing.assert_array_equal(joint_distribution(back), joint_distribution(toy.dag))
 
 
 # --- config --------------------------------------------------------------------------------
@@ -615,3 +622,97 @@ def test_a_word_without_own_tokens_has_no_token_id():
 
 def test_alignment_checks_accept_a_config_without_the_section():
     checks.check_alignment_config({})
+
+
+# --- issue 15: mutation-testing gaps (summary by hand, ridge, dtypes, key in errors) --------
+
+def test_summary_of_a_hand_made_result():
+    """Every number of summary.json for a 2-concept result built by hand."""
+    result = geometry.AlignmentResult(
+        concepts=["a", "b"], directions={},
+        alignment=np.array([[0.8, -0.1], [0.3, -0.6]]),
+        orthogonality={("embedding", "euclidean"): np.array([[1.0, -0.3], [-0.3, 1.0]])},
+        random_pairs=np.array([-0.2, 0.4]),
+        null_diag_mean_abs=np.array([0.1, 0.2, 0.3, 0.4]),
+        null_diag_row_max=np.array([1, 2, 1, 0]))
+    frame = pd.DataFrame({"concept": ["a", "a", "b", "c"], "kept": [True, True, True, False],
+                          "reason": ["kept", "kept", "kept", "same_id"]})
+    out = geometry.summarise(result, frame, False, extra_key=7)
+    assert (out["n_pairs_total"], out["n_pairs_kept"], out["n_concepts"], out["n_concepts_used"]) == (4, 3, 3, 2)
+    assert out["concepts_without_pairs"] == ["c"]
+    assert out["pairs_kept_per_concept"] == {"a": 2, "b": 1} and out["drop_reasons"] == {"same_id": 1}
+    assert out["diag_mean_abs"] == pytest.approx(0.7) and out["diag_mean"] == pytest.approx(0.1)
+    assert out["diag_min"] == pytest.approx(-0.6) and out["diag_row_max"] == 2
+    assert out["offdiag_mean_abs"] == pytest.approx(0.2)
+    sd = np.sqrt((0.15 ** 2 + 0.05 ** 2 + 0.05 ** 2 + 0.15 ** 2) / 3)  # ddof 1, by hand
+    null = out["diag_null"]
+    assert null["draws"] == 4 and null["mean_abs"] == pytest.approx(0.25)
+    assert null["sd_abs"] == pytest.approx(sd) and null["row_max_mean"] == pytest.approx(1.0)
+    assert null["z"] == pytest.approx((0.7 - 0.25) / sd) and null["p"] == pytest.approx(1 / 5)
+    assert out["diag_verdict"] == "does not stand out"  # z > 3 but 4 draws cannot give p < 0.05
+    assert out["random_pairs_mean_abs"] == pytest.approx(0.3)
+    assert out["orth_mean_abs"]["embedding"]["euclidean"] == pytest.approx(0.3)
+    assert out["orth_median_abs"]["embedding"]["euclidean"] == pytest.approx(0.3)
+    assert out["tied"] is False and out["note"] == "" and out["extra_key"] == 7
+
+
+def test_ridge_reaches_both_causal_inner_products():
+    """ridge r adds r * mean eigenvalue = r tr(Cov) / d to every eigenvalue: the causal metric
+    is (Cov + r tr(Cov)/d I)^-1, the dual one Cov(γ) + r tr(Cov(γ))/d I."""
+    rng = np.random.default_rng(13)
+    emb, unemb, frame = _anisotropic_pairs(rng)
+    d, ridge = emb.shape[1], 0.5
+    res = geometry.analyse(emb, unemb, False, frame, np.arange(300), np.random.default_rng(0),
+                           ridge=ridge)
+
+    def shrunk(x):
+        cov = np.cov(x.T, bias=True)
+        return cov + ridge * np.trace(cov) / d * np.eye(d)
+
+    for space, x in (("embedding", emb), ("unembedding", unemb)):
+        np.testing.assert_allclose(res.orthogonality[(space, "causal")],
+                                   _closed_form_cos(res.directions[space], np.linalg.inv(shrunk(x))),
+                                   atol=1e-8, err_msg=space)
+    np.testing.assert_allclose(res.orthogonality[("embedding", "causal_dual")],
+                               _closed_form_cos(res.directions["embedding"], shrunk(unemb)), atol=1e-8)
+
+
+def test_null_verdict_computes_in_double_precision():
+    """A float32 null near 1e4 (10000 + k / 1024, k = 0..19, exact in float32): mean 10000 +
+    9.5 / 1024, sd (ddof 1) sqrt(35) / 1024; float32 arithmetic would be off by ~0.4 %."""
+    null = (np.float32(10000.0) + np.arange(20, dtype=np.float32) / np.float32(1024)).astype(np.float32)
+    out = geometry.null_verdict(10000.05, null)
+    assert out["z"] == pytest.approx((0.05 - 9.5 / 1024) / (np.sqrt(35) / 1024), rel=1e-9)
+
+
+def test_bfloat16_tensors_become_float32_arrays():
+    """bf16 checkpoints (Gemma, Llama-3): numpy has no bfloat16, the tensor is upcast first."""
+    got = matrices._as_float32(torch.tensor([[1.5, -2.0], [0.25, 3.0]], dtype=torch.bfloat16))
+    assert got.dtype == np.float32
+    np.testing.assert_array_equal(got, np.array([[1.5, -2.0], [0.25, 3.0]], dtype=np.float32))
+
+
+def test_unloadable_model_folder_error_names_the_config_key(tmp_path):
+    """No safetensors and no other weights: the full-model fallback fails naming the key."""
+    from concept_geometry.errors import MissingResourceError
+    from transformers import LlamaConfig
+
+    LlamaConfig(vocab_size=12, hidden_size=8, intermediate_size=16, num_hidden_layers=1,
+                num_attention_heads=2).save_pretrained(str(tmp_path / "m"))
+    with pytest.raises(MissingResourceError, match=r"config key `alignment\.models\[x\]\.path`"):
+        matrices.load_embedding_matrices(str(tmp_path / "m"), key="alignment.models[x].path")
+
+
+def test_word_pairs_that_do_not_tokenize_are_refused():
+    """Fewer than two concepts with a kept pair: InputDataError naming the file and the key,
+    with the drop reasons counted; two concepts with a kept pair pass."""
+    tok = make_word_tokenizer(WORDS)
+    concepts = [pairs.Concept("g", (("actor", "actress"),)),
+                pairs.Concept("h", (("ice cream", "king"), ("zebra", "king")))]
+    frame = pairs.filter_pairs(tok, concepts)
+    with pytest.raises(InputDataError, match=r"1 of 3 pairs survive.*in 1 concept\(s\).*"
+                                             r"base:multi_token\(2\) \(1\), base:unknown_token \(1\).*"
+                                             r"`alignment.models\[m\]`'s `require_bos"):
+        pairs.require_tokenizable(frame, "words/", "alignment.models[m]")
+    two = pairs.filter_pairs(tok, concepts[:1] + [pairs.Concept("h", (("king", "queen"),))])
+    pairs.require_tokenizable(two, "words/", "alignment.models[m]")

@@ -207,9 +207,11 @@ def test_pipeline_specialization_uses_histogram_then_heldout_chunks():
     assert verdicts["phi"]["faithful"]["code_lobe"] == 0
     assert verdicts["phi"]["corrected"]["code_lobe"] == 1
     assert set(spec["variant"]) == {"faithful", "corrected"}
-    with pytest.raises(InputDataError):
-        specialization(labels, fire, category, np.array(["histogram"] * 4), cfg, doc_id=doc_id,
-                       histogram_documents=doc_id)
+    assert spec.index.tolist() == list(range(len(spec)))  # one table, rows numbered afresh
+    with pytest.raises(InputDataError, match="No `heldout` chunks in the firings x.npz: the "
+                                             "corrected specialisation needs them"):
+        specialization(labels, fire, category, np.array(["histogram"] * 4), cfg, "x.npz",
+                       doc_id=doc_id, histogram_documents=doc_id)
 
 
 def test_config_check_requires_k2_and_known_layers():
@@ -553,3 +555,109 @@ def test_lobes_cross_checks_accept_consistent_settings():
                                   "specialization": {"code_categories": ["py"], "other_categories": ["prose"]}}})
     check_lobes_config({"lobes": {"ks": [2], "probe": {"ks": None}, "figures": {"k": None}}})
     check_lobes_config({})
+
+
+# --- issue 15: mutation-testing gaps ------------------------------------------------------
+
+def test_feature_data_checks_name_the_problem():
+    from concept_geometry.lobes.pipeline import check_inputs
+
+    counts, occ, dec = np.zeros((3, 3)), np.zeros(3), np.zeros((3, 2))
+    check_inputs(counts, occ, 5, dec)
+    with pytest.raises(InputDataError, match=r"decoder \(2, 2\); all must have the same number"):
+        check_inputs(counts, occ, 5, np.zeros((2, 2)), "layer 1")
+    with pytest.raises(InputDataError, match=r"layer 1 count no histogram chunks \(n_chunks=0\).*"
+                                             r"Enlarge `features.corpus` or lower the chunk size, "
+                                             r"then re-run\.$"):
+        check_inputs(counts, occ, 0, dec, "layer 1")
+
+
+def test_summary_rows_name_variant_route_and_code_lobe_by_hand():
+    from concept_geometry.lobes.pipeline import summary_rows
+
+    tests = pd.DataFrame({"measure": ["phi", "phi"], "k": [2, 2], "variant": ["faithful", "corrected"],
+                          "ami": [0.5, 0.4], "ami_z": [3.0, 2.0], "balanced_accuracy": [0.9, 0.8],
+                          "acc_z": [4.0, 5.0], "ami_p": [0.01, 0.02], "acc_p": [0.03, 0.04],
+                          "clustering": ["dense", "sparse"], "n_excluded": [0, 7]})
+    verdicts = {"phi": {"faithful": {"found": True}, "corrected": None}}
+    rows = summary_rows(tests, verdicts, 3, "m").set_index(["quantity", "setting"])["value"]
+    assert rows[("ami_z", "layer=3,measure=phi,k=2,variant=faithful")] == 3.0
+    assert rows[("acc_p", "layer=3,measure=phi,k=2,variant=corrected,clustering=sparse")] == 0.04
+    assert rows[("n_excluded", "layer=3,variant=corrected")] == 7
+    assert rows[("code_lobe_found", "layer=3,measure=phi,k=2,variant=faithful")] == 1.0
+    assert np.isnan(rows[("code_lobe_found", "layer=3,measure=phi,k=2,variant=corrected,clustering=sparse")])
+    assert len(rows) == 2 * 6 + 1 + 2
+
+
+def test_tests_table_counts_excluded_features_and_draws_per_measure():
+    """Corrected lobes with 3 of 20 features excluded (-1): 17 tested, 3 excluded; faithful
+    keeps all 20. Two measures with identical lobes get their own probe null draws."""
+    from concept_geometry.lobes.pipeline import LABEL_COLUMNS, run_tests
+
+    rng = np.random.default_rng(1)
+    lobe = np.tile([0, 1], 10)
+    corrected = lobe.copy()
+    corrected[[0, 5, 9]] = -1
+    labels = pd.DataFrame([(v, "dense", m, 2, f, (lobe if v == "faithful" else corrected)[f])
+                           for v in ("faithful", "corrected") for m in ("phi", "jaccard", A.GEOMETRIC)
+                           for f in range(20)], columns=LABEL_COLUMNS)
+    cfg = {"measures": ["phi", "jaccard"], "ks": [2], "ami": {"n_permutations": 5},
+           "probe": {"ks": None, "n_null": 4, "faithful_train_fraction": 0.5, "n_splits": 2,
+                     "C": 1.0, "max_iter": 50}}
+    table = run_tests(labels, rng.standard_normal((20, 3)), cfg, seed=0, layer=1)
+    by = table.set_index(["measure", "variant"])
+    assert by.loc[("phi", "corrected"), "n_features"] == 17 and by.loc[("phi", "corrected"), "n_excluded"] == 3
+    assert by.loc[("phi", "faithful"), "n_features"] == 20 and by.loc[("phi", "faithful"), "n_excluded"] == 0
+    for variant in ("faithful", "corrected"):
+        assert by.loc[("phi", variant), "ami"] == by.loc[("jaccard", variant), "ami"]
+    assert (by.loc[("phi", "corrected"), "acc_null_mean"] != by.loc[("jaccard", "corrected"), "acc_null_mean"]
+            or by.loc[("phi", "faithful"), "acc_null_mean"] != by.loc[("jaccard", "faithful"), "acc_null_mean"])
+
+
+def test_cluster_measure_passes_the_official_int64_phi_on(monkeypatch):
+    """Two features firing together in exactly half of T = 2^22 chunks: phi = 1, affinity
+    phi + 1 = 2; in int64 the margin product (2^21 · 2^21)^2 = 2^84 wraps to 0, the ratio is
+    undefined, set to 0, so the official affinity is 1 everywhere."""
+    from concept_geometry.lobes import clustering
+
+    seen = {}
+
+    def capture(affinity, ks, seed, n_init=None):
+        seen["affinity"] = affinity.copy()
+        return {k: np.zeros(affinity.shape[0], dtype=np.int64) for k in ks}
+
+    monkeypatch.setattr(clustering, "spectral_lobes_dense", capture)
+    t = 2 ** 22
+    counts, occ = np.full((2, 2), t // 2), np.full(2, t // 2)
+    clustering.cluster_measure("phi", [2], 0, method="dense", counts=counts, occurrences=occ,
+                               n_chunks=t, official_int64=True)
+    np.testing.assert_array_equal(seen["affinity"], np.ones((2, 2)))
+    clustering.cluster_measure("phi", [2], 0, method="dense", counts=counts, occurrences=occ,
+                               n_chunks=t)
+    np.testing.assert_allclose(seen["affinity"], np.full((2, 2), 2.0))
+
+
+def test_a_lobe_without_features_never_wins():
+    """k = 3 but lobe 2 has no feature: its score is 0 (no 0/0), so it never wins; the
+    division raises no floating-point warning."""
+    import warnings
+
+    lobes = np.array([0, 0, 1, 1])
+    fire = sp.csr_matrix(np.array([[1, 0, 0, 0], [0, 0, 1, 1], [1, 1, 1, 0]]))
+    with warnings.catch_warnings():
+        warnings.simplefilter("error")
+        np.testing.assert_array_equal(chunk_winners(fire, lobes, 3), [0, 1, 0])
+
+
+def test_code_lobe_against_named_other_categories():
+    """Code chunks won by lobe 0; prose by lobe 1; web by lobe 0. Against prose only, the
+    code lobe (0) differs from the other lobe (1); against every non-code chunk (prose + web:
+    lobe 0 wins 2 of 3) it does not."""
+    winners = np.array([0, 0, 1, 0, 0])
+    category = np.array(["code", "code", "prose", "web", "web"])
+    named = find_code_lobe(winners, category, ["code"], ["prose"], 2)
+    assert (named.code_lobe, named.other_lobe, named.found) == (0, 1, True)
+    assert named.code_share == 1.0 and named.other_share_in_code_lobe == 0.0
+    rest = find_code_lobe(winners, category, ["code"], None, 2)
+    assert (rest.code_lobe, rest.other_lobe, rest.found) == (0, 0, False)
+    assert rest.other_share_in_code_lobe == pytest.approx(2 / 3)

@@ -191,7 +191,11 @@ def test_entropy_floor_is_in_nats_and_below_every_cross_entropy():
 
     half = np.array([[0.5, 0.25, 0.25]])
     assert entropy(half) == pytest.approx(1.5 * np.log(2), rel=1e-12)
-    assert entropy(np.array([[1.0, 0.0, 0.0]])) == 0.0
+    import warnings
+
+    with warnings.catch_warnings():
+        warnings.simplefilter("error")  # 0 log 0 = 0 without a floating-point warning
+        assert entropy(np.array([[1.0, 0.0, 0.0]])) == 0.0
     assert entropy(np.array([[0.5, 0.25, 0.25], [1.0, 0.0, 0.0]])) == pytest.approx(
         0.75 * np.log(2), rel=1e-12)
     rng = np.random.default_rng(0)
@@ -318,6 +322,7 @@ def test_concept_log_odds_hand_computed():
     np.testing.assert_allclose(out["logodds_var"], [a.var(), b.var()])
     np.testing.assert_allclose(out["logodds_rel_sd"], [a.std() / a.mean(), b.std() / b.mean()])
     assert out["n_logodds_contexts"].tolist() == [2, 3]
+    assert out["n_logodds_contexts"].dtype.kind == "i"  # counts: written as 3, not 3.0
     # |mean| below 0.1 is floored: log-odds +-0.01 -> sd 0.01 / 0.1.
     g_small = np.array([[0.0, 0.0], [0.0, 0.0], [0.01, 0.0], [0.01, 0.0]])
     out = log_odds_spread(np.array([[1.0, 0], [-1.0, 0]]), g_small, np.arange(4),
@@ -400,3 +405,108 @@ def test_full_experiment_adds_the_other_optimiser_when_asked():
     assert set(res.concepts["optimizer"]) == {"gd", "adam"}
     assert set(res.curve["setting"]) == {"all", "optimizer=adam"}
     assert res.concepts["logodds_var"].notna().all()
+    # m = 3, all contexts: concept i is unknown in 3^2 = 9 of them; rel_sd = sd / max(|mean|, 0.1)
+    c = res.concepts
+    assert (c["n_logodds_contexts"] == 9).all()
+    np.testing.assert_allclose(c["logodds_rel_sd"],
+                               np.sqrt(c["logodds_var"]) / np.maximum(c["logodds_mean"].abs(), 0.1))
+
+
+# --- issue 15: mutation-testing gaps ------------------------------------------------------
+
+def test_linearity_metrics_on_planted_directions():
+    """f(x) = Σ over known-1 concepts of a_i, g(y) = Σ over 1-bits of b_i: every steering
+    vector of i is b_i, every embedding difference a_i, so both cosines are 1 and the
+    alignment is cos(a_i, b_i) = 1, 1/√2, 0 as planted. Dropping outputs 000 and 111 leaves
+    2 steering pairs per concept; keeping only 000 and 001 leaves concept 2 one pair (no
+    cosine) and concepts 0, 1 none (no direction, no alignment)."""
+    from concept_geometry.simulation.experiments import linearity_metrics
+
+    m = 3
+    a = np.eye(4)[:3]
+    b = np.array([[1.0, 0, 0, 0], [1.0, 1.0, 0, 0], [0, 0, 0, 2.0]])
+    g = dm.concept_vectors(m).astype(float) @ b
+    ctx = dm.all_contexts(m)
+    f = (ctx == 1).astype(float) @ a
+    out = linearity_metrics(f, g, ctx, m)
+    np.testing.assert_allclose(out["steering_cos"], 1.0)
+    np.testing.assert_allclose(out["embedding_cos"], 1.0)
+    np.testing.assert_allclose(out["alignment_cos"], [1.0, 1 / np.sqrt(2), 0.0], atol=1e-12)
+    assert out["n_steering"].tolist() == [4, 4, 4] and out["n_embedding"].tolist() == [9, 9, 9]
+    np.testing.assert_allclose(out["unembedding_dirs"], b)
+    np.testing.assert_allclose(out["embedding_dirs"], a)
+    kept = np.ones(8, bool)
+    kept[[0, 7]] = False
+    assert linearity_metrics(f, g, ctx, m, kept)["n_steering"].tolist() == [2, 2, 2]
+    only = np.zeros(8, bool)
+    only[[0, 1]] = True
+    few = linearity_metrics(f, g, ctx, m, only)
+    assert few["n_steering"].tolist() == [0, 0, 1]
+    assert np.isnan(few["steering_cos"]).all()
+    assert np.isnan(few["unembedding_dirs"][:2]).all() and np.isnan(few["alignment_cos"][:2]).all()
+    assert few["alignment_cos"][2] == pytest.approx(0.0, abs=1e-12)
+
+
+def test_replicates_draw_their_own_output_and_context_subsets():
+    """At kept fractions 0.5 each replicate draws its own subsets of the 16 outputs and 81
+    contexts (so the steering and embedding pair counts differ between replicates), and the
+    same replicate draws the same ones again."""
+    problem = make_problem(4, 0.5, master_seed=0, replicate=0)
+    train = TrainConfig(steps=1, lr=1.0, init_scale=1e-3, log_every=1)
+    counts = []
+    for r in range(4):
+        met, info = run_setting(problem, 4, 0.5, 0.5, train, master_seed=0, replicate=r)
+        assert info["n_outputs"] == 8 and info["n_contexts"] <= round(0.5 * 81)
+        counts.append((tuple(met["n_steering"]), tuple(met["n_embedding"])))
+    assert len({c[0] for c in counts}) > 1 and len({c[1] for c in counts}) > 1
+    met, _ = run_setting(problem, 4, 0.5, 0.5, train, master_seed=0, replicate=2)
+    assert (tuple(met["n_steering"]), tuple(met["n_embedding"])) == counts[2]
+
+
+def test_cosine_measures_vectors_down_to_the_zero_threshold():
+    """A vector of norm exactly metrics._EPS still has a direction; a shorter one does not."""
+    from concept_geometry.simulation.metrics import _EPS, cosine
+
+    tiny, shorter, x = np.array([_EPS, 0.0]), np.array([_EPS / 2, 0.0]), np.array([1.0, 0.0])
+    assert np.linalg.norm(tiny) == _EPS
+    assert cosine(tiny, x) == pytest.approx(1.0) and cosine(x, tiny) == pytest.approx(1.0)
+    assert np.isnan(cosine(shorter, x)) and np.isnan(cosine(x, shorter))
+
+
+def test_training_curve_steps_and_the_last_loss_is_checked():
+    """Logged steps 0, 20, 40 and the end (50); zero steps: one point, the uniform start
+    ln 4; a rate that blows up on the only step is caught at the end (step 1)."""
+    from concept_geometry.simulation.model import TrainingDiverged
+
+    p = np.full((4, 4), 0.01)
+    p[:, 0] = 0.97
+    res = train_log_linear(p, 2, TrainConfig(steps=50, lr=1.0, init_scale=1e-3, log_every=20), seed=0)
+    assert [row["step"] for row in res.curve] == [0, 20, 40, 50]
+    assert res.curve[0]["loss"] == pytest.approx(np.log(4), rel=1e-4)
+    assert res.curve[-1]["loss"] == res.final_loss
+    zero = train_log_linear(p, 2, TrainConfig(steps=0, lr=1.0, init_scale=1e-3, log_every=20), seed=0)
+    assert [row["step"] for row in zero.curve] == [0]
+    assert zero.final_loss == pytest.approx(np.log(4), rel=1e-4)
+    with pytest.raises(TrainingDiverged) as exc:
+        train_log_linear(p, 2, TrainConfig(steps=1, lr=1e6, init_scale=1e-3, log_every=20), seed=0)
+    assert exc.value.step == 1 and exc.value.loss > 10 * np.log(4)
+
+
+def test_headline_orthogonality_uses_the_full_experiment_only():
+    """Mean |cos| of independent and dependent concept pairs over experiment=full,
+    setting=all only (not the Adam contrast, not the dimension sweep)."""
+    import pandas as pd
+
+    from concept_geometry.simulation.summary import headline_rows
+
+    summary = pd.DataFrame({"experiment": ["full"], "setting": ["all"], "steering_cos": [0.9],
+                            "embedding_cos": [0.8], "alignment_cos": [0.7], "final_loss": [1.0]})
+    orth = pd.DataFrame({"experiment": ["full", "full", "full", "full", "dimension"],
+                         "setting": ["all", "all", "all", "optimizer=adam", "d=2"],
+                         "independent": [True, True, False, True, False],
+                         "cos": [0.1, -0.3, -0.5, 0.9, 0.7]})
+    head = headline_rows(summary, orth).set_index(["quantity", "setting"])["value"]
+    assert head[("orth_abs_cos_independent", "experiment=full")] == pytest.approx(0.2)
+    assert head[("n_pairs_independent", "experiment=full")] == 2
+    assert head[("orth_abs_cos_dependent", "experiment=full")] == pytest.approx(0.5)
+    assert head[("n_pairs_dependent", "experiment=full")] == 1

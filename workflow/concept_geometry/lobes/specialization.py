@@ -39,7 +39,7 @@ def chunk_winners(firings: sp.spmatrix, lobes: np.ndarray, k: int,
                            shape=(lobes.shape[0], k))
     fired = (sp.csr_matrix(firings, dtype=np.float64) @ onehot).toarray()  # (n_chunks, k)
     sizes = np.bincount(lobes[keep], minlength=k).astype(np.float64)
-    frac = np.divide(fired, sizes, out=np.zeros_like(fired), where=sizes > 0)
+    frac = fired / np.maximum(sizes, 1.0)  # an empty lobe: nothing fired in it, 0 / 1 = 0
     winners = frac.argmax(axis=1)
     winners[fired.sum(axis=1) == 0] = unscored
     return winners
