@@ -2,11 +2,9 @@
 
 from __future__ import annotations
 
-import json
-
 import numpy as np
 
-from .layer import ASSETS, _b64, _html_escape
+from .layer import _b64, render_page
 
 SPACES = {"raw": "raw (first two PCs)", "distractor_removed": "distractor removed (first two PCs)",
           "lda": "corrected, held-out LDA"}
@@ -34,11 +32,7 @@ def crystals_explorer_data(*, coords: dict, relation: np.ndarray, inputs: np.nda
 
 
 def render_crystals_explorer(data: dict) -> str:
-    page = (ASSETS / "crystals.html").read_text()
-    script = (ASSETS / "crystals.js").read_text()
-    blob = json.dumps(data, ensure_ascii=False, separators=(",", ":")).replace("<", "\\u003c")
-    return (page.replace("__TITLE__", _html_escape(data["title"]))
-            .replace("/*__DATA__*/", blob).replace("/*__SCRIPT__*/", script))
+    return render_page("crystals", data)
 
 
 def crystals_explorer_page(*, views: dict, pairs, title: str) -> str:

@@ -2,12 +2,10 @@
 
 from __future__ import annotations
 
-import json
-
 import numpy as np
 import pandas as pd
 
-from .layer import ASSETS, _b64, _html_escape
+from .layer import _b64, render_page
 
 
 def decoder_cloud_2d(decoder: np.ndarray, max_points: int, seed: int) -> tuple[np.ndarray, np.ndarray]:
@@ -51,11 +49,7 @@ def galaxy_explorer_data(*, spectrum: pd.DataFrame, galaxy: pd.DataFrame, clouds
 
 
 def render_galaxy_explorer(data: dict) -> str:
-    page = (ASSETS / "galaxy.html").read_text()
-    script = (ASSETS / "galaxy.js").read_text()
-    blob = json.dumps(data, separators=(",", ":")).replace("<", "\\u003c")
-    return (page.replace("__TITLE__", _html_escape(data["title"]))
-            .replace("/*__DATA__*/", blob).replace("/*__SCRIPT__*/", script))
+    return render_page("galaxy", data)
 
 
 def galaxy_explorer_page(*, decoders: dict, spectrum: pd.DataFrame, galaxy: pd.DataFrame,

@@ -156,14 +156,20 @@ def layer_explorer_data(*, feature: np.ndarray, coords: np.ndarray, labels: pd.D
     }
 
 
-def render_layer_explorer(data: dict) -> str:
-    """The self-contained HTML page of one layer (data inlined; no network access)."""
-    page = (ASSETS / "layer.html").read_text()
-    script = (ASSETS / "layer.js").read_text()
+def render_page(asset: str, data: dict) -> str:
+    """The self-contained HTML page ``assets/<asset>.html`` with ``assets/<asset>.js`` and
+    ``data`` inlined (no network access); ``data["title"]`` is the page title."""
+    page = (ASSETS / f"{asset}.html").read_text()
+    script = (ASSETS / f"{asset}.js").read_text()
     # JSON inside <script>: "<" escaped so no "</script>" in a token can end the element.
     blob = json.dumps(data, ensure_ascii=False, separators=(",", ":")).replace("<", "\\u003c")
     return (page.replace("__TITLE__", _html_escape(data["title"]))
             .replace("/*__DATA__*/", blob).replace("/*__SCRIPT__*/", script))
+
+
+def render_layer_explorer(data: dict) -> str:
+    """The self-contained HTML page of one layer."""
+    return render_page("layer", data)
 
 
 def _html_escape(text: str) -> str:
