@@ -1,14 +1,13 @@
 """Embedding vs unembedding concept directions of one causal LM (Jiang et al. §5)."""
-import sys
-from pathlib import Path
 
-sys.path.insert(0, str(Path(snakemake.scriptdir).parent))  # noqa: F821 (so conda envs need no install)
-import numpy as np  # noqa: E402
+import _workflow_path  # first: puts workflow/ (the package) on sys.path
 
-from concept_geometry import io, seeding  # noqa: E402
-from concept_geometry.alignment import geometry, matrices, pairs  # noqa: E402
-from concept_geometry.models import load_tokenizer  # noqa: E402
-from concept_geometry.runner import run  # noqa: E402
+import numpy as np
+
+from concept_geometry import io, seeding
+from concept_geometry.alignment import geometry, matrices, pairs
+from concept_geometry.models import load_tokenizer
+from concept_geometry.runner import run
 
 
 def main(smk, log):

@@ -1,13 +1,12 @@
 """Headline numbers of every alignment model: results/summary/alignment.tsv."""
-import sys
-from pathlib import Path
 
-sys.path.insert(0, str(Path(snakemake.scriptdir).parent))  # noqa: F821 (so conda envs need no install)
-import pandas as pd  # noqa: E402
+import _workflow_path  # first: puts workflow/ (the package) on sys.path
 
-from concept_geometry import io  # noqa: E402
-from concept_geometry.alignment import geometry  # noqa: E402
-from concept_geometry.runner import run  # noqa: E402
+import pandas as pd
+
+from concept_geometry import io
+from concept_geometry.alignment import geometry
+from concept_geometry.runner import run
 
 
 def main(smk, log):

@@ -1,12 +1,11 @@
 """Train the toy Llama on latent-concept text; save it (save_pretrained) and its concept pairs."""
-import sys
-import time
-from pathlib import Path
+import _workflow_path  # first: puts workflow/ (the package) on sys.path
 
-sys.path.insert(0, str(Path(snakemake.scriptdir).parent))  # noqa: F821 (so conda envs need no install)
-from concept_geometry import io  # noqa: E402
-from concept_geometry.alignment import pairs, toy_lm  # noqa: E402
-from concept_geometry.runner import run  # noqa: E402
+import time
+
+from concept_geometry import io
+from concept_geometry.alignment import pairs, toy_lm
+from concept_geometry.runner import run
 
 
 def main(smk, log):

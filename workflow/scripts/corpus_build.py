@@ -1,12 +1,10 @@
 """Build the corpus (documents + category + histogram/heldout split) named by features.corpus."""
-import sys
-from pathlib import Path
 
-sys.path.insert(0, str(Path(snakemake.scriptdir).parent))  # noqa: F821 (so conda envs need no install)
-from concept_geometry.runner import run  # noqa: E402
-from concept_geometry import io  # noqa: E402
-from concept_geometry.corpus import load_corpus, split_documents, write_documents  # noqa: E402
-from concept_geometry.seeding import derive_seed  # noqa: E402
+import _workflow_path  # first: puts workflow/ (the package) on sys.path
+
+from concept_geometry.corpus import load_corpus, split_documents, write_documents
+from concept_geometry.runner import run
+from concept_geometry.seeding import derive_seed
 
 
 def main(smk, log):

@@ -1,11 +1,14 @@
 """Crystals: distractors, LDA, silhouettes, clusters and crystal quality of one layer."""
-import sys
-from pathlib import Path
 
-sys.path.insert(0, str(Path(snakemake.scriptdir).parent))  # noqa: F821 (so conda envs need no install)
-import sklearn.cluster, sklearn.discriminant_analysis, sklearn.metrics  # noqa: E402,F401 (loaded before run() pins BLAS/OpenMP threads)
-from concept_geometry.runner import run  # noqa: E402
-from concept_geometry import io  # noqa: E402
+import _workflow_path  # first: puts workflow/ (the package) on sys.path
+
+# sklearn is loaded before run() pins the BLAS/OpenMP threads.
+import sklearn.cluster  # noqa: F401
+import sklearn.discriminant_analysis  # noqa: F401
+import sklearn.metrics  # noqa: F401
+
+from concept_geometry import io
+from concept_geometry.runner import run
 
 
 def main(smk, log):

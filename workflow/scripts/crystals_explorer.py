@@ -1,11 +1,10 @@
 """Interactive crystals page of one layer (issue 18): relation pairs in 2-D, three views."""
-import sys
-from pathlib import Path
 
-sys.path.insert(0, str(Path(snakemake.scriptdir).parent))  # noqa: F821 (so conda envs need no install)
-from concept_geometry.runner import run  # noqa: E402
-from concept_geometry import io  # noqa: E402
-from concept_geometry.explorer import crystals_explorer_page  # noqa: E402
+import _workflow_path  # first: puts workflow/ (the package) on sys.path
+
+from concept_geometry import io
+from concept_geometry.explorer import crystals_explorer_page
+from concept_geometry.runner import run
 
 
 def main(smk, log):

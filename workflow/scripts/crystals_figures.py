@@ -1,10 +1,9 @@
 """Crystals figures of one layer: 2-D views by relation, PC1 vs length difference, quality."""
-import sys
-from pathlib import Path
 
-sys.path.insert(0, str(Path(snakemake.scriptdir).parent))  # noqa: F821 (so conda envs need no install)
-from concept_geometry.runner import run  # noqa: E402
-from concept_geometry import io  # noqa: E402
+import _workflow_path  # first: puts workflow/ (the package) on sys.path
+
+from concept_geometry import io
+from concept_geometry.runner import run
 
 
 def main(smk, log):

@@ -1,13 +1,12 @@
 """Co-occurrence counts over the histogram chunks of one layer, plus the layer's meta.json."""
-import sys
-from pathlib import Path
 
-sys.path.insert(0, str(Path(snakemake.scriptdir).parent))  # noqa: F821 (so conda envs need no install)
-from concept_geometry.runner import run  # noqa: E402
-from concept_geometry import io  # noqa: E402
-import numpy as np  # noqa: E402
+import _workflow_path  # first: puts workflow/ (the package) on sys.path
 
-from concept_geometry.activations.cooccurrence import CooccurrenceAccumulator  # noqa: E402
+import numpy as np
+
+from concept_geometry import io
+from concept_geometry.activations.cooccurrence import CooccurrenceAccumulator
+from concept_geometry.runner import run
 
 
 def main(smk, log):

@@ -1,19 +1,18 @@
 """One forward pass over the corpus: per-layer SAE firing sets of every full chunk."""
+import _workflow_path  # first: puts workflow/ (the package) on sys.path
+
 import contextlib
-import sys
-from pathlib import Path
 
-sys.path.insert(0, str(Path(snakemake.scriptdir).parent))  # noqa: F821 (so conda envs need no install)
-from concept_geometry.runner import run  # noqa: E402
-from concept_geometry import io  # noqa: E402
-import numpy as np  # noqa: E402
+import numpy as np
 
-from concept_geometry.activations.contexts import TopContexts, token_strings  # noqa: E402
-from concept_geometry.activations.extract import extract_firings  # noqa: E402
-from concept_geometry.activations.sae import check_sae_fits  # noqa: E402
-from concept_geometry.activations.stage import load_model_and_tokenizer, load_sae_for_layer  # noqa: E402
-from concept_geometry.corpus import read_documents  # noqa: E402
-from concept_geometry.errors import InputDataError  # noqa: E402
+from concept_geometry import io
+from concept_geometry.activations.contexts import TopContexts, token_strings
+from concept_geometry.activations.extract import extract_firings
+from concept_geometry.activations.sae import check_sae_fits
+from concept_geometry.activations.stage import load_model_and_tokenizer, load_sae_for_layer
+from concept_geometry.corpus import read_documents
+from concept_geometry.errors import InputDataError
+from concept_geometry.runner import run
 
 
 def main(smk, log):

@@ -1,13 +1,13 @@
+import _workflow_path  # first: puts workflow/ (the package) on sys.path
+
 import sys
-from pathlib import Path
 
-sys.path.insert(0, str(Path(snakemake.scriptdir).parent))  # noqa: F821 (so conda envs need no install)
-import pandas as pd  # noqa: E402
-from tqdm import tqdm  # noqa: E402
+import pandas as pd
+from tqdm import tqdm
 
-from concept_geometry import io  # noqa: E402
-from concept_geometry.galaxy import GALAXY_COLUMNS, analyse_layer  # noqa: E402
-from concept_geometry.runner import run  # noqa: E402
+from concept_geometry import io
+from concept_geometry.galaxy import GALAXY_COLUMNS, analyse_layer
+from concept_geometry.runner import run
 
 
 def main(smk, log):

@@ -1,12 +1,11 @@
 """Spectral lobes of one layer's SAE features, per co-occurrence measure, k and variant, plus
 the geometric clusters of the decoder directions (Li et al. 2024, Sec. 4) -> labels.tsv."""
-import sys
-from pathlib import Path
 
-sys.path.insert(0, str(Path(snakemake.scriptdir).parent))  # noqa: F821 (so conda envs need no install)
-from concept_geometry.runner import run  # noqa: E402
-from concept_geometry import io  # noqa: E402
-from concept_geometry.lobes import pipeline  # noqa: E402
+import _workflow_path  # first: puts workflow/ (the package) on sys.path
+
+from concept_geometry import io
+from concept_geometry.lobes import pipeline
+from concept_geometry.runner import run
 
 
 def main(smk, log):

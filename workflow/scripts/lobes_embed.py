@@ -1,11 +1,10 @@
 """2-D map (t-SNE or PCA) of one layer's decoder directions for the feature-cloud figure."""
-import sys
-from pathlib import Path
 
-sys.path.insert(0, str(Path(snakemake.scriptdir).parent))  # noqa: F821 (so conda envs need no install)
-from concept_geometry.runner import run  # noqa: E402
-from concept_geometry import io  # noqa: E402
-from concept_geometry.lobes.plots import feature_cloud_2d  # noqa: E402
+import _workflow_path  # first: puts workflow/ (the package) on sys.path
+
+from concept_geometry import io
+from concept_geometry.lobes.plots import feature_cloud_2d
+from concept_geometry.runner import run
 
 
 def main(smk, log):

@@ -1,13 +1,12 @@
 """Which lobe wins each chunk, per document category; faithful (histogram documents) and
 corrected (held-out documents); code-lobe verdict (Li et al. 2024, Figs. 4-5)."""
-import sys
-from pathlib import Path
 
-sys.path.insert(0, str(Path(snakemake.scriptdir).parent))  # noqa: F821 (so conda envs need no install)
-from concept_geometry.runner import run  # noqa: E402
-from concept_geometry import io  # noqa: E402
-from concept_geometry.corpus import read_documents  # noqa: E402
-from concept_geometry.lobes import pipeline  # noqa: E402
+import _workflow_path  # first: puts workflow/ (the package) on sys.path
+
+from concept_geometry import io
+from concept_geometry.corpus import read_documents
+from concept_geometry.lobes import pipeline
+from concept_geometry.runner import run
 
 
 def main(smk, log):

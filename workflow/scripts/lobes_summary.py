@@ -1,13 +1,12 @@
 """Headline rows of the lobes stage for the report -> results/summary/lobes.tsv."""
-import sys
-from pathlib import Path
 
-sys.path.insert(0, str(Path(snakemake.scriptdir).parent))  # noqa: F821 (so conda envs need no install)
-from concept_geometry.runner import run  # noqa: E402
-from concept_geometry import io, report  # noqa: E402
-import pandas as pd  # noqa: E402
+import _workflow_path  # first: puts workflow/ (the package) on sys.path
 
-from concept_geometry.lobes import pipeline  # noqa: E402
+import pandas as pd
+
+from concept_geometry import io, report
+from concept_geometry.lobes import pipeline
+from concept_geometry.runner import run
 
 
 def main(smk, log):

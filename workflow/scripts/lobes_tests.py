@@ -1,15 +1,14 @@
 """Does function predict geometry? AMI permutation test and logistic-regression probe vs
 random unit vectors, faithful and corrected variants (Li et al. 2024, Fig. 3), for one
 co-occurrence measure -> tests/<measure>.tsv."""
-import sys
-from pathlib import Path
 
-sys.path.insert(0, str(Path(snakemake.scriptdir).parent))  # noqa: F821 (so conda envs need no install)
-from concept_geometry.runner import run  # noqa: E402
-from concept_geometry import io  # noqa: E402
-from tqdm import tqdm  # noqa: E402
+import _workflow_path  # first: puts workflow/ (the package) on sys.path
 
-from concept_geometry.lobes import pipeline  # noqa: E402
+from tqdm import tqdm
+
+from concept_geometry import io
+from concept_geometry.lobes import pipeline
+from concept_geometry.runner import run
 
 
 def main(smk, log):

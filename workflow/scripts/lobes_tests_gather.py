@@ -1,11 +1,11 @@
 """Concatenate the per-measure test tables of one layer -> tests.tsv (the contract table)."""
-import sys
-from pathlib import Path
 
-sys.path.insert(0, str(Path(snakemake.scriptdir).parent))  # noqa: F821 (so conda envs need no install)
-from concept_geometry.runner import run  # noqa: E402
-from concept_geometry import io  # noqa: E402
-import pandas as pd  # noqa: E402
+import _workflow_path  # first: puts workflow/ (the package) on sys.path
+
+import pandas as pd
+
+from concept_geometry import io
+from concept_geometry.runner import run
 
 
 def main(smk, log):

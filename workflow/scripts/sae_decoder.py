@@ -1,12 +1,11 @@
 """The decoder matrix W_dec (n_features, d_model) float32 of one SAE."""
-import sys
-from pathlib import Path
 
-sys.path.insert(0, str(Path(snakemake.scriptdir).parent))  # noqa: F821 (so conda envs need no install)
-from concept_geometry.runner import run  # noqa: E402
-from concept_geometry import io  # noqa: E402
-from concept_geometry.activations.sae import check_sae_fits, decoder_matrix  # noqa: E402
-from concept_geometry.activations.stage import load_sae_for_layer, model_hidden_size  # noqa: E402
+import _workflow_path  # first: puts workflow/ (the package) on sys.path
+
+from concept_geometry import io
+from concept_geometry.activations.sae import check_sae_fits, decoder_matrix
+from concept_geometry.activations.stage import load_sae_for_layer, model_hidden_size
+from concept_geometry.runner import run
 
 
 def main(smk, log):

@@ -1,13 +1,12 @@
 """One SAE (model, SAE set, layer) in SAELens disk format: trained, pretrained or local."""
-import sys
-from pathlib import Path
 
-sys.path.insert(0, str(Path(snakemake.scriptdir).parent))  # noqa: F821 (so conda envs need no install)
-from concept_geometry.runner import run  # noqa: E402
-from concept_geometry import io  # noqa: E402
-from concept_geometry.activations.sae import check_sae_fits, sae_description, train_sae  # noqa: E402
-from concept_geometry.activations.stage import load_sae_for_layer, model_hidden_size  # noqa: E402
-from concept_geometry.seeding import derive_seed  # noqa: E402
+import _workflow_path  # first: puts workflow/ (the package) on sys.path
+
+from concept_geometry import io
+from concept_geometry.activations.sae import check_sae_fits, sae_description, train_sae
+from concept_geometry.activations.stage import load_sae_for_layer, model_hidden_size
+from concept_geometry.runner import run
+from concept_geometry.seeding import derive_seed
 
 
 def main(smk, log):

@@ -1,14 +1,13 @@
 """Cache a seeded sample of residual activations (histogram documents) to train SAEs on."""
-import sys
-from pathlib import Path
 
-sys.path.insert(0, str(Path(snakemake.scriptdir).parent))  # noqa: F821 (so conda envs need no install)
-from concept_geometry.runner import run  # noqa: E402
-from concept_geometry import io  # noqa: E402
-from concept_geometry.activations.extract import sample_activations  # noqa: E402
-from concept_geometry.activations.stage import load_model_and_tokenizer  # noqa: E402
-from concept_geometry.corpus import read_documents  # noqa: E402
-from concept_geometry.seeding import derive_seed  # noqa: E402
+import _workflow_path  # first: puts workflow/ (the package) on sys.path
+
+from concept_geometry import io
+from concept_geometry.activations.extract import sample_activations
+from concept_geometry.activations.stage import load_model_and_tokenizer
+from concept_geometry.corpus import read_documents
+from concept_geometry.runner import run
+from concept_geometry.seeding import derive_seed
 
 
 def main(smk, log):

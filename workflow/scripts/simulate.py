@@ -1,11 +1,10 @@
 """Train the latent-concept models of one experiment x replicate; write tidy tables."""
-import sys
-from pathlib import Path
 
-sys.path.insert(0, str(Path(snakemake.scriptdir).parent))  # noqa: F821 (so conda envs need no install)
-from concept_geometry.runner import run  # noqa: E402
-from concept_geometry import io  # noqa: E402
-from concept_geometry.simulation.experiments import run_experiment  # noqa: E402
+import _workflow_path  # first: puts workflow/ (the package) on sys.path
+
+from concept_geometry import io
+from concept_geometry.runner import run
+from concept_geometry.simulation.experiments import run_experiment
 
 
 def main(smk, log):

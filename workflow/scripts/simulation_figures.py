@@ -1,12 +1,11 @@
 """Figures of the simulation study (dynamics, sweeps, orthogonality)."""
-import sys
-from pathlib import Path
 
-sys.path.insert(0, str(Path(snakemake.scriptdir).parent))  # noqa: F821 (so conda envs need no install)
-from concept_geometry.runner import run  # noqa: E402
-from concept_geometry import io  # noqa: E402
-from concept_geometry.plotting import config_caption, save_figure  # noqa: E402
-from concept_geometry.simulation import plots  # noqa: E402
+import _workflow_path  # first: puts workflow/ (the package) on sys.path
+
+from concept_geometry import io
+from concept_geometry.plotting import config_caption, save_figure
+from concept_geometry.runner import run
+from concept_geometry.simulation import plots
 
 
 def main(smk, log):

@@ -1,11 +1,10 @@
 """Headline rows of the simulation study: results/summary/simulation.tsv."""
-import sys
-from pathlib import Path
 
-sys.path.insert(0, str(Path(snakemake.scriptdir).parent))  # noqa: F821 (so conda envs need no install)
-from concept_geometry.runner import run  # noqa: E402
-from concept_geometry import io, report  # noqa: E402
-from concept_geometry.simulation.summary import headline_rows  # noqa: E402
+import _workflow_path  # first: puts workflow/ (the package) on sys.path
+
+from concept_geometry import io, report
+from concept_geometry.runner import run
+from concept_geometry.simulation.summary import headline_rows
 
 
 def main(smk, log):

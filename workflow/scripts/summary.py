@@ -1,12 +1,10 @@
 """results/summary.tsv: every stage's headline numbers joined with the papers' numbers."""
 
-import sys
-from pathlib import Path
 
-sys.path.insert(0, str(Path(snakemake.scriptdir).parent))  # noqa: F821 (so conda envs need no install)
-from concept_geometry.runner import run  # noqa: E402
-from concept_geometry import io  # noqa: E402
-from concept_geometry import report  # noqa: E402
+import _workflow_path  # first: puts workflow/ (the package) on sys.path
+
+from concept_geometry import io, report
+from concept_geometry.runner import run
 
 
 def main(smk, log):
