@@ -23,11 +23,9 @@ def main(smk, log):
     mats = matrices.load_embedding_matrices(p.spec, key)
     log.info("phase: %s via %s, shape %s, tied=%s", mats.names, mats.source,
              mats.embedding.shape, mats.tied)
-    vocab = min(mats.embedding.shape[0], mats.unembedding.shape[0], len(tokenizer))
-    special = set(tokenizer.all_special_ids)
-    candidates = np.array([i for i in range(vocab) if i not in special])
+    vocab, candidates = matrices.candidate_tokens(mats, tokenizer)
     frame = pairs.drop_out_of_range(frame, vocab)
-    rng = seeding.rng(p.seed, "alignment", p.name)
+    rng = seeding.alignment_rng(p.seed, p.name)
     log.info("phase: directions, alignment, orthogonality, random-pair baseline, diagonal null")
     result = geometry.analyse(mats.embedding, mats.unembedding, mats.tied, frame, candidates, rng,
                               p.ridge, p.draws, p.null_draws)

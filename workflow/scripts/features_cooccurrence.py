@@ -6,6 +6,7 @@ import numpy as np
 
 from concept_geometry import io
 from concept_geometry.activations.cooccurrence import CooccurrenceAccumulator
+from concept_geometry.activations.stage import layer_meta
 from concept_geometry.runner import run
 
 
@@ -22,13 +23,11 @@ def main(smk, log):
     io.write_npz(smk.output.cooccurrence, identity=smk.params.identity, counts=counts, occurrences=occurrences, n_chunks=np.int64(n_chunks))
     stats = io.read_json(smk.input.stats)[f"layer_{smk.wildcards.layer}"]
     sae = io.read_json(smk.input.sae_info, expect=smk.params.sae_identity)
-    meta = {"model": smk.wildcards.model, "model_path": smk.params.model_spec, "corpus": smk.wildcards.corpus,
-            "layer": int(smk.wildcards.layer), "sae": sae, "threshold": smk.params.threshold,
-            "chunk_size": smk.params.chunk_size, "max_length": smk.params.max_length,
-            "n_features": n_features, "n_chunks_total": int(len(hist)),
-            "n_chunks_histogram": int(n_chunks), "n_chunks_heldout": int((~hist).sum()),
-            "n_documents": int(len(set(data["doc_id"].tolist()))),
-            "features_ever_fired": int((occurrences > 0).sum()), **{f"sae_{k}": v for k, v in stats.items()}}
+    meta = layer_meta(model=smk.wildcards.model, model_path=smk.params.model_spec,
+                      corpus=smk.wildcards.corpus, layer=int(smk.wildcards.layer), sae=sae,
+                      threshold=smk.params.threshold, chunk_size=smk.params.chunk_size,
+                      max_length=smk.params.max_length, split=data["split"], doc_id=data["doc_id"],
+                      occurrences=occurrences, n_chunks_histogram=n_chunks, stats=stats)
     io.write_json(smk.output.meta, meta, identity=smk.params.identity)
 
 

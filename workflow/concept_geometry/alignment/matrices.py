@@ -17,7 +17,7 @@ from pathlib import Path
 import numpy as np
 
 from ..errors import MissingResourceError
-from ..models.loading import _how_to_fix, hub_reachable, load_model, resolve_model_path
+from ..models.loading import how_to_fix, hub_reachable, load_model, resolve_model_path
 
 SINGLE_FILE = "model.safetensors"
 INDEX_FILE = "model.safetensors.index.json"
@@ -41,6 +41,14 @@ class EmbeddingMatrices:
     tied: bool
     source: str
     names: tuple[str, str]
+
+
+def candidate_tokens(mats, tokenizer) -> tuple[int, np.ndarray]:
+    """(vocab, candidates): the vocabulary size that both matrices and the tokenizer cover, and
+    its token ids that are not special tokens (the random-pair baseline draws from these)."""
+    vocab = min(mats.embedding.shape[0], mats.unembedding.shape[0], len(tokenizer))
+    special = set(tokenizer.all_special_ids)
+    return vocab, np.array([i for i in range(vocab) if i not in special])
 
 
 def _find(names, suffixes) -> str | None:
@@ -118,7 +126,7 @@ def _snapshot_files(repo_id: str, key: str) -> Path:
         raise MissingResourceError(
             f"The model `{repo_id}` (config key `{key}`) is not a local folder and could not be "
             f"fetched from the Hugging Face hub ({'offline' if not online else type(err).__name__}"
-            f"{'' if not online else ': ' + str(err).splitlines()[0]}). {_how_to_fix(repo_id, key)}"
+            f"{'' if not online else ': ' + str(err).splitlines()[0]}). {how_to_fix(repo_id, key)}"
         ) from None
     folder = config.parent
     try:
