@@ -49,7 +49,7 @@ rule crystals_analyse:
         runtime=60,
     params:
         cfg=lambda wc: config["crystals"],
-        seed=derive_seed(config["seed"], "crystals", "analysis"),
+        seed=config["seed"],
     script:
         "../scripts/crystals_analyse.py"
 

@@ -4,14 +4,14 @@ import _workflow_path  # first: puts workflow/ (the package) on sys.path
 
 from concept_geometry.corpus import load_corpus, split_documents, write_documents
 from concept_geometry.runner import run
-from concept_geometry.seeding import derive_seed
+from concept_geometry.seeding import corpus_split_seed
 
 
 def main(smk, log):
     cfg = smk.params.cfg
     log.info("phase: load corpus (source=%s, n_documents=%d)", cfg["source"], cfg["n_documents"])
     docs = load_corpus(cfg, smk.params.path)
-    seed = derive_seed(smk.params.seed, "features", "split")
+    seed = corpus_split_seed(smk.params.seed)
     docs["split"] = split_documents(docs["category"].to_numpy(), smk.params.heldout_fraction, seed)
     log.info("phase: %d documents %s, split %s", len(docs), docs["category"].value_counts().to_dict(),
              docs["split"].value_counts().to_dict())

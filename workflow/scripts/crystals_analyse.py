@@ -13,13 +13,14 @@ from concept_geometry.runner import run
 
 def main(smk, log):
     from concept_geometry.crystals.analysis import analyse_layer
+    from concept_geometry.seeding import crystals_analysis_seed
 
     cfg = smk.params.cfg
     data = io.read_npz(smk.input.differences)
     log.info("phase: analyse %d difference vectors of dimension %d", *data["differences"].shape)
     res = analyse_layer(
         data["differences"], data["relation"], data["length_diff"],
-        last_subword_chars_diff=data["last_subword_chars_diff"], seed=smk.params.seed,
+        last_subword_chars_diff=data["last_subword_chars_diff"], seed=crystals_analysis_seed(smk.params.seed),
         lda_components=cfg["lda"]["n_components"], distractor_components=cfg["distractors"]["n_components"],
         corr_threshold=cfg["distractors"]["corr_threshold"], n_splits=cfg["silhouette"]["n_splits"],
         eval_fraction=cfg["eval_fraction"], silhouette_sample_size=cfg["silhouette"]["sample_size"],

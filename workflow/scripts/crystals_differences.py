@@ -11,14 +11,14 @@ def main(smk, log):
     from concept_geometry.crystals.differences import check_usable, relation_differences
     from concept_geometry.crystals.relations import load_relation_files, subsample_pairs
     from concept_geometry.models import load_model, load_tokenizer, n_layers
-    from concept_geometry.seeding import rng
+    from concept_geometry.seeding import crystals_subsample_rng
 
     cfg, p = smk.params.cfg, smk.params
     layer = "embed" if smk.wildcards.layer == "embed" else int(smk.wildcards.layer)
     convention = cfg["layer_convention"]
     log.info("phase: load %d relation files", len(smk.input.relations))
     pairs = load_relation_files(list(smk.input.relations))
-    pairs = subsample_pairs(pairs, cfg["max_pairs_per_relation"], rng(p.seed, "crystals", "subsample"))
+    pairs = subsample_pairs(pairs, cfg["max_pairs_per_relation"], crystals_subsample_rng(p.seed))
     log.info("phase: load model %s (%s)", p.model_spec, p.model_key)
     model = load_model(p.model_spec, p.model_key, cfg["model"]["dtype"], cfg["model"]["device"])
     tokenizer = load_tokenizer(p.model_spec, p.model_key)

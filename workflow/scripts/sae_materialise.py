@@ -6,7 +6,7 @@ from concept_geometry import io
 from concept_geometry.activations.sae import check_sae_fits, sae_description, train_sae
 from concept_geometry.activations.stage import load_sae_for_layer, model_hidden_size
 from concept_geometry.runner import run
-from concept_geometry.seeding import derive_seed
+from concept_geometry.seeding import sae_train_seed
 
 
 def main(smk, log):
@@ -16,7 +16,7 @@ def main(smk, log):
         acts = io.read_npy(smk.input.sample)
         log.info("phase: train SAE on %s activations (width %d, %d steps)", acts.shape, spec["width"], spec["steps"])
         res = train_sae(acts, spec["width"], spec["steps"], spec["batch_size"], spec["lr"], spec["l1_coefficient"],
-                        spec["l1_warm_up_steps"], derive_seed(smk.params.seed, "features", "sae", smk.wildcards.saeset, layer))
+                        spec["l1_warm_up_steps"], sae_train_seed(smk.params.seed, smk.wildcards.saeset, layer))
         sae = res.sae
         info.update(scale=res.scale, explained_variance=res.explained_variance, l0=res.l0,
                     loss_first=float(res.losses[0]), loss_last=float(res.losses[-10:].mean()))

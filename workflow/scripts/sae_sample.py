@@ -7,7 +7,7 @@ from concept_geometry.activations.extract import sample_activations
 from concept_geometry.activations.stage import load_model_and_tokenizer
 from concept_geometry.corpus import read_documents
 from concept_geometry.runner import run
-from concept_geometry.seeding import derive_seed
+from concept_geometry.seeding import sae_sample_seed
 
 
 def main(smk, log):
@@ -19,7 +19,7 @@ def main(smk, log):
     model, tokenizer, _ = load_model_and_tokenizer(p.model, p.model_spec, layers)
     log.info("phase: sample %d token activations at layers %s", p.n_tokens, layers)
     sample = sample_activations(model, tokenizer, texts, layers, p.n_tokens,
-                                derive_seed(p.seed, "features", "sae_sample"), p.model["batch_size"],
+                                sae_sample_seed(p.seed), p.model["batch_size"],
                                 p.max_length, p.drop_special, p.model["device"])
     for layer, path in zip(layers, smk.output.samples):
         io.write_npy(path, sample[layer])
