@@ -539,6 +539,21 @@ def read_tsv(path: str | Path, expect: dict | None = None):
     return pd.read_csv(resolve(path), sep="\t")
 
 
+def concat_tsv(paths: Sequence[str | Path], columns: Sequence[str] | None = None,
+               sort_by: str | Sequence[str] | None = None):
+    """The rows of the TSV tables ``paths``, in that order, as one DataFrame (the gather step of
+    per-layer or per-job tables); ``columns``: keep these, in this order; ``sort_by``: then sort
+    the rows by these columns."""
+    import pandas as pd
+
+    frame = pd.concat([read_tsv(p) for p in paths], ignore_index=True)
+    if columns is not None:
+        frame = frame[list(columns)]
+    if sort_by is not None:
+        frame = frame.sort_values(sort_by)
+    return frame
+
+
 def write_json(path: str | Path, obj: Any, producer: str | None = None,
                identity: dict | None = None) -> None:
     with atomic_path(path, producer, identity) as tmp:
