@@ -11,7 +11,6 @@ import pytest
 
 ROOT = Path(__file__).resolve().parents[1]
 sys.path.insert(0, str(ROOT / "workflow"))
-SHARED = ROOT.parent / "shared"
 
 # Tests never touch a hub.
 os.environ.setdefault("HF_HUB_OFFLINE", "1")

@@ -492,7 +492,7 @@ def test_preprocess_all_points_of_a_float32_cloud_in_float64():
 
 def test_entropy_points_may_equal_the_feature_count():
     from concept_geometry.errors import InputDataError
-    from concept_geometry.galaxy.analysis import _entropy_points
+    from concept_geometry.galaxy.checks import _entropy_points
 
     assert _entropy_points({"entropy": {"n_points": 50}}, 50) == 50
     assert _entropy_points({"entropy": {"n_points": None}}, 50) == 50

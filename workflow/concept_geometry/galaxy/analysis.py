@@ -14,11 +14,12 @@ import numpy as np
 import pandas as pd
 from scipy.stats import norm
 
-from ..errors import ConfigError, InputDataError
+from ..errors import InputDataError
 from ..seeding import derive_seed
 from ..seeding import rng as make_rng
 from . import entropy as ent
 from . import spectrum as spec
+from .checks import check_decoder_fits
 
 __all__ = ["LayerResult", "analyse_layer", "GALAXY_COLUMNS", "SPECTRUM_COLUMNS"]
 
@@ -54,18 +55,6 @@ class LayerResult:
     summary: dict[str, Any]
 
 
-def _entropy_points(cfg: dict, n_features: int) -> int:
-    n = cfg["entropy"]["n_points"]
-    if n is None:
-        return n_features
-    if n > n_features:
-        raise InputDataError(
-            f"`galaxy.entropy.n_points` = {n} but this SAE has only {n_features} features. "
-            f"Set `galaxy.entropy.n_points` to at most {n_features}, or to null to use every feature."
-        )
-    return int(n)
-
-
 def analyse_layer(decoder: np.ndarray, layer: int, cfg: dict, seed: int,
                   progress: Callable | None = None, log=None) -> LayerResult:
     """All galaxy quantities of one layer.
@@ -87,6 +76,7 @@ def analyse_layer(decoder: np.ndarray, layer: int, cfg: dict, seed: int,
     if w.ndim != 2 or not np.all(np.isfinite(w)):
         raise InputDataError(f"Decoder of layer {layer} must be a finite (n_features, d_model) matrix; got shape {w.shape}.")
     n_features, d_model = w.shape
+    n_points = check_decoder_fits(cfg, n_features, d_model, layer)
     fit_range = cfg["fit_range"]
 
     info("layer %s: covariance spectrum of %d × %d decoder rows", layer, n_features, d_model)
@@ -105,14 +95,7 @@ def analyse_layer(decoder: np.ndarray, layer: int, cfg: dict, seed: int,
     volume = spec.log_volume(eig, fit_range)
 
     e, fcfg, ccfg = cfg["entropy"], cfg["faithful"], cfg["corrected"]
-    n_points = _entropy_points(cfg, n_features)
     pca_dim, low_dim = int(e["pca_dim"]), int(ccfg["pca_dim"])
-    for key, dim in (("galaxy.entropy.pca_dim", pca_dim), ("galaxy.corrected.pca_dim", low_dim)):
-        if dim > min(n_points - 1, d_model):
-            raise ConfigError(
-                f"Invalid config: key `{key}` = {dim} exceeds min(n_points − 1, d_model) "
-                f"= {min(n_points - 1, d_model)} for layer {layer}. Lower `{key}`."
-            )
 
     # Faithful: the official pipeline end to end, one legacy RandomState (seed recorded).
     faithful_seed = derive_seed(seed, "galaxy", layer, "faithful")

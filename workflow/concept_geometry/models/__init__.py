@@ -3,6 +3,7 @@ capturing their residual stream (forward hooks, stopping after the deepest layer
 
 from .loading import (  # noqa: F401
     load_model,
+    load_model_config,
     load_tokenizer,
     model_blocks,
     n_layers,

@@ -17,7 +17,7 @@ from ..errors import MissingResourceError
 PACKAGE_PREFIX = "package:"
 
 
-def _how_to_fix(spec: str, key: str) -> str:
+def how_to_fix(spec: str, key: str) -> str:
     return (
         f"To use it offline, download it on a machine with network access "
         f"(e.g. `huggingface-cli download {spec} --local-dir /path/to/{Path(spec).name}`, after accepting "
@@ -102,7 +102,7 @@ def _load(loader, spec: str, key: str, what: str, markers=("config.json",), **kw
         raise MissingResourceError(
             f"The {what} `{spec}` (config key `{key}`) is not a local folder and could not be "
             f"fetched from the Hugging Face hub (offline, gated, or not cached): "
-            f"{str(err).splitlines()[0]}. {_how_to_fix(spec, key)}"
+            f"{str(err).splitlines()[0]}. {how_to_fix(spec, key)}"
         ) from None
 
 
@@ -114,12 +114,19 @@ def load_tokenizer(spec: str, key: str = "model"):
                  markers=("tokenizer_config.json", "tokenizer.json", "config.json"))
 
 
+def load_model_config(spec: str, key: str = "model"):
+    """The model's configuration (AutoConfig: config.json only, no weights)."""
+    from transformers import AutoConfig
+
+    return _load(AutoConfig.from_pretrained, spec, key, "model config")
+
+
 def load_model(spec: str, key: str = "model", dtype: str = "float32", device: str = "cpu"):
     """A model in eval mode: AutoModelForCausalLM for causal LMs, else AutoModel."""
     import torch
-    from transformers import AutoConfig, AutoModel, AutoModelForCausalLM
+    from transformers import AutoModel, AutoModelForCausalLM
 
-    cfg = _load(AutoConfig.from_pretrained, spec, key, "model config")
+    cfg = load_model_config(spec, key)
     archs = getattr(cfg, "architectures", None) or []
     causal = any(a.endswith("ForCausalLM") for a in archs)
     loader = AutoModelForCausalLM if causal else AutoModel
