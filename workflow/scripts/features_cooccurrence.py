@@ -11,13 +11,13 @@ from concept_geometry.runner import run
 
 
 def main(smk, log):
-    data = io.read_npz(smk.input.firings, keys=["split", "doc_id", "firings__csr_shape"],
-                       expect=smk.params.identity)
+    firings = io.open_npz(smk.input.firings, expect=smk.params.identity)
+    data = firings.read(keys=["split", "doc_id", "firings__csr_shape"])
     hist = data["split"] == "histogram"
     n_features = int(data["firings__csr_shape"][1])
     log.info("phase: co-occurrence over %d histogram chunks x %d features (streamed)", hist.sum(), n_features)
     acc = CooccurrenceAccumulator(n_features)
-    for _rows, block in io.iter_sparse_rows(smk.input.firings, "firings", hist, smk.params.batch, verified=True):
+    for _rows, block in firings.iter_sparse_rows("firings", hist, smk.params.batch):
         acc.add(block)  # one batch of chunks in memory at a time, whatever the corpus size
     counts, occurrences, n_chunks = acc.result()
     io.write_npz(smk.output.cooccurrence, identity=smk.params.identity, counts=counts, occurrences=occurrences, n_chunks=np.int64(n_chunks))

@@ -12,11 +12,11 @@ from concept_geometry.runner import run
 def main(smk, log):
     log.info("phase: load %s", smk.input.firings)
     labels = io.read_tsv(smk.input.labels)
-    data = io.read_npz(smk.input.firings, keys=["category", "split", "doc_id"],
-                       expect=smk.params.expect)
+    firings = io.open_npz(smk.input.firings, expect=smk.params.expect)
+    data = firings.read(keys=["category", "split", "doc_id"])
     docs = read_documents(smk.input.documents, columns=["doc_id", "split"])
     log.info("phase: specialisation of %d chunks (streamed)", data["split"].shape[0])
-    blocks = io.iter_sparse_rows(smk.input.firings, "firings", block_rows=4096, verified=True)
+    blocks = firings.iter_sparse_rows("firings", block_rows=4096)
     spec, verdicts = pipeline.specialization(
         labels, blocks, data["category"], data["split"], smk.params.cfg, smk.input.firings,
         doc_id=data["doc_id"],
