@@ -83,7 +83,7 @@ def roll_forward(journal: str | Path) -> list[Path]:
 def check_writable(folders: Sequence[str | Path]) -> None:
     """Refuse to start when an existing output folder cannot be written (e.g. a read-only
     mount: write permission bits do not stop root, a read-only filesystem does), naming it."""
-    from .errors import ConceptGeometryError
+    from ..errors import ConceptGeometryError
 
     for folder in map(Path, folders):
         if folder.exists() and not os.access(folder, os.W_OK):
