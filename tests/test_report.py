@@ -122,7 +122,10 @@ def test_stage_table_contract_errors():
 
 def test_all_nan_headline_quantity_is_refused_naming_the_key():
     """Issue 13 §5: a diverged run wrote a table of NaNs with exit 0."""
-    from concept_geometry.report import check_headline_numbers
+    from concept_geometry import registry
+
+    def check_headline_numbers(rows, path):
+        registry.check_required(registry.load_stage("simulation"), rows, path)
 
     nan = float("nan")
     q = "steering_cos_mean"

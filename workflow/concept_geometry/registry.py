@@ -186,6 +186,13 @@ def summary_rows(stage: Stage, units: Sequence[Unit]) -> pd.DataFrame:
     return pd.DataFrame(rows, columns=COLUMNS)
 
 
+def stage_rows(name: str, model: str, tables: Mapping[str, Sequence[Mapping[str, Any]]]
+               ) -> pd.DataFrame:
+    """The summary rows of one unit of stage ``name`` (its ``tables`` as the stage's
+    ``quantities.tables`` makes them), for ``model``."""
+    return summary_rows(load_stage(name), [Unit(model, tables)])
+
+
 def check_required(stage: Stage, frame: pd.DataFrame, path: str) -> None:
     """Refuse a summary in which a ``required`` quantity is NaN or infinite at every setting:
     a table of NaNs where the report expects a number. One NaN setting stays (an undefined
