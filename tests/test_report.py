@@ -236,12 +236,13 @@ def test_glossary_checks():
         check_glossary_covers(summary, glossary_table([("lobes", "ami", "real", "d")]), "g.tsv")
 
 
-def test_shipped_glossary_is_valid_and_defines_every_paper_quantity():
-    glossary = check_glossary(pd.read_csv(ROOT / "config/glossary.tsv", sep="\t", dtype=str,
-                                          keep_default_na=False), "config/glossary.tsv")
+def test_registry_glossary_is_valid_and_defines_every_paper_quantity():
+    from concept_geometry import registry
+
+    glossary = check_glossary(registry.glossary(), registry.WHERE)
     paper = pd.read_csv(ROOT / "config/paper_values.tsv", sep="\t", dtype=str,
                         keep_default_na=False)
-    check_glossary_covers(paper, glossary, "config/glossary.tsv")
+    check_glossary_covers(paper, glossary, registry.WHERE)
     kinds = dict(zip(zip(glossary.stage, glossary.quantity), glossary.kind))
     # counts and booleans the issue names print as integers
     assert kinds[("alignment", "n_pairs_kept")] == "count"

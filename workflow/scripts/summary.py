@@ -6,7 +6,7 @@ from pathlib import Path
 sys.path.insert(0, str(Path(snakemake.scriptdir).parent))  # noqa: F821 (so conda envs need no install)
 from concept_geometry.runner import run  # noqa: E402
 from concept_geometry import io  # noqa: E402
-from concept_geometry import report  # noqa: E402
+from concept_geometry import registry, report  # noqa: E402
 
 
 def main(smk, log):
@@ -22,13 +22,10 @@ def main(smk, log):
         pd.read_csv(smk.input.paper_values, sep="\t", dtype=str, keep_default_na=False),
         smk.input.paper_values,
     )
-    glossary = report.check_glossary(
-        pd.read_csv(smk.input.glossary, sep="\t", dtype=str, keep_default_na=False),
-        smk.input.glossary,
-    )
+    glossary = report.check_glossary(registry.glossary(), registry.WHERE)
     log.info("phase: join")
     summary = report.assemble_summary(tables, paper)
-    report.check_glossary_covers(summary, glossary, smk.input.glossary)
+    report.check_glossary_covers(summary, glossary, registry.WHERE)
     headline = report.headline_table(summary)
     log.info("%d rows, %d with a paper value (%d for the paper's own model)", len(summary),
              len(headline), int((headline.comparison == report.SAME_MODEL).sum()))

@@ -193,7 +193,7 @@ def assemble_summary(stage_tables: Mapping[str, pd.DataFrame], paper: pd.DataFra
 
 
 def check_glossary(frame: pd.DataFrame, path: str) -> pd.DataFrame:
-    """Validate the glossary of quantities (``config/glossary.tsv``); return it as str."""
+    """Validate the glossary of quantities (``registry.glossary()``); return it as str."""
     fix = ("Edit that file: one row per (stage, quantity) with columns "
            + ", ".join(GLOSSARY_COLUMNS) + f"; kind is one of {list(KINDS)}.")
     missing = [c for c in GLOSSARY_COLUMNS if c not in frame.columns]
@@ -402,7 +402,7 @@ prints (<i>count</i>, <i>boolean</i> 1/0 and <i>layer</i> as integers, <i>real</
 precision in the TSV, 3 significant figures in the report). Settings (<code>layer=</code>,
 <code>measure=</code>, <code>variant=</code>, …) say where a value was measured; faithful
 variants are the papers' code, corrected ones the fixed computation. From
-<code>config/glossary.tsv</code>.</p>
+the registry of headline quantities (<code>workflow/concept_geometry/&lt;stage&gt;/quantities.py</code>).</p>
 {_glossary_table(glossary)}
 </body></html>
 """
@@ -442,7 +442,7 @@ def next_steps_message(report_enabled: bool) -> str:
         lines += [
             "  results/headline.tsv   the rows that compare with the papers; column `comparison`",
             "                         says same model, cross-model (a stand-in) or not computed",
-            "  results/summary.tsv    every reproduced quantity (definitions: config/glossary.tsv)",
+            "  results/summary.tsv    every reproduced quantity (definitions: results/report/glossary.html)",
         ]
     lines += [
         "  figures                results/figures/ (simulation) and results/<stage>/.../figures/",
