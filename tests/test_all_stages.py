@@ -11,7 +11,7 @@ import matplotlib.image as mpimg
 import pandas as pd
 import pytest
 
-from conftest import ROOT, result_tables, run_snakemake
+from conftest import result_tables, run_snakemake
 
 pytestmark = pytest.mark.workflow
 
