@@ -58,7 +58,8 @@ class Quantity:
 
     id: str  # the ``quantity`` column of results/summary/<stage>.tsv
     table: str  # the stage table (a :class:`Table` name) whose records carry it
-    column: str  # the column of that table it comes from
+    column: str  # the column of that table's records (the result file's own column where the
+    #              table is that file's rows, e.g. galaxy.tsv's `slope` for powerlaw_slope)
     settings: tuple[str, ...]  # setting keys, in order (record columns of the same names)
     function: str  # dotted path of the package function that computes the column
     paper: str  # paper section or figure ("" when the paper has none: our addition)
@@ -230,14 +231,14 @@ def glossary() -> pd.DataFrame:
 
 def readme_table() -> str:
     """The README index: quantity → rule → function → paper §, one row per quantity."""
-    lines = ["| stage | quantity | setting keys | rule (file → column) | function | paper |",
-             "|---|---|---|---|---|---|"]
+    lines = ["| stage | quantity | setting keys | rule (output read) | column | function | paper |",
+             "|---|---|---|---|---|---|---|"]
     for s in stages():
         tables = {t.name: t for t in s.tables}
         for q in s.quantities:
             t = tables[q.table]
             lines.append(f"| {s.name} | `{q.id}` | {', '.join(q.settings) or '–'} | "
-                         f"`{t.rule}` (`{t.source}` → `{q.column}`) | `{q.function}` | "
+                         f"`{t.rule}` (`{t.source}`) | `{q.column}` | `{q.function}` | "
                          f"{q.paper or '–'} |")
     return "\n".join(lines) + "\n"
 
@@ -261,7 +262,9 @@ def main(argv: Sequence[str]) -> int:
               "index of quantities)", file=sys.stderr)
         return 2
     readme = Path(__file__).resolve().parents[2] / "README.md"
-    readme.write_text(rewrite_readme(readme.read_text()))
+    tmp = readme.with_name(readme.name + ".tmp")
+    tmp.write_text(rewrite_readme(readme.read_text()))
+    tmp.replace(readme)
     print(f"rewrote the registry block of {readme}")
     return 0
 

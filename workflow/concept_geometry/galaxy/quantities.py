@@ -90,13 +90,15 @@ _CORRECTED = ("clustering_corrected", "null_clustering_corrected", "excess_clust
 
 def peaks(galaxy) -> dict:
     """The layers of the steepest slope (most negative), of the largest faithful clustering
-    (as the paper picks its peak) and of the largest headline corrected excess."""
+    (as the paper picks its peak) and of the largest headline corrected excess; empty when
+    that column has no number (then the required-quantity check names the cause)."""
     out = {}
     for name, col, pick in [("steepest_slope_layer", "slope", "idxmin"),
                             ("peak_clustering_layer_faithful", "clustering_faithful", "idxmax"),
                             ("peak_clustering_layer_corrected", "excess_clustering_corrected",
                              "idxmax")]:
-        out[name] = galaxy.loc[getattr(galaxy[col], pick)(), "layer"]
+        values = galaxy[col]
+        out[name] = galaxy.loc[getattr(values, pick)(), "layer"] if values.notna().any() else None
     return out
 
 
