@@ -90,7 +90,8 @@ def tables(summary: dict) -> dict:
                     diag_null_p=null.get("p"),
                     diag_stands_out=None if verdict is None else int(verdict == STANDS_OUT))
     orth = [{"space": space, "inner_product": ip,
-             **{stat: summary[stat][space].get(ip) for stat in ("orth_mean_abs", "orth_median_abs")}}
+             **{stat: summary[stat][space].get(ip)
+                for stat in ("orth_mean_abs", "orth_median_abs")}}
             for space, ip in ORTHOGONALITY]
     toy = {k: summary[k] for k in ("toy_kl_to_exact", "toy_final_loss")
            if summary.get(k) is not None}  # only the offline toy has them

@@ -48,9 +48,9 @@ QUANTITIES = (
              "majority relation is their own."),
     Quantity("parallelogram_error_median", "quality", "parallelogram_error_median", _LSV,
              f"{_GEO}.parallelogram_error", f"{_LI} (parallelograms)", "real",
-             "Median over relations of the median, over same-relation quadruples (a:b :: c:d), "
-             "of ‖(b−a) − (d−c)‖ / (‖b−a‖ + ‖d−c‖): 0 for a perfect parallelogram, 1 for "
-             "opposite vectors."),
+             "Median over relations of the median, over same-relation quadruples "
+             "(a:b :: c:d), of ‖(b−a) − (d−c)‖ / (‖b−a‖ + ‖d−c‖): 0 for a perfect "
+             "parallelogram, 1 for opposite vectors."),
     Quantity("trapezoid_cos_median", "quality", "trapezoid_cos_median", _LSV,
              f"{_GEO}.trapezoid_cos", f"{_LI} (trapezoids)", "real",
              "Median over relations of the median cos(b−a, d−c) over same-relation quadruples: "

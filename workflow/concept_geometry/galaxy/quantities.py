@@ -39,8 +39,8 @@ QUANTITIES = (
              "powerlaw_slope of an isotropic Gaussian cloud of the same shape (features × "
              "dimensions): the slope of no structure at this sample size."),
     Quantity("log_volume", "layers", "log_volume", _L, f"{_SPEC}.log_volume", f"{_LI} (volume)",
-             "real", "Effective volume Σ ln λ_r (natural log) of the decoder covariance eigenvalues "
-             "over the fitted ranks."),
+             "real", "Effective volume Σ ln λ_r (natural log) of the decoder covariance "
+             "eigenvalues over the fitted ranks."),
     Quantity("clustering_faithful", "layers", "clustering_faithful", _L,
              f"{_ENT}.faithful_clustering", f"{_LI} (clustering entropy)", "real",
              "Clustering entropy (nats) by the paper's estimator, run as the official notebook "
