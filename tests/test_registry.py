@@ -193,3 +193,9 @@ def test_malformed_declarations_and_unknown_stage_are_refused():
     assert "kind `number`" in msg and "no definition" in msg
     with pytest.raises(InputDataError, match="No stage `galaxies`"):
         registry.load_stage("galaxies")
+
+
+def test_registry_stages_are_the_report_stages_in_report_order():
+    from concept_geometry import report
+
+    assert list(registry.STAGE_MODULES) == report.STAGES
