@@ -295,7 +295,7 @@ def test_tied_models_are_reported_as_tied(tmp_path):
     assert summary["tied"] and summary["diag_mean"] is None
     assert summary["random_pairs_mean_abs"] is None and "tied" in summary["note"]
     assert geometry.alignment_table(res).empty
-    rows = pd.DataFrame(geometry.summary_rows("x", summary)).set_index("quantity")
+    rows = alignment_rows("x", summary).set_index("quantity")
     assert rows.loc["tied", "value"] == 1 and np.isnan(rows.loc["diag_mean", "value"])
 
 
@@ -551,7 +551,7 @@ def test_random_weight_llama_diagonal_does_not_stand_out(tmp_path):
     summary = _summary_of_model(tmp_path / "m", words, concepts)
     assert summary["diag_verdict"] == "does not stand out"
     assert summary["diag_null"]["draws"] == 20 and summary["diag_null"]["p"] >= 0.05
-    rows = pd.DataFrame(geometry.summary_rows("x", summary)).set_index("quantity")["value"]
+    rows = alignment_rows("x", summary).set_index("quantity")["value"]
     assert rows["diag_stands_out"] == 0 and rows["diag_null_p"] == summary["diag_null"]["p"]
     # the same model with the planted shared directions stands out
     _, tok2, planted, _, _ = _planted_model(tmp_path / "p")
@@ -716,3 +716,11 @@ def test_word_pairs_that_do_not_tokenize_are_refused():
         pairs.require_tokenizable(frame, "words/", "alignment.models[m]")
     two = pairs.filter_pairs(tok, concepts[:1] + [pairs.Concept("h", (("king", "queen"),))])
     pairs.require_tokenizable(two, "words/", "alignment.models[m]")
+
+
+def alignment_rows(model: str, summary: dict) -> pd.DataFrame:
+    """The registry's alignment summary rows of one summary.json."""
+    from concept_geometry import registry
+    from concept_geometry.alignment import quantities
+
+    return registry.stage_rows("alignment", model, quantities.tables(summary))

@@ -11,7 +11,7 @@ import matplotlib.image as mpimg
 import pandas as pd
 import pytest
 
-from conftest import ROOT, result_tables, run_snakemake
+from conftest import result_tables, run_snakemake
 
 pytestmark = pytest.mark.workflow
 
@@ -83,8 +83,10 @@ def test_report_has_a_row_per_stage_and_every_figure_intact(two_runs):
         values = pd.to_numeric(summary.loc[summary.stage == stage, "value"], errors="coerce")
         assert values.notna().any(), f"no reproduced number for {stage}"
     assert (summary["paper_value"] != "").any()
-    # every quantity of every stage is defined in the glossary (config/glossary.tsv)
-    glossary = pd.read_csv(ROOT / "config/glossary.tsv", sep="\t", keep_default_na=False)
+    # every quantity of every stage is defined in the registry of headline quantities
+    from concept_geometry import registry
+
+    glossary = registry.glossary()
     undefined = set(zip(summary.stage, summary.quantity)) - set(zip(glossary.stage,
                                                                     glossary.quantity))
     assert undefined == set()

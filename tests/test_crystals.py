@@ -13,13 +13,14 @@ import sklearn.metrics  # noqa: F401
 import torch
 from threadpoolctl import threadpool_limits
 
+from concept_geometry import registry
 from concept_geometry.crystals import geometry as g
+from concept_geometry.crystals import quantities
 from concept_geometry.crystals.analysis import analyse_layer
 from concept_geometry.crystals.config import check_crystal_layers, check_crystals_config, crystals_model
 from concept_geometry.crystals.differences import relation_differences
 from concept_geometry.crystals.relations import load_relation_file, load_relations, subsample_pairs
 from concept_geometry.crystals.residuals import last_token_residuals, tokenize_words
-from concept_geometry.crystals.summary import summary_rows
 from concept_geometry.errors import ConfigError, InputDataError
 from concept_geometry.models import load_model, load_tokenizer
 from tiny_models import make_tiny_gemma2, make_tiny_llama, make_word_tokenizer
@@ -381,7 +382,8 @@ def test_summary_rows_use_the_report_settings():
     res = analyse_layer(D, y, ell, last_subword_chars_diff=-ell, seed=0, lda_components=2,
                         distractor_components=3, n_splits=3, n_quadruples=50, kmeans_n_init=2)
     pairs = pd.DataFrame({"used": [True] * 90 + [False] * 4})
-    rows = summary_rows("tiny", "embed", res.clusters, res.silhouette, res.quality, res.distractors, pairs)
+    rows = registry.stage_rows("crystals", "tiny", quantities.tables(
+        "embed", res.clusters, res.silhouette, res.quality, res.distractors, pairs))
     s = rows.set_index(["quantity", "setting"])["value"]
     assert list(rows.columns) == ["stage", "quantity", "setting", "model", "value"]
     assert ("silhouette", "layer=embed,space=lda,variant=corrected") in s.index

@@ -7,7 +7,7 @@ import pytest
 from scipy.special import digamma
 
 from concept_geometry.errors import ConfigError
-from concept_geometry.galaxy import analyse_layer, summary_rows
+from concept_geometry.galaxy import analyse_layer
 from concept_geometry.galaxy import entropy as ent
 from concept_geometry.galaxy import spectrum as spec
 
@@ -334,6 +334,14 @@ def test_too_many_points_is_refused():
 
     with pytest.raises(InputDataError, match="n_points"):
         analyse_layer(np.random.default_rng(0).standard_normal((100, 30)), 0, CFG, seed=0)
+
+
+def summary_rows(galaxy: pd.DataFrame, model: str) -> pd.DataFrame:
+    """The registry's galaxy summary rows of one galaxy.tsv."""
+    from concept_geometry import registry
+    from concept_geometry.galaxy import quantities
+
+    return registry.stage_rows("galaxy", model, quantities.tables(galaxy))
 
 
 def test_summary_rows():

@@ -573,7 +573,11 @@ def test_feature_data_checks_name_the_problem():
 
 
 def test_summary_rows_name_variant_route_and_code_lobe_by_hand():
-    from concept_geometry.lobes.pipeline import summary_rows
+    from concept_geometry import registry
+    from concept_geometry.lobes import quantities
+
+    def summary_rows(tests, verdicts, layer, model):
+        return registry.stage_rows("lobes", model, quantities.tables(tests, verdicts, layer))
 
     tests = pd.DataFrame({"measure": ["phi", "phi"], "k": [2, 2], "variant": ["faithful", "corrected"],
                           "ami": [0.5, 0.4], "ami_z": [3.0, 2.0], "balanced_accuracy": [0.9, 0.8],

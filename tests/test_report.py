@@ -122,7 +122,10 @@ def test_stage_table_contract_errors():
 
 def test_all_nan_headline_quantity_is_refused_naming_the_key():
     """Issue 13 §5: a diverged run wrote a table of NaNs with exit 0."""
-    from concept_geometry.report import check_headline_numbers
+    from concept_geometry import registry
+
+    def check_headline_numbers(rows, path):
+        registry.check_required(registry.load_stage("simulation"), rows, path)
 
     nan = float("nan")
     q = "steering_cos_mean"
@@ -233,12 +236,13 @@ def test_glossary_checks():
         check_glossary_covers(summary, glossary_table([("lobes", "ami", "real", "d")]), "g.tsv")
 
 
-def test_shipped_glossary_is_valid_and_defines_every_paper_quantity():
-    glossary = check_glossary(pd.read_csv(ROOT / "config/glossary.tsv", sep="\t", dtype=str,
-                                          keep_default_na=False), "config/glossary.tsv")
+def test_registry_glossary_is_valid_and_defines_every_paper_quantity():
+    from concept_geometry import registry
+
+    glossary = check_glossary(registry.glossary(), registry.WHERE)
     paper = pd.read_csv(ROOT / "config/paper_values.tsv", sep="\t", dtype=str,
                         keep_default_na=False)
-    check_glossary_covers(paper, glossary, "config/glossary.tsv")
+    check_glossary_covers(paper, glossary, registry.WHERE)
     kinds = dict(zip(zip(glossary.stage, glossary.quantity), glossary.kind))
     # counts and booleans the issue names print as integers
     assert kinds[("alignment", "n_pairs_kept")] == "count"

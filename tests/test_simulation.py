@@ -336,7 +336,12 @@ def test_headline_and_sweep_points_count_the_concepts_they_average():
     import pandas as pd
 
     from concept_geometry.simulation.plots import sweep_points
-    from concept_geometry.simulation.summary import headline_rows
+    from concept_geometry import registry
+    from concept_geometry.simulation import quantities
+
+    def headline_rows(summary, orth):
+        return registry.stage_rows("simulation", "latent-concept-model",
+                                   quantities.tables(summary, orth))
 
     rows = []
     for frac, cos in [(0.25, [0.5, np.nan, np.nan, 0.7, np.nan, np.nan]),
@@ -497,7 +502,12 @@ def test_headline_orthogonality_uses_the_full_experiment_only():
     setting=all only (not the Adam contrast, not the dimension sweep)."""
     import pandas as pd
 
-    from concept_geometry.simulation.summary import headline_rows
+    from concept_geometry import registry
+    from concept_geometry.simulation import quantities
+
+    def headline_rows(summary, orth):
+        return registry.stage_rows("simulation", "latent-concept-model",
+                                   quantities.tables(summary, orth))
 
     summary = pd.DataFrame({"experiment": ["full"], "setting": ["all"], "steering_cos": [0.9],
                             "embedding_cos": [0.8], "alignment_cos": [0.7], "final_loss": [1.0]})

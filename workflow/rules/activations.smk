@@ -242,4 +242,4 @@ rule features_summary:
         mem_mb=1000,
         runtime=10,
     script:
-        "../scripts/features_summary.py"
+        "../scripts/stage_summary.py"

@@ -118,4 +118,4 @@ rule alignment_summary:
     params:
         names=[m["name"] for m in config["alignment"]["models"]],
     script:
-        "../scripts/alignment_summary.py"
+        "../scripts/stage_summary.py"

@@ -150,4 +150,4 @@ rule crystals_summary:
         layers=crystals_layers(),
         layer_convention=config["crystals"]["layer_convention"],
     script:
-        "../scripts/crystals_summary.py"
+        "../scripts/stage_summary.py"

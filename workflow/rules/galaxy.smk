@@ -152,4 +152,4 @@ rule galaxy_summary:
     params:
         model=galaxy_model(),
     script:
-        "../scripts/galaxy_summary.py"
+        "../scripts/stage_summary.py"

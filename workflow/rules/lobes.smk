@@ -225,4 +225,4 @@ rule lobes_summary:
         layers=lambda wc: lobes_layers(),
         model=lambda wc: lobes_model(),
     script:
-        "../scripts/lobes_summary.py"
+        "../scripts/stage_summary.py"

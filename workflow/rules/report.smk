@@ -2,7 +2,8 @@
 # One final rule joins every reported stage's results/summary/<stage>.tsv with the papers'
 # numbers (config/paper_values.tsv) into results/summary.tsv; the rows with a paper number
 # go to results/headline.tsv (labelled same model / cross-model / not computed). HTML views
-# of both and of the glossary (config/glossary.tsv, every quantity's definition) go into
+# of both and of the glossary (every quantity's definition, from the registry of headline
+# quantities, workflow/concept_geometry/registry.py) go into
 # the Snakemake report (`snakemake --report results/report.html`), whose first page shows the
 # headline table (workflow/report/workflow.rst includes results/report/headline.rst).
 
@@ -11,7 +12,6 @@ rule summary:
     input:
         tables=expand("results/summary/{stage}.tsv", stage=report_stages()),
         paper_values=repo_path(config["report"]["paper_values"]),
-        glossary=repo_path("config/glossary.tsv"),
     output:
         summary=report(
             "results/summary.tsv",

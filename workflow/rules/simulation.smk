@@ -125,4 +125,4 @@ rule simulation_summary:
         mem_mb=1000,
         runtime=5,
     script:
-        "../scripts/simulation_summary.py"
+        "../scripts/stage_summary.py"

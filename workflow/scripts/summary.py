@@ -3,7 +3,7 @@
 
 import _workflow_path  # first: puts workflow/ (the package) on sys.path
 
-from concept_geometry import io, report
+from concept_geometry import io, registry, report
 from concept_geometry.runner import run
 
 
@@ -20,13 +20,10 @@ def main(smk, log):
         pd.read_csv(smk.input.paper_values, sep="\t", dtype=str, keep_default_na=False),
         smk.input.paper_values,
     )
-    glossary = report.check_glossary(
-        pd.read_csv(smk.input.glossary, sep="\t", dtype=str, keep_default_na=False),
-        smk.input.glossary,
-    )
+    glossary = report.check_glossary(registry.glossary(), registry.WHERE)
     log.info("phase: join")
     summary = report.assemble_summary(tables, paper)
-    report.check_glossary_covers(summary, glossary, smk.input.glossary)
+    report.check_glossary_covers(summary, glossary, registry.WHERE)
     headline = report.headline_table(summary)
     log.info("%d rows, %d with a paper value (%d for the paper's own model)", len(summary),
              len(headline), int((headline.comparison == report.SAME_MODEL).sum()))

@@ -265,32 +265,3 @@ def summarise(result: AlignmentResult, pairs, tied: bool, **extra) -> dict:
         out["orth_median_abs"][space][ip] = _median(v)
     out.update(extra)
     return out
-
-
-def summary_rows(model: str, summary: dict) -> list[dict]:
-    """Headline rows for results/summary/alignment.tsv (stage, quantity, setting, model, value).
-
-    ``diag_stands_out`` is 1/0 (NaN when tied); ``diag_null_z``/``diag_null_p`` come from
-    ``summary['diag_null']``.
-    """
-    null = summary.get("diag_null") or {}
-    verdict = summary.get("diag_verdict")
-    values = {q: summary.get(q) for q in ("n_pairs_kept", "diag_mean_abs", "diag_mean",
-                                          "diag_row_max", "offdiag_mean_abs",
-                                          "random_pairs_mean_abs")}
-    values.update(tied=int(bool(summary["tied"])), diag_null_z=null.get("z"),
-                  diag_null_p=null.get("p"),
-                  diag_stands_out=None if verdict is None else int(verdict == STANDS_OUT))
-    order = ("n_pairs_kept", "tied", "diag_mean_abs", "diag_mean", "diag_row_max",
-             "diag_null_z", "diag_null_p", "diag_stands_out", "offdiag_mean_abs",
-             "random_pairs_mean_abs")
-    rows = [dict(quantity=q, setting="", value=values[q]) for q in order]
-    for stat in ("orth_mean_abs", "orth_median_abs"):
-        for space, ip in ORTHOGONALITY:
-            rows.append(dict(quantity=stat, setting=f"space={space},inner_product={ip}",
-                             value=summary[stat][space].get(ip)))
-    for key in ("toy_kl_to_exact", "toy_final_loss"):
-        if summary.get(key) is not None:
-            rows.append(dict(quantity=key, setting="", value=summary[key]))
-    return [dict(stage="alignment", quantity=r["quantity"], setting=r["setting"], model=model,
-                 value=(np.nan if r["value"] is None else float(r["value"]))) for r in rows]

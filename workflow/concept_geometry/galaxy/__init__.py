@@ -4,8 +4,6 @@ and Gaussian nulls. Pure functions; the workflow scripts only do I/O around them
 
 from __future__ import annotations
 
-import pandas as pd
-
 from ..errors import ConfigError
 from .analysis import GALAXY_COLUMNS, SPECTRUM_COLUMNS, LayerResult, analyse_layer
 from .entropy import (faithful_clustering, faithful_preprocess, gaussian_entropy, gaussian_null, kl_entropy,
@@ -16,7 +14,6 @@ __all__ = [
     "GALAXY_COLUMNS", "SPECTRUM_COLUMNS", "LayerResult", "analyse_layer", "faithful_clustering", "faithful_preprocess",
     "gaussian_entropy", "gaussian_null", "kl_entropy", "kl_entropy_ci", "preprocess_cloud",
     "covariance_spectrum", "log_volume", "powerlaw_slope", "check_galaxy_config", "galaxy_layers",
-    "summary_rows",
 ]
 
 _HINT = "Edit the config file (config/config.yaml, or the one given with --configfile); every key is documented in config/README.md."
@@ -63,45 +60,3 @@ def check_galaxy_config(config: dict) -> None:
         k = g[key]["k"]
         if n is not None and k >= n:
             raise ConfigError(f"Invalid config: key `galaxy.{key}.k` = {k} must be below `galaxy.entropy.n_points` = {n}. {_HINT}")
-
-
-def summary_rows(galaxy: pd.DataFrame, model: str) -> pd.DataFrame:
-    """Headline rows (stage, quantity, setting, model, value) for the report.
-
-    Per layer (setting ``layer=L``): powerlaw_slope (+ CI), null_slope, log_volume; faithful
-    clustering_faithful, null_clustering_faithful, excess_clustering_faithful; corrected
-    clustering_corrected, null_clustering_corrected, excess_clustering_corrected (+ CI) at
-    ``pca_dim=<entropy.pca_dim>`` and again at ``pca_dim=<corrected.pca_dim>`` (when it
-    differs). The headline corrected quantity, excess_clustering_corrected at entropy.pca_dim,
-    carries ``role=headline``. Overall: steepest_slope_layer (most negative slope),
-    peak_clustering_layer_faithful (largest faithful clustering, as the paper) and
-    peak_clustering_layer_corrected (largest headline excess).
-    """
-    g = galaxy.sort_values("layer")
-    rows = []
-
-    def add(quantity, col, extra=""):
-        for layer, value in zip(g["layer"], g[col]):
-            rows.append(("galaxy", quantity, f"layer={int(layer)}{extra}", model, float(value)))
-
-    for quantity in ("powerlaw_slope", "powerlaw_slope_ci_low", "powerlaw_slope_ci_high"):
-        add(quantity, quantity.replace("powerlaw_", ""))
-    for quantity in ("null_slope", "log_volume", "clustering_faithful", "null_clustering_faithful",
-                     "excess_clustering_faithful"):
-        add(quantity, quantity)
-    dims = {"": int(g["pca_dim"].iloc[0]), "_lowdim": int(g["corrected_pca_dim"].iloc[0])}
-    for tag, dim in dims.items():
-        if tag and dim == dims[""]:
-            continue
-        at = f",pca_dim={dim}"
-        add("clustering_corrected", f"clustering_corrected{tag}", at)
-        add("null_clustering_corrected", f"null_clustering_corrected{tag}", at)
-        add("excess_clustering_corrected", f"excess_clustering_corrected{tag}", at + ("" if tag else ",role=headline"))
-        for end in ("ci_low", "ci_high"):
-            add(f"excess_clustering_corrected_{end}", f"excess_clustering_corrected{tag}_{end}", at)
-    for quantity, col, pick in [("steepest_slope_layer", "slope", "idxmin"),
-                                ("peak_clustering_layer_faithful", "clustering_faithful", "idxmax"),
-                                ("peak_clustering_layer_corrected", "excess_clustering_corrected", "idxmax")]:
-        idx = getattr(g[col], pick)()
-        rows.append(("galaxy", quantity, "", model, float(g.loc[idx, "layer"])))
-    return pd.DataFrame(rows, columns=["stage", "quantity", "setting", "model", "value"])

@@ -212,32 +212,3 @@ def specialization(labels: pd.DataFrame, firings, category: np.ndarray, split: n
                         None if found is None else
                         dict(found.__dict__, k=k, n_documents=n_documents[variant]))
     return pd.concat(frames, ignore_index=True), verdicts
-
-
-def summary_rows(tests: pd.DataFrame, verdicts: dict, layer, model: str) -> pd.DataFrame:
-    """Headline rows (stage, quantity, setting, model, value) for results/summary/lobes.tsv.
-
-    Every row names its variant; corrected rows also name the clustering route
-    (``clustering=dense`` or ``sparse``; faithful is always dense). ``n_excluded``: features
-    the corrected variant left out as never firing (the faithful variant keeps them all).
-    """
-    rows = []
-    for r in tests.itertuples():
-        setting = f"layer={layer},measure={r.measure},k={r.k},variant={r.variant}"
-        if r.variant != "faithful":
-            setting += f",clustering={r.clustering}"
-        for q in ("ami", "ami_z", "balanced_accuracy", "acc_z", "ami_p", "acc_p"):
-            rows.append(("lobes", q, setting, model, float(getattr(r, q))))
-    corrected = tests[tests["variant"] == "corrected"]
-    if len(corrected):
-        rows.append(("lobes", "n_excluded", f"layer={layer},variant=corrected", model,
-                     float(corrected["n_excluded"].iloc[0])))
-    methods = {(r.measure, r.variant): r.clustering for r in tests.itertuples()}
-    for measure, by_variant in verdicts.items():
-        for variant, v in by_variant.items():
-            setting = f"layer={layer},measure={measure},k=2,variant={variant}"
-            if variant != "faithful":
-                setting += f",clustering={methods[(measure, variant)]}"
-            rows.append(("lobes", "code_lobe_found", setting, model,
-                         float(v["found"]) if v else float("nan")))
-    return pd.DataFrame(rows, columns=["stage", "quantity", "setting", "model", "value"])

@@ -24,7 +24,6 @@ from .tables import (  # noqa: F401
     CROSS_MODEL,
     GLOSSARY_COLUMNS,
     HEADLINE_COLUMNS,
-    HEADLINE_QUANTITIES,
     INTEGER_KINDS,
     KINDS,
     NOT_COMPUTED,
@@ -36,7 +35,6 @@ from .tables import (  # noqa: F401
     assemble_summary,
     check_glossary,
     check_glossary_covers,
-    check_headline_numbers,
     check_paper_table,
     check_stage_table,
     headline_table,
@@ -61,7 +59,7 @@ def next_steps_message(report_enabled: bool) -> str:
         lines += [
             "  results/headline.tsv   the rows that compare with the papers; column `comparison`",
             "                         says same model, cross-model (a stand-in) or not computed",
-            "  results/summary.tsv    every reproduced quantity (definitions: config/glossary.tsv)",
+            "  results/summary.tsv    every reproduced quantity (definitions: results/report/glossary.html)",
         ]
     lines += [
         "  figures                results/figures/ (simulation) and results/<stage>/.../figures/",

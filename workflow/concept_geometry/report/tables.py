@@ -99,37 +99,6 @@ def check_stage_table(frame: pd.DataFrame, stage: str, path: str) -> pd.DataFram
     return out
 
 
-# Per stage, the headline quantities that are a number whenever the stage worked (others,
-# e.g. a correlation with a constant covariate, may be undefined on a small run), and the
-# config keys that most often leave them without one.
-HEADLINE_QUANTITIES = {
-    "simulation": (["steering_cos_mean"],
-                   "`simulation.lr` (training diverged: lower it) or `simulation.steps`"),
-    "crystals": (["silhouette", "ari"],
-                 "`crystals.relations` / `crystals.min_pairs_per_relation` (too few usable pairs)"),
-    "lobes": (["ami"], "`features.threshold` (too few features fire to co-occur: lower it) or "
-                       "`lobes.min_occurrences`"),
-    "galaxy": (["powerlaw_slope"], "`galaxy.fit_range` or `galaxy.sae`"),
-}
-
-
-def check_headline_numbers(frame: pd.DataFrame, path: str) -> None:
-    """Refuse a stage summary in which a headline quantity (``HEADLINE_QUANTITIES``) is NaN or
-    infinite at every setting: a table of NaNs where the report expects a number. One NaN
-    setting stays (an undefined value at one setting is a result)."""
-    stage = str(frame["stage"].iloc[0]) if len(frame) else ""
-    names, keys = HEADLINE_QUANTITIES.get(stage, ([], ""))
-    values = pd.to_numeric(frame["value"], errors="coerce").to_numpy(dtype=float)
-    finite = pd.Series(np.isfinite(values)).groupby(frame["quantity"].to_numpy()).any()
-    empty = [q for q in names if q in finite.index and not finite[q]]
-    if empty:
-        raise InputDataError(
-            f"The {stage} stage computed no number for {empty}: every setting is NaN, so "
-            f"{path} was not written. Check the stage's logs (logs/{stage}/) and the config: "
-            f"most often {keys}."
-        )
-
-
 def check_paper_table(frame: pd.DataFrame, path: str) -> pd.DataFrame:
     """Validate ``config/paper_values.tsv``; return it with every column as str."""
     missing = [c for c in PAPER_COLUMNS if c not in frame.columns]
@@ -201,7 +170,7 @@ def assemble_summary(stage_tables: Mapping[str, pd.DataFrame], paper: pd.DataFra
 
 
 def check_glossary(frame: pd.DataFrame, path: str) -> pd.DataFrame:
-    """Validate the glossary of quantities (``config/glossary.tsv``); return it as str."""
+    """Validate the glossary of quantities (``registry.glossary()``); return it as str."""
     fix = ("Edit that file: one row per (stage, quantity) with columns "
            + ", ".join(GLOSSARY_COLUMNS) + f"; kind is one of {list(KINDS)}.")
     missing = [c for c in GLOSSARY_COLUMNS if c not in frame.columns]
