@@ -385,7 +385,7 @@ def crystals_relation_files():
 
 def crystals_model_spec():
     """The model spec, with a relative local folder resolved against the repository root."""
-    spec = crystals_model(config)[0]
+    spec = crystals_model(config).spec
     if spec.startswith("package:") or Path(spec).is_absolute():
         return spec
     local = Path(repo_path(spec))
@@ -407,7 +407,7 @@ def crystals_differences_cfg():
 
 def crystals_targets():
     """Final outputs of the crystals stage."""
-    base = f"results/crystals/{crystals_model(config)[1]}"
+    base = f"results/crystals/{crystals_model(config).name}"
     targets = []
     for layer in crystals_layers():
         d = f"{base}/layer_{layer}"
@@ -420,7 +420,7 @@ def crystals_targets():
             f"{d}/figures/{f}.{ext}" for f in CRYSTALS_FIGURES for ext in ("png", "pdf")
         ]
         targets += [
-            f"results/explorer/{crystals_model(config)[1]}/crystals_layer_{layer}.html"
+            f"results/explorer/{crystals_model(config).name}/crystals_layer_{layer}.html"
         ]
     return targets + ["results/summary/crystals.tsv"]
 

@@ -21,7 +21,7 @@ rule crystals_differences:
         cfg=lambda wc: crystals_differences_cfg(),
         model_spec=lambda wc: crystals_model_spec(),
         model_fingerprint=lambda wc: fingerprint(crystals_model_spec()),
-        model_key=lambda wc: crystals_model(config)[2],
+        model_key=lambda wc: crystals_model(config).key,
         seed=config["seed"],
     script:
         "../scripts/crystals_differences.py"
@@ -128,7 +128,7 @@ rule crystals_summary:
             name: expand(
                 "results/crystals/{model}/layer_{layer}/{name}.tsv",
                 model=(
-                    crystals_model(config)[1] if stage_enabled("crystals") else "none"
+                    crystals_model(config).name if stage_enabled("crystals") else "none"
                 ),
                 layer=crystals_layers(),
                 name=name,
@@ -146,7 +146,7 @@ rule crystals_summary:
         mem_mb=1000,
         runtime=5,
     params:
-        model=crystals_model(config)[1] if stage_enabled("crystals") else "none",
+        model=crystals_model(config).name if stage_enabled("crystals") else "none",
         layers=crystals_layers(),
         layer_convention=config["crystals"]["layer_convention"],
     script:

@@ -6,7 +6,7 @@ from __future__ import annotations
 
 import pandas as pd
 
-from ..errors import ConfigError
+from ..errors import CONFIG_HINT as _HINT, ConfigError
 from .analysis import GALAXY_COLUMNS, SPECTRUM_COLUMNS, LayerResult, analyse_layer
 from .entropy import (faithful_clustering, faithful_preprocess, gaussian_entropy, gaussian_null, kl_entropy,
                       kl_entropy_ci, preprocess_cloud)
@@ -19,7 +19,6 @@ __all__ = [
     "summary_rows",
 ]
 
-_HINT = "Edit the config file (config/config.yaml, or the one given with --configfile); every key is documented in config/README.md."
 
 
 def galaxy_layers(config: dict) -> list[int]:
