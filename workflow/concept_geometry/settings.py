@@ -146,7 +146,7 @@ class GalaxySettings:
 @dataclass(frozen=True)
 class ReportSettings:
     raw: dict
-    stages: tuple  # stages whose summaries are joined, in STAGES order
+    stages: tuple  # stages whose summaries are joined (report.stages, else every enabled one)
     paper_values: str
 
 
@@ -253,6 +253,7 @@ def build_settings(config: dict[str, Any], root) -> Settings:
                             measures=tuple(lobes_cfg["measures"])),
         galaxy=GalaxySettings(raw=galaxy_cfg, model=features.model.name, layers=galaxy_layers,
                               sae=galaxy_sae),
-        report=ReportSettings(raw=report_cfg, stages=tuple(s for s in STAGES if s in chosen),
+        report=ReportSettings(raw=report_cfg,
+                              stages=tuple(s for s in STAGES if s in chosen and s != "report"),
                               paper_values=resolve_path(report_cfg["paper_values"], root)),
     )

@@ -2,6 +2,17 @@
 # Per layer: spectral lobes (all measures and ks) -> tests and specialisation -> figures;
 # then one summary of the headline numbers for the report.
 
+LOBES = SETTINGS.lobes
+LOBES_DIR = "results/lobes/{model}/{corpus}/layer_{layer}"
+LOBES_EXPLORER = "results/explorer/{model}/{corpus}/layer_{layer}.html"
+
+
+def lobes_layer_files(name):
+    """One path per analysed layer (lobes.layers) of the file `name` in the lobes folder."""
+    return expand(
+        f"{LOBES_DIR}/{name}", model=LOBES.model, corpus=LOBES.corpus, layer=LOBES.layers
+    )
+
 
 rule lobes_cluster:
     input:
@@ -21,8 +32,8 @@ rule lobes_cluster:
         runtime=60,
     params:
         expect=lambda wc: features_identity(wc.model, wc.corpus, wc.layer),
-        cfg=lambda wc: config["lobes"],
-        seed=config["seed"],
+        cfg=lambda wc: LOBES.raw,
+        seed=SETTINGS.seed,
     script:
         "../scripts/lobes_cluster.py"
 
@@ -38,7 +49,7 @@ rule lobes_tests:
     benchmark:
         "results/benchmarks/lobes/tests_{model}_{corpus}_{layer}_{measure}.tsv"
     wildcard_constraints:
-        measure="|".join(LOBES_MEASURES),
+        measure="|".join(LOBES.measures),
     conda:
         "../../envs/analysis.yaml"
     threads: 1
@@ -47,8 +58,8 @@ rule lobes_tests:
         runtime=240,
     params:
         expect=lambda wc: features_identity(wc.model, wc.corpus, wc.layer),
-        cfg=lambda wc: config["lobes"],
-        seed=config["seed"],
+        cfg=lambda wc: LOBES.raw,
+        seed=SETTINGS.seed,
     script:
         "../scripts/lobes_tests.py"
 
@@ -60,7 +71,7 @@ rule lobes_tests_gather:
             model=wc.model,
             corpus=wc.corpus,
             layer=wc.layer,
-            measure=config["lobes"]["measures"],
+            measure=LOBES.measures,
         ),
     output:
         tests=f"{LOBES_DIR}/tests.tsv",
@@ -96,7 +107,7 @@ rule lobes_specialization:
         runtime=30,
     params:
         expect=lambda wc: features_identity(wc.model, wc.corpus, wc.layer),
-        cfg=lambda wc: config["lobes"],
+        cfg=lambda wc: LOBES.raw,
     script:
         "../scripts/lobes_specialization.py"
 
@@ -118,8 +129,8 @@ rule lobes_embed:
         runtime=30,
     params:
         expect=lambda wc: features_identity(wc.model, wc.corpus, wc.layer),
-        cfg=lambda wc: config["lobes"],
-        seed=config["seed"],
+        cfg=lambda wc: LOBES.raw,
+        seed=SETTINGS.seed,
     script:
         "../scripts/lobes_embed.py"
 
@@ -136,7 +147,7 @@ rule lobes_figures:
             f"{LOBES_DIR}/figures/feature_cloud.png",
             caption="../report/lobes_feature_cloud.rst",
             category="Lobes",
-            subcategory=depth_subcategory(lobes_layers()),
+            subcategory=depth_subcategory(LOBES.layers),
             labels=figure_labels("feature cloud", "model", "corpus", "layer"),
         ),
         cloud_pdf=f"{LOBES_DIR}/figures/feature_cloud.pdf",
@@ -144,7 +155,7 @@ rule lobes_figures:
             f"{LOBES_DIR}/figures/tests_vs_k.png",
             caption="../report/lobes_tests_vs_k.rst",
             category="Lobes",
-            subcategory=depth_subcategory(lobes_layers()),
+            subcategory=depth_subcategory(LOBES.layers),
             labels=figure_labels("AMI and probe vs k", "model", "corpus", "layer"),
         ),
         tests_pdf=f"{LOBES_DIR}/figures/tests_vs_k.pdf",
@@ -152,7 +163,7 @@ rule lobes_figures:
             f"{LOBES_DIR}/figures/specialization.png",
             caption="../report/lobes_specialization.rst",
             category="Lobes",
-            subcategory=depth_subcategory(lobes_layers()),
+            subcategory=depth_subcategory(LOBES.layers),
             labels=figure_labels("specialisation", "model", "corpus", "layer"),
         ),
         spec_pdf=f"{LOBES_DIR}/figures/specialization.pdf",
@@ -165,7 +176,7 @@ rule lobes_figures:
         mem_mb=2000,
         runtime=10,
     params:
-        cfg=lambda wc: config["lobes"],
+        cfg=lambda wc: LOBES.raw,
     script:
         "../scripts/lobes_figures.py"
 
@@ -181,7 +192,7 @@ rule lobes_explorer:
         embedding=f"{LOBES_DIR}/embedding_2d.npz",  # reused when it maps every feature
     output:
         html=report(
-            EXPLORER_PAGE,
+            LOBES_EXPLORER,
             caption="../report/lobes_explorer.rst",
             category="Lobes",
             subcategory="Explorer",
@@ -200,17 +211,17 @@ rule lobes_explorer:
     params:
         expect=lambda wc: features_identity(wc.model, wc.corpus, wc.layer),
         contexts_expect=lambda wc: top_contexts_identity(wc.model, wc.corpus, wc.layer),
-        cfg=lambda wc: config["lobes"],
-        threshold=FEATURES["threshold"],
-        seed=config["seed"],
+        cfg=lambda wc: LOBES.raw,
+        threshold=FEATURES.raw["threshold"],
+        seed=SETTINGS.seed,
     script:
         "../scripts/lobes_explorer.py"
 
 
 rule lobes_summary:
     input:
-        tests=lambda wc: lobes_layer_files("tests.tsv"),
-        code_lobe=lambda wc: lobes_layer_files("code_lobe.json"),
+        tests=lobes_layer_files("tests.tsv"),
+        code_lobe=lobes_layer_files("code_lobe.json"),
     output:
         summary="results/summary/lobes.tsv",
     log:
@@ -222,7 +233,20 @@ rule lobes_summary:
         mem_mb=1000,
         runtime=5,
     params:
-        layers=lambda wc: lobes_layers(),
-        model=lambda wc: lobes_model(),
+        layers=lambda wc: list(LOBES.layers),
+        model=lambda wc: LOBES.model,
     script:
         "../scripts/lobes_summary.py"
+
+
+def lobes_targets():
+    """Final outputs of the lobes stage: per-layer tables, figures and explorer, summary."""
+    per_layer = [
+        *rules.lobes_cluster.output,
+        *rules.lobes_tests_gather.output,
+        *rules.lobes_specialization.output,
+        *rules.lobes_figures.output,
+        *rules.lobes_explorer.output,
+    ]
+    layers = expand(per_layer, model=LOBES.model, corpus=LOBES.corpus, layer=LOBES.layers)
+    return [*layers, *rules.lobes_summary.output]

@@ -6,11 +6,13 @@
 # the Snakemake report (`snakemake --report results/report.html`), whose first page shows the
 # headline table (workflow/report/workflow.rst includes results/report/headline.rst).
 
+SUMMARY_TABLE = "results/summary/{stage}.tsv"  # each stage's summary rule writes its own
+
 
 rule summary:
     input:
-        tables=expand("results/summary/{stage}.tsv", stage=report_stages()),
-        paper_values=repo_path(config["report"]["paper_values"]),
+        tables=expand(SUMMARY_TABLE, stage=SETTINGS.report.stages),
+        paper_values=SETTINGS.report.paper_values,
         glossary=repo_path("config/glossary.tsv"),
     output:
         summary=report(
@@ -39,9 +41,9 @@ rule summary:
             labels={"table": "glossary of quantities"},
         ),
     log:
-        log_path("report", "summary"),
+        "logs/report/summary.log",
     benchmark:
-        bench_path("report", "summary")
+        "results/benchmarks/report/summary.tsv"
     conda:
         "../../envs/report.yaml"
     threads: 1
@@ -49,7 +51,12 @@ rule summary:
         mem_mb=500,
         runtime=5,
     params:
-        stages=report_stages(),
-        cfg=lambda wc: config["report"],
+        stages=list(SETTINGS.report.stages),
+        cfg=lambda wc: SETTINGS.report.raw,
     script:
         "../scripts/summary.py"
+
+
+def report_targets():
+    """Final outputs of the report stage."""
+    return [*rules.summary.output]

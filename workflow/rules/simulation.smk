@@ -1,12 +1,25 @@
 # Stage: simulation — Jiang et al. 2024 §5.1 (see workflow/concept_geometry/simulation/).
 # One job per experiment x replicate seed, then collect, figures and headline summary.
 
+SIM_DIR = "results/simulation"
+SIM_RUN_DIR = f"{SIM_DIR}/runs/{{experiment}}/seed_{{seed}}"
+SIM_FIGURES = "results/figures"  # simulation_<name>.png|pdf
+
+
+def simulation_jobs(name):
+    """Per-job tables `name` (concepts/orthogonality/curves) of every experiment x seed."""
+    return expand(
+        f"{SIM_RUN_DIR}/{name}.tsv",
+        experiment=SETTINGS.simulation.experiments,
+        seed=SETTINGS.simulation.seeds,
+    )
+
 
 rule simulate:
     output:
-        concepts="results/simulation/runs/{experiment}/seed_{seed}/concepts.tsv",
-        orthogonality="results/simulation/runs/{experiment}/seed_{seed}/orthogonality.tsv",
-        curves="results/simulation/runs/{experiment}/seed_{seed}/curves.tsv",
+        concepts=f"{SIM_RUN_DIR}/concepts.tsv",
+        orthogonality=f"{SIM_RUN_DIR}/orthogonality.tsv",
+        curves=f"{SIM_RUN_DIR}/curves.tsv",
     log:
         "logs/simulation/simulate_{experiment}_{seed}.log",
     benchmark:
@@ -20,8 +33,8 @@ rule simulate:
         mem_mb=2000,
         runtime=30,
     params:
-        cfg=lambda wc: config["simulation"],
-        seed=config["seed"],
+        cfg=lambda wc: SETTINGS.simulation.raw,
+        seed=SETTINGS.seed,
     script:
         "../scripts/simulate.py"
 
@@ -32,9 +45,9 @@ rule simulation_collect:
         orthogonality=simulation_jobs("orthogonality"),
         curves=simulation_jobs("curves"),
     output:
-        summary="results/simulation/summary.tsv",
-        orthogonality="results/simulation/orthogonality.tsv",
-        curves="results/simulation/curves.tsv",
+        summary=f"{SIM_DIR}/summary.tsv",
+        orthogonality=f"{SIM_DIR}/orthogonality.tsv",
+        curves=f"{SIM_DIR}/curves.tsv",
     log:
         "logs/simulation/collect.log",
     conda:
@@ -49,9 +62,9 @@ rule simulation_collect:
 
 rule simulation_mechanism:
     input:
-        summary="results/simulation/summary.tsv",
+        summary=rules.simulation_collect.output.summary,
     output:
-        mechanism="results/simulation/mechanism.tsv",
+        mechanism=f"{SIM_DIR}/mechanism.tsv",
     log:
         "logs/simulation/mechanism.log",
     conda:
@@ -66,35 +79,35 @@ rule simulation_mechanism:
 
 rule simulation_figures:
     input:
-        summary="results/simulation/summary.tsv",
-        orthogonality="results/simulation/orthogonality.tsv",
-        curves="results/simulation/curves.tsv",
+        summary=rules.simulation_collect.output.summary,
+        orthogonality=rules.simulation_collect.output.orthogonality,
+        curves=rules.simulation_collect.output.curves,
         mechanism=rules.simulation_mechanism.output.mechanism,
     output:
         dynamics_png=report(
-            "results/figures/simulation_dynamics.png",
+            f"{SIM_FIGURES}/simulation_dynamics.png",
             caption="../report/simulation_dynamics.rst",
             category="Simulation",
         ),
-        dynamics_pdf="results/figures/simulation_dynamics.pdf",
+        dynamics_pdf=f"{SIM_FIGURES}/simulation_dynamics.pdf",
         sweeps_png=report(
-            "results/figures/simulation_sweeps.png",
+            f"{SIM_FIGURES}/simulation_sweeps.png",
             caption="../report/simulation_sweeps.rst",
             category="Simulation",
         ),
-        sweeps_pdf="results/figures/simulation_sweeps.pdf",
+        sweeps_pdf=f"{SIM_FIGURES}/simulation_sweeps.pdf",
         orth_png=report(
-            "results/figures/simulation_orthogonality.png",
+            f"{SIM_FIGURES}/simulation_orthogonality.png",
             caption="../report/simulation_orthogonality.rst",
             category="Simulation",
         ),
-        orth_pdf="results/figures/simulation_orthogonality.pdf",
+        orth_pdf=f"{SIM_FIGURES}/simulation_orthogonality.pdf",
         mechanism_png=report(
-            "results/figures/simulation_mechanism.png",
+            f"{SIM_FIGURES}/simulation_mechanism.png",
             caption="../report/simulation_mechanism.rst",
             category="Simulation",
         ),
-        mechanism_pdf="results/figures/simulation_mechanism.pdf",
+        mechanism_pdf=f"{SIM_FIGURES}/simulation_mechanism.pdf",
     log:
         "logs/simulation/figures.log",
     conda:
@@ -104,15 +117,15 @@ rule simulation_figures:
         mem_mb=2000,
         runtime=10,
     params:
-        cfg=lambda wc: config["simulation"],
+        cfg=lambda wc: SETTINGS.simulation.raw,
     script:
         "../scripts/simulation_figures.py"
 
 
 rule simulation_summary:
     input:
-        summary="results/simulation/summary.tsv",
-        orthogonality="results/simulation/orthogonality.tsv",
+        summary=rules.simulation_collect.output.summary,
+        orthogonality=rules.simulation_collect.output.orthogonality,
         mechanism=rules.simulation_mechanism.output.mechanism,
     output:
         headline="results/summary/simulation.tsv",
@@ -126,3 +139,13 @@ rule simulation_summary:
         runtime=5,
     script:
         "../scripts/simulation_summary.py"
+
+
+def simulation_targets():
+    """Final outputs of the simulation stage."""
+    return [
+        *rules.simulation_collect.output,
+        *rules.simulation_mechanism.output,
+        *rules.simulation_figures.output,
+        *rules.simulation_summary.output,
+    ]
