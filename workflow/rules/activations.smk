@@ -99,8 +99,8 @@ rule corpus_build:
         "../../envs/models.yaml"
     threads: 1
     resources:
-        mem_mb=2000,
-        runtime=60,
+        mem_mb=scaled(8000),
+        runtime=scaled(120),
     params:
         cfg=lambda wc: FEATURES.raw["corpus"],
         path=FEATURES.corpus_path,
@@ -125,8 +125,9 @@ rule sae_sample_activations:
         "../../envs/models.yaml"
     threads: SETTINGS.threads
     resources:
-        mem_mb=8000,
-        runtime=120,
+        mem_mb=scaled(32000),
+        runtime=scaled(120),
+        gpu=1,
     params:
         layers=list(FEATURES.sample_layers),
         model=lambda wc: FEATURES.raw["model"],
@@ -157,8 +158,9 @@ rule sae_materialise:
         "../../envs/models.yaml"
     threads: 1
     resources:
-        mem_mb=4000,
-        runtime=120,
+        mem_mb=scaled(32000),
+        runtime=scaled(240),
+        gpu=1,
     params:
         spec=lambda wc: SETTINGS.sae(wc.saeset).resolved,
         key=lambda wc: SETTINGS.sae(wc.saeset).key,
@@ -187,8 +189,8 @@ rule sae_decoder:
         "../../envs/models.yaml"
     threads: 1
     resources:
-        mem_mb=4000,
-        runtime=30,
+        mem_mb=scaled(8000),
+        runtime=scaled(30),
     params:
         spec=lambda wc: SETTINGS.sae(wc.saeset).resolved,
         key=lambda wc: SETTINGS.sae(wc.saeset).key,
@@ -220,8 +222,9 @@ rule features_extract:
         "../../envs/models.yaml"
     threads: SETTINGS.threads
     resources:
-        mem_mb=16000,
-        runtime=720,
+        mem_mb=scaled(48000),
+        runtime=scaled(720),
+        gpu=1,
     params:
         layers=list(FEATURES.layers),
         model=lambda wc: FEATURES.raw["model"],
@@ -266,8 +269,8 @@ rule features_cooccurrence:
         "../../envs/analysis.yaml"
     threads: 1
     resources:
-        mem_mb=8000,
-        runtime=120,
+        mem_mb=scaled(16000),
+        runtime=scaled(120),
     params:
         batch=FEATURES.raw["cooccurrence_batch"],
         model_spec=FEATURES.raw["model"]["path"],
@@ -291,8 +294,8 @@ rule features_decoder:
         "../../envs/analysis.yaml"
     threads: 1
     resources:
-        mem_mb=2000,
-        runtime=10,
+        mem_mb=scaled(8000),
+        runtime=scaled(30),
     params:
         identity=lambda wc: features_identity(wc.model, wc.corpus, wc.layer),
         sae_identity=lambda wc: sae_identity(wc.model, "features", wc.layer),
@@ -311,8 +314,8 @@ rule features_summary:
         "../../envs/analysis.yaml"
     threads: 1
     resources:
-        mem_mb=1000,
-        runtime=10,
+        mem_mb=scaled(1000),
+        runtime=scaled(10),
     script:
         "../scripts/features_summary.py"
 

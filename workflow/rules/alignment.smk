@@ -49,8 +49,9 @@ rule alignment_train_toy:
         "../../envs/models.yaml"
     threads: 1  # a tiny model: per-step overhead, not FLOPs, dominates; more threads only contend
     resources:
-        mem_mb=3000,
-        runtime=30,
+        mem_mb=scaled(8000),
+        runtime=scaled(60),
+        gpu=1,
     params:
         cfg=lambda wc: SETTINGS.alignment.raw["toy"],
         seed=SETTINGS.seed,
@@ -75,9 +76,9 @@ rule alignment_analyse:
         "../../envs/models.yaml"
     threads: SETTINGS.threads
     resources:
-        # A 7B checkpoint: two 32000 x 4096 float32 matrices plus a d x d float64 covariance.
-        mem_mb=lambda wc: 3000 if _alignment_model(wc).toy else 12000,
-        runtime=60,
+        # A 7B checkpoint is loaded whole to read its two 32000 x 4096 matrices (toy: 3 GB).
+        mem_mb=lambda wc, attempt: (3000 if _alignment_model(wc).toy else 32000) * attempt,
+        runtime=scaled(60),
     params:
         entry=lambda wc: _alignment_model(wc).entry,
         name=lambda wc: wc.model,
@@ -123,8 +124,8 @@ rule alignment_figures:
         "../../envs/analysis.yaml"
     threads: 1
     resources:
-        mem_mb=1500,
-        runtime=10,
+        mem_mb=scaled(2000),
+        runtime=scaled(10),
     params:
         seed=SETTINGS.seed,
     script:
@@ -145,8 +146,8 @@ rule alignment_summary:
         "../../envs/analysis.yaml"
     threads: 1
     resources:
-        mem_mb=500,
-        runtime=5,
+        mem_mb=scaled(1000),
+        runtime=scaled(5),
     params:
         names=[m.name for m in SETTINGS.alignment.models],
     script:

@@ -64,6 +64,13 @@ def all_targets():
     return [t for stage in SETTINGS.stages for t in globals()[f"{stage}_targets"]()]
 
 
+def scaled(value):
+    """A rule's memory (MB) or runtime (min) for attempt 1, doubled and tripled when the job
+    is retried (the SLURM profile retries twice). Resources live in the rules only: `gpu=1`
+    marks the rules that run a model or train an SAE; the profiles name no rule."""
+    return lambda wildcards, attempt: value * attempt
+
+
 def repo_path(path):
     """A config path: absolute as given, else relative to the repository root."""
     return resolve_path(path, workflow.basedir)

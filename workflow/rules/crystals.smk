@@ -28,8 +28,9 @@ rule crystals_differences:
         "../../envs/models.yaml"
     threads: SETTINGS.threads
     resources:
-        mem_mb=6000,
-        runtime=60,
+        mem_mb=scaled(32000),
+        runtime=scaled(60),
+        gpu=1,
     params:
         cfg=lambda wc: CRYSTALS.differences_cfg,
         model_spec=lambda wc: CRYSTALS.model.spec,
@@ -58,8 +59,8 @@ rule crystals_analyse:
     # One thread: these are many small BLAS calls, which multi-threading only slows down.
     threads: 1
     resources:
-        mem_mb=8000,
-        runtime=60,
+        mem_mb=scaled(8000),
+        runtime=scaled(60),
     params:
         cfg=lambda wc: CRYSTALS.raw,
         seed=derive_seed(SETTINGS.seed, "crystals", "analysis"),
@@ -102,8 +103,8 @@ rule crystals_figures:
         "../../envs/analysis.yaml"
     threads: 1
     resources:
-        mem_mb=2000,
-        runtime=10,
+        mem_mb=scaled(2000),
+        runtime=scaled(10),
     params:
         cfg=lambda wc: CRYSTALS.raw,
         seed=SETTINGS.seed,
@@ -129,8 +130,8 @@ rule crystals_explorer:
         "../../envs/analysis.yaml"
     threads: 1
     resources:
-        mem_mb=2000,
-        runtime=10,
+        mem_mb=scaled(2000),
+        runtime=scaled(10),
     script:
         "../scripts/crystals_explorer.py"
 
@@ -146,8 +147,8 @@ rule crystals_summary:
         "../../envs/analysis.yaml"
     threads: 1
     resources:
-        mem_mb=1000,
-        runtime=5,
+        mem_mb=scaled(1000),
+        runtime=scaled(5),
     params:
         model=CRYSTALS_MODEL,
         layers=list(CRYSTALS.layers),

@@ -31,8 +31,8 @@ rule galaxy_layer:
         "../../envs/analysis.yaml"
     threads: SETTINGS.threads  # BLAS: covariances (bootstrap), k-NN distance products
     resources:
-        mem_mb=6000,  # paper: a 65k x 2304 float32 decoder + float64 chunks
-        runtime=60,  # paper: ~10-15 min on 8 threads, mostly the slope bootstrap
+        mem_mb=scaled(16000),  # paper: a 65k x 2304 float32 decoder + float64 chunks
+        runtime=scaled(60),  # paper: ~10-15 min on 8 threads, mostly the slope bootstrap
     params:
         expect=lambda wc: sae_identity(wc.model, GALAXY.sae.name, wc.layer),
         cfg=lambda wc: GALAXY.raw,
@@ -54,8 +54,8 @@ rule galaxy_gather:
         "../../envs/analysis.yaml"
     threads: 1
     resources:
-        mem_mb=1000,
-        runtime=5,
+        mem_mb=scaled(1000),
+        runtime=scaled(10),
     script:
         "../scripts/galaxy_gather.py"
 
@@ -92,8 +92,8 @@ rule galaxy_plots:
         "../../envs/analysis.yaml"
     threads: 1
     resources:
-        mem_mb=2000,
-        runtime=5,
+        mem_mb=scaled(2000),
+        runtime=scaled(10),
     params:
         cfg=lambda wc: GALAXY.raw,
         saeset=GALAXY.sae.name,
@@ -121,8 +121,8 @@ rule galaxy_explorer:
         "../../envs/analysis.yaml"
     threads: 1
     resources:
-        mem_mb=8000,
-        runtime=30,
+        mem_mb=scaled(8000),
+        runtime=scaled(30),
     params:
         layers=list(GALAXY.layers),
         expect=lambda wc: {
@@ -147,8 +147,8 @@ rule galaxy_summary:
         "../../envs/analysis.yaml"
     threads: 1
     resources:
-        mem_mb=500,
-        runtime=5,
+        mem_mb=scaled(1000),
+        runtime=scaled(5),
     params:
         model=GALAXY.model,
     script:

@@ -28,8 +28,8 @@ rule lobes_cluster:
         "../../envs/analysis.yaml"
     threads: 1
     resources:
-        mem_mb=16000,
-        runtime=60,
+        mem_mb=scaled(32000),
+        runtime=scaled(120),
     params:
         expect=lambda wc: features_identity(wc.model, wc.corpus, wc.layer),
         cfg=lambda wc: LOBES.raw,
@@ -54,8 +54,8 @@ rule lobes_tests:
         "../../envs/analysis.yaml"
     threads: 1
     resources:
-        mem_mb=8000,
-        runtime=240,
+        mem_mb=scaled(8000),
+        runtime=scaled(240),
     params:
         expect=lambda wc: features_identity(wc.model, wc.corpus, wc.layer),
         cfg=lambda wc: LOBES.raw,
@@ -81,8 +81,8 @@ rule lobes_tests_gather:
         "../../envs/analysis.yaml"
     threads: 1
     resources:
-        mem_mb=1000,
-        runtime=5,
+        mem_mb=scaled(1000),
+        runtime=scaled(5),
     script:
         "../scripts/lobes_tests_gather.py"
 
@@ -103,8 +103,8 @@ rule lobes_specialization:
         "../../envs/analysis.yaml"
     threads: 1
     resources:
-        mem_mb=4000,
-        runtime=30,
+        mem_mb=scaled(8000),
+        runtime=scaled(60),
     params:
         expect=lambda wc: features_identity(wc.model, wc.corpus, wc.layer),
         cfg=lambda wc: LOBES.raw,
@@ -125,8 +125,8 @@ rule lobes_embed:
         "../../envs/analysis.yaml"
     threads: 1
     resources:
-        mem_mb=4000,
-        runtime=30,
+        mem_mb=scaled(8000),
+        runtime=scaled(60),
     params:
         expect=lambda wc: features_identity(wc.model, wc.corpus, wc.layer),
         cfg=lambda wc: LOBES.raw,
@@ -173,8 +173,8 @@ rule lobes_figures:
         "../../envs/analysis.yaml"
     threads: 1
     resources:
-        mem_mb=2000,
-        runtime=10,
+        mem_mb=scaled(2000),
+        runtime=scaled(10),
     params:
         cfg=lambda wc: LOBES.raw,
     script:
@@ -206,8 +206,8 @@ rule lobes_explorer:
         "../../envs/analysis.yaml"
     threads: 1
     resources:
-        mem_mb=8000,
-        runtime=60,
+        mem_mb=scaled(8000),
+        runtime=scaled(60),
     params:
         expect=lambda wc: features_identity(wc.model, wc.corpus, wc.layer),
         contexts_expect=lambda wc: top_contexts_identity(wc.model, wc.corpus, wc.layer),
@@ -230,8 +230,8 @@ rule lobes_summary:
         "../../envs/analysis.yaml"
     threads: 1
     resources:
-        mem_mb=1000,
-        runtime=5,
+        mem_mb=scaled(1000),
+        runtime=scaled(5),
     params:
         layers=lambda wc: list(LOBES.layers),
         model=lambda wc: LOBES.model,

@@ -48,8 +48,8 @@ rule summary:
         "../../envs/report.yaml"
     threads: 1
     resources:
-        mem_mb=500,
-        runtime=5,
+        mem_mb=scaled(1000),
+        runtime=scaled(5),
     params:
         stages=list(SETTINGS.report.stages),
         cfg=lambda wc: SETTINGS.report.raw,

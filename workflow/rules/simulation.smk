@@ -30,8 +30,8 @@ rule simulate:
         "../../envs/simulation.yaml"
     threads: 1
     resources:
-        mem_mb=2000,
-        runtime=30,
+        mem_mb=scaled(2000),
+        runtime=scaled(30),
     params:
         cfg=lambda wc: SETTINGS.simulation.raw,
         seed=SETTINGS.seed,
@@ -54,8 +54,8 @@ rule simulation_collect:
         "../../envs/simulation.yaml"
     threads: 1
     resources:
-        mem_mb=1000,
-        runtime=10,
+        mem_mb=scaled(1000),
+        runtime=scaled(10),
     script:
         "../scripts/simulation_collect.py"
 
@@ -71,8 +71,8 @@ rule simulation_mechanism:
         "../../envs/simulation.yaml"
     threads: 1
     resources:
-        mem_mb=1000,
-        runtime=5,
+        mem_mb=scaled(1000),
+        runtime=scaled(5),
     script:
         "../scripts/simulation_mechanism.py"
 
@@ -114,8 +114,8 @@ rule simulation_figures:
         "../../envs/simulation.yaml"
     threads: 1
     resources:
-        mem_mb=2000,
-        runtime=10,
+        mem_mb=scaled(2000),
+        runtime=scaled(10),
     params:
         cfg=lambda wc: SETTINGS.simulation.raw,
     script:
@@ -135,8 +135,8 @@ rule simulation_summary:
         "../../envs/simulation.yaml"
     threads: 1
     resources:
-        mem_mb=1000,
-        runtime=5,
+        mem_mb=scaled(1000),
+        runtime=scaled(5),
     script:
         "../scripts/simulation_summary.py"
 
