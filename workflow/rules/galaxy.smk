@@ -1,6 +1,6 @@
 # Stage: galaxy (Li et al. 2024 §5; see workflow/concept_geometry/galaxy/).
 # One job per layer (spectrum, slope, volume, clustering entropies and their nulls), then a
-# gather rule writes the contract tables, a plot rule the figures, a summary rule the
+# gather rule writes the model's galaxy.tsv and spectrum.tsv, a plot rule the figures, a summary rule the
 # headline numbers for the report.
 
 GALAXY = SETTINGS.galaxy
