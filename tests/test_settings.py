@@ -77,3 +77,12 @@ def test_settings_are_frozen():
     s = _settings()
     with pytest.raises(AttributeError):
         s.galaxy.layers = (0,)
+
+
+def test_lobes_measures_are_one_list():
+    """The schema's allowed and default measures are the package's (the rules read config)."""
+    from concept_geometry.lobes.affinity import MEASURES
+
+    schema = yaml.safe_load((ROOT / "workflow/schemas/lobes.schema.yaml").read_text())
+    measures = schema["properties"]["measures"]
+    assert measures["items"]["enum"] == list(MEASURES) == measures["default"]
