@@ -2,37 +2,8 @@
 # Jiang et al. 2024 §5: concept directions in a causal LM's input embedding vs unembedding.
 # One job per model in alignment.models; `path: train` models are first trained here.
 
-ALIGN_DIR = "results/alignment/{model}"
 
-
-def _alignment_model(wc):
-    """The alignment.models entry of a job, resolved (concept_geometry.settings)."""
-    return SETTINGS.alignment.model(wc.model)
-
-
-def _alignment_spec(wc):
-    """The model the analysis loads: the toy folder trained here, else the resolved spec."""
-    m = _alignment_model(wc)
-    return rules.alignment_train_toy.output.model.format(model=m.name) if m.toy else m.spec
-
-
-def _alignment_concepts(wc):
-    m = _alignment_model(wc)
-    return rules.alignment_train_toy.output.concepts.format(model=m.name) if m.toy else m.concepts
-
-
-def _alignment_inputs(wc):
-    if _alignment_model(wc).toy:
-        out = rules.alignment_train_toy.output
-        return {
-            "model": out.model.format(model=wc.model),
-            "concepts": out.concepts.format(model=wc.model),
-            "training": out.info.format(model=wc.model),
-        }
-    # The word-pair files (so edits re-run the job); the script names the key if none.
-    return {
-        "concepts": sorted(str(p) for p in Path(_alignment_concepts(wc)).glob("*.txt"))
-    }
+include: "alignment_io.smk"
 
 
 rule alignment_train_toy:
@@ -77,7 +48,7 @@ rule alignment_analyse:
     threads: SETTINGS.threads
     resources:
         # A 7B checkpoint is loaded whole to read its two 32000 x 4096 matrices (toy: 3 GB).
-        mem_mb=lambda wc, attempt: (3000 if _alignment_model(wc).toy else 32000) * attempt,
+        mem_mb=scaled(lambda wc: 3000 if _alignment_model(wc).toy else 32000),
         runtime=scaled(60),
     params:
         entry=lambda wc: _alignment_model(wc).entry,
@@ -152,10 +123,3 @@ rule alignment_summary:
         names=[m.name for m in SETTINGS.alignment.models],
     script:
         "../scripts/alignment_summary.py"
-
-
-def alignment_targets():
-    """Final outputs of the alignment stage."""
-    models = [m.name for m in SETTINGS.alignment.models]
-    per_model = [*rules.alignment_analyse.output, *rules.alignment_figures.output]
-    return [*rules.alignment_summary.output, *expand(per_model, model=models)]

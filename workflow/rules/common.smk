@@ -1,5 +1,4 @@
-# Shared: config validation and settings (before any job), run hooks, wildcard constraints,
-# helpers of every stage. Each stage's paths, input functions and targets live in its .smk.
+# Config validation and settings (before any job), run hooks, wildcard constraints, helpers.
 import sys
 from pathlib import Path
 
@@ -18,8 +17,7 @@ except ConfigError as err:
     # One clear paragraph, no traceback, before any job is scheduled.
     raise WorkflowError(str(err)) from None
 
-# Every fallback between config sections, resolved once (concept_geometry.settings).
-SETTINGS = build_settings(config, workflow.basedir)
+SETTINGS = build_settings(config, workflow.basedir)  # every cross-section fallback, once
 
 
 onstart:
@@ -59,15 +57,17 @@ wildcard_constraints:
 
 
 def all_targets():
-    """rule all's input: `<stage>_targets()` (defined in each stage's .smk) of every
+    """The default target's input: `<stage>_targets()` (each stage's <stage>_io.smk) of every
     enabled stage, in the stage order of concept_geometry.settings.STAGES."""
     return [t for stage in SETTINGS.stages for t in globals()[f"{stage}_targets"]()]
 
 
 def scaled(value):
-    """A rule's memory (MB) or runtime (min) for attempt 1, doubled and tripled when the job
-    is retried (the SLURM profile retries twice). Resources live in the rules only: `gpu=1`
-    marks the rules that run a model or train an SAE; the profiles name no rule."""
+    """A rule's memory (MB) or runtime (min) for attempt 1 (a number, or a function of the
+    wildcards), doubled and tripled when the job is retried (the SLURM profile retries).
+    Resources live in the rules only; `gpu=1` marks the model rules."""
+    if callable(value):
+        return lambda wildcards, attempt: value(wildcards) * attempt
     return lambda wildcards, attempt: value * attempt
 
 
@@ -97,4 +97,3 @@ def depth_subcategory(layers):
 def figure_labels(figure, *keys):
     """Report labels of a figure: its name and the wildcards that tell its copies apart."""
     return lambda wc: {"figure": figure, **{key: str(wc[key]) for key in keys}}
-

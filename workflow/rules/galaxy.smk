@@ -3,18 +3,8 @@
 # gather rule writes the model's galaxy.tsv and spectrum.tsv, a plot rule the figures, a summary rule the
 # headline numbers for the report.
 
-GALAXY = SETTINGS.galaxy
-GALAXY_DIR = "results/galaxy/{model}"
-GALAXY_LAYER_DIR = f"{GALAXY_DIR}/layer_{{layer}}"
-GALAXY_EXPLORER = "results/explorer/{model}/galaxy.html"
-GALAXY_DECODER = sae_path(GALAXY.sae.name, ".decoder.npy")  # the SAE set galaxy reads
 
-
-def galaxy_layer_files(name):
-    """The per-layer file `name` of every galaxy layer (galaxy.layers)."""
-    return lambda wc: expand(
-        f"{GALAXY_LAYER_DIR}/{name}", model=wc.model, layer=GALAXY.layers
-    )
+include: "galaxy_io.smk"
 
 
 rule galaxy_layer:
@@ -153,13 +143,3 @@ rule galaxy_summary:
         model=GALAXY.model,
     script:
         "../scripts/galaxy_summary.py"
-
-
-def galaxy_targets():
-    """Final outputs of the galaxy stage."""
-    per_model = [
-        *rules.galaxy_gather.output,
-        *rules.galaxy_plots.output,
-        *rules.galaxy_explorer.output,
-    ]
-    return [*expand(per_model, model=GALAXY.model), *rules.galaxy_summary.output]

@@ -6,7 +6,8 @@
 # the Snakemake report (`snakemake --report results/report.html`), whose first page shows the
 # headline table (workflow/report/workflow.rst includes results/report/headline.rst).
 
-SUMMARY_TABLE = "results/summary/{stage}.tsv"  # each stage's summary rule writes its own
+
+include: "report_io.smk"
 
 
 rule summary:
@@ -55,8 +56,3 @@ rule summary:
         cfg=lambda wc: SETTINGS.report.raw,
     script:
         "../scripts/summary.py"
-
-
-def report_targets():
-    """Final outputs of the report stage."""
-    return [*rules.summary.output]

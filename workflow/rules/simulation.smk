@@ -1,18 +1,8 @@
 # Stage: simulation — Jiang et al. 2024 §5.1 (see workflow/concept_geometry/simulation/).
 # One job per experiment x replicate seed, then collect, figures and headline summary.
 
-SIM_DIR = "results/simulation"
-SIM_RUN_DIR = f"{SIM_DIR}/runs/{{experiment}}/seed_{{seed}}"
-SIM_FIGURES = "results/figures"  # simulation_<name>.png|pdf
 
-
-def simulation_jobs(name):
-    """Per-job tables `name` (concepts/orthogonality/curves) of every experiment x seed."""
-    return expand(
-        f"{SIM_RUN_DIR}/{name}.tsv",
-        experiment=SETTINGS.simulation.experiments,
-        seed=SETTINGS.simulation.seeds,
-    )
+include: "simulation_io.smk"
 
 
 rule simulate:
@@ -139,13 +129,3 @@ rule simulation_summary:
         runtime=scaled(5),
     script:
         "../scripts/simulation_summary.py"
-
-
-def simulation_targets():
-    """Final outputs of the simulation stage."""
-    return [
-        *rules.simulation_collect.output,
-        *rules.simulation_mechanism.output,
-        *rules.simulation_figures.output,
-        *rules.simulation_summary.output,
-    ]
