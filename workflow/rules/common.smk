@@ -17,7 +17,7 @@ except ConfigError as err:
     # One clear paragraph, no traceback, before any job is scheduled.
     raise WorkflowError(str(err)) from None
 
-SETTINGS = build_settings(config, workflow.basedir)  # every cross-section fallback, once
+SETTINGS = build_settings(config, workflow.basedir)  # every cross-section fallback
 
 
 onstart:
