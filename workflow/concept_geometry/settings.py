@@ -24,6 +24,7 @@ __all__ = [
     "build_settings",
     "resolve_path",
     "resolve_model_spec",
+    "stage_layers",
 ]
 
 # Every stage, in the order rule all lists them and the report joins their summaries.
@@ -50,6 +51,15 @@ def resolve_model_spec(spec, root) -> str:
     local = path if path.is_absolute() else Path(root) / path
     explicit = spec.startswith((".", "~")) or path.is_absolute()
     return str(local) if explicit or local.exists() else spec
+
+
+def stage_layers(config: dict, stage: str) -> list:
+    """The layers a stage analyses: ``<stage>.layers``, else ``features.layers`` (lobes,
+    galaxy). Tolerates missing sections: the config checks call it before defaults are known."""
+    layers = (config.get(stage) or {}).get("layers")
+    if layers is None:
+        layers = (config.get("features") or {}).get("layers")
+    return list(layers or [])
 
 
 @dataclass(frozen=True)
@@ -215,8 +225,7 @@ def build_settings(config: dict[str, Any], root) -> Settings:
     galaxy_cfg = config["galaxy"]
     galaxy_sae = (features_sae if not galaxy_cfg.get("sae")
                   else _sae_set("galaxy", galaxy_cfg["sae"], "galaxy.sae", root))
-    galaxy_layers = tuple(galaxy_cfg["layers"] if galaxy_cfg["layers"] is not None
-                          else feat["layers"])
+    galaxy_layers = tuple(stage_layers(config, "galaxy"))
     trained = [s for s in (features_sae, galaxy_sae) if s.source == "train"]
     sample = set(feat["layers"]) if features_sae.source == "train" else set()
     if galaxy_sae.source == "train":  # galaxy layers outside features.layers need SAEs too
@@ -248,8 +257,7 @@ def build_settings(config: dict[str, Any], root) -> Settings:
         features=features,
         crystals=_crystals(config, root),
         lobes=LobesSettings(raw=lobes_cfg, model=features.model.name, corpus=features.corpus,
-                            layers=tuple(lobes_cfg["layers"] if lobes_cfg["layers"] is not None
-                                         else feat["layers"]),
+                            layers=tuple(stage_layers(config, "lobes")),
                             measures=tuple(lobes_cfg["measures"])),
         galaxy=GalaxySettings(raw=galaxy_cfg, model=features.model.name, layers=galaxy_layers,
                               sae=galaxy_sae),

@@ -23,10 +23,9 @@ __all__ = [
 
 def galaxy_layers(config: dict) -> list[int]:
     """The layers the galaxy stage analyses: galaxy.layers, else features.layers."""
-    layers = config.get("galaxy", {}).get("layers")
-    if layers is None:
-        layers = config.get("features", {}).get("layers")
-    return [int(x) for x in (layers or [])]
+    from ..settings import stage_layers
+
+    return [int(x) for x in stage_layers(config, "galaxy")]
 
 
 def check_galaxy_config(config: dict) -> None:
