@@ -22,6 +22,8 @@ include: "workflow/rules/galaxy.smk"
 include: "workflow/rules/report.smk"
 
 
+# Every enabled stage's final outputs: each stage's `<stage>_targets()`, built from its rules'
+# outputs (common.smk's all_targets).
 rule all:
     default_target: True
     input:

@@ -18,6 +18,7 @@ from concept_geometry.crystals import geometry as g
 from concept_geometry.crystals import quantities
 from concept_geometry.crystals.analysis import analyse_layer
 from concept_geometry.crystals.config import check_crystal_layers, check_crystals_config, crystals_model
+from concept_geometry.settings import ModelRef
 from concept_geometry.crystals.differences import relation_differences
 from concept_geometry.crystals.relations import load_relation_file, load_relations, subsample_pairs
 from concept_geometry.crystals.residuals import last_token_residuals, tokenize_words
@@ -349,7 +350,7 @@ def test_config_checks_name_the_key():
                          "lda": {"n_components": 2}, "max_pairs_per_relation": 300,
                          "min_pairs_per_relation": 10, "silhouette": {"n_splits": 5}}}
     check_crystals_config(base)
-    assert crystals_model(base) == ("package:x", "m", "features.model.path")
+    assert crystals_model(base) == ModelRef(name="m", spec="package:x", key="features.model.path")
     bad = json.loads(json.dumps(base))
     bad["crystals"]["lda"]["n_components"] = 3
     with pytest.raises(ConfigError, match="crystals.lda.n_components"):
@@ -482,7 +483,8 @@ def test_block_output_layers_run_from_0_to_n_minus_1():
 def test_crystals_model_needs_both_path_and_name():
     with pytest.raises(ConfigError, match="the crystals stage has no model"):
         crystals_model({"crystals": {"model": {"path": "p", "name": None}}, "features": {"model": {}}})
-    assert crystals_model({"crystals": {"model": {"path": "p", "name": "m"}}})[:2] == ("p", "m")
+    own = crystals_model({"crystals": {"model": {"path": "p", "name": "m"}}})
+    assert (own.spec, own.name, own.key) == ("p", "m", "crystals.model.path")
 
 
 def test_a_component_uncorrelatable_with_length_is_kept():

@@ -156,15 +156,32 @@ GPU_RULES = {"alignment_train_toy", "sae_sample_activations", "sae_materialise",
              "features_extract", "crystals_differences"}
 
 
-def test_slurm_profile_gives_every_rule_resources_gpus_only_to_model_rules():
+def _resources(body: list[str]) -> dict[str, str]:
+    """A rule's `resources:` entries (name -> the text after `=`)."""
+    out, inside = {}, False
+    for line in body:
+        if line.strip() == "resources:":
+            inside = True
+        elif inside and line.startswith(" " * 8):
+            if not line.strip().startswith("#"):
+                key, _, value = line.strip().partition("=")
+                out[key] = value.split("  #")[0].rstrip(",")
+        elif line.strip():
+            inside = False
+    return out
+
+
+def test_resources_live_in_the_rules_gpus_only_in_model_rules():
     profile = yaml.safe_load((ROOT / "workflow/profiles/slurm/config.yaml").read_text())
     assert profile["executor"] == "slurm" and profile["retries"] >= 1
-    rules = {n for f in RULE_FILES for n, body in parse_rules(f).items()
+    assert "set-resources" not in profile  # one place: the rules' own `resources:`
+    rules = {n: _resources(body) for f in RULE_FILES for n, body in parse_rules(f).items()
              if any(line.strip().startswith(ACTIONS) for line in body)}
-    per_rule = profile["set-resources"]
-    assert set(per_rule) == rules, (rules - set(per_rule), set(per_rule) - rules)
-    assert {r for r, res in per_rule.items() if res.get("gpu")} == GPU_RULES
-    assert all(per_rule[r]["gpu"] == 1 for r in GPU_RULES)
-    for rule, res in {**per_rule, "default": profile["default-resources"]}.items():
+    assert {r for r, res in rules.items() if "gpu" in res} == GPU_RULES
+    assert all(rules[r]["gpu"] == "1" for r in GPU_RULES)
+    for rule, res in rules.items():
         for key in ("mem_mb", "runtime"):  # a retried job asks for more
-            assert re.fullmatch(r"\d+ \* attempt", str(res[key])), (rule, key, res[key])
+            assert key in res, (rule, key)
+            assert re.fullmatch(r"scaled\(.+\)", res[key]), (rule, key, res[key])
+    for key in ("mem_mb", "runtime"):
+        assert re.fullmatch(r"\d+ \* attempt", str(profile["default-resources"][key]))

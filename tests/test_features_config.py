@@ -37,4 +37,4 @@ def test_each_conflict_is_refused_naming_the_keys(features, galaxy_sae, needle):
         check_features_config(cfg)
     msg = str(err.value)
     assert msg.startswith("Invalid config: ") and needle in msg
-    assert msg.endswith("Every key is documented in config/README.md under `## features`.")
+    assert msg.endswith("every key is documented in config/README.md.")

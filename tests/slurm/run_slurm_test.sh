@@ -280,14 +280,17 @@ wait_for 90 "both nodes idle" nodes_idle
 log "cluster up: $(sinfo -h -N -o '%N=%t' | tr '\n' ' ')"
 
 # --- the profile, fitted to this cluster ----------------------------------------------------
-# workflow/profiles/slurm unchanged except: no GPUs here, and 3000 MB per node, so every
-# rule's per-rule resources are passed again without `gpu` and with 500 MB per attempt.
-mapfile -t SET_RESOURCES < <("$PYTHON" - "$PROFILE/config.yaml" <<'PY'
-import sys, yaml
-for rule, res in yaml.safe_load(open(sys.argv[1]))["set-resources"].items():
-    for key, value in res.items():
-        if key != "gpu":
-            print(f"{rule}:{key}={'500 * attempt' if key == 'mem_mb' else value}")
+# workflow/profiles/slurm unchanged; the rules' own resources (workflow/rules/*.smk) are
+# overridden for this cluster: no GPUs here (`gpu=0`: no --gpus), and 3000 MB per node, so
+# every rule asks for 500 MB per attempt.
+mapfile -t SET_RESOURCES < <("$PYTHON" - "$REPO/workflow/rules" <<'PY'
+import re, sys
+from pathlib import Path
+for smk in sorted(Path(sys.argv[1]).glob("*.smk")):
+    for rule, body in re.findall(r"^rule (\w+):\n((?:[ #].*\n|\n)*)", smk.read_text(), re.M):
+        print(f"{rule}:mem_mb=500 * attempt")
+        if re.search(r"^\s+gpu=", body, re.M):
+            print(f"{rule}:gpu=0")
 PY
 )
 SLURM_ARGS=(--directory "$WORK/run" --workflow-profile "$PROFILE"

@@ -18,14 +18,10 @@ from jsonschema.exceptions import best_match
 from referencing import Registry, Resource  # noqa: F401
 from referencing.jsonschema import DRAFT202012
 
-from .errors import ConfigError
+from .errors import CONFIG_HINT as _HINT, ConfigError
 
 __all__ = ["ConfigError", "validate_config", "load_schema"]
 
-_HINT = (
-    "Edit the config file (config/config.yaml, or the one given with --configfile); "
-    "every key is documented in config/README.md."
-)
 
 
 def _with_defaults(cls):
@@ -135,11 +131,11 @@ def _model_config(spec: str) -> dict | None:
     from .errors import MissingResourceError
     from .models.loading import resolve_model_path
 
-    path = Path(str(spec)).expanduser()
-    if not path.is_absolute() and not str(spec).startswith("package:"):
-        path = Path(__file__).resolve().parents[2] / path  # relative to the repository root
+    from .settings import resolve_model_spec
+
+    root = Path(__file__).resolve().parents[2]  # the repository root
     try:
-        folder = Path(resolve_model_path(str(path) if path.exists() else str(spec)))
+        folder = Path(resolve_model_path(resolve_model_spec(spec, root)))
     except MissingResourceError:
         return None  # reported, with the fix, when a job loads the model
     cfg = folder / "config.json"

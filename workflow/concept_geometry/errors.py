@@ -22,3 +22,10 @@ class MissingResourceError(ConceptGeometryError):
 
 class InputDataError(ConceptGeometryError):
     """Input data is malformed: word-pair files, corpora, tokenization failures."""
+
+
+# The fix every config error ends with (one wording for every stage's checks).
+CONFIG_HINT = (
+    "Edit the config file (config/config.yaml, or the one given with --configfile); "
+    "every key is documented in config/README.md."
+)

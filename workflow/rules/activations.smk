@@ -1,8 +1,13 @@
 # Stage: features (Paper B's data stage): corpus -> model -> SAE features -> firing sets per
 # chunk, co-occurrence counts, decoder matrices. See workflow/concept_geometry/activations/.
+
+
+include: "activations_io.smk"
+
+
 rule corpus_build:
     output:
-        documents="results/corpus/{corpus}/documents.parquet",
+        documents=CORPUS_FILE,
     log:
         "logs/features/corpus_build_{corpus}.log",
     benchmark:
@@ -11,51 +16,44 @@ rule corpus_build:
         "../../envs/models.yaml"
     threads: 1
     resources:
-        mem_mb=2000,
-        runtime=60,
+        mem_mb=scaled(8000),
+        runtime=scaled(120),
     params:
-        cfg=lambda wc: FEATURES["corpus"],
-        path=(
-            repo_path(FEATURES["corpus"]["path"])
-            if FEATURES["corpus"]["path"]
-            else None
-        ),
+        cfg=lambda wc: FEATURES.raw["corpus"],
+        path=FEATURES.corpus_path,
         # A local corpus replaced in place reruns the stage (fingerprint.py).
         path_fingerprint=lambda wc: corpus_fingerprint(),
-        heldout_fraction=FEATURES["heldout_fraction"],
-        seed=config["seed"],
+        heldout_fraction=FEATURES.raw["heldout_fraction"],
+        seed=SETTINGS.seed,
     script:
         "../scripts/corpus_build.py"
 
 
 rule sae_sample_activations:
     input:
-        documents="results/corpus/{corpus}/documents.parquet",
+        documents=CORPUS_FILE,
     output:
-        samples=expand(
-            "results/features/{model}/{corpus}/sae_sample/layer_{layer}.npy",
-            layer=sample_layers(),
-            allow_missing=True,
-        ),
+        samples=expand(SAE_SAMPLE, layer=FEATURES.sample_layers, allow_missing=True),
     log:
         "logs/features/sae_sample_{model}_{corpus}.log",
     benchmark:
         "results/benchmarks/features/sae_sample_{model}_{corpus}.tsv"
     conda:
         "../../envs/models.yaml"
-    threads: config["threads"]
+    threads: SETTINGS.threads
     resources:
-        mem_mb=8000,
-        runtime=120,
+        mem_mb=scaled(32000),
+        runtime=scaled(120),
+        gpu=1,
     params:
-        layers=sample_layers(),
-        model=lambda wc: FEATURES["model"],
-        model_spec=features_model_spec(),
-        model_fingerprint=lambda wc: fingerprint(features_model_spec()),
-        n_tokens=_n_train_tokens(),
-        max_length=FEATURES["max_length"],
-        drop_special=FEATURES["drop_special_tokens"],
-        seed=config["seed"],
+        layers=list(FEATURES.sample_layers),
+        model=lambda wc: FEATURES.raw["model"],
+        model_spec=FEATURES.model.spec,
+        model_fingerprint=lambda wc: fingerprint(FEATURES.model.spec),
+        n_tokens=FEATURES.n_train_tokens,
+        max_length=FEATURES.raw["max_length"],
+        drop_special=FEATURES.raw["drop_special_tokens"],
+        seed=SETTINGS.seed,
     script:
         "../scripts/sae_sample.py"
 
@@ -64,8 +62,8 @@ rule sae_materialise:
     input:
         unpack(_sae_inputs),
     output:
-        sae=directory("results/sae/{model}/{saeset}/layer_{layer}"),
-        info="results/sae/{model}/{saeset}/layer_{layer}.info.json",
+        sae=directory(SAE_DIR),
+        info=f"{SAE_DIR}.info.json",
     log:
         "logs/features/sae_materialise_{model}_{saeset}_{layer}.log",
     benchmark:
@@ -77,15 +75,16 @@ rule sae_materialise:
         "../../envs/models.yaml"
     threads: 1
     resources:
-        mem_mb=4000,
-        runtime=120,
+        mem_mb=scaled(32000),
+        runtime=scaled(240),
+        gpu=1,
     params:
-        spec=lambda wc: _resolved_spec(wc.saeset),
-        key=lambda wc: _sae_key(wc.saeset),
+        spec=lambda wc: SETTINGS.sae(wc.saeset).resolved,
+        key=lambda wc: SETTINGS.sae(wc.saeset).key,
         sae_fingerprint=lambda wc: sae_fingerprint(wc.saeset, [wc.layer]),
-        model_spec=features_model_spec(),
-        model_fingerprint=lambda wc: fingerprint(features_model_spec()),
-        seed=config["seed"],
+        model_spec=FEATURES.model.spec,
+        model_fingerprint=lambda wc: fingerprint(FEATURES.model.spec),
+        seed=SETTINGS.seed,
         identity=lambda wc: sae_identity(wc.model, wc.saeset, wc.layer),
     script:
         "../scripts/sae_materialise.py"
@@ -95,7 +94,7 @@ rule sae_decoder:
     input:
         unpack(_decoder_inputs),
     output:
-        decoder="results/sae/{model}/{saeset}/layer_{layer}.decoder.npy",
+        decoder=f"{SAE_DIR}.decoder.npy",
     log:
         "logs/features/sae_decoder_{model}_{saeset}_{layer}.log",
     benchmark:
@@ -107,14 +106,14 @@ rule sae_decoder:
         "../../envs/models.yaml"
     threads: 1
     resources:
-        mem_mb=4000,
-        runtime=30,
+        mem_mb=scaled(8000),
+        runtime=scaled(30),
     params:
-        spec=lambda wc: _resolved_spec(wc.saeset),
-        key=lambda wc: _sae_key(wc.saeset),
+        spec=lambda wc: SETTINGS.sae(wc.saeset).resolved,
+        key=lambda wc: SETTINGS.sae(wc.saeset).key,
         sae_fingerprint=lambda wc: sae_fingerprint(wc.saeset, [wc.layer]),
-        model_spec=features_model_spec(),
-        model_fingerprint=lambda wc: fingerprint(features_model_spec()),
+        model_spec=FEATURES.model.spec,
+        model_fingerprint=lambda wc: fingerprint(FEATURES.model.spec),
         identity=lambda wc: sae_identity(wc.model, wc.saeset, wc.layer),
     script:
         "../scripts/sae_decoder.py"
@@ -122,57 +121,52 @@ rule sae_decoder:
 
 rule features_extract:
     input:
-        documents="results/corpus/{corpus}/documents.parquet",
-        saes=expand(
-            "results/sae/{model}/features/layer_{layer}",
-            layer=FEATURES["layers"],
-            allow_missing=True,
-        ),
+        documents=CORPUS_FILE,
+        saes=expand(sae_path("features"), layer=FEATURES.layers, allow_missing=True),
     output:
         firings=expand(
-            "results/features/{model}/{corpus}/layer_{layer}/firings.npz",
-            layer=FEATURES["layers"],
-            allow_missing=True,
+            f"{FEATURES_DIR}/firings.npz", layer=FEATURES.layers, allow_missing=True
         ),
         contexts=expand(
-            "results/features/{model}/{corpus}/layer_{layer}/top_contexts.npz",
-            layer=FEATURES["layers"],
+            f"{FEATURES_DIR}/top_contexts.npz",
+            layer=FEATURES.layers,
             allow_missing=True,
         ),
-        stats="results/features/{model}/{corpus}/extract_stats.json",
+        stats=f"{FEATURES_BASE}/extract_stats.json",
     log:
         "logs/features/extract_{model}_{corpus}.log",
     benchmark:
         "results/benchmarks/features/extract_{model}_{corpus}.tsv"
     conda:
         "../../envs/models.yaml"
-    threads: config["threads"]
+    threads: SETTINGS.threads
     resources:
-        mem_mb=16000,
-        runtime=720,
+        mem_mb=scaled(48000),
+        runtime=scaled(720),
+        gpu=1,
     params:
-        layers=FEATURES["layers"],
-        model=lambda wc: FEATURES["model"],
-        model_spec=features_model_spec(),
-        model_fingerprint=lambda wc: fingerprint(features_model_spec()),
-        sae=lambda wc: _resolved_spec("features"),
-        sae_fingerprint=lambda wc: sae_fingerprint("features", FEATURES["layers"]),
-        threshold=FEATURES["threshold"],
-        chunk_size=FEATURES["chunk_size"],
-        max_length=FEATURES["max_length"],
-        drop_special=FEATURES["drop_special_tokens"],
-        top_contexts=FEATURES["top_contexts"],
+        layers=list(FEATURES.layers),
+        model=lambda wc: FEATURES.raw["model"],
+        model_spec=FEATURES.model.spec,
+        model_fingerprint=lambda wc: fingerprint(FEATURES.model.spec),
+        sae=lambda wc: FEATURES.sae.resolved,
+        sae_fingerprint=lambda wc: sae_fingerprint("features", FEATURES.layers),
+        threshold=FEATURES.raw["threshold"],
+        chunk_size=FEATURES.raw["chunk_size"],
+        max_length=FEATURES.raw["max_length"],
+        drop_special=FEATURES.raw["drop_special_tokens"],
+        top_contexts=FEATURES.raw["top_contexts"],
         identity=lambda wc: {
             str(layer): features_identity(wc.model, wc.corpus, layer)
-            for layer in FEATURES["layers"]
+            for layer in FEATURES.layers
         },
         contexts_identity=lambda wc: {
             str(layer): top_contexts_identity(wc.model, wc.corpus, layer)
-            for layer in FEATURES["layers"]
+            for layer in FEATURES.layers
         },
         sae_identity=lambda wc: {
             str(layer): sae_identity(wc.model, "features", layer)
-            for layer in FEATURES["layers"]
+            for layer in FEATURES.layers
         },
     script:
         "../scripts/features_extract.py"
@@ -180,12 +174,12 @@ rule features_extract:
 
 rule features_cooccurrence:
     input:
-        firings="results/features/{model}/{corpus}/layer_{layer}/firings.npz",
-        stats="results/features/{model}/{corpus}/extract_stats.json",
-        sae_info="results/sae/{model}/features/layer_{layer}.info.json",
+        firings=f"{FEATURES_DIR}/firings.npz",
+        stats=rules.features_extract.output.stats,
+        sae_info=sae_path("features", ".info.json"),
     output:
-        cooccurrence="results/features/{model}/{corpus}/layer_{layer}/cooccurrence.npz",
-        meta="results/features/{model}/{corpus}/layer_{layer}/meta.json",
+        cooccurrence=f"{FEATURES_DIR}/cooccurrence.npz",
+        meta=f"{FEATURES_DIR}/meta.json",
     log:
         "logs/features/cooccurrence_{model}_{corpus}_{layer}.log",
     benchmark:
@@ -194,14 +188,14 @@ rule features_cooccurrence:
         "../../envs/analysis.yaml"
     threads: 1
     resources:
-        mem_mb=8000,
-        runtime=120,
+        mem_mb=scaled(16000),
+        runtime=scaled(120),
     params:
-        batch=FEATURES["cooccurrence_batch"],
-        model_spec=FEATURES["model"]["path"],
-        threshold=FEATURES["threshold"],
-        chunk_size=FEATURES["chunk_size"],
-        max_length=FEATURES["max_length"],
+        batch=FEATURES.raw["cooccurrence_batch"],
+        model_spec=FEATURES.raw["model"]["path"],
+        threshold=FEATURES.raw["threshold"],
+        chunk_size=FEATURES.raw["chunk_size"],
+        max_length=FEATURES.raw["max_length"],
         identity=lambda wc: features_identity(wc.model, wc.corpus, wc.layer),
         sae_identity=lambda wc: sae_identity(wc.model, "features", wc.layer),
     script:
@@ -210,17 +204,17 @@ rule features_cooccurrence:
 
 rule features_decoder:
     input:
-        decoder="results/sae/{model}/features/layer_{layer}.decoder.npy",
+        decoder=sae_path("features", ".decoder.npy"),
     output:
-        decoder="results/features/{model}/{corpus}/layer_{layer}/decoder.npy",
+        decoder=f"{FEATURES_DIR}/decoder.npy",
     log:
         "logs/features/decoder_{model}_{corpus}_{layer}.log",
     conda:
         "../../envs/analysis.yaml"
     threads: 1
     resources:
-        mem_mb=2000,
-        runtime=10,
+        mem_mb=scaled(8000),
+        runtime=scaled(30),
     params:
         identity=lambda wc: features_identity(wc.model, wc.corpus, wc.layer),
         sae_identity=lambda wc: sae_identity(wc.model, "features", wc.layer),
@@ -230,7 +224,7 @@ rule features_decoder:
 
 rule features_summary:
     input:
-        meta=_features_layer_files("meta.json"),
+        meta=lambda wc: features_layer_files("meta.json"),
     output:
         summary="results/summary/features.tsv",
     log:
@@ -239,7 +233,7 @@ rule features_summary:
         "../../envs/analysis.yaml"
     threads: 1
     resources:
-        mem_mb=1000,
-        runtime=10,
+        mem_mb=scaled(1000),
+        runtime=scaled(10),
     script:
         "../scripts/stage_summary.py"

@@ -3,12 +3,15 @@
 # One job per model in alignment.models; `path: train` models are first trained here.
 
 
+include: "alignment_io.smk"
+
+
 rule alignment_train_toy:
     output:
-        model=directory("results/alignment/{model}/toy_model"),
-        concepts=directory("results/alignment/{model}/toy_concepts"),
-        curve="results/alignment/{model}/training.tsv",
-        info="results/alignment/{model}/training.json",
+        model=directory(f"{ALIGN_DIR}/toy_model"),
+        concepts=directory(f"{ALIGN_DIR}/toy_concepts"),
+        curve=f"{ALIGN_DIR}/training.tsv",
+        info=f"{ALIGN_DIR}/training.json",
     log:
         "logs/alignment/train_toy_{model}.log",
     benchmark:
@@ -17,11 +20,12 @@ rule alignment_train_toy:
         "../../envs/models.yaml"
     threads: 1  # a tiny model: per-step overhead, not FLOPs, dominates; more threads only contend
     resources:
-        mem_mb=3000,
-        runtime=30,
+        mem_mb=scaled(8000),
+        runtime=scaled(60),
+        gpu=1,
     params:
-        cfg=lambda wc: config["alignment"]["toy"],
-        seed=config["seed"],
+        cfg=lambda wc: SETTINGS.alignment.raw["toy"],
+        seed=SETTINGS.seed,
     script:
         "../scripts/alignment_train_toy.py"
 
@@ -30,24 +34,24 @@ rule alignment_analyse:
     input:
         unpack(_alignment_inputs),
     output:
-        pairs="results/alignment/{model}/pairs.tsv",
-        alignment="results/alignment/{model}/alignment.tsv",
-        orthogonality="results/alignment/{model}/orthogonality.tsv",
-        directions="results/alignment/{model}/directions.npz",
-        summary="results/alignment/{model}/summary.json",
+        pairs=f"{ALIGN_DIR}/pairs.tsv",
+        alignment=f"{ALIGN_DIR}/alignment.tsv",
+        orthogonality=f"{ALIGN_DIR}/orthogonality.tsv",
+        directions=f"{ALIGN_DIR}/directions.npz",
+        summary=f"{ALIGN_DIR}/summary.json",
     log:
         "logs/alignment/analyse_{model}.log",
     benchmark:
         "results/benchmarks/alignment/analyse_{model}.tsv"
     conda:
         "../../envs/models.yaml"
-    threads: config["threads"]
+    threads: SETTINGS.threads
     resources:
-        # A 7B checkpoint: two 32000 x 4096 float32 matrices plus a d x d float64 covariance.
-        mem_mb=lambda wc: 3000 if _alignment_is_toy(wc.model) else 12000,
-        runtime=60,
+        # A 7B checkpoint is loaded whole to read its two 32000 x 4096 matrices (toy: 3 GB).
+        mem_mb=scaled(lambda wc: 3000 if _alignment_model(wc).toy else 32000),
+        runtime=scaled(60),
     params:
-        entry=lambda wc: _alignment_entry(wc.model),
+        entry=lambda wc: _alignment_model(wc).entry,
         name=lambda wc: wc.model,
         spec=_alignment_spec,
         concepts=_alignment_concepts,
@@ -55,46 +59,46 @@ rule alignment_analyse:
             fingerprint(_alignment_spec(wc)),
             fingerprint(_alignment_concepts(wc)),
         ],
-        ridge=config["alignment"]["causal_ridge"],
-        draws=config["alignment"]["random_pair_draws"],
-        null_draws=config["alignment"]["null_draws"],
-        seed=config["seed"],
+        ridge=SETTINGS.alignment.raw["causal_ridge"],
+        draws=SETTINGS.alignment.raw["random_pair_draws"],
+        null_draws=SETTINGS.alignment.raw["null_draws"],
+        seed=SETTINGS.seed,
     script:
         "../scripts/alignment_analyse.py"
 
 
 rule alignment_figures:
     input:
-        alignment="results/alignment/{model}/alignment.tsv",
-        orthogonality="results/alignment/{model}/orthogonality.tsv",
-        summary="results/alignment/{model}/summary.json",
+        alignment=f"{ALIGN_DIR}/alignment.tsv",
+        orthogonality=f"{ALIGN_DIR}/orthogonality.tsv",
+        summary=f"{ALIGN_DIR}/summary.json",
     output:
         heatmap_png=report(
-            "results/alignment/{model}/figures/alignment_heatmap.png",
+            f"{ALIGN_DIR}/figures/alignment_heatmap.png",
             caption="../report/alignment_heatmap.rst",
             category="Alignment",
             subcategory="{model}",
             labels=figure_labels("embedding vs unembedding", "model"),
         ),
-        heatmap_pdf="results/alignment/{model}/figures/alignment_heatmap.pdf",
+        heatmap_pdf=f"{ALIGN_DIR}/figures/alignment_heatmap.pdf",
         orth_png=report(
-            "results/alignment/{model}/figures/orthogonality.png",
+            f"{ALIGN_DIR}/figures/orthogonality.png",
             caption="../report/alignment_orthogonality.rst",
             category="Alignment",
             subcategory="{model}",
             labels=figure_labels("orthogonality", "model"),
         ),
-        orth_pdf="results/alignment/{model}/figures/orthogonality.pdf",
+        orth_pdf=f"{ALIGN_DIR}/figures/orthogonality.pdf",
     log:
         "logs/alignment/figures_{model}.log",
     conda:
         "../../envs/analysis.yaml"
     threads: 1
     resources:
-        mem_mb=1500,
-        runtime=10,
+        mem_mb=scaled(2000),
+        runtime=scaled(10),
     params:
-        seed=config["seed"],
+        seed=SETTINGS.seed,
     script:
         "../scripts/alignment_figures.py"
 
@@ -102,8 +106,8 @@ rule alignment_figures:
 rule alignment_summary:
     input:
         summaries=expand(
-            "results/alignment/{model}/summary.json",
-            model=[m["name"] for m in config["alignment"]["models"]],
+            rules.alignment_analyse.output.summary,
+            model=[m.name for m in SETTINGS.alignment.models],
         ),
     output:
         table="results/summary/alignment.tsv",
@@ -113,9 +117,9 @@ rule alignment_summary:
         "../../envs/analysis.yaml"
     threads: 1
     resources:
-        mem_mb=500,
-        runtime=5,
+        mem_mb=scaled(1000),
+        runtime=scaled(5),
     params:
-        names=[m["name"] for m in config["alignment"]["models"]],
+        names=[m.name for m in SETTINGS.alignment.models],
     script:
         "../scripts/stage_summary.py"

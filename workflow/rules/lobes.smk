@@ -3,6 +3,9 @@
 # then one summary of the headline numbers for the report.
 
 
+include: "lobes_io.smk"
+
+
 rule lobes_cluster:
     input:
         cooccurrence=f"{FEATURES_DIR}/cooccurrence.npz",
@@ -17,12 +20,12 @@ rule lobes_cluster:
         "../../envs/analysis.yaml"
     threads: 1
     resources:
-        mem_mb=16000,
-        runtime=60,
+        mem_mb=scaled(32000),
+        runtime=scaled(120),
     params:
         expect=lambda wc: features_identity(wc.model, wc.corpus, wc.layer),
-        cfg=lambda wc: config["lobes"],
-        seed=config["seed"],
+        cfg=lambda wc: LOBES.raw,
+        seed=SETTINGS.seed,
     script:
         "../scripts/lobes_cluster.py"
 
@@ -38,17 +41,17 @@ rule lobes_tests:
     benchmark:
         "results/benchmarks/lobes/tests_{model}_{corpus}_{layer}_{measure}.tsv"
     wildcard_constraints:
-        measure="|".join(LOBES_MEASURES),
+        measure="|".join(LOBES.measures),
     conda:
         "../../envs/analysis.yaml"
     threads: 1
     resources:
-        mem_mb=8000,
-        runtime=240,
+        mem_mb=scaled(8000),
+        runtime=scaled(240),
     params:
         expect=lambda wc: features_identity(wc.model, wc.corpus, wc.layer),
-        cfg=lambda wc: config["lobes"],
-        seed=config["seed"],
+        cfg=lambda wc: LOBES.raw,
+        seed=SETTINGS.seed,
     script:
         "../scripts/lobes_tests.py"
 
@@ -60,7 +63,7 @@ rule lobes_tests_gather:
             model=wc.model,
             corpus=wc.corpus,
             layer=wc.layer,
-            measure=config["lobes"]["measures"],
+            measure=LOBES.measures,
         ),
     output:
         tests=f"{LOBES_DIR}/tests.tsv",
@@ -70,8 +73,8 @@ rule lobes_tests_gather:
         "../../envs/analysis.yaml"
     threads: 1
     resources:
-        mem_mb=1000,
-        runtime=5,
+        mem_mb=scaled(1000),
+        runtime=scaled(5),
     script:
         "../scripts/lobes_tests_gather.py"
 
@@ -92,11 +95,11 @@ rule lobes_specialization:
         "../../envs/analysis.yaml"
     threads: 1
     resources:
-        mem_mb=4000,
-        runtime=30,
+        mem_mb=scaled(8000),
+        runtime=scaled(60),
     params:
         expect=lambda wc: features_identity(wc.model, wc.corpus, wc.layer),
-        cfg=lambda wc: config["lobes"],
+        cfg=lambda wc: LOBES.raw,
     script:
         "../scripts/lobes_specialization.py"
 
@@ -114,12 +117,12 @@ rule lobes_embed:
         "../../envs/analysis.yaml"
     threads: 1
     resources:
-        mem_mb=4000,
-        runtime=30,
+        mem_mb=scaled(8000),
+        runtime=scaled(60),
     params:
         expect=lambda wc: features_identity(wc.model, wc.corpus, wc.layer),
-        cfg=lambda wc: config["lobes"],
-        seed=config["seed"],
+        cfg=lambda wc: LOBES.raw,
+        seed=SETTINGS.seed,
     script:
         "../scripts/lobes_embed.py"
 
@@ -136,7 +139,7 @@ rule lobes_figures:
             f"{LOBES_DIR}/figures/feature_cloud.png",
             caption="../report/lobes_feature_cloud.rst",
             category="Lobes",
-            subcategory=depth_subcategory(lobes_layers()),
+            subcategory=depth_subcategory(LOBES.layers),
             labels=figure_labels("feature cloud", "model", "corpus", "layer"),
         ),
         cloud_pdf=f"{LOBES_DIR}/figures/feature_cloud.pdf",
@@ -144,7 +147,7 @@ rule lobes_figures:
             f"{LOBES_DIR}/figures/tests_vs_k.png",
             caption="../report/lobes_tests_vs_k.rst",
             category="Lobes",
-            subcategory=depth_subcategory(lobes_layers()),
+            subcategory=depth_subcategory(LOBES.layers),
             labels=figure_labels("AMI and probe vs k", "model", "corpus", "layer"),
         ),
         tests_pdf=f"{LOBES_DIR}/figures/tests_vs_k.pdf",
@@ -152,7 +155,7 @@ rule lobes_figures:
             f"{LOBES_DIR}/figures/specialization.png",
             caption="../report/lobes_specialization.rst",
             category="Lobes",
-            subcategory=depth_subcategory(lobes_layers()),
+            subcategory=depth_subcategory(LOBES.layers),
             labels=figure_labels("specialisation", "model", "corpus", "layer"),
         ),
         spec_pdf=f"{LOBES_DIR}/figures/specialization.pdf",
@@ -162,10 +165,10 @@ rule lobes_figures:
         "../../envs/analysis.yaml"
     threads: 1
     resources:
-        mem_mb=2000,
-        runtime=10,
+        mem_mb=scaled(2000),
+        runtime=scaled(10),
     params:
-        cfg=lambda wc: config["lobes"],
+        cfg=lambda wc: LOBES.raw,
     script:
         "../scripts/lobes_figures.py"
 
@@ -181,7 +184,7 @@ rule lobes_explorer:
         embedding=f"{LOBES_DIR}/embedding_2d.npz",  # reused when it maps every feature
     output:
         html=report(
-            EXPLORER_PAGE,
+            LOBES_EXPLORER,
             caption="../report/lobes_explorer.rst",
             category="Lobes",
             subcategory="Explorer",
@@ -195,22 +198,22 @@ rule lobes_explorer:
         "../../envs/analysis.yaml"
     threads: 1
     resources:
-        mem_mb=8000,
-        runtime=60,
+        mem_mb=scaled(8000),
+        runtime=scaled(60),
     params:
         expect=lambda wc: features_identity(wc.model, wc.corpus, wc.layer),
         contexts_expect=lambda wc: top_contexts_identity(wc.model, wc.corpus, wc.layer),
-        cfg=lambda wc: config["lobes"],
-        threshold=FEATURES["threshold"],
-        seed=config["seed"],
+        cfg=lambda wc: LOBES.raw,
+        threshold=FEATURES.raw["threshold"],
+        seed=SETTINGS.seed,
     script:
         "../scripts/lobes_explorer.py"
 
 
 rule lobes_summary:
     input:
-        tests=lambda wc: lobes_layer_files("tests.tsv"),
-        code_lobe=lambda wc: lobes_layer_files("code_lobe.json"),
+        tests=lobes_layer_files("tests.tsv"),
+        code_lobe=lobes_layer_files("code_lobe.json"),
     output:
         summary="results/summary/lobes.tsv",
     log:
@@ -219,10 +222,10 @@ rule lobes_summary:
         "../../envs/analysis.yaml"
     threads: 1
     resources:
-        mem_mb=1000,
-        runtime=5,
+        mem_mb=scaled(1000),
+        runtime=scaled(5),
     params:
-        layers=lambda wc: lobes_layers(),
-        model=lambda wc: lobes_model(),
+        layers=lambda wc: list(LOBES.layers),
+        model=lambda wc: LOBES.model,
     script:
         "../scripts/stage_summary.py"

@@ -8,10 +8,13 @@
 # headline table (workflow/report/workflow.rst includes results/report/headline.rst).
 
 
+include: "report_io.smk"
+
+
 rule summary:
     input:
-        tables=expand("results/summary/{stage}.tsv", stage=report_stages()),
-        paper_values=repo_path(config["report"]["paper_values"]),
+        tables=expand(SUMMARY_TABLE, stage=SETTINGS.report.stages),
+        paper_values=SETTINGS.report.paper_values,
     output:
         summary=report(
             "results/summary.tsv",
@@ -39,17 +42,17 @@ rule summary:
             labels={"table": "glossary of quantities"},
         ),
     log:
-        log_path("report", "summary"),
+        "logs/report/summary.log",
     benchmark:
-        bench_path("report", "summary")
+        "results/benchmarks/report/summary.tsv"
     conda:
         "../../envs/report.yaml"
     threads: 1
     resources:
-        mem_mb=500,
-        runtime=5,
+        mem_mb=scaled(1000),
+        runtime=scaled(5),
     params:
-        stages=report_stages(),
-        cfg=lambda wc: config["report"],
+        stages=list(SETTINGS.report.stages),
+        cfg=lambda wc: SETTINGS.report.raw,
     script:
         "../scripts/summary.py"

@@ -2,11 +2,14 @@
 # One job per experiment x replicate seed, then collect, figures and headline summary.
 
 
+include: "simulation_io.smk"
+
+
 rule simulate:
     output:
-        concepts="results/simulation/runs/{experiment}/seed_{seed}/concepts.tsv",
-        orthogonality="results/simulation/runs/{experiment}/seed_{seed}/orthogonality.tsv",
-        curves="results/simulation/runs/{experiment}/seed_{seed}/curves.tsv",
+        concepts=f"{SIM_RUN_DIR}/concepts.tsv",
+        orthogonality=f"{SIM_RUN_DIR}/orthogonality.tsv",
+        curves=f"{SIM_RUN_DIR}/curves.tsv",
     log:
         "logs/simulation/simulate_{experiment}_{seed}.log",
     benchmark:
@@ -17,11 +20,11 @@ rule simulate:
         "../../envs/simulation.yaml"
     threads: 1
     resources:
-        mem_mb=2000,
-        runtime=30,
+        mem_mb=scaled(2000),
+        runtime=scaled(30),
     params:
-        cfg=lambda wc: config["simulation"],
-        seed=config["seed"],
+        cfg=lambda wc: SETTINGS.simulation.raw,
+        seed=SETTINGS.seed,
     script:
         "../scripts/simulate.py"
 
@@ -32,87 +35,87 @@ rule simulation_collect:
         orthogonality=simulation_jobs("orthogonality"),
         curves=simulation_jobs("curves"),
     output:
-        summary="results/simulation/summary.tsv",
-        orthogonality="results/simulation/orthogonality.tsv",
-        curves="results/simulation/curves.tsv",
+        summary=f"{SIM_DIR}/summary.tsv",
+        orthogonality=f"{SIM_DIR}/orthogonality.tsv",
+        curves=f"{SIM_DIR}/curves.tsv",
     log:
         "logs/simulation/collect.log",
     conda:
         "../../envs/simulation.yaml"
     threads: 1
     resources:
-        mem_mb=1000,
-        runtime=10,
+        mem_mb=scaled(1000),
+        runtime=scaled(10),
     script:
         "../scripts/simulation_collect.py"
 
 
 rule simulation_mechanism:
     input:
-        summary="results/simulation/summary.tsv",
+        summary=rules.simulation_collect.output.summary,
     output:
-        mechanism="results/simulation/mechanism.tsv",
+        mechanism=f"{SIM_DIR}/mechanism.tsv",
     log:
         "logs/simulation/mechanism.log",
     conda:
         "../../envs/simulation.yaml"
     threads: 1
     resources:
-        mem_mb=1000,
-        runtime=5,
+        mem_mb=scaled(1000),
+        runtime=scaled(5),
     script:
         "../scripts/simulation_mechanism.py"
 
 
 rule simulation_figures:
     input:
-        summary="results/simulation/summary.tsv",
-        orthogonality="results/simulation/orthogonality.tsv",
-        curves="results/simulation/curves.tsv",
+        summary=rules.simulation_collect.output.summary,
+        orthogonality=rules.simulation_collect.output.orthogonality,
+        curves=rules.simulation_collect.output.curves,
         mechanism=rules.simulation_mechanism.output.mechanism,
     output:
         dynamics_png=report(
-            "results/figures/simulation_dynamics.png",
+            f"{SIM_FIGURES}/simulation_dynamics.png",
             caption="../report/simulation_dynamics.rst",
             category="Simulation",
         ),
-        dynamics_pdf="results/figures/simulation_dynamics.pdf",
+        dynamics_pdf=f"{SIM_FIGURES}/simulation_dynamics.pdf",
         sweeps_png=report(
-            "results/figures/simulation_sweeps.png",
+            f"{SIM_FIGURES}/simulation_sweeps.png",
             caption="../report/simulation_sweeps.rst",
             category="Simulation",
         ),
-        sweeps_pdf="results/figures/simulation_sweeps.pdf",
+        sweeps_pdf=f"{SIM_FIGURES}/simulation_sweeps.pdf",
         orth_png=report(
-            "results/figures/simulation_orthogonality.png",
+            f"{SIM_FIGURES}/simulation_orthogonality.png",
             caption="../report/simulation_orthogonality.rst",
             category="Simulation",
         ),
-        orth_pdf="results/figures/simulation_orthogonality.pdf",
+        orth_pdf=f"{SIM_FIGURES}/simulation_orthogonality.pdf",
         mechanism_png=report(
-            "results/figures/simulation_mechanism.png",
+            f"{SIM_FIGURES}/simulation_mechanism.png",
             caption="../report/simulation_mechanism.rst",
             category="Simulation",
         ),
-        mechanism_pdf="results/figures/simulation_mechanism.pdf",
+        mechanism_pdf=f"{SIM_FIGURES}/simulation_mechanism.pdf",
     log:
         "logs/simulation/figures.log",
     conda:
         "../../envs/simulation.yaml"
     threads: 1
     resources:
-        mem_mb=2000,
-        runtime=10,
+        mem_mb=scaled(2000),
+        runtime=scaled(10),
     params:
-        cfg=lambda wc: config["simulation"],
+        cfg=lambda wc: SETTINGS.simulation.raw,
     script:
         "../scripts/simulation_figures.py"
 
 
 rule simulation_summary:
     input:
-        summary="results/simulation/summary.tsv",
-        orthogonality="results/simulation/orthogonality.tsv",
+        summary=rules.simulation_collect.output.summary,
+        orthogonality=rules.simulation_collect.output.orthogonality,
         mechanism=rules.simulation_mechanism.output.mechanism,
     output:
         headline="results/summary/simulation.tsv",
@@ -122,7 +125,7 @@ rule simulation_summary:
         "../../envs/simulation.yaml"
     threads: 1
     resources:
-        mem_mb=1000,
-        runtime=5,
+        mem_mb=scaled(1000),
+        runtime=scaled(5),
     script:
         "../scripts/stage_summary.py"

@@ -2,9 +2,8 @@
 
 from __future__ import annotations
 
-from ..errors import ConfigError
+from ..errors import CONFIG_HINT as _HINT, ConfigError
 
-_HINT = "Every key is documented in config/README.md under `## features`."
 
 
 def check_features_config(config: dict) -> None:

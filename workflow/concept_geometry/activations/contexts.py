@@ -1,6 +1,6 @@
 """Top-activating contexts of every SAE feature, kept while the corpus streams past.
 
-For the feature explorer (issue 18): per feature, the ``n_top`` token positions with the
+For the feature explorer (lobes_explorer): per feature, the ``n_top`` token positions with the
 largest SAE activation (> 0), each with its document, its position among the document's
 content tokens (after truncation and dropping special tokens, exactly as chunked) and the
 ``window`` content tokens either side. The state is a fixed (F, n_top) table, so memory is

@@ -1,4 +1,4 @@
-"""The crystals analysis of one model layer: every table of the stage's output contract.
+"""The crystals analysis of one model layer: every table the stage writes per layer.
 
 Li et al. 2024, atom scale. Faithful and corrected variants side by side (``variant``):
 - silhouette ``faithful``: the projection fitted and scored on the same pairs (paper's code);
@@ -28,7 +28,7 @@ from . import geometry as g
 
 @dataclass
 class CrystalResults:
-    """Tables (pandas frames as in the output contract) and arrays for the figures.
+    """Tables (pandas frames, one per table the stage writes) and arrays for the figures.
 
     clusters: space, variant, ari, purity, n_clusters, n_pairs.
     silhouette: space, variant, n_components, silhouette.

@@ -6,9 +6,9 @@ import re
 from typing import Sequence
 from pathlib import Path
 
-from ..errors import ConfigError
+from ..errors import CONFIG_HINT as _HINT, ConfigError
+from ..settings import ModelRef
 
-_HINT = "Every key is documented in config/README.md (## crystals)."
 _NAME = re.compile(r"^[A-Za-z0-9_.\-]+$")
 
 LAYER_CONVENTIONS = ("block_output", "hidden_states")
@@ -58,10 +58,11 @@ def layer_label(layer, convention: str, n_blocks: int | None = None, long: bool 
     return f"{layer} = output of block {layer} (blocks.{layer}.hook_resid_post)"
 
 
-def crystals_model(config: dict) -> tuple[str, str, str]:
-    """(model spec, model name, config key of the spec) of the crystals stage.
+def crystals_model(config: dict) -> ModelRef:
+    """The crystals stage's model: spec (as written in the config), name, config key of the spec.
 
     ``crystals.model.path`` / ``.name`` when set, else ``features.model.path`` / ``.name``.
+    ``concept_geometry.settings`` resolves the spec against the repository root.
     """
     own = (config.get("crystals") or {}).get("model") or {}
     feat = (config.get("features") or {}).get("model") or {}
@@ -78,7 +79,7 @@ def crystals_model(config: dict) -> tuple[str, str, str]:
         raise ConfigError(
             f"Invalid config: model name {name!r} (`crystals.model.name` or "
             f"`features.model.name`) must match [A-Za-z0-9_.-]+ (it is a folder name). {_HINT}")
-    return str(path), str(name), key
+    return ModelRef(name=str(name), spec=str(path), key=key)
 
 
 def check_crystals_config(config: dict) -> None:

@@ -1,4 +1,4 @@
-"""Offline, self-contained HTML explorers of the feature geometry (issue 18).
+"""Offline, self-contained HTML explorers of the feature geometry.
 
 ``layer_explorer_data`` gathers one layer's features (2-D map, lobes under every measure, k and
 variant, firing frequency, category histogram, top-activating contexts, lobe summaries) into

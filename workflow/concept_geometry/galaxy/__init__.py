@@ -4,7 +4,7 @@ and Gaussian nulls. Pure functions; the workflow scripts only do I/O around them
 
 from __future__ import annotations
 
-from ..errors import ConfigError
+from ..errors import CONFIG_HINT as _HINT, ConfigError
 from .analysis import GALAXY_COLUMNS, SPECTRUM_COLUMNS, LayerResult, analyse_layer
 from .entropy import (faithful_clustering, faithful_preprocess, gaussian_entropy, gaussian_null, kl_entropy,
                       kl_entropy_ci, preprocess_cloud)
@@ -16,15 +16,13 @@ __all__ = [
     "covariance_spectrum", "log_volume", "powerlaw_slope", "check_galaxy_config", "galaxy_layers",
 ]
 
-_HINT = "Edit the config file (config/config.yaml, or the one given with --configfile); every key is documented in config/README.md."
 
 
 def galaxy_layers(config: dict) -> list[int]:
     """The layers the galaxy stage analyses: galaxy.layers, else features.layers."""
-    layers = config.get("galaxy", {}).get("layers")
-    if layers is None:
-        layers = config.get("features", {}).get("layers")
-    return [int(x) for x in (layers or [])]
+    from ..settings import stage_layers
+
+    return [int(x) for x in stage_layers(config, "galaxy")]
 
 
 def check_galaxy_config(config: dict) -> None:

@@ -35,7 +35,7 @@ GALAXY_COLUMNS = [
     "entropy_gauss", "entropy_faithful", "entropy_corrected",
     "clustering_faithful", "clustering_corrected",
     "null_clustering_faithful", "null_clustering_corrected",
-    # beyond the contract: intervals, the null band and the null-relative (calibrated) values.
+    # beyond the paper's columns: intervals, the null band and the null-relative (calibrated) values.
     # Faithful: the official pipeline (its own subsample and PCA, hence its own H_gauss).
     "entropy_gauss_faithful", "clustering_faithful_ci_low", "clustering_faithful_ci_high",
     "null_clustering_faithful_low", "null_clustering_faithful_high", "excess_clustering_faithful",

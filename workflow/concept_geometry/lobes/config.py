@@ -2,9 +2,8 @@
 
 from __future__ import annotations
 
-from ..errors import ConfigError
+from ..errors import CONFIG_HINT as _HINT, ConfigError
 
-_HINT = "Edit the `lobes` section of the config; every key is documented in config/README.md."
 
 
 def check_lobes_config(config: dict) -> None:

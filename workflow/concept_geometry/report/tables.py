@@ -9,13 +9,14 @@ import numpy as np
 import pandas as pd
 
 from ..errors import InputDataError
+from ..settings import STAGES as ALL_STAGES
 
 STAGE_COLUMNS = ["stage", "quantity", "setting", "model", "value"]
 PAPER_COLUMNS = ["stage", "quantity", "setting", "paper_value", "paper_model", "source"]
-# The contract's six columns first (issue 8), then which model each number is for.
+# The six columns of a summary row first, then which model each number is for.
 SUMMARY_COLUMNS = ["stage", "quantity", "setting", "value", "paper_value", "source", "model",
                    "paper_model"]
-STAGES = ["simulation", "alignment", "features", "crystals", "lobes", "galaxy"]
+STAGES = [s for s in ALL_STAGES if s != "report"]  # the stages with a summary table
 
 GLOSSARY_COLUMNS = ["stage", "quantity", "kind", "definition"]
 # A quantity's kind says how it prints: counts, booleans (1/0) and layer numbers as integers.

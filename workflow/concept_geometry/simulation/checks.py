@@ -2,11 +2,10 @@
 
 from __future__ import annotations
 
-from ..errors import ConfigError
+from ..errors import CONFIG_HINT as _HINT, ConfigError
 
 MAX_M = 10  # 3^10 contexts x 2^10 outputs = 6e7 exact conditionals (~0.5 GB float64)
 
-_HINT = "Edit the config file; every key is documented in config/README.md (## simulation)."
 
 
 def check_simulation_config(config: dict) -> None:
