@@ -28,8 +28,8 @@ from __future__ import annotations
 import json
 import logging
 import math
+from collections.abc import Iterable
 from pathlib import Path
-from typing import Iterable
 
 import numpy as np
 
@@ -348,15 +348,14 @@ def build_corpus(build_dir: Path, sizes: RehearsalSizes, seed: int, words: list[
         cdf = np.cumsum(zipf / zipf.sum())
         orders = {c: rng.permutation(len(pool))[:top] for c in PILE_CATEGORIES}
         cats = category_schedule(sizes.n_documents, seed + 4)
-        with atomic_path(path, PRODUCER, ident) as tmp:
-            with open(tmp, "w", encoding="utf-8") as fh:
-                for cat in cats:
-                    n = sizes.doc_words + int(rng.integers(0, 201))
-                    idx = orders[cat][np.minimum(np.searchsorted(cdf, rng.random(n)), top - 1)]
-                    tokens = pool[idx]
-                    lines = [" ".join(tokens[i:i + 16]) for i in range(0, n, 16)]
-                    fh.write(json.dumps({"text": "\n".join(lines),
-                                         "meta": {"pile_set_name": cat}}) + "\n")
+        with atomic_path(path, PRODUCER, ident) as tmp, open(tmp, "w", encoding="utf-8") as fh:
+            for cat in cats:
+                n = sizes.doc_words + int(rng.integers(0, 201))
+                idx = orders[cat][np.minimum(np.searchsorted(cdf, rng.random(n)), top - 1)]
+                tokens = pool[idx]
+                lines = [" ".join(tokens[i:i + 16]) for i in range(0, n, 16)]
+                fh.write(json.dumps({"text": "\n".join(lines),
+                                     "meta": {"pile_set_name": cat}}) + "\n")
     return {"path": str(path), "n_documents": sizes.n_documents, "identity": ident}
 
 
