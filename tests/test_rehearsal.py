@@ -22,7 +22,7 @@ COST = {
     "simulation": {"m": 3, "d": 3, "steps": 150, "log_every": 50, "seeds": [0],
                    "experiments": ["full"]},
     "alignment": {"random_pair_draws": 3},
-    "features": {"corpus": {"n_documents": 16}},
+    "features": {"corpus": {"n_documents": 40}},
     "crystals": {"relations": ["country-capital", "english-french", "present-past",
                                "singular-plural"],
                  "max_pairs_per_relation": 30, "batch_size": 64, "kmeans_n_init": 2,

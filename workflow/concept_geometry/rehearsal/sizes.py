@@ -128,7 +128,7 @@ def tiny(**overrides) -> RehearsalSizes:
                "num_key_value_heads": 1, "head_dim": 16, "query_pre_attn_scalar": 16,
                "vocab_size": None},
         filler_words=400, lobes_width=64, galaxy_width=256, target_l0=6.0,
-        n_documents=16, doc_words=1100, calibration_docs=2, calibration_tokens=64,
+        n_documents=40, doc_words=1100, calibration_docs=2, calibration_tokens=64,
         gemma_shard_bytes=2 * 2**20,
     )
     return replace(small, **overrides)
