@@ -12,9 +12,12 @@ import pytest
 import yaml
 from concept_geometry import io
 from concept_geometry.rehearsal import build, config_paths, tiny
+from concept_geometry.rehearsal.build import (
+    category_schedule,
+    filler_words,
+    gemma_scope_params,
+)
 from conftest import ROOT
-
-pytestmark = pytest.mark.workflow
 
 # Cost only: the rehearsal's shapes and paper settings that the tiny build can hold stay
 # (1024-token truncation, 256-token chunks, layers 12 / 0, 12, 25 / hidden_states 0 and 12).
@@ -55,6 +58,29 @@ def test_rehearsal_yaml_points_at_the_builders_layout():
     assert _merge(cfg, want) == cfg
 
 
+def test_sae_thresholds_give_the_target_l0_on_residuals_of_the_calibrated_norm():
+    """Planted: residuals in random directions with norm r. Each feature fires when its unit
+    direction's projection exceeds z r / sqrt(d), i.e. with probability target / width, so
+    the mean L0 is binomial(width, target / width) around the target."""
+    d, width, target, r = 64, 4096, 41.0, 250.0
+    p = gemma_scope_params(d, width, r, target, seed=1)
+    x = np.random.default_rng(2).standard_normal((2000, d)).astype(np.float32)
+    x *= r / np.linalg.norm(x, axis=1, keepdims=True)
+    pre = x @ p["W_enc"] + p["b_enc"]
+    l0 = (pre > p["threshold"]).sum(1).mean()
+    assert abs(l0 - target) < 3.0   # sd of the mean over 2000 tokens ~ 0.15 (+ direction spread)
+    assert (p["threshold"] > 1.0).all()  # every firing activation passes features.threshold = 1
+    np.testing.assert_allclose(np.linalg.norm(p["W_dec"], axis=1), 1.0, rtol=1e-5)
+
+
+def test_categories_follow_the_pile_shares_and_fillers_are_distinct():
+    cats = category_schedule(1000, seed=0)
+    assert len(cats) == 1000 and cats.count("Pile-CC") == 300 and cats.count("Github") == 100
+    assert set(category_schedule(16, seed=0)) == set(category_schedule(1000, seed=0))  # all 16
+    words = filler_words(50000, exclude={"a"}, seed=0)
+    assert len(set(words)) == 50000 and "a" not in words
+
+
 @pytest.fixture(scope="module")
 def rehearsal_run(tmp_path_factory):
     work = tmp_path_factory.mktemp("rehearsal")
@@ -71,6 +97,7 @@ def rehearsal_run(tmp_path_factory):
     return work, sizes, summary
 
 
+@pytest.mark.workflow
 def test_builder_writes_the_hub_and_gemma_scope_formats(rehearsal_run):
     work, sizes, _summary = rehearsal_run
     base = work / "build"
@@ -97,6 +124,7 @@ def test_builder_writes_the_hub_and_gemma_scope_formats(rehearsal_run):
     assert min(len(d["text"].split()) for d in docs) >= sizes.doc_words
 
 
+@pytest.mark.workflow
 def test_the_paper_dag_ran_on_the_built_folders(rehearsal_run):
     work, sizes, summary = rehearsal_run
     res = work / "results"
