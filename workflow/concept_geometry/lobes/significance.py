@@ -44,7 +44,7 @@ class NullTest:
 NULL_DDOF = {"faithful": 0, "corrected": 1}
 
 
-def _null_test(observed: float, null: np.ndarray, ddof: int = 1) -> NullTest:
+def _null_test(observed: float, null: np.ndarray, ddof: int) -> NullTest:
     """z of ``observed`` against ``null`` with the null's std at ``ddof`` (see NULL_DDOF)."""
     null = np.asarray(null, dtype=np.float64)
     mean = float(null.mean())
@@ -55,10 +55,11 @@ def _null_test(observed: float, null: np.ndarray, ddof: int = 1) -> NullTest:
 
 
 def ami_permutation_test(lobes: np.ndarray, clusters: np.ndarray, n_permutations: int,
-                         seed: int, ddof: int = 1) -> NullTest:
+                         seed: int, ddof: int) -> NullTest:
     """AMI(lobes, clusters) vs AMI with ``lobes`` randomly permuted.
 
-    lobes, clusters: (F,) int labels of the same features; ``ddof`` of the null's std.
+    lobes, clusters: (F,) int labels of the same features; ``ddof`` of the null's std
+    (``NULL_DDOF[variant]``: 0 faithful, as the official notebook, 1 corrected).
     Returns NullTest.
     """
     from sklearn.metrics import adjusted_mutual_info_score as ami
