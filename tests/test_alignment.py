@@ -194,6 +194,15 @@ def test_concept_directions_brute_force():
         mean = ((m[4] - m[0]) + (m[5] - m[1])) / 2 if k == 0 else ((m[6] - m[2]) + (m[7] - m[3])) / 2
         np.testing.assert_allclose(got[k], mean / np.linalg.norm(mean))
     assert np.isnan(got[1]).all()  # a concept without pairs
+    # pairs that cancel (a -> b and b -> a): zero mean difference, NaN; no float warning
+    import warnings
+
+    with warnings.catch_warnings():
+        warnings.simplefilter("error")
+        got = geometry.concept_directions(m, np.array([0, 4, 1]), np.array([4, 0, 2]),
+                                          np.array([0, 0, 1]), 3)
+    assert np.isnan(got[0]).all() and np.isnan(got[2]).all()
+    np.testing.assert_allclose(got[1], (m[2] - m[1]) / np.linalg.norm(m[2] - m[1]))
 
 
 def test_causal_inner_product_closed_form():
@@ -297,6 +306,7 @@ def test_tied_models_are_reported_as_tied(tmp_path):
     assert geometry.alignment_table(res).empty
     rows = pd.DataFrame(geometry.summary_rows("x", summary)).set_index("quantity")
     assert rows.loc["tied", "value"] == 1 and np.isnan(rows.loc["diag_mean", "value"])
+    assert np.isnan(rows.loc["diag_stands_out", "value"])  # no verdict when tied, not 0
 
 
 def test_missing_hub_model_fails_fast_with_local_path_hint(monkeypatch):
@@ -411,6 +421,10 @@ def test_config_checks():
         checks.check_alignment_config(_cfg([{"name": "t", "path": "train", "concepts": "c"}]))
     with pytest.raises(ConfigError, match="divide"):
         checks.check_alignment_config(_cfg(ok, heads=5))
+    with pytest.raises(ConfigError, match=r"`alignment.toy.d_model / heads` = 3 is odd; "
+                                          r"Llama's rotary embedding needs an even head size"):
+        checks.check_alignment_config(_cfg(ok, d_model=24, heads=8))
+    checks.check_alignment_config(_cfg(ok, d_model=24, heads=6))  # head size 4
     with pytest.raises(ConfigError, match="alignment.toy.fillers"):
         checks.check_alignment_config(_cfg(ok, fillers=0, filler_prob=0.3))
     checks.check_alignment_config(_cfg(ok, fillers=0, filler_prob=0.0))
@@ -716,3 +730,68 @@ def test_word_pairs_that_do_not_tokenize_are_refused():
         pairs.require_tokenizable(frame, "words/", "alignment.models[m]")
     two = pairs.filter_pairs(tok, concepts[:1] + [pairs.Concept("h", (("king", "queen"),))])
     pairs.require_tokenizable(two, "words/", "alignment.models[m]")
+
+
+def test_null_verdict_needs_z_strictly_above_three():
+    """Null: 19 zeros and +-2 three times each (25 draws): mean 0, sample sd sqrt(24/24) = 1
+    exactly; observed 3 beats every draw (p = 1/26 < 0.05) but z = 3.0 is not > 3."""
+    null = np.r_[np.zeros(19), [2.0] * 3, [-2.0] * 3]
+    at = geometry.null_verdict(3.0, null)
+    assert at["z"] == 3.0 and at["p"] == pytest.approx(1 / 26)
+    assert at["verdict"] == "does not stand out"
+    assert geometry.null_verdict(3.0 + 1e-9, null)["verdict"] == "stands out"
+
+
+def test_cosines_are_computed_in_double_precision():
+    """float32 rows (exact values) give the float64 cosines of those values to 1e-15;
+    normalising in float32 would leave errors of ~1e-8."""
+    rng = np.random.default_rng(3)
+    a32 = rng.standard_normal((6, 40)).astype(np.float32)
+    b32 = rng.standard_normal((5, 40)).astype(np.float32)
+    a, b = a32.astype(np.float64), b32.astype(np.float64)
+    want = (a @ b.T) / np.outer(np.linalg.norm(a, axis=1), np.linalg.norm(b, axis=1))
+    np.testing.assert_allclose(geometry.cosine_matrix(a32, b32), want, rtol=0, atol=1e-15)
+    np.testing.assert_allclose(geometry.cosine_matrix(a32, a32).diagonal(), 1.0, rtol=0,
+                               atol=1e-15)
+
+
+def test_learning_rate_warms_up_then_decays_by_cosine():
+    """100 steps: warm-up over 5 steps ((s + 1) / 5), cosine 0.5 (1 + cos(pi s / 100))."""
+    assert toy_lm.lr_factor(0, 100) == pytest.approx(0.2)
+    assert toy_lm.lr_factor(3, 100) == pytest.approx(0.8 * 0.5 * (1 + np.cos(0.03 * np.pi)))
+    assert toy_lm.lr_factor(4, 100) == pytest.approx(0.5 * (1 + np.cos(0.04 * np.pi)))
+    assert toy_lm.lr_factor(50, 100) == pytest.approx(0.5)
+    assert toy_lm.lr_factor(100, 100) == pytest.approx(0.0, abs=1e-15)
+    assert toy_lm.lr_factor(150, 100) == pytest.approx(0.0, abs=1e-15)  # held at the end
+    assert toy_lm.lr_factor(0, 10) == pytest.approx(1.0)  # warm-up of max(1, 10 // 20) = 1 step
+
+
+def test_toy_loss_exact_and_sampled_targets_by_hand():
+    """Logits at the scored position: (0, ln 3), softmax (1/4, 3/4). With the next word
+    certain to be word 1, the exact and the sampled cross-entropy are both -ln(3/4), and so
+    is the KL to the exact law; the other position's logits must not matter."""
+    logits = torch.tensor([[[5.0, -5.0], [0.0, np.log(3.0)]],
+                           [[0.0, np.log(3.0)], [7.0, 0.0]]])
+
+    class Model:
+        def __call__(self, input_ids):
+            return type("Out", (), {"logits": logits})()
+
+    ids = torch.zeros((2, 2), dtype=torch.long)
+    position = torch.tensor([1, 0])
+    p_next = torch.tensor([[0.0, 1.0], [0.0, 1.0]])
+    for targets in ("exact", "sampled"):
+        ce, kl = toy_lm._loss(Model(), ids, position, p_next, targets,
+                              torch.Generator().manual_seed(0))
+        assert ce.item() == pytest.approx(-np.log(0.75), rel=1e-6), targets
+        assert kl.item() == pytest.approx(-np.log(0.75), rel=1e-6), targets
+
+
+def test_word_tokenizer_names_its_special_tokens():
+    words = ["<pad>", "<unk>", "<s>", "</s>", "actor", "actress"]
+    tok = toy_lm.build_word_tokenizer(words)
+    assert (tok.pad_token, tok.unk_token, tok.bos_token, tok.eos_token) == (
+        "<pad>", "<unk>", "<s>", "</s>")
+    assert (tok.pad_token_id, tok.unk_token_id, tok.bos_token_id, tok.eos_token_id) == (0, 1, 2, 3)
+    assert tok("actress actor")["input_ids"] == [2, 5, 4]
+    assert tok("nobody")["input_ids"] == [2, 1]

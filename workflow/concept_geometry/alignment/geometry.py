@@ -36,11 +36,9 @@ def concept_directions(matrix: np.ndarray, base_ids: np.ndarray, target_ids: np.
     diffs = matrix[np.asarray(target_ids)].astype(np.float64) - matrix[np.asarray(base_ids)]
     sums = np.zeros((n_concepts, matrix.shape[1]), dtype=np.float64)
     np.add.at(sums, np.asarray(concept_index), diffs)
-    counts = np.bincount(np.asarray(concept_index), minlength=n_concepts).astype(np.float64)
-    norms = np.linalg.norm(sums, axis=1)
-    with np.errstate(invalid="ignore", divide="ignore"):
-        out = sums / norms[:, None]
-    out[(counts == 0) | (norms == 0)] = np.nan
+    norms = np.linalg.norm(sums, axis=1, keepdims=True)  # 0 for a concept without pairs
+    out = np.full_like(sums, np.nan)
+    np.divide(sums, norms, out=out, where=norms > 0)
     return out
 
 
@@ -128,7 +126,7 @@ def random_pair_alignment(embedding: np.ndarray, unembedding: np.ndarray, candid
     """
     if len(np.unique(candidates)) < 2:
         raise ValueError("random_pair_alignment needs at least two distinct candidate tokens")
-    sizes = np.repeat(np.asarray(pair_counts, dtype=np.int64), draws)
+    sizes = np.repeat(pair_counts, draws)
     sizes = sizes[sizes > 0]
     total = int(sizes.sum())
     base = rng.choice(candidates, size=total)
@@ -209,7 +207,7 @@ class AlignmentResult:
 
 
 def inner_product_transforms(embedding: np.ndarray, unembedding: np.ndarray,
-                             rng: np.random.Generator, ridge: float = 0.0) -> dict:
+                             rng: np.random.Generator, ridge: float) -> dict:
     """{(space, inner_product): T (d, d) or None (Euclidean)} for every entry of ORTHOGONALITY.
 
     causal: the spec's <x, y> = x^T Cov^-1 y in both spaces, Cov estimated from that space's
