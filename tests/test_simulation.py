@@ -550,6 +550,10 @@ def test_headline_rows_columns_model_and_pooled_mechanism_only():
     pooled = head[head["setting"] == "experiment=all"]
     assert pooled[["quantity", "value"]].values.tolist() == [
         ["spearman_logodds_var_vs_steering_cos", -0.4]]
+    # nothing to report (no setting, no pair): still the five columns, for the report's header
+    empty = headline_rows(summary.iloc[:0], orth)
+    assert empty.empty and empty.columns.tolist() == ["stage", "quantity", "setting", "model",
+                                                      "value"]
 
 
 SIM_OK = {"m": 4, "cpt_low": 0.3, "cpt_high": 0.7, "steps": 100, "log_every": 100,
