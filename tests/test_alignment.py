@@ -670,6 +670,13 @@ def test_summary_of_a_hand_made_result():
     assert out["orth_mean_abs"]["embedding"]["euclidean"] == pytest.approx(0.3)
     assert out["orth_median_abs"]["embedding"]["euclidean"] == pytest.approx(0.3)
     assert out["tied"] is False and out["note"] == "" and out["extra_key"] == 7
+    orth = geometry.orthogonality_table(result)
+    assert orth.columns.tolist() == ["space", "inner_product", "concept_i", "concept_j", "abs_cos"]
+    assert orth.values.tolist() == [["embedding", "euclidean", "a", "b", pytest.approx(0.3)]]
+    rows = geometry.summary_rows("m", dict(out, toy_kl_to_exact=0.02, toy_final_loss=None))
+    toy = [r for r in rows if r["quantity"].startswith("toy_")]
+    assert toy == [dict(stage="alignment", quantity="toy_kl_to_exact", setting="", model="m",
+                        value=0.02)]
 
 
 def test_ridge_reaches_both_causal_inner_products():
@@ -766,6 +773,7 @@ def test_learning_rate_warms_up_then_decays_by_cosine():
     assert toy_lm.lr_factor(100, 100) == pytest.approx(0.0, abs=1e-15)
     assert toy_lm.lr_factor(150, 100) == pytest.approx(0.0, abs=1e-15)  # held at the end
     assert toy_lm.lr_factor(0, 10) == pytest.approx(1.0)  # warm-up of max(1, 10 // 20) = 1 step
+    assert toy_lm.lr_factor(0, 30) == pytest.approx(1.0)  # 30 // 20 = 1 step, not 1.5
 
 
 def test_toy_loss_exact_and_sampled_targets_by_hand():
@@ -813,3 +821,25 @@ def test_random_pairs_are_uniform_over_distinct_token_pairs():
                                          4000, np.random.default_rng(0))
     assert cos.shape == (4000,)
     assert cos.mean() == pytest.approx(exact, abs=0.039)
+
+
+def test_single_token_rule_by_hand():
+    """Park's rule on token-id lists: BOS then exactly one known token; -1 otherwise."""
+    bos, unk = 2, 1
+    assert pairs._single_token([2, 7], True, bos, unk) == (7, "kept")
+    assert pairs._single_token([7], True, bos, unk) == (-1, "no_bos")
+    assert pairs._single_token([2], True, bos, unk) == (-1, "empty")
+    assert pairs._single_token([2, 7, 8], True, bos, unk) == (-1, "multi_token(2)")
+    assert pairs._single_token([2, 1], True, bos, unk) == (-1, "unknown_token")
+    assert pairs._single_token([7], False, None, None) == (7, "kept")
+
+
+def test_tie_flag_from_config_or_the_architecture_default():
+    """tie_word_embeddings when the file has it (also under text_config), else the config
+    class's default (Gemma-2: tied; Llama: untied); unknown or missing model_type: untied."""
+    assert matrices._config_tied({"tie_word_embeddings": True, "model_type": "llama"})
+    assert matrices._config_tied({"text_config": {"tie_word_embeddings": True}})
+    assert matrices._config_tied({"model_type": "gemma2"})
+    assert not matrices._config_tied({"model_type": "llama"})
+    assert not matrices._config_tied({"model_type": "no-such-architecture"})
+    assert not matrices._config_tied({})

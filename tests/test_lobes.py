@@ -209,7 +209,10 @@ def test_pipeline_specialization_uses_histogram_then_heldout_chunks():
     assert set(spec["variant"]) == {"faithful", "corrected"}
     assert spec.index.tolist() == list(range(len(spec)))  # one table, rows numbered afresh
     with pytest.raises(InputDataError, match="No `heldout` chunks in the firings x.npz: the "
-                                             "corrected specialisation needs them"):
+                                             "corrected specialisation needs them. The features "
+                                             "stage splits documents into histogram and held-out "
+                                             "ones; give it more documents or a non-zero held-out "
+                                             "fraction, then re-run."):
         specialization(labels, fire, category, np.array(["histogram"] * 4), cfg, "x.npz",
                        doc_id=doc_id, histogram_documents=doc_id)
 
@@ -735,7 +738,9 @@ def test_tests_table_names_each_variants_route_and_skips_probe_ks(monkeypatch):
     from concept_geometry.lobes import significance
     from concept_geometry.lobes.pipeline import LABEL_COLUMNS, run_tests
 
-    monkeypatch.setattr(significance, "probe_balanced_accuracy", lambda *a, **kw: 0.5)
+    settings = []
+    monkeypatch.setattr(significance, "probe_balanced_accuracy",
+                        lambda *a, **kw: settings.append(kw) or 0.5)
     route = {("faithful", "phi"): "dense", ("faithful", A.GEOMETRIC): "dense",
              ("corrected", "phi"): "sparse", ("corrected", A.GEOMETRIC): "dense"}
     labels = pd.DataFrame([(v, route[(v, m)], m, k, f, f % 2) for v, m in route
@@ -751,3 +756,18 @@ def test_tests_table_names_each_variants_route_and_skips_probe_ks(monkeypatch):
     assert np.isnan(by.loc[(3, "corrected"), "balanced_accuracy"])
     assert np.isnan(by.loc[(3, "faithful"), "acc_z"])
     assert by.loc[(3, "faithful"), "ami"] == pytest.approx(1.0)  # lobes = clusters
+    # every probe, observed and null, runs with the configured settings
+    assert len(settings) == 2 * (1 + 2) and all(
+        kw == dict(train_fraction=0.5, n_splits=2, C=1.0, max_iter=10) for kw in settings)
+
+
+def test_knn_sparsify_accepts_integer_affinities():
+    """Integer affinity blocks (counts) give the same graph as their float64 copy."""
+    aff = np.array([[9, 7, 1, 2], [7, 9, 3, 1], [1, 3, 9, 8], [2, 1, 8, 9]])
+    as_int = knn_sparsify_blocks([(slice(0, 2), aff[:2]), (slice(2, 4), aff[2:])], 4, 1)
+    as_float = knn_sparsify_blocks([(slice(0, 4), aff.astype(float))], 4, 1)
+    expected = np.zeros((4, 4))
+    expected[0, 1] = expected[1, 0] = 7
+    expected[2, 3] = expected[3, 2] = 8
+    np.testing.assert_array_equal(as_int.toarray(), expected)
+    np.testing.assert_array_equal(as_float.toarray(), expected)

@@ -107,7 +107,7 @@ def probe_balanced_accuracy(X: np.ndarray, y: np.ndarray, variant: str, seed: in
         truth = y[n_train:]
     elif variant == "corrected":
         smallest = np.bincount(np.unique(y, return_inverse=True)[1]).min()
-        splits = int(min(n_splits, max(2, smallest))) if smallest >= 2 else 2
+        splits = int(min(n_splits, max(2, smallest)))  # 2 folds even for a 1-member lobe
         folds = StratifiedKFold(n_splits=splits, shuffle=True, random_state=seed)
         pred = np.empty_like(y)
         with warnings.catch_warnings():
