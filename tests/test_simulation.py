@@ -591,3 +591,52 @@ def test_simulation_config_checks_name_the_key(change, needle):
     # a fraction of a disabled experiment is not checked
     check_simulation_config({"simulation": dict(SIM_OK, **change, experiments=["full"])}
                             if "fracs" in next(iter(change)) else {"simulation": SIM_OK})
+
+
+def test_divergence_probe_halves_the_rate_with_the_runs_other_settings():
+    """The stable-rate search retrains at lr/2, lr/4, ... with the run's own init scale,
+    optimiser and at most 300 steps; the first trial that trains is suggested (lr/8 here)."""
+    from concept_geometry.simulation.experiments import _divergence_error
+    from concept_geometry.simulation.model import TrainingDiverged
+
+    trials = []
+
+    def retrain(trial):
+        trials.append(trial)
+        if len(trials) < 3:
+            raise TrainingDiverged("again")
+
+    train = TrainConfig(steps=500, lr=8.0, init_scale=0.25, log_every=50, optimizer="adam")
+    err = _divergence_error(TrainingDiverged("loss inf", step=3, loss=np.inf), "full", 0,
+                            {"setting": "all", "optimizer": "gd"}, dict(CFG, m=2), train, retrain)
+    assert [t.lr for t in trials] == [4.0, 2.0, 1.0]
+    assert all((t.steps, t.init_scale, t.optimizer) == (300, 0.25, "adam") for t in trials)
+    assert "Set `simulation.lr` to 1 or lower" in str(err) and err.step == 3
+
+
+def test_spearman_is_undefined_below_three_points_or_without_spread():
+    from concept_geometry.simulation.mechanism import _spearman
+
+    rho, n = _spearman(np.array([1.0, 2.0, np.nan]), np.array([3.0, 1.0, 2.0]))
+    assert np.isnan(rho) and n == 2
+    rho, n = _spearman(np.array([1.0, 1.0, 1.0]), np.array([3.0, 1.0, 2.0]))
+    assert np.isnan(rho) and n == 3
+    assert _spearman(np.array([1.0, 2.0, 3.0]), np.array([3.0, 1.0, 0.0])) == (-1.0, 3)
+
+
+def test_unknown_optimiser_is_named():
+    with pytest.raises(ValueError, match="optimizer must be 'gd' or 'adam', got 'sgd'"):
+        train_log_linear(np.full((2, 2), 0.5), 2, TrainConfig(steps=1, optimizer="sgd"), seed=0)
+
+
+def test_headline_rows_are_sorted_by_experiment_and_setting():
+    import pandas as pd
+
+    from concept_geometry.simulation.summary import headline_rows
+
+    summary = pd.DataFrame({"experiment": ["full", "dimension", "dimension"],
+                            "setting": ["all", "d=4", "d=2"], "steering_cos": 0.9,
+                            "embedding_cos": 0.8, "alignment_cos": 0.7, "final_loss": 1.0})
+    orth = pd.DataFrame(columns=["experiment", "setting", "independent", "cos"])
+    settings = list(dict.fromkeys(headline_rows(summary, orth)["setting"]))
+    assert settings == ["experiment=dimension,d=2", "experiment=dimension,d=4", "experiment=full"]
