@@ -194,6 +194,15 @@ def test_concept_directions_brute_force():
         mean = ((m[4] - m[0]) + (m[5] - m[1])) / 2 if k == 0 else ((m[6] - m[2]) + (m[7] - m[3])) / 2
         np.testing.assert_allclose(got[k], mean / np.linalg.norm(mean))
     assert np.isnan(got[1]).all()  # a concept without pairs
+    # pairs that cancel (a -> b and b -> a): zero mean difference, NaN; no float warning
+    import warnings
+
+    with warnings.catch_warnings():
+        warnings.simplefilter("error")
+        got = geometry.concept_directions(m, np.array([0, 4, 1]), np.array([4, 0, 2]),
+                                          np.array([0, 0, 1]), 3)
+    assert np.isnan(got[0]).all() and np.isnan(got[2]).all()
+    np.testing.assert_allclose(got[1], (m[2] - m[1]) / np.linalg.norm(m[2] - m[1]))
 
 
 def test_causal_inner_product_closed_form():
@@ -297,6 +306,7 @@ def test_tied_models_are_reported_as_tied(tmp_path):
     assert geometry.alignment_table(res).empty
     rows = alignment_rows("x", summary).set_index("quantity")
     assert rows.loc["tied", "value"] == 1 and np.isnan(rows.loc["diag_mean", "value"])
+    assert np.isnan(rows.loc["diag_stands_out", "value"])  # no verdict when tied, not 0
 
 
 def test_missing_hub_model_fails_fast_with_local_path_hint(monkeypatch):
@@ -411,6 +421,12 @@ def test_config_checks():
         checks.check_alignment_config(_cfg([{"name": "t", "path": "train", "concepts": "c"}]))
     with pytest.raises(ConfigError, match="divide"):
         checks.check_alignment_config(_cfg(ok, heads=5))
+    with pytest.raises(ConfigError, match=r"`alignment.toy.d_model / heads` = 3 is odd; "
+                                          r"Llama's rotary embedding needs an even head size"):
+        checks.check_alignment_config(_cfg(ok, d_model=24, heads=8))
+    checks.check_alignment_config(_cfg(ok, d_model=24, heads=6))  # head size 4
+    # the toy section is only checked when a model is trained from it
+    checks.check_alignment_config(_cfg([ok[1]], heads=5))
     with pytest.raises(ConfigError, match="alignment.toy.fillers"):
         checks.check_alignment_config(_cfg(ok, fillers=0, filler_prob=0.3))
     checks.check_alignment_config(_cfg(ok, fillers=0, filler_prob=0.0))
@@ -654,6 +670,13 @@ def test_summary_of_a_hand_made_result():
     assert out["orth_mean_abs"]["embedding"]["euclidean"] == pytest.approx(0.3)
     assert out["orth_median_abs"]["embedding"]["euclidean"] == pytest.approx(0.3)
     assert out["tied"] is False and out["note"] == "" and out["extra_key"] == 7
+    orth = geometry.orthogonality_table(result)
+    assert orth.columns.tolist() == ["space", "inner_product", "concept_i", "concept_j", "abs_cos"]
+    assert orth.values.tolist() == [["embedding", "euclidean", "a", "b", pytest.approx(0.3)]]
+    rows = alignment_rows("m", dict(out, toy_kl_to_exact=0.02, toy_final_loss=None))
+    toy = rows[rows["quantity"].str.startswith("toy_")].to_dict("records")
+    assert toy == [dict(stage="alignment", quantity="toy_kl_to_exact", setting="", model="m",
+                        value=0.02)]
 
 
 def test_ridge_reaches_both_causal_inner_products():
@@ -724,3 +747,107 @@ def alignment_rows(model: str, summary: dict) -> pd.DataFrame:
     from concept_geometry.alignment import quantities
 
     return registry.stage_rows("alignment", model, quantities.tables(summary))
+
+
+def test_null_verdict_needs_z_strictly_above_three():
+    """Null: 19 zeros and +-2 three times each (25 draws): mean 0, sample sd sqrt(24/24) = 1
+    exactly; observed 3 beats every draw (p = 1/26 < 0.05) but z = 3.0 is not > 3."""
+    null = np.r_[np.zeros(19), [2.0] * 3, [-2.0] * 3]
+    at = geometry.null_verdict(3.0, null)
+    assert at["z"] == 3.0 and at["p"] == pytest.approx(1 / 26)
+    assert at["verdict"] == "does not stand out"
+    assert geometry.null_verdict(3.0 + 1e-9, null)["verdict"] == "stands out"
+
+
+def test_cosines_are_computed_in_double_precision():
+    """float32 rows (exact values) give the float64 cosines of those values to 1e-15;
+    normalising in float32 would leave errors of ~1e-8."""
+    rng = np.random.default_rng(3)
+    a32 = rng.standard_normal((6, 40)).astype(np.float32)
+    b32 = rng.standard_normal((5, 40)).astype(np.float32)
+    a, b = a32.astype(np.float64), b32.astype(np.float64)
+    want = (a @ b.T) / np.outer(np.linalg.norm(a, axis=1), np.linalg.norm(b, axis=1))
+    np.testing.assert_allclose(geometry.cosine_matrix(a32, b32), want, rtol=0, atol=1e-15)
+    np.testing.assert_allclose(geometry.cosine_matrix(a32, a32).diagonal(), 1.0, rtol=0,
+                               atol=1e-15)
+
+
+def test_learning_rate_warms_up_then_decays_by_cosine():
+    """100 steps: warm-up over 5 steps ((s + 1) / 5), cosine 0.5 (1 + cos(pi s / 100))."""
+    assert toy_lm.lr_factor(0, 100) == pytest.approx(0.2)
+    assert toy_lm.lr_factor(3, 100) == pytest.approx(0.8 * 0.5 * (1 + np.cos(0.03 * np.pi)))
+    assert toy_lm.lr_factor(4, 100) == pytest.approx(0.5 * (1 + np.cos(0.04 * np.pi)))
+    assert toy_lm.lr_factor(50, 100) == pytest.approx(0.5)
+    assert toy_lm.lr_factor(100, 100) == pytest.approx(0.0, abs=1e-15)
+    assert toy_lm.lr_factor(150, 100) == pytest.approx(0.0, abs=1e-15)  # held at the end
+    assert toy_lm.lr_factor(0, 10) == pytest.approx(1.0)  # warm-up of max(1, 10 // 20) = 1 step
+    assert toy_lm.lr_factor(0, 30) == pytest.approx(1.0)  # 30 // 20 = 1 step, not 1.5
+
+
+def test_toy_loss_exact_and_sampled_targets_by_hand():
+    """Logits at the scored position: (0, ln 3), softmax (1/4, 3/4). With the next word
+    certain to be word 1, the exact and the sampled cross-entropy are both -ln(3/4), and so
+    is the KL to the exact law; the other position's logits must not matter."""
+    logits = torch.tensor([[[5.0, -5.0], [0.0, np.log(3.0)]],
+                           [[0.0, np.log(3.0)], [7.0, 0.0]]])
+
+    class Model:
+        def __call__(self, input_ids):
+            return type("Out", (), {"logits": logits})()
+
+    ids = torch.zeros((2, 2), dtype=torch.long)
+    position = torch.tensor([1, 0])
+    p_next = torch.tensor([[0.0, 1.0], [0.0, 1.0]])
+    for targets in ("exact", "sampled"):
+        ce, kl = toy_lm._loss(Model(), ids, position, p_next, targets,
+                              torch.Generator().manual_seed(0))
+        assert ce.item() == pytest.approx(-np.log(0.75), rel=1e-6), targets
+        assert kl.item() == pytest.approx(-np.log(0.75), rel=1e-6), targets
+
+
+def test_word_tokenizer_names_its_special_tokens():
+    words = ["<pad>", "<unk>", "<s>", "</s>", "actor", "actress"]
+    tok = toy_lm.build_word_tokenizer(words)
+    assert (tok.pad_token, tok.unk_token, tok.bos_token, tok.eos_token) == (
+        "<pad>", "<unk>", "<s>", "</s>")
+    assert (tok.pad_token_id, tok.unk_token_id, tok.bos_token_id, tok.eos_token_id) == (0, 1, 2, 3)
+    assert tok("actress actor")["input_ids"] == [2, 5, 4]
+    assert tok("nobody")["input_ids"] == [2, 1]
+
+
+def test_random_pairs_are_uniform_over_distinct_token_pairs():
+    """Embedding = identity, unembedding = diag(w): a pseudo-concept of one pair (b, t) has
+    cos = (w_b + w_t) / (sqrt 2 sqrt(w_b^2 + w_t^2)). Over 4,000 one-pair pseudo-concepts the
+    mean is that of all 30 ordered distinct pairs, enumerated by hand (sd 0.61: 4 standard
+    errors = 0.039; no single pair's value is within 0.057 of it)."""
+    import itertools
+
+    w = np.array([1.0, -1.0, 2.0, -3.0, 0.5, 4.0])
+    exact = np.mean([(w[b] + w[t]) / (np.sqrt(2) * np.hypot(w[b], w[t]))
+                     for b, t in itertools.permutations(range(6), 2)])
+    cos = geometry.random_pair_alignment(np.eye(6), np.diag(w), np.arange(6), np.array([1]),
+                                         4000, np.random.default_rng(0))
+    assert cos.shape == (4000,)
+    assert cos.mean() == pytest.approx(exact, abs=0.039)
+
+
+def test_single_token_rule_by_hand():
+    """Park's rule on token-id lists: BOS then exactly one known token; -1 otherwise."""
+    bos, unk = 2, 1
+    assert pairs._single_token([2, 7], True, bos, unk) == (7, "kept")
+    assert pairs._single_token([7], True, bos, unk) == (-1, "no_bos")
+    assert pairs._single_token([2], True, bos, unk) == (-1, "empty")
+    assert pairs._single_token([2, 7, 8], True, bos, unk) == (-1, "multi_token(2)")
+    assert pairs._single_token([2, 1], True, bos, unk) == (-1, "unknown_token")
+    assert pairs._single_token([7], False, None, None) == (7, "kept")
+
+
+def test_tie_flag_from_config_or_the_architecture_default():
+    """tie_word_embeddings when the file has it (also under text_config), else the config
+    class's default (Gemma-2: tied; Llama: untied); unknown or missing model_type: untied."""
+    assert matrices._config_tied({"tie_word_embeddings": True, "model_type": "llama"})
+    assert matrices._config_tied({"text_config": {"tie_word_embeddings": True}})
+    assert matrices._config_tied({"model_type": "gemma2"})
+    assert not matrices._config_tied({"model_type": "llama"})
+    assert not matrices._config_tied({"model_type": "no-such-architecture"})
+    assert not matrices._config_tied({})

@@ -133,7 +133,7 @@ def test_planted_lobes_match_geometry_with_large_z():
                             n_chunks=fire.shape[0]).labels[3]
     geo = cluster_measure("geometric", [3], 0, decoder=decoder).labels[3]
     assert adjusted_mutual_info_score(lobe, geo) > 0.95
-    ami = ami_permutation_test(lobes, geo, 200, seed=1)
+    ami = ami_permutation_test(lobes, geo, 200, seed=1, ddof=1)
     assert ami.observed > 0.9 and ami.z > 20 and ami.p == pytest.approx(1 / 201)
     for variant in ("faithful", "corrected"):
         acc = probe_test(decoder, lobes, variant, n_null=10, seed=2)
@@ -149,7 +149,7 @@ def test_structureless_data_gives_noise_like_z_scores():
         lobes = cluster_measure("phi", [2], seed, counts=fire.T @ fire,
                                 occurrences=fire.sum(0), n_chunks=fire.shape[0]).labels[2]
         geo = cluster_measure("geometric", [2], seed, decoder=decoder).labels[2]
-        ami_z.append(ami_permutation_test(lobes, geo, 200, seed=seed).z)
+        ami_z.append(ami_permutation_test(lobes, geo, 200, seed=seed, ddof=1).z)
         acc_z.append(probe_test(decoder, lobes, "corrected", n_null=10, seed=seed, n_splits=3).z)
     assert np.max(np.abs(ami_z)) < 4.0 and abs(np.mean(ami_z)) < 2.0
     assert np.max(np.abs(acc_z)) < 4.5 and abs(np.mean(acc_z)) < 2.5
@@ -209,7 +209,10 @@ def test_pipeline_specialization_uses_histogram_then_heldout_chunks():
     assert set(spec["variant"]) == {"faithful", "corrected"}
     assert spec.index.tolist() == list(range(len(spec)))  # one table, rows numbered afresh
     with pytest.raises(InputDataError, match="No `heldout` chunks in the firings x.npz: the "
-                                             "corrected specialisation needs them"):
+                                             "corrected specialisation needs them. The features "
+                                             "stage splits documents into histogram and held-out "
+                                             "ones; give it more documents or a non-zero held-out "
+                                             "fraction, then re-run."):
         specialization(labels, fire, category, np.array(["histogram"] * 4), cfg, "x.npz",
                        doc_id=doc_id, histogram_documents=doc_id)
 
@@ -234,7 +237,7 @@ def test_corrected_null_keeps_spread_with_unbalanced_lobes():
     y = np.r_[np.zeros(180, int), np.ones(20, int)]
     res = probe_test(gen.standard_normal((200, 8)), y, "corrected", n_null=8, seed=0, n_splits=3)
     assert res.null_std > 0 and np.isfinite(res.z)
-    assert np.isnan(_null_test(0.9, np.full(5, 0.5)).z)
+    assert np.isnan(_null_test(0.9, np.full(5, 0.5), 1).z)
 
 
 def test_specialization_streamed_in_blocks_equals_whole_matrix(tmp_path):
@@ -414,6 +417,9 @@ def test_tests_table_uses_each_variants_null_spread_for_ami_and_probe(monkeypatc
             assert row[f"{test}_null_mean"] == pytest.approx(1.0, abs=1e-12), (variant, test)
             assert row[f"{test}_null_std"] == pytest.approx(std, abs=1e-12), (variant, test)
             assert row[f"{test}_z"] == pytest.approx(z, abs=1e-12), (variant, test)
+            # one-sided empirical p: no null value >= 3, so (1 + 0) / (1 + 3)
+            assert row[f"{test}_p"] == pytest.approx(0.25, abs=1e-12), (variant, test)
+        assert row["k"] == 2 and row["measure"] == "phi"
     assert table.loc["faithful", "ami"] == 3.0 and table.loc["corrected", "balanced_accuracy"] == 3.0
 
 
@@ -584,7 +590,10 @@ def test_summary_rows_name_variant_route_and_code_lobe_by_hand():
                           "acc_z": [4.0, 5.0], "ami_p": [0.01, 0.02], "acc_p": [0.03, 0.04],
                           "clustering": ["dense", "sparse"], "n_excluded": [0, 7]})
     verdicts = {"phi": {"faithful": {"found": True}, "corrected": None}}
-    rows = summary_rows(tests, verdicts, 3, "m").set_index(["quantity", "setting"])["value"]
+    table = summary_rows(tests, verdicts, 3, "m")
+    assert table.columns.tolist() == ["stage", "quantity", "setting", "model", "value"]
+    assert set(table["stage"]) == {"lobes"} and set(table["model"]) == {"m"}
+    rows = table.set_index(["quantity", "setting"])["value"]
     assert rows[("ami_z", "layer=3,measure=phi,k=2,variant=faithful")] == 3.0
     assert rows[("acc_p", "layer=3,measure=phi,k=2,variant=corrected,clustering=sparse")] == 0.04
     assert rows[("n_excluded", "layer=3,variant=corrected")] == 7
@@ -665,3 +674,104 @@ def test_code_lobe_against_named_other_categories():
     rest = find_code_lobe(winners, category, ["code"], None, 2)
     assert (rest.code_lobe, rest.other_lobe, rest.found) == (0, 0, False)
     assert rest.other_share_in_code_lobe == pytest.approx(2 / 3)
+
+
+def test_sparse_spectral_embedding_is_reproducible_and_scaled_by_inverse_root_degree():
+    """A connected graph with unequal degrees: the top eigenvector of D^-1/2 A D^-1/2 is
+    proportional to sqrt(degree), so after the D^-1/2 row scaling the first column is
+    constant (sklearn's ``spectral_embedding`` convention). The seeded ARPACK start vector
+    makes two calls identical to the bit."""
+    from concept_geometry.lobes.clustering import spectral_embedding_sparse
+
+    rng = np.random.default_rng(0)
+    n = 40
+    dense = np.triu(rng.random((n, n)) < 0.3, 1) * rng.uniform(0.5, 3.0, (n, n))
+    dense = dense + dense.T
+    dense[0, 1:] = dense[1:, 0] = 2.0  # a hub: connected, degrees far apart
+    graph = sp.csr_matrix(dense)
+    degree = dense.sum(1)
+    assert degree.max() / degree.min() > 3
+    emb = spectral_embedding_sparse(graph, 3, seed=5)
+    assert emb.shape == (n, 3)
+    first = emb[:, 0] / emb[0, 0]
+    np.testing.assert_allclose(first, 1.0, atol=1e-6)
+    # every column solves the generalised problem A v = lambda D v (lambda: 1 first)
+    lam = [(v @ dense @ v) / (v @ (degree * v)) for v in emb.T]
+    assert lam[0] == pytest.approx(1.0, abs=1e-8) and lam[0] > lam[1] > lam[2]
+    for v, l in zip(emb.T, lam):
+        np.testing.assert_allclose(dense @ v, l * degree * v, atol=1e-6 * np.abs(degree * v).max())
+    np.testing.assert_array_equal(spectral_embedding_sparse(graph, 3, seed=5), emb)
+
+
+def test_sparse_route_uses_the_seed_and_needs_n_init(monkeypatch):
+    """The sparse route hands its seed and n_init to the embedding and k-means."""
+    from concept_geometry.lobes import clustering
+
+    seen = []
+    monkeypatch.setattr(clustering, "_kmeans_labels",
+                        lambda maps, k, seed, n_init: seen.append((seed, n_init))
+                        or np.zeros(maps.shape[0], dtype=np.int64))
+    lobe, decoder, fire, _ = planted(n_feat=30)
+    kw = dict(method="sparse", n_neighbors=5, counts=fire.T @ fire, occurrences=fire.sum(0),
+              n_chunks=fire.shape[0])
+    res = clustering.cluster_measure("jaccard", [2, 3], 123, n_init=4, **kw)
+    assert res.method == "sparse" and sorted(res.labels) == [2, 3]
+    assert seen == [(123, 4), (123, 4)]
+
+
+def test_probe_null_uses_the_same_probe_settings():
+    """Faithful probe with train_fraction 0.5 on labels 0 x 50 then 1 x 50: the training half
+    holds lobe 0 only, so every prediction is 0 and the balanced accuracy on the all-1 test
+    half is exactly 0, for the decoder and for every null draw alike (null mean 0, spread 0,
+    z undefined). With the default 0.8 the null draws would see both lobes."""
+    gen = np.random.default_rng(4)
+    y = np.r_[np.zeros(50, int), np.ones(50, int)]
+    res = probe_test(gen.standard_normal((100, 6)), y, "faithful", n_null=4, seed=0,
+                     train_fraction=0.5)
+    assert res.observed == 0.0 and res.null_mean == 0.0 and res.null_std == 0.0
+    assert np.isnan(res.z) and res.p == 1.0
+    with pytest.raises(ValueError, match=r"unknown variant 'both'; expected one of "
+                                         r"\('faithful', 'corrected'\)"):
+        probe_balanced_accuracy(gen.standard_normal((10, 2)), y[:10], "both", 0)
+
+
+def test_tests_table_names_each_variants_route_and_skips_probe_ks(monkeypatch):
+    """Faithful lobes dense, corrected lobes sparse with dense geometric clusters: the
+    clustering column says so per variant. With lobes.probe.ks = [2] and ks = [2, 3], the
+    probe runs at k = 2 only (NaN at k = 3), the AMI test at both."""
+    from concept_geometry.lobes import significance
+    from concept_geometry.lobes.pipeline import LABEL_COLUMNS, run_tests
+
+    settings = []
+    monkeypatch.setattr(significance, "probe_balanced_accuracy",
+                        lambda *a, **kw: settings.append(kw) or 0.5)
+    route = {("faithful", "phi"): "dense", ("faithful", A.GEOMETRIC): "dense",
+             ("corrected", "phi"): "sparse", ("corrected", A.GEOMETRIC): "dense"}
+    labels = pd.DataFrame([(v, route[(v, m)], m, k, f, f % 2) for v, m in route
+                           for k in (2, 3) for f in range(8)], columns=LABEL_COLUMNS)
+    cfg = {"measures": ["phi"], "ks": [2, 3], "ami": {"n_permutations": 3},
+           "probe": {"ks": [2], "n_null": 2, "faithful_train_fraction": 0.5, "n_splits": 2,
+                     "C": 1.0, "max_iter": 10}}
+    table = run_tests(labels, np.ones((8, 2)), cfg, seed=0, layer=1)
+    by = table.set_index(["k", "variant"])
+    assert by.loc[(2, "faithful"), "clustering"] == "dense"
+    assert by.loc[(2, "corrected"), "clustering"] == "dense+sparse"
+    assert by.loc[(2, "corrected"), "balanced_accuracy"] == 0.5
+    assert np.isnan(by.loc[(3, "corrected"), "balanced_accuracy"])
+    assert np.isnan(by.loc[(3, "faithful"), "acc_z"])
+    assert by.loc[(3, "faithful"), "ami"] == pytest.approx(1.0)  # lobes = clusters
+    # every probe, observed and null, runs with the configured settings
+    assert len(settings) == 2 * (1 + 2) and all(
+        kw == dict(train_fraction=0.5, n_splits=2, C=1.0, max_iter=10) for kw in settings)
+
+
+def test_knn_sparsify_accepts_integer_affinities():
+    """Integer affinity blocks (counts) give the same graph as their float64 copy."""
+    aff = np.array([[9, 7, 1, 2], [7, 9, 3, 1], [1, 3, 9, 8], [2, 1, 8, 9]])
+    as_int = knn_sparsify_blocks([(slice(0, 2), aff[:2]), (slice(2, 4), aff[2:])], 4, 1)
+    as_float = knn_sparsify_blocks([(slice(0, 4), aff.astype(float))], 4, 1)
+    expected = np.zeros((4, 4))
+    expected[0, 1] = expected[1, 0] = 7
+    expected[2, 3] = expected[3, 2] = 8
+    np.testing.assert_array_equal(as_int.toarray(), expected)
+    np.testing.assert_array_equal(as_float.toarray(), expected)

@@ -269,6 +269,7 @@ def test_divergence_stops_with_one_paragraph_and_a_working_suggestion():
     assert isinstance(exc.value, ConfigError)
     text = str(exc.value)
     assert "\n" not in text and "`simulation.lr`" in text and "`simulation.m` = 2" in text
+    assert "(4 outputs, 9 contexts)" in text  # 2^2 outputs, 3^2 contexts
     suggested = float(re.search(r"Set `simulation.lr` to ([0-9.e+-]+)", text).group(1))
     assert suggested < 20.0
     res = run_experiment("full", dict(cfg, lr=suggested), 0, 0)
@@ -383,7 +384,8 @@ def test_mechanism_table_rank_correlation_and_optimiser_contrast():
                          "optimizer=adam", "optimizer": opt, "seed": 0, "concept": k,
                          "logodds_rel_sd": 0.1 * (k + 1) + (0.0 if opt == "gd" else 1.0),
                          "logodds_var": 0.01 * (k + 1) ** 2 + (0.0 if opt == "gd" else 1.0),
-                         "steering_cos": base - 0.01 * k, "excess_loss": 0.01})
+                         "steering_cos": base - 0.01 * k,
+                         "excess_loss": 0.01 * k if opt == "gd" else 0.5})
     mech = mechanism_table(pd.DataFrame(rows)).set_index(
         ["quantity", "experiment", "setting", "optimizer"])
     rho = mech.loc[("spearman_logodds_rel_sd_vs_steering_cos", "all", "all", "all")]
@@ -391,6 +393,9 @@ def test_mechanism_table_rank_correlation_and_optimiser_contrast():
     gd = mech.loc[("steering_cos_final", "full", "all", "gd"), "value"]
     adam = mech.loc[("steering_cos_final", "full", "optimizer=adam", "adam"), "value"]
     assert gd == pytest.approx(0.935) and adam == pytest.approx(0.585)
+    excess = mech.loc[("excess_loss_mean", "full", "all", "gd")]
+    assert excess["value"] == pytest.approx(0.015) and excess["n"] == 4  # (0+1+2+3)/4 x 0.01
+    assert mech.loc[("excess_loss_mean", "full", "optimizer=adam", "adam"), "value"] == 0.5
     med = mech.loc[("logodds_rel_sd_median", "full", "all", "gd"), "value"]
     assert med == pytest.approx(0.25)
 
@@ -408,6 +413,19 @@ def test_full_experiment_adds_the_other_optimiser_when_asked():
     assert resolve_lr(dict(cfg, lr=7.0), "gd") == 7.0
     res = run_experiment("full", cfg, 0, 0)
     assert set(res.concepts["optimizer"]) == {"gd", "adam"}
+    # every pair i < j of the 3 concepts, once per setting, keyed like the concept rows
+    orth = res.orthogonality
+    assert sorted(orth.columns) == sorted(["experiment", "setting", "seed", "concept_i",
+                                           "concept_j", "independent", "cos", "embedding_cos",
+                                           "optimizer"])
+    for setting in ("all", "optimizer=adam"):
+        part = orth[orth["setting"] == setting]
+        assert list(zip(part["concept_i"], part["concept_j"])) == [(0, 1), (0, 2), (1, 2)]
+    assert set(orth["experiment"]) == {"full"} and set(orth["seed"]) == {0}
+    assert (orth[["cos", "embedding_cos"]].abs() <= 1 + 1e-12).all().all()
+    assert set(res.concepts["experiment"]) == {"full"} and set(res.curve["experiment"]) == {"full"}
+    np.testing.assert_allclose(res.concepts["excess_loss"],
+                               res.concepts["final_loss"] - res.concepts["entropy_floor"])
     assert set(res.curve["setting"]) == {"all", "optimizer=adam"}
     assert res.concepts["logodds_var"].notna().all()
     # m = 3, all contexts: concept i is unknown in 3^2 = 9 of them; rel_sd = sd / max(|mean|, 0.1)
@@ -520,3 +538,125 @@ def test_headline_orthogonality_uses_the_full_experiment_only():
     assert head[("n_pairs_independent", "experiment=full")] == 2
     assert head[("orth_abs_cos_dependent", "experiment=full")] == pytest.approx(0.5)
     assert head[("n_pairs_dependent", "experiment=full")] == 1
+
+
+def test_headline_rows_columns_model_and_pooled_mechanism_only():
+    """The headline table has the report's five columns, the simulation's model name, and
+    from the mechanism table only the pooled (experiment=all) rank correlations."""
+    import pandas as pd
+
+    from concept_geometry import registry
+    from concept_geometry.simulation import quantities
+
+    def headline_rows(summary, orth, mech=None):
+        return registry.stage_rows("simulation", "latent-concept-model",
+                                   quantities.tables(summary, orth, mech))
+
+    summary = pd.DataFrame({"experiment": ["full"], "setting": ["all"], "steering_cos": [0.9],
+                            "embedding_cos": [0.8], "alignment_cos": [0.7], "final_loss": [1.0]})
+    orth = pd.DataFrame(columns=["experiment", "setting", "independent", "cos"])
+    mech = pd.DataFrame({"quantity": ["spearman_logodds_var_vs_steering_cos"] * 2
+                         + ["logodds_var_median"],
+                         "experiment": ["all", "full", "all"], "setting": "all",
+                         "optimizer": "all", "value": [-0.4, -0.9, 0.3], "n": 5})
+    head = headline_rows(summary, orth, mech)
+    assert head.columns.tolist() == ["stage", "quantity", "setting", "model", "value"]
+    assert set(head["stage"]) == {"simulation"} and set(head["model"]) == {"latent-concept-model"}
+    pooled = head[head["setting"] == "experiment=all"]
+    assert pooled[["quantity", "value"]].values.tolist() == [
+        ["spearman_logodds_var_vs_steering_cos", -0.4]]
+    # nothing to report (no setting, no pair): still the five columns, for the report's header
+    empty = headline_rows(summary.iloc[:0], orth)
+    assert empty.empty and empty.columns.tolist() == ["stage", "quantity", "setting", "model",
+                                                      "value"]
+
+
+SIM_OK = {"m": 4, "cpt_low": 0.3, "cpt_high": 0.7, "steps": 100, "log_every": 100,
+          "experiments": ["full", "incomplete_concepts", "incomplete_contexts"],
+          "concept_fracs": [0.25, 1.0], "context_fracs": [0.025, 1.0]}
+
+
+@pytest.mark.parametrize("change, needle", [
+    ({"m": 11}, "key `simulation.m` = 11 is too large for exact enumeration: the study computes "
+                "all 3^m x 2^m = 3.63e+08 exact conditionals (limit m <= 10)"),
+    ({"cpt_low": 0.7}, "keys `simulation.cpt_low` = 0.7 and `simulation.cpt_high` = 0.7 must "
+                       "satisfy cpt_low < cpt_high"),
+    ({"log_every": 101}, "key `simulation.log_every` = 101 exceeds `simulation.steps` = 100"),
+    ({"concept_fracs": [0.2]}, "key `simulation.concept_fracs` holds 0.2, which keeps 3.2 of "
+                               "the 2^m = 16 outputs; at least 4 are needed"),
+    ({"context_fracs": [0.02]}, "key `simulation.context_fracs` holds 0.02, which keeps fewer "
+                                "than 2 of the 3^m = 81 contexts"),
+])
+def test_simulation_config_checks_name_the_key(change, needle):
+    """Each cross-field check fails just past its bound (m 11 > 10; 0.2 x 16 = 3.2 < 4
+    outputs; 0.02 x 81 = 1.62 < 2 contexts) with a message naming the key; the bounds
+    themselves (m = 10, 0.25 x 16 = 4, 0.025 x 81 = 2.03, log_every = steps) pass."""
+    from concept_geometry.errors import ConfigError
+    from concept_geometry.simulation.checks import check_simulation_config
+
+    check_simulation_config({"simulation": SIM_OK})
+    check_simulation_config({"simulation": dict(SIM_OK, m=10)})
+    check_simulation_config({})
+    with pytest.raises(ConfigError) as err:
+        check_simulation_config({"simulation": dict(SIM_OK, **change)})
+    text = str(err.value)
+    assert text.startswith("Invalid config: ") and needle in text
+    assert text.endswith("Edit the config file; every key is documented in config/README.md "
+                         "(## simulation).")
+    # a fraction of a disabled experiment is not checked
+    check_simulation_config({"simulation": dict(SIM_OK, **change, experiments=["full"])}
+                            if "fracs" in next(iter(change)) else {"simulation": SIM_OK})
+
+
+def test_divergence_probe_halves_the_rate_with_the_runs_other_settings():
+    """The stable-rate search retrains at lr/2, lr/4, ... with the run's own init scale,
+    optimiser and at most 300 steps; the first trial that trains is suggested (lr/8 here)."""
+    from concept_geometry.simulation.experiments import _divergence_error
+    from concept_geometry.simulation.model import TrainingDiverged
+
+    trials = []
+
+    def retrain(trial):
+        trials.append(trial)
+        if len(trials) < 3:
+            raise TrainingDiverged("again")
+
+    train = TrainConfig(steps=500, lr=8.0, init_scale=0.25, log_every=50, optimizer="adam")
+    err = _divergence_error(TrainingDiverged("loss inf", step=3, loss=np.inf), "full", 0,
+                            {"setting": "all", "optimizer": "gd"}, dict(CFG, m=2), train, retrain)
+    assert [t.lr for t in trials] == [4.0, 2.0, 1.0]
+    assert all((t.steps, t.init_scale, t.optimizer) == (300, 0.25, "adam") for t in trials)
+    assert "Set `simulation.lr` to 1 or lower" in str(err) and err.step == 3
+
+
+def test_spearman_is_undefined_below_three_points_or_without_spread():
+    from concept_geometry.simulation.mechanism import _spearman
+
+    rho, n = _spearman(np.array([1.0, 2.0, np.nan]), np.array([3.0, 1.0, 2.0]))
+    assert np.isnan(rho) and n == 2
+    rho, n = _spearman(np.array([1.0, 1.0, 1.0]), np.array([3.0, 1.0, 2.0]))
+    assert np.isnan(rho) and n == 3
+    assert _spearman(np.array([1.0, 2.0, 3.0]), np.array([3.0, 1.0, 0.0])) == (-1.0, 3)
+
+
+def test_unknown_optimiser_is_named():
+    with pytest.raises(ValueError, match="optimizer must be 'gd' or 'adam', got 'sgd'"):
+        train_log_linear(np.full((2, 2), 0.5), 2, TrainConfig(steps=1, optimizer="sgd"), seed=0)
+
+
+def test_headline_rows_are_sorted_by_experiment_and_setting():
+    import pandas as pd
+
+    from concept_geometry import registry
+    from concept_geometry.simulation import quantities
+
+    def headline_rows(summary, orth, mech=None):
+        return registry.stage_rows("simulation", "latent-concept-model",
+                                   quantities.tables(summary, orth, mech))
+
+    summary = pd.DataFrame({"experiment": ["full", "dimension", "dimension"],
+                            "setting": ["all", "d=4", "d=2"], "steering_cos": 0.9,
+                            "embedding_cos": 0.8, "alignment_cos": 0.7, "final_loss": 1.0})
+    orth = pd.DataFrame(columns=["experiment", "setting", "independent", "cos"])
+    settings = list(dict.fromkeys(headline_rows(summary, orth)["setting"]))
+    assert settings == ["experiment=dimension,d=2", "experiment=dimension,d=4", "experiment=full"]

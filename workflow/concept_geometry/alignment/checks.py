@@ -26,7 +26,7 @@ def check_alignment_config(config: dict) -> None:
                 f"`path: train` model takes its concept pairs from its own vocabulary. Remove "
                 f"`concepts` from that entry (or point `path` at a real model)."
             )
-    toy = section.get("toy", {})
+    toy = section.get("toy")
     if any(m["path"] == TRAIN for m in models) and toy:
         if toy["d_model"] % toy["heads"]:
             raise ConfigError(

@@ -21,11 +21,9 @@ def concept_directions(matrix: np.ndarray, base_ids: np.ndarray, target_ids: np.
     diffs = matrix[np.asarray(target_ids)].astype(np.float64) - matrix[np.asarray(base_ids)]
     sums = np.zeros((n_concepts, matrix.shape[1]), dtype=np.float64)
     np.add.at(sums, np.asarray(concept_index), diffs)
-    counts = np.bincount(np.asarray(concept_index), minlength=n_concepts).astype(np.float64)
-    norms = np.linalg.norm(sums, axis=1)
-    with np.errstate(invalid="ignore", divide="ignore"):
-        out = sums / norms[:, None]
-    out[(counts == 0) | (norms == 0)] = np.nan
+    norms = np.linalg.norm(sums, axis=1, keepdims=True)  # 0 for a concept without pairs
+    out = np.full_like(sums, np.nan)
+    np.divide(sums, norms, out=out, where=norms > 0)
     return out
 
 

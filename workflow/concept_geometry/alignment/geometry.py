@@ -47,7 +47,7 @@ def random_pair_alignment(embedding: np.ndarray, unembedding: np.ndarray, candid
     """
     if len(np.unique(candidates)) < 2:
         raise ValueError("random_pair_alignment needs at least two distinct candidate tokens")
-    sizes = np.repeat(np.asarray(pair_counts, dtype=np.int64), draws)
+    sizes = np.repeat(pair_counts, draws)
     sizes = sizes[sizes > 0]
     total = int(sizes.sum())
     base = rng.choice(candidates, size=total)
@@ -128,7 +128,7 @@ class AlignmentResult:
 
 
 def inner_product_transforms(embedding: np.ndarray, unembedding: np.ndarray,
-                             rng: np.random.Generator, ridge: float = 0.0) -> dict:
+                             rng: np.random.Generator, ridge: float) -> dict:
     """{(space, inner_product): T (d, d) or None (Euclidean)} for every entry of ORTHOGONALITY.
 
     causal: the spec's <x, y> = x^T Cov^-1 y in both spaces, Cov estimated from that space's

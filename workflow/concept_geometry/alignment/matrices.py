@@ -97,7 +97,6 @@ def read_safetensors_matrices(folder: str | Path) -> EmbeddingMatrices | None:
         return None
     unemb_name = _find(weight_map, UNEMBEDDING_SUFFIXES)
     config = json.loads((folder / "config.json").read_text()) if (folder / "config.json").exists() else {}
-    tied = _config_tied(config) or unemb_name is None
 
     def load(name):
         with safe_open(folder / weight_map[name], framework="pt") as fh:
@@ -105,7 +104,7 @@ def read_safetensors_matrices(folder: str | Path) -> EmbeddingMatrices | None:
 
     embedding = load(emb_name)
     unembedding = embedding if unemb_name is None else load(unemb_name)
-    tied = tied or np.array_equal(embedding, unembedding)
+    tied = _config_tied(config) or np.array_equal(embedding, unembedding)  # no lm_head: equal
     return EmbeddingMatrices(embedding, unembedding, tied, "safetensors",
                              (emb_name, unemb_name or emb_name))
 

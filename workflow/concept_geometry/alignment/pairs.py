@@ -68,7 +68,7 @@ def read_word_pairs(path: str | Path) -> Concept:
 def read_concepts(folder: str | Path, key: str = "alignment.models[].concepts") -> list[Concept]:
     """Every ``*.txt`` pair file of ``folder``, sorted by file name (the concept order)."""
     folder = Path(folder)
-    files = sorted(folder.glob("*.txt")) if folder.is_dir() else []
+    files = sorted(folder.glob("*.txt"))  # none for a missing folder or a file
     if not files:
         raise InputDataError(
             f"Concept folder {folder} (config key `{key}`) has no `*.txt` word-pair files. "

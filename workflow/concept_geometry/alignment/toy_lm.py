@@ -159,6 +159,14 @@ def _loss(model, ids, position, p_next, targets, rng_torch):
     return ce.mean(), kl.mean()
 
 
+def lr_factor(step: int, steps: int) -> float:
+    """The learning-rate multiplier at ``step`` of ``steps``: linear warm-up over the first
+    max(1, steps // 20) steps ((step + 1) / warmup), times a cosine decay
+    0.5 (1 + cos(pi min(step, steps) / steps)) from 1 to 0."""
+    warmup = max(1, steps // 20)
+    return min(1.0, (step + 1) / warmup) * 0.5 * (1 + np.cos(np.pi * min(step, steps) / steps))
+
+
 def train_toy_lm(cfg: dict, seed: int, progress: bool = True) -> ToyLM:
     """Train the toy Llama described in the module docstring.
 
@@ -189,9 +197,7 @@ def train_toy_lm(cfg: dict, seed: int, progress: bool = True) -> ToyLM:
     model.train()
     steps = int(cfg["steps"])
     opt = torch.optim.AdamW(model.parameters(), lr=float(cfg["lr"]), weight_decay=0.0)
-    warmup = max(1, steps // 20)
-    sched = torch.optim.lr_scheduler.LambdaLR(
-        opt, lambda s: min(1.0, (s + 1) / warmup) * 0.5 * (1 + np.cos(np.pi * min(s, steps) / steps)))
+    sched = torch.optim.lr_scheduler.LambdaLR(opt, lambda s: lr_factor(s, steps))
     data_rng = np.random.default_rng(derive_seed(seed, "alignment", "toy", "data"))
     torch_rng = torch.Generator().manual_seed(derive_seed(seed, "alignment", "toy", "draws"))
     history = []

@@ -54,11 +54,9 @@ def phi_coefficient(c_ij, c_i, c_j, n_chunks: int) -> np.ndarray:
 
     Equal to the Pearson correlation of the two binary firing vectors over chunks. Undefined
     (a feature that never fires or fires in every chunk) -> 0. The paper's code then adds 1
-    (see ``cooccurrence_affinity(shift_phi=True)``).
+    (see ``cooccurrence_affinity(shift_phi=True)``). Float64 inputs (``affinity_rows``
+    converts them), so no margin product overflows.
     """
-    c_ij = c_ij.astype(np.float64)
-    c_i = c_i.astype(np.float64)
-    c_j = c_j.astype(np.float64)
     n11 = c_ij
     n10 = c_i - c_ij
     n01 = c_j - c_ij

@@ -108,8 +108,8 @@ def spectral_embedding_sparse(graph: sp.spmatrix, n_components: int, seed: int) 
     return vecs[:, order] * inv_sqrt[:, None]
 
 
-def spectral_lobes_sparse(graph: sp.spmatrix, ks: list[int], seed: int,
-                          n_init: int = 10) -> dict[int, np.ndarray]:
+def spectral_lobes_sparse(graph: sp.spmatrix, ks: list[int], seed: int, *,
+                          n_init: int) -> dict[int, np.ndarray]:
     """Spectral embedding of a sparse affinity graph (once, max(ks) components) + k-means per k."""
     maps = spectral_embedding_sparse(graph, int(max(ks)), seed)
     return {int(k): _kmeans_labels(maps, int(k), seed, n_init).astype(np.int64) for k in ks}
@@ -126,7 +126,8 @@ def cluster_measure(measure: str, ks: list[int], seed: int, *, method: str = "au
     Pass counts (F, F), occurrences (F,), n_chunks for a co-occurrence measure, or decoder
     (F, d) for 'geometric' -- restricted to the features to cluster.
     ``method``: 'dense', 'sparse' or 'auto' (dense when F <= dense_max_features).
-    ``n_init``: k-means restarts (None: sklearn's default, the dense route only).
+    ``n_init``: k-means restarts (None: sklearn's default; the dense route only, the
+    sparse route needs a number).
     """
     n = (np.asarray(occurrences).shape[0] if decoder is None else np.asarray(decoder).shape[0])
     if method == "auto":
@@ -142,6 +143,5 @@ def cluster_measure(measure: str, ks: list[int], seed: int, *, method: str = "au
         return LobeLabels(spectral_lobes_dense(affinity, ks, seed, n_init), "dense")
     if method == "sparse":
         graph = knn_sparsify_blocks(blocks, n, n_neighbors)
-        return LobeLabels(spectral_lobes_sparse(graph, ks, seed, 10 if n_init is None else n_init),
-                          "sparse")
+        return LobeLabels(spectral_lobes_sparse(graph, ks, seed, n_init=n_init), "sparse")
     raise ValueError(f"unknown clustering method {method!r}")

@@ -44,7 +44,7 @@ class NullTest:
 NULL_DDOF = {"faithful": 0, "corrected": 1}
 
 
-def _null_test(observed: float, null: np.ndarray, ddof: int = 1) -> NullTest:
+def _null_test(observed: float, null: np.ndarray, ddof: int) -> NullTest:
     """z of ``observed`` against ``null`` with the null's std at ``ddof`` (see NULL_DDOF)."""
     null = np.asarray(null, dtype=np.float64)
     mean = float(null.mean())
@@ -55,10 +55,11 @@ def _null_test(observed: float, null: np.ndarray, ddof: int = 1) -> NullTest:
 
 
 def ami_permutation_test(lobes: np.ndarray, clusters: np.ndarray, n_permutations: int,
-                         seed: int, ddof: int = 1) -> NullTest:
+                         seed: int, ddof: int) -> NullTest:
     """AMI(lobes, clusters) vs AMI with ``lobes`` randomly permuted.
 
-    lobes, clusters: (F,) int labels of the same features; ``ddof`` of the null's std.
+    lobes, clusters: (F,) int labels of the same features; ``ddof`` of the null's std
+    (``NULL_DDOF[variant]``: 0 faithful, as the official notebook, 1 corrected).
     Returns NullTest.
     """
     from sklearn.metrics import adjusted_mutual_info_score as ami
@@ -106,7 +107,7 @@ def probe_balanced_accuracy(X: np.ndarray, y: np.ndarray, variant: str, seed: in
         truth = y[n_train:]
     elif variant == "corrected":
         smallest = np.bincount(np.unique(y, return_inverse=True)[1]).min()
-        splits = int(min(n_splits, max(2, smallest))) if smallest >= 2 else 2
+        splits = int(min(n_splits, max(2, smallest)))  # 2 folds even for a 1-member lobe
         folds = StratifiedKFold(n_splits=splits, shuffle=True, random_state=seed)
         pred = np.empty_like(y)
         with warnings.catch_warnings():
