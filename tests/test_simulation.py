@@ -591,7 +591,7 @@ def test_simulation_config_checks_name_the_key(change, needle):
     """Each cross-field check fails just past its bound (m 11 > 10; 0.2 x 16 = 3.2 < 4
     outputs; 0.02 x 81 = 1.62 < 2 contexts) with a message naming the key; the bounds
     themselves (m = 10, 0.25 x 16 = 4, 0.025 x 81 = 2.03, log_every = steps) pass."""
-    from concept_geometry.errors import ConfigError
+    from concept_geometry.errors import CONFIG_HINT, ConfigError
     from concept_geometry.simulation.checks import check_simulation_config
 
     check_simulation_config({"simulation": SIM_OK})
@@ -601,8 +601,7 @@ def test_simulation_config_checks_name_the_key(change, needle):
         check_simulation_config({"simulation": dict(SIM_OK, **change)})
     text = str(err.value)
     assert text.startswith("Invalid config: ") and needle in text
-    assert text.endswith("Edit the config file; every key is documented in config/README.md "
-                         "(## simulation).")
+    assert text.endswith(CONFIG_HINT)  # the one hint every config error ends with
     # a fraction of a disabled experiment is not checked
     check_simulation_config({"simulation": dict(SIM_OK, **change, experiments=["full"])}
                             if "fracs" in next(iter(change)) else {"simulation": SIM_OK})
