@@ -196,6 +196,21 @@ def test_last_subword_chars_are_the_tokenizers_last_subword_strings():
     assert status["length_diff"].tolist() == [1]  # tokens: 2 − 1
 
 
+def test_an_empty_word_has_no_own_token_and_a_zero_length_last_subword():
+    """An empty string tokenises to BOS alone: no own token (last = −1), 0 characters; a
+    subset keeps every field of the rows it picks."""
+    tok = make_word_tokenizer(["king", "queen"])          # ids: pad 0, unk 1, bos 2, eos 3, words
+    tokens = tokenize_words(tok, ["king", "", "queen", "zebra"])
+    assert tokens.ids == [[2, 4], [2], [2, 5], [2, 1]]
+    assert tokens.last.tolist() == [1, -1, 1, 1] and tokens.n_tokens.tolist() == [1, 0, 1, 1]
+    assert tokens.unknown.tolist() == [False, False, False, True]
+    assert tokens.last_subword_chars.tolist() == [4, 0, 5, 5]
+    sub = tokens.subset(np.array([2, 1]))
+    assert sub.ids == [[2, 5], [2]] and sub.last.tolist() == [1, -1]
+    assert sub.n_tokens.tolist() == [1, 0] and sub.unknown.tolist() == [False, False]
+    assert sub.last_subword_chars.tolist() == [5, 0]
+
+
 # --- hand-computed measures ------------------------------------------------------------
 
 def test_parallelogram_error_and_trapezoid_cos_by_hand():
@@ -203,6 +218,30 @@ def test_parallelogram_error_and_trapezoid_cos_by_hand():
     i, j = np.array([0, 0, 0, 0]), np.array([1, 2, 3, 4])
     np.testing.assert_allclose(g.parallelogram_error(V, i, j), [0.0, 1 / 3, 1.0, np.sqrt(2) / 2])
     np.testing.assert_allclose(g.trapezoid_cos(V, i, j), [1.0, 1.0, -1.0, 0.0], atol=1e-12)
+
+
+def test_cluster_scores_follow_the_seed_on_two_equally_good_splits():
+    """Four blobs on the corners of a square: for k = 2 the left/right and the top/bottom
+    splits are equally good, so with one k-means start the seed decides which one is found
+    (ARI 1 and purity 1 against left/right, or ARI ≈ 0 and purity 1/2); the same seed gives
+    the same answer."""
+    from concept_geometry.crystals.analysis import cluster_scores
+
+    rng = np.random.default_rng(0)
+    corner = np.repeat(np.arange(4), 25)
+    V = np.array([[0, 0], [0, 10], [10, 0], [10, 10]], dtype=float)[corner] + rng.normal(size=(100, 2))
+    y = np.where(corner < 2, "left", "right")
+    scores = [cluster_scores(V, y, 2, seed, 1) for seed in range(6)]
+    found = {(round(ari, 1), round(purity, 2)) for ari, purity in scores}
+    assert found == {(1.0, 1.0), (0.0, 0.5)}
+    assert cluster_scores(V, y, 2, 3, 1) == scores[3]
+
+
+def test_one_relation_is_refused_naming_the_key():
+    from concept_geometry.crystals.analysis import check_inputs
+
+    with pytest.raises(InputDataError, match=r"at least 2 relations.*`crystals\.relations`"):
+        check_inputs(np.array(["a"] * 20), lda_components=1, d=4, n_splits=2, eval_fraction=0.5)
 
 
 def test_purity_by_hand():
@@ -233,8 +272,11 @@ def test_relations_load_and_subsample(tmp_path):
     again = subsample_pairs(pairs, 10, np.random.default_rng(7))
     pd.testing.assert_frame_equal(sub, again)
     assert len(sub.drop_duplicates()) == 11  # without replacement (small's 3 rows are equal)
-    with pytest.raises(InputDataError, match="nope"):
+    with pytest.raises(InputDataError, match=r"\['nope'\].*available: \['big', 'small'\]"):
         load_relations(tmp_path, ["big", "nope"])
+    (tmp_path / "empty").mkdir()
+    with pytest.raises(InputDataError, match=r"Relations \(none\).*available: \(none\)"):
+        load_relations(tmp_path / "empty")
 
 
 def test_malformed_relation_file_names_the_file(tmp_path):

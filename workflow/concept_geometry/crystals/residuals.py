@@ -79,8 +79,7 @@ def tokenize_words(tokenizer, words: Sequence[str]) -> WordTokens:
     """Tokenise each word alone with the tokenizer's special tokens (BOS prepended when the
     tokenizer has one and did not add it itself)."""
     enc = tokenizer(list(words), add_special_tokens=True, return_special_tokens_mask=True)
-    bos = getattr(tokenizer, "bos_token_id", None)
-    unk = getattr(tokenizer, "unk_token_id", None)
+    bos, unk = tokenizer.bos_token_id, tokenizer.unk_token_id  # None when it has none
     ids, last, n_tok, unknown = [], [], [], []
     for seq, special in zip(enc["input_ids"], enc["special_tokens_mask"]):
         seq, special = list(seq), list(special)
