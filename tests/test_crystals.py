@@ -279,6 +279,39 @@ def test_relations_load_and_subsample(tmp_path):
         load_relations(tmp_path / "empty")
 
 
+def test_relation_files_load_in_the_given_order_and_none_is_refused(tmp_path):
+    from concept_geometry.crystals.relations import load_relation_files
+
+    (tmp_path / "b_rel.json").write_text(json.dumps([{"input": "x", "output": "y"}]))
+    (tmp_path / "a_rel.json").write_text(json.dumps([{"input": "p", "output": "q"},
+                                                     {"input": "r", "output": "s"}]))
+    pairs = load_relation_files([tmp_path / "b_rel.json", tmp_path / "a_rel.json"])
+    assert pairs.values.tolist() == [["b_rel", "x", "y"], ["a_rel", "p", "q"], ["a_rel", "r", "s"]]
+    with pytest.raises(InputDataError, match=r"^No relation files.*`crystals\.relations_dir`.*"
+                                             r"Point it at a folder of relation JSON files, e\.g\. config/relations\.$"):
+        load_relation_files([])
+
+
+def test_difference_arrays_hold_what_differences_npz_promises():
+    """The arrays the analysis and the figures read back, by hand on two pairs."""
+    from concept_geometry.crystals.differences import Differences
+
+    d = Differences(inputs=np.array([[1.0, 2.0], [0.0, 0.0]], dtype=np.float32),
+                    outputs=np.array([[4.0, 6.0], [1.0, -1.0]], dtype=np.float32),
+                    relation=np.array(["cap", "opp"], dtype=object),
+                    length_input=np.array([1, 2]), length_output=np.array([3, 2]),
+                    last_subword_chars_input=np.array([4, 5]), last_subword_chars_output=np.array([2, 7]),
+                    pair_id=np.array([0, 1]))
+    a = d.arrays()
+    assert sorted(a) == sorted(["inputs", "outputs", "differences", "relation", "length_input",
+                                "length_output", "length_diff", "last_subword_chars_input",
+                                "last_subword_chars_output", "last_subword_chars_diff", "pair_id"])
+    np.testing.assert_array_equal(a["differences"], [[3.0, 4.0], [1.0, -1.0]])
+    assert a["relation"].dtype.kind == "U" and a["relation"].tolist() == ["cap", "opp"]
+    assert a["length_diff"].tolist() == [2, 0] and a["last_subword_chars_diff"].tolist() == [-2, 2]
+    assert a["pair_id"].tolist() == [0, 1] and a["inputs"][0].tolist() == [1.0, 2.0]
+
+
 def test_malformed_relation_file_names_the_file(tmp_path):
     bad = tmp_path / "bad.json"
     bad.write_text(json.dumps([{"input": "a"}]))
