@@ -310,12 +310,18 @@ def test_difference_arrays_hold_what_differences_npz_promises():
     assert a["relation"].dtype.kind == "U" and a["relation"].tolist() == ["cap", "opp"]
     assert a["length_diff"].tolist() == [2, 0] and a["last_subword_chars_diff"].tolist() == [-2, 2]
     assert a["pair_id"].tolist() == [0, 1] and a["inputs"][0].tolist() == [1.0, 2.0]
+    assert a["last_subword_chars_input"].tolist() == [4, 5] and a["last_subword_chars_output"].tolist() == [2, 7]
+    assert a["length_input"].tolist() == [1, 2] and a["length_output"].tolist() == [3, 2]
+    np.testing.assert_array_equal(a["outputs"], [[4.0, 6.0], [1.0, -1.0]])
 
 
 def test_malformed_relation_file_names_the_file(tmp_path):
     bad = tmp_path / "bad.json"
     bad.write_text(json.dumps([{"input": "a"}]))
     with pytest.raises(InputDataError, match="bad.json"):
+        load_relation_file(bad)
+    bad.write_text("[]")
+    with pytest.raises(InputDataError, match="bad.json is malformed: it is not a non-empty JSON list"):
         load_relation_file(bad)
 
 
@@ -432,6 +438,21 @@ def test_config_checks_name_the_key():
     bad["features"] = {}
     with pytest.raises(ConfigError, match="crystals.model.path"):
         check_crystals_config(bad)
+    bad = json.loads(json.dumps(base))
+    bad["crystals"]["max_pairs_per_relation"] = 9      # below min_pairs_per_relation = 10
+    with pytest.raises(ConfigError, match=r"`crystals\.max_pairs_per_relation` = 9 is below "
+                                          r"`crystals\.min_pairs_per_relation` = 10"):
+        check_crystals_config(bad)
+    bad["crystals"]["max_pairs_per_relation"] = None   # no cap: every pair, nothing to compare
+    check_crystals_config(bad)
+    bad["crystals"]["min_pairs_per_relation"] = 4      # below silhouette.n_splits = 5
+    with pytest.raises(ConfigError, match=r"`crystals\.min_pairs_per_relation` = 4 is below "
+                                          r"`crystals\.silhouette\.n_splits` = 5"):
+        check_crystals_config(bad)
+    bad = json.loads(json.dumps(base))
+    bad["crystals"]["relations_dir"] = "/no/such/folder"
+    with pytest.raises(ConfigError, match=r"`crystals\.relations_dir` = '/no/such/folder': no such folder"):
+        check_crystals_config(bad)
 
 
 def test_start_up_check_reads_crystals_layers_in_their_convention(root):
@@ -468,6 +489,56 @@ def test_summary_rows_use_the_report_settings():
     # the faithful PC1 is of input − output, the covariate here is −ell: same sign as corrected
     assert np.sign(s["pc1_corr_last_subword_chars_diff", "layer=embed,variant=faithful"]) == np.sign(
         s["pc1_corr_length_diff", "layer=embed,variant=corrected"])
+
+
+def test_summary_rows_by_hand():
+    """Every headline row of a small hand-made layer: quality medians are medians over the
+    relations, the PC1 rows come from component 1 whatever the row order, only the corrected
+    variant counts removed components."""
+    clusters = pd.DataFrame({"space": ["raw", "lda"], "variant": ["faithful", "corrected"],
+                             "ari": [0.5, 0.25], "purity": [0.75, 0.625], "n_clusters": 3, "n_pairs": 9})
+    silhouette = pd.DataFrame({"space": ["lda"], "variant": ["corrected"], "n_components": [2],
+                               "silhouette": [0.125]})
+    quality = pd.DataFrame({"relation": ["a", "b", "c"], "space": "raw", "variant": "faithful",
+                            "parallelogram_error_median": [0.1, 0.5, 0.3], "trapezoid_cos_median": [0.9, 0.7, 0.8],
+                            "baseline_error_median": [1.0, 2.0, 4.0], "baseline_cos_median": [0.0, 0.5, 0.25],
+                            "n_quadruples": 20})
+    distractors = pd.DataFrame({"variant": ["corrected", "corrected", "faithful"], "component": [2, 1, 1],
+                                "explained_variance": [0.25, 0.5, 0.375],
+                                "corr_last_subword_chars_diff": [0.0, 0.25, -0.75],
+                                "corr_length_diff": [0.0, 0.875, 0.5], "removed": [True, True, False]})
+    pairs = pd.DataFrame({"used": [True, False, True, True]})
+    rows = summary_rows("tiny", "3", clusters, silhouette, quality, distractors, pairs)
+    assert (rows["stage"] == "crystals").all() and (rows["model"] == "tiny").all()
+    got = dict(zip(zip(rows["quantity"], rows["setting"]), rows["value"]))
+    raw_f, lda_c = "layer=3,space=raw,variant=faithful", "layer=3,space=lda,variant=corrected"
+    assert got == {
+        ("silhouette", lda_c): 0.125, ("ari", raw_f): 0.5, ("purity", raw_f): 0.75,
+        ("ari", lda_c): 0.25, ("purity", lda_c): 0.625,
+        ("parallelogram_error_median", raw_f): 0.3, ("trapezoid_cos_median", raw_f): 0.8,
+        ("baseline_error_median", raw_f): 2.0, ("baseline_cos_median", raw_f): 0.25,
+        ("pc1_corr_last_subword_chars_diff", "layer=3,variant=corrected"): 0.25,
+        ("pc1_corr_length_diff", "layer=3,variant=corrected"): 0.875,
+        ("pc1_explained_variance", "layer=3,variant=corrected"): 0.5,
+        ("n_distractor_components_removed", "layer=3,variant=corrected"): 2.0,
+        ("pc1_corr_last_subword_chars_diff", "layer=3,variant=faithful"): -0.75,
+        ("pc1_corr_length_diff", "layer=3,variant=faithful"): 0.5,
+        ("pc1_explained_variance", "layer=3,variant=faithful"): 0.375,
+        ("n_pairs_used", "layer=3"): 3.0, ("n_pairs_dropped", "layer=3"): 1.0}
+    assert len(rows) == len(got)
+
+
+def test_held_out_split_is_stratified_by_relation():
+    """eval_fraction = 0.5 of relations with 10, 16 and 30 pairs: the held-out rows are
+    exactly half of each relation (a plain random split would miss that), sorted."""
+    D, y, ell, _ = planted(n_rel=3, n_per=30, d=8)
+    keep = np.concatenate([np.arange(10), 30 + np.arange(16), 60 + np.arange(30)])
+    D, y, ell = D[keep], y[keep], ell[keep]
+    res = analyse_layer(D, y, ell, last_subword_chars_diff=ell, seed=1, lda_components=2,
+                        distractor_components=2, n_splits=3, n_quadruples=10, kmeans_n_init=1)
+    held = y[res.eval_index]
+    assert pd.Series(held).value_counts().sort_index().tolist() == [5, 8, 15]
+    assert np.all(np.diff(res.eval_index) > 0)
 
 
 def test_difference_views_with_one_lda_direction_plot_ld1_per_relation():

@@ -120,9 +120,8 @@ def fit_distractors_faithful(D: np.ndarray, last_subword_chars_diff: np.ndarray,
 
 
 def remove_subspace(X: np.ndarray, basis: np.ndarray) -> np.ndarray:
-    """X (n, d) with its components along the orthonormal rows of ``basis`` (m, d) removed."""
-    if basis.size == 0:
-        return np.array(X, dtype=np.float64)
+    """X (n, d) with its components along the orthonormal rows of ``basis`` (m, d) removed
+    (m may be 0: X itself)."""
     return X - (X @ basis.T) @ basis
 
 
