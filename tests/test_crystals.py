@@ -218,6 +218,15 @@ def test_parallelogram_error_and_trapezoid_cos_by_hand():
     i, j = np.array([0, 0, 0, 0]), np.array([1, 2, 3, 4])
     np.testing.assert_allclose(g.parallelogram_error(V, i, j), [0.0, 1 / 3, 1.0, np.sqrt(2) / 2])
     np.testing.assert_allclose(g.trapezoid_cos(V, i, j), [1.0, 1.0, -1.0, 0.0], atol=1e-12)
+    # a zero side: the cosine is undefined (NaN); the error is 1 unless both sides are zero
+    Z = np.array([[3.0, 4.0], [0.0, 0.0], [0.0, 0.0]])
+    i, j = np.array([0, 1]), np.array([1, 2])
+    err, cos = g.parallelogram_error(Z, i, j), g.trapezoid_cos(Z, i, j)
+    assert err.dtype == cos.dtype == np.float64
+    assert err[0] == 1.0 and np.isnan(err[1]) and np.isnan(cos).all()
+    # Pearson per column: +1, −1, NaN for a constant column
+    r = g.pearson(np.array([[1.0, 3.0, 5.0], [2.0, 2.0, 5.0], [3.0, 1.0, 5.0]]), np.array([2.0, 4.0, 6.0]))
+    assert r.dtype == np.float64 and r[:2].tolist() == pytest.approx([1.0, -1.0]) and np.isnan(r[2])
 
 
 def test_cluster_scores_follow_the_seed_on_two_equally_good_splits():
@@ -449,10 +458,17 @@ def test_config_checks_name_the_key():
     with pytest.raises(ConfigError, match=r"`crystals\.min_pairs_per_relation` = 4 is below "
                                           r"`crystals\.silhouette\.n_splits` = 5"):
         check_crystals_config(bad)
-    bad = json.loads(json.dumps(base))
-    bad["crystals"]["relations_dir"] = "/no/such/folder"
-    with pytest.raises(ConfigError, match=r"`crystals\.relations_dir` = '/no/such/folder': no such folder"):
-        check_crystals_config(bad)
+
+
+def test_a_missing_relations_folder_is_refused_naming_the_key():
+    cfg = {"stages": ["crystals"], "features": {"model": {"path": "package:x", "name": "m"}},
+           "crystals": {"model": {"path": None, "name": None}, "relations": ["a", "b", "c"],
+                        "relations_dir": "/no/such/folder", "lda": {"n_components": 2},
+                        "max_pairs_per_relation": 300, "min_pairs_per_relation": 10,
+                        "silhouette": {"n_splits": 5}}}
+    with pytest.raises(ConfigError, match=r"`crystals\.relations_dir` = '/no/such/folder': no such folder "
+                                          r"\(/no/such/folder\)\. Point it at a folder of relation JSON files"):
+        check_crystals_config(cfg)
 
 
 def test_start_up_check_reads_crystals_layers_in_their_convention(root):
