@@ -259,6 +259,10 @@ def test_weighted_spectrum_equals_spectrum_of_repeated_rows():
     w = rng.integers(0, 3, size=30)
     np.testing.assert_allclose(spec.covariance_spectrum(x, weights=w),
                                spec.covariance_spectrum(np.repeat(x, w, axis=0)), rtol=1e-10)
+    # accumulated over row chunks (7 rows at a time), weighted or not: the same spectrum
+    np.testing.assert_allclose(spec.covariance_spectrum(x, weights=w, chunk=7),
+                               spec.covariance_spectrum(np.repeat(x, w, axis=0)), rtol=1e-10)
+    np.testing.assert_allclose(spec.covariance_spectrum(x, chunk=7), spec.covariance_spectrum(x), rtol=1e-10)
 
 
 def test_isotropic_null_is_flat():
@@ -571,6 +575,16 @@ def test_layer_row_has_exactly_the_documented_columns_and_per_layer_streams():
     for key in ("null_slope", "null_clustering_faithful", "null_clustering_corrected",
                 "null_clustering_corrected_lowdim", "entropy_corrected"):
         assert r0[key] != r1[key], key
+    # clustering = H_gauss − H_knn, excess = clustering − mean null (config/README.md)
+    for tag in ("", "_lowdim"):
+        assert r0[f"clustering_corrected{tag}"] == pytest.approx(r0[f"entropy_gauss{tag}"] - r0[f"entropy_corrected{tag}"])
+        assert r0[f"excess_clustering_corrected{tag}"] == pytest.approx(
+            r0[f"clustering_corrected{tag}"] - r0[f"null_clustering_corrected{tag}"])
+    assert r0["clustering_faithful"] == pytest.approx(r0["entropy_gauss_faithful"] - r0["entropy_faithful"])
+    # the slope bootstrap too draws per layer
+    boot = {**SMALL, "slope_ci": {"method": "bootstrap", "replicates": 8, "level": 0.95}}
+    b0, b1 = (analyse_layer(w, layer, boot, seed=3).summary for layer in (0, 1))
+    assert b0["slope"] == b1["slope"] and b0["slope_ci_low"] != b1["slope_ci_low"]
 
 
 def test_faithful_softening_theta_reaches_the_layer_estimate():
@@ -626,6 +640,10 @@ def test_small_hand_cases_of_the_helpers():
     assert dist.tolist() == [[1, 3], [1, 2], [2, 3], [4, 6]]
     # log volume of ranks 2..3 of (5, 4, 3, 2)
     assert spec.log_volume(np.array([5.0, 4.0, 3.0, 2.0]), (2, 3)) == pytest.approx(np.log(12.0))
+    # a rank-1 cloud along (1, 2, 3): eigenvalues 14·var(0, 1, 2, 3) = 70/3, then 0 and 0 (clipped,
+    # never a rounding error below 0)
+    ev = ent.covariance_eigenvalues(np.outer(np.arange(4.0), [1.0, 2.0, 3.0]))
+    assert ev.min() >= 0 and ev == pytest.approx([70 / 3, 0, 0], abs=1e-12)
     # null spectrum: min(n − 1, d) eigenvalues
     assert spec.isotropic_null_spectrum(5, 10, 1.0, np.random.default_rng(0)).shape == (4,)
 
