@@ -640,12 +640,15 @@ def test_small_hand_cases_of_the_helpers():
     assert dist.tolist() == [[1, 3], [1, 2], [2, 3], [4, 6]]
     # log volume of ranks 2..3 of (5, 4, 3, 2)
     assert spec.log_volume(np.array([5.0, 4.0, 3.0, 2.0]), (2, 3)) == pytest.approx(np.log(12.0))
-    # a rank-1 cloud along (1, 2, 3): eigenvalues 14·var(0, 1, 2, 3) = 70/3, then 0 and 0 (clipped,
-    # never a rounding error below 0)
-    ev = ent.covariance_eigenvalues(np.outer(np.arange(4.0), [1.0, 2.0, 3.0]))
-    assert ev.min() >= 0 and ev == pytest.approx([70 / 3, 0, 0], abs=1e-12)
     # null spectrum: min(n − 1, d) eigenvalues
     assert spec.isotropic_null_spectrum(5, 10, 1.0, np.random.default_rng(0)).shape == (4,)
+
+
+def test_covariance_eigenvalues_of_a_rank_one_cloud_are_clipped_at_zero():
+    # along (1, 2, 3): eigenvalues 14·var(0, 1, 2, 3) = 70/3, then 0 and 0 (never a rounding
+    # error below 0, which the faithful floor and the logs downstream would not survive)
+    ev = ent.covariance_eigenvalues(np.outer(np.arange(4.0), [1.0, 2.0, 3.0]))
+    assert ev.min() >= 0 and ev == pytest.approx([70 / 3, 0, 0], abs=1e-12)
 
 
 def test_faithful_defaults_are_the_official_k1_and_30_resamples():
