@@ -198,6 +198,21 @@ def test_last_subword_chars_are_the_tokenizers_last_subword_strings():
     assert status["length_diff"].tolist() == [1]  # tokens: 2 − 1
 
 
+def test_an_empty_word_has_no_own_token_and_a_zero_length_last_subword():
+    """An empty string tokenises to BOS alone: no own token (last = −1), 0 characters; a
+    subset keeps every field of the rows it picks."""
+    tok = make_word_tokenizer(["king", "queen"])          # ids: pad 0, unk 1, bos 2, eos 3, words
+    tokens = tokenize_words(tok, ["king", "", "queen", "zebra"])
+    assert tokens.ids == [[2, 4], [2], [2, 5], [2, 1]]
+    assert tokens.last.tolist() == [1, -1, 1, 1] and tokens.n_tokens.tolist() == [1, 0, 1, 1]
+    assert tokens.unknown.tolist() == [False, False, False, True]
+    assert tokens.last_subword_chars.tolist() == [4, 0, 5, 5]
+    sub = tokens.subset(np.array([2, 1]))
+    assert sub.ids == [[2, 5], [2]] and sub.last.tolist() == [1, -1]
+    assert sub.n_tokens.tolist() == [1, 0] and sub.unknown.tolist() == [False, False]
+    assert sub.last_subword_chars.tolist() == [5, 0]
+
+
 # --- hand-computed measures ------------------------------------------------------------
 
 def test_parallelogram_error_and_trapezoid_cos_by_hand():
@@ -205,6 +220,39 @@ def test_parallelogram_error_and_trapezoid_cos_by_hand():
     i, j = np.array([0, 0, 0, 0]), np.array([1, 2, 3, 4])
     np.testing.assert_allclose(g.parallelogram_error(V, i, j), [0.0, 1 / 3, 1.0, np.sqrt(2) / 2])
     np.testing.assert_allclose(g.trapezoid_cos(V, i, j), [1.0, 1.0, -1.0, 0.0], atol=1e-12)
+    # a zero side: the cosine is undefined (NaN); the error is 1 unless both sides are zero
+    Z = np.array([[3.0, 4.0], [0.0, 0.0], [0.0, 0.0]])
+    i, j = np.array([0, 1]), np.array([1, 2])
+    err, cos = g.parallelogram_error(Z, i, j), g.trapezoid_cos(Z, i, j)
+    assert err.dtype == cos.dtype == np.float64
+    assert err[0] == 1.0 and np.isnan(err[1]) and np.isnan(cos).all()
+    # Pearson per column: +1, −1, NaN for a constant column
+    r = g.pearson(np.array([[1.0, 3.0, 5.0], [2.0, 2.0, 5.0], [3.0, 1.0, 5.0]]), np.array([2.0, 4.0, 6.0]))
+    assert r.dtype == np.float64 and r[:2].tolist() == pytest.approx([1.0, -1.0]) and np.isnan(r[2])
+
+
+def test_cluster_scores_follow_the_seed_on_two_equally_good_splits():
+    """Four blobs on the corners of a square: for k = 2 the left/right and the top/bottom
+    splits are equally good, so with one k-means start the seed decides which one is found
+    (ARI 1 and purity 1 against left/right, or ARI ≈ 0 and purity 1/2); the same seed gives
+    the same answer."""
+    from concept_geometry.crystals.analysis import cluster_scores
+
+    rng = np.random.default_rng(0)
+    corner = np.repeat(np.arange(4), 25)
+    V = np.array([[0, 0], [0, 10], [10, 0], [10, 10]], dtype=float)[corner] + rng.normal(size=(100, 2))
+    y = np.where(corner < 2, "left", "right")
+    scores = [cluster_scores(V, y, 2, seed, 1) for seed in range(6)]
+    found = {(round(ari, 1), round(purity, 2)) for ari, purity in scores}
+    assert found == {(1.0, 1.0), (0.0, 0.5)}
+    assert cluster_scores(V, y, 2, 3, 1) == scores[3]
+
+
+def test_one_relation_is_refused_naming_the_key():
+    from concept_geometry.crystals.analysis import check_inputs
+
+    with pytest.raises(InputDataError, match=r"at least 2 relations.*`crystals\.relations`"):
+        check_inputs(np.array(["a"] * 20), lda_components=1, d=4, n_splits=2, eval_fraction=0.5)
 
 
 def test_purity_by_hand():
@@ -235,14 +283,56 @@ def test_relations_load_and_subsample(tmp_path):
     again = subsample_pairs(pairs, 10, np.random.default_rng(7))
     pd.testing.assert_frame_equal(sub, again)
     assert len(sub.drop_duplicates()) == 11  # without replacement (small's 3 rows are equal)
-    with pytest.raises(InputDataError, match="nope"):
+    with pytest.raises(InputDataError, match=r"\['nope'\].*available: \['big', 'small'\]"):
         load_relations(tmp_path, ["big", "nope"])
+    (tmp_path / "empty").mkdir()
+    with pytest.raises(InputDataError, match=r"Relations \(none\).*available: \(none\)"):
+        load_relations(tmp_path / "empty")
+
+
+def test_relation_files_load_in_the_given_order_and_none_is_refused(tmp_path):
+    from concept_geometry.crystals.relations import load_relation_files
+
+    (tmp_path / "b_rel.json").write_text(json.dumps([{"input": "x", "output": "y"}]))
+    (tmp_path / "a_rel.json").write_text(json.dumps([{"input": "p", "output": "q"},
+                                                     {"input": "r", "output": "s"}]))
+    pairs = load_relation_files([tmp_path / "b_rel.json", tmp_path / "a_rel.json"])
+    assert pairs.values.tolist() == [["b_rel", "x", "y"], ["a_rel", "p", "q"], ["a_rel", "r", "s"]]
+    with pytest.raises(InputDataError, match=r"^No relation files.*`crystals\.relations_dir`.*"
+                                             r"Point it at a folder of relation JSON files, e\.g\. config/relations\.$"):
+        load_relation_files([])
+
+
+def test_difference_arrays_hold_what_differences_npz_promises():
+    """The arrays the analysis and the figures read back, by hand on two pairs."""
+    from concept_geometry.crystals.differences import Differences
+
+    d = Differences(inputs=np.array([[1.0, 2.0], [0.0, 0.0]], dtype=np.float32),
+                    outputs=np.array([[4.0, 6.0], [1.0, -1.0]], dtype=np.float32),
+                    relation=np.array(["cap", "opp"], dtype=object),
+                    length_input=np.array([1, 2]), length_output=np.array([3, 2]),
+                    last_subword_chars_input=np.array([4, 5]), last_subword_chars_output=np.array([2, 7]),
+                    pair_id=np.array([0, 1]))
+    a = d.arrays()
+    assert sorted(a) == sorted(["inputs", "outputs", "differences", "relation", "length_input",
+                                "length_output", "length_diff", "last_subword_chars_input",
+                                "last_subword_chars_output", "last_subword_chars_diff", "pair_id"])
+    np.testing.assert_array_equal(a["differences"], [[3.0, 4.0], [1.0, -1.0]])
+    assert a["relation"].dtype.kind == "U" and a["relation"].tolist() == ["cap", "opp"]
+    assert a["length_diff"].tolist() == [2, 0] and a["last_subword_chars_diff"].tolist() == [-2, 2]
+    assert a["pair_id"].tolist() == [0, 1] and a["inputs"][0].tolist() == [1.0, 2.0]
+    assert a["last_subword_chars_input"].tolist() == [4, 5] and a["last_subword_chars_output"].tolist() == [2, 7]
+    assert a["length_input"].tolist() == [1, 2] and a["length_output"].tolist() == [3, 2]
+    np.testing.assert_array_equal(a["outputs"], [[4.0, 6.0], [1.0, -1.0]])
 
 
 def test_malformed_relation_file_names_the_file(tmp_path):
     bad = tmp_path / "bad.json"
     bad.write_text(json.dumps([{"input": "a"}]))
     with pytest.raises(InputDataError, match="bad.json"):
+        load_relation_file(bad)
+    bad.write_text("[]")
+    with pytest.raises(InputDataError, match="bad.json is malformed: it is not a non-empty JSON list"):
         load_relation_file(bad)
 
 
@@ -359,6 +449,28 @@ def test_config_checks_name_the_key():
     bad["features"] = {}
     with pytest.raises(ConfigError, match="crystals.model.path"):
         check_crystals_config(bad)
+    bad = json.loads(json.dumps(base))
+    bad["crystals"]["max_pairs_per_relation"] = 9      # below min_pairs_per_relation = 10
+    with pytest.raises(ConfigError, match=r"`crystals\.max_pairs_per_relation` = 9 is below "
+                                          r"`crystals\.min_pairs_per_relation` = 10"):
+        check_crystals_config(bad)
+    bad["crystals"]["max_pairs_per_relation"] = None   # no cap: every pair, nothing to compare
+    check_crystals_config(bad)
+    bad["crystals"]["min_pairs_per_relation"] = 4      # below silhouette.n_splits = 5
+    with pytest.raises(ConfigError, match=r"`crystals\.min_pairs_per_relation` = 4 is below "
+                                          r"`crystals\.silhouette\.n_splits` = 5"):
+        check_crystals_config(bad)
+
+
+def test_a_missing_relations_folder_is_refused_naming_the_key():
+    cfg = {"stages": ["crystals"], "features": {"model": {"path": "package:x", "name": "m"}},
+           "crystals": {"model": {"path": None, "name": None}, "relations": ["a", "b", "c"],
+                        "relations_dir": "/no/such/folder", "lda": {"n_components": 2},
+                        "max_pairs_per_relation": 300, "min_pairs_per_relation": 10,
+                        "silhouette": {"n_splits": 5}}}
+    with pytest.raises(ConfigError, match=r"`crystals\.relations_dir` = '/no/such/folder': no such folder "
+                                          r"\(/no/such/folder\)\. Point it at a folder of relation JSON files"):
+        check_crystals_config(cfg)
 
 
 def test_start_up_check_reads_crystals_layers_in_their_convention(root):
@@ -396,6 +508,56 @@ def test_summary_rows_use_the_report_settings():
     # the faithful PC1 is of input − output, the covariate here is −ell: same sign as corrected
     assert np.sign(s["pc1_corr_last_subword_chars_diff", "layer=embed,variant=faithful"]) == np.sign(
         s["pc1_corr_length_diff", "layer=embed,variant=corrected"])
+
+
+def test_summary_rows_by_hand():
+    """Every headline row of a small hand-made layer: quality medians are medians over the
+    relations, the PC1 rows come from component 1 whatever the row order, only the corrected
+    variant counts removed components."""
+    clusters = pd.DataFrame({"space": ["raw", "lda"], "variant": ["faithful", "corrected"],
+                             "ari": [0.5, 0.25], "purity": [0.75, 0.625], "n_clusters": 3, "n_pairs": 9})
+    silhouette = pd.DataFrame({"space": ["lda"], "variant": ["corrected"], "n_components": [2],
+                               "silhouette": [0.125]})
+    quality = pd.DataFrame({"relation": ["a", "b", "c"], "space": "raw", "variant": "faithful",
+                            "parallelogram_error_median": [0.1, 0.5, 0.3], "trapezoid_cos_median": [0.9, 0.7, 0.8],
+                            "baseline_error_median": [1.0, 2.0, 4.0], "baseline_cos_median": [0.0, 0.5, 0.25],
+                            "n_quadruples": 20})
+    distractors = pd.DataFrame({"variant": ["corrected", "corrected", "faithful"], "component": [2, 1, 1],
+                                "explained_variance": [0.25, 0.5, 0.375],
+                                "corr_last_subword_chars_diff": [0.0, 0.25, -0.75],
+                                "corr_length_diff": [0.0, 0.875, 0.5], "removed": [True, True, False]})
+    pairs = pd.DataFrame({"used": [True, False, True, True]})
+    rows = summary_rows("tiny", "3", clusters, silhouette, quality, distractors, pairs)
+    assert (rows["stage"] == "crystals").all() and (rows["model"] == "tiny").all()
+    got = dict(zip(zip(rows["quantity"], rows["setting"]), rows["value"]))
+    raw_f, lda_c = "layer=3,space=raw,variant=faithful", "layer=3,space=lda,variant=corrected"
+    assert got == {
+        ("silhouette", lda_c): 0.125, ("ari", raw_f): 0.5, ("purity", raw_f): 0.75,
+        ("ari", lda_c): 0.25, ("purity", lda_c): 0.625,
+        ("parallelogram_error_median", raw_f): 0.3, ("trapezoid_cos_median", raw_f): 0.8,
+        ("baseline_error_median", raw_f): 2.0, ("baseline_cos_median", raw_f): 0.25,
+        ("pc1_corr_last_subword_chars_diff", "layer=3,variant=corrected"): 0.25,
+        ("pc1_corr_length_diff", "layer=3,variant=corrected"): 0.875,
+        ("pc1_explained_variance", "layer=3,variant=corrected"): 0.5,
+        ("n_distractor_components_removed", "layer=3,variant=corrected"): 2.0,
+        ("pc1_corr_last_subword_chars_diff", "layer=3,variant=faithful"): -0.75,
+        ("pc1_corr_length_diff", "layer=3,variant=faithful"): 0.5,
+        ("pc1_explained_variance", "layer=3,variant=faithful"): 0.375,
+        ("n_pairs_used", "layer=3"): 3.0, ("n_pairs_dropped", "layer=3"): 1.0}
+    assert len(rows) == len(got)
+
+
+def test_held_out_split_is_stratified_by_relation():
+    """eval_fraction = 0.5 of relations with 10, 16 and 30 pairs: the held-out rows are
+    exactly half of each relation (a plain random split would miss that), sorted."""
+    D, y, ell, _ = planted(n_rel=3, n_per=30, d=8)
+    keep = np.concatenate([np.arange(10), 30 + np.arange(16), 60 + np.arange(30)])
+    D, y, ell = D[keep], y[keep], ell[keep]
+    res = analyse_layer(D, y, ell, last_subword_chars_diff=ell, seed=1, lda_components=2,
+                        distractor_components=2, n_splits=3, n_quadruples=10, kmeans_n_init=1)
+    held = y[res.eval_index]
+    assert pd.Series(held).value_counts().sort_index().tolist() == [5, 8, 15]
+    assert np.all(np.diff(res.eval_index) > 0)
 
 
 def test_difference_views_with_one_lda_direction_plot_ld1_per_relation():

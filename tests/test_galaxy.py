@@ -190,6 +190,15 @@ def test_faithful_shows_artifact_corrected_does_not():
 
 # --- spectrum and slope -------------------------------------------------------------------
 
+def test_slope_is_fitted_in_double_precision_and_refuses_a_zero_eigenvalue():
+    # 3600 / r² is exact in float32; log10 in float32 would leave the slope ~1e-7 off −2
+    lam = np.array([3600.0, 900.0, 400.0, 225.0], dtype=np.float32)
+    assert spec.powerlaw_slope(lam, (1, 4)).slope == pytest.approx(-2.0, abs=1e-12)
+    with pytest.raises(ValueError, match="non-positive eigenvalue within ranks 2–4"):
+        spec.powerlaw_slope(np.array([5.0, 4.0, 3.0, 0.0, 1.0]), (2, 4))
+    assert spec.powerlaw_slope(np.array([5.0, 4.0, 3.0, 2.0, 0.0]), (2, 4)).hi == 4   # rank 5 unused
+
+
 @pytest.mark.parametrize("alpha", [0.3, 0.7, 1.2])
 def test_slope_of_exact_power_law(alpha):
     lam = np.arange(1, 301, dtype=float) ** -alpha
@@ -250,6 +259,10 @@ def test_weighted_spectrum_equals_spectrum_of_repeated_rows():
     w = rng.integers(0, 3, size=30)
     np.testing.assert_allclose(spec.covariance_spectrum(x, weights=w),
                                spec.covariance_spectrum(np.repeat(x, w, axis=0)), rtol=1e-10)
+    # accumulated over row chunks (7 rows at a time), weighted or not: the same spectrum
+    np.testing.assert_allclose(spec.covariance_spectrum(x, weights=w, chunk=7),
+                               spec.covariance_spectrum(np.repeat(x, w, axis=0)), rtol=1e-10)
+    np.testing.assert_allclose(spec.covariance_spectrum(x, chunk=7), spec.covariance_spectrum(x), rtol=1e-10)
 
 
 def test_isotropic_null_is_flat():
@@ -369,6 +382,7 @@ def test_summary_rows():
     assert one[("excess_clustering_corrected_ci_high", "layer=2,pca_dim=100")] == 3.0
     assert one[("clustering_corrected", "layer=1,pca_dim=100")] == 2.0
     assert one[("clustering_corrected", "layer=1,pca_dim=10")] == 0.7
+    assert one[("excess_clustering_corrected", "layer=1,pca_dim=10")] == 0.7   # no role: not the headline
     assert rows["setting"].str.contains("role=headline").sum() == 3
     assert (rows["stage"] == "galaxy").all()
     # The same dimension twice gives one set of corrected rows.
@@ -429,7 +443,8 @@ def test_config_cross_checks_at_the_boundaries(galaxy, needle):
     cfg = _config(**galaxy)
     if needle is None:
         cfg["features"]["layers"] = []
-        needle = "Invalid config: key `galaxy.layers` is null and `features.layers` is empty"
+        needle = ("Invalid config: key `galaxy.layers` is null and `features.layers` is empty, so the "
+                  "galaxy stage has no layer to analyse.")
     with pytest.raises(ConfigError) as err:
         check_galaxy_config(cfg)
     assert needle in str(err.value) and "config/README.md" in str(err.value)
@@ -568,6 +583,38 @@ def test_layer_row_has_exactly_the_documented_columns_and_per_layer_streams():
     for key in ("null_slope", "null_clustering_faithful", "null_clustering_corrected",
                 "null_clustering_corrected_lowdim", "entropy_corrected"):
         assert r0[key] != r1[key], key
+    # clustering = H_gauss − H_knn, excess = clustering − mean null (config/README.md)
+    for tag in ("", "_lowdim"):
+        assert r0[f"clustering_corrected{tag}"] == pytest.approx(r0[f"entropy_gauss{tag}"] - r0[f"entropy_corrected{tag}"])
+        assert r0[f"excess_clustering_corrected{tag}"] == pytest.approx(
+            r0[f"clustering_corrected{tag}"] - r0[f"null_clustering_corrected{tag}"])
+    assert r0["clustering_faithful"] == pytest.approx(r0["entropy_gauss_faithful"] - r0["entropy_faithful"])
+    # the slope bootstrap too draws per layer
+    boot = {**SMALL, "slope_ci": {"method": "bootstrap", "replicates": 8, "level": 0.95}}
+    b0, b1 = (analyse_layer(w, layer, boot, seed=3).summary for layer in (0, 1))
+    assert b0["slope"] == b1["slope"] and b0["slope_ci_low"] != b1["slope_ci_low"]
+
+
+def test_faithful_softening_theta_reaches_the_layer_estimate():
+    """Every term ln(ρ + θ) of the faithful k-NN entropy grows with θ, and at one seed the
+    bootstrap draws are the same: a larger galaxy.faithful.theta gives a strictly larger
+    entropy_faithful and leaves H_gauss unchanged."""
+    w = np.random.default_rng(6).standard_normal((60, 12))
+    small = analyse_layer(w, 0, SMALL, seed=3).summary
+    big = analyse_layer(w, 0, {**SMALL, "faithful": {**SMALL["faithful"], "theta": 1.0}}, seed=3).summary
+    assert big["entropy_faithful"] > small["entropy_faithful"] + 0.1
+    assert big["entropy_gauss_faithful"] == small["entropy_gauss_faithful"]
+
+
+def test_faithful_null_bootstrap_differs_between_layers(monkeypatch):
+    """With the null clouds themselves held fixed, the faithful null still differs between
+    layers: each layer's null bootstrap draws from its own seed."""
+    fixed = np.random.default_rng(0).standard_normal((40, 4)) * [2.0, 1.5, 1.0, 0.5]
+    monkeypatch.setattr(ent, "gaussian_null", lambda variances, n, rng: fixed[:n, :len(variances)])
+    w = np.random.default_rng(6).standard_normal((60, 12))
+    r0 = analyse_layer(w, 0, SMALL, seed=3).summary
+    r1 = analyse_layer(w, 1, SMALL, seed=3).summary
+    assert r0["null_clustering_faithful"] != r1["null_clustering_faithful"]
 
 
 def test_summary_rows_quantities_are_the_documented_ones():
@@ -603,6 +650,13 @@ def test_small_hand_cases_of_the_helpers():
     assert spec.log_volume(np.array([5.0, 4.0, 3.0, 2.0]), (2, 3)) == pytest.approx(np.log(12.0))
     # null spectrum: min(n − 1, d) eigenvalues
     assert spec.isotropic_null_spectrum(5, 10, 1.0, np.random.default_rng(0)).shape == (4,)
+
+
+def test_covariance_eigenvalues_of_a_rank_one_cloud_are_clipped_at_zero():
+    # along (1, 2, 3): eigenvalues 14·var(0, 1, 2, 3) = 70/3, then 0 and 0 (never a rounding
+    # error below 0, which the faithful floor and the logs downstream would not survive)
+    ev = ent.covariance_eigenvalues(np.outer(np.arange(4.0), [1.0, 2.0, 3.0]))
+    assert ev.min() >= 0 and ev == pytest.approx([70 / 3, 0, 0], abs=1e-12)
 
 
 def test_faithful_defaults_are_the_official_k1_and_30_resamples():

@@ -112,10 +112,8 @@ def relation_differences(model, tokenizer, pairs: pd.DataFrame, layers: Sequence
     index = {w: i for i, w in enumerate(words)}
     rows = np.array([index[w] for w in needed], dtype=np.int64)
     sub = tokens.subset(rows)
-    pad = tokenizer.pad_token_id if tokenizer.pad_token_id is not None else 0
-    res = last_token_residuals(model, sub, layers, batch_size=batch_size, pad_id=pad,
-                               device=device, progress=progress,
-                               convention=convention) if needed else {}
+    res = last_token_residuals(model, sub, layers, batch_size=batch_size, device=device,
+                               progress=progress, convention=convention) if needed else {}
     pos = {w: i for i, w in enumerate(needed)}
     a = used["input"].map(pos).to_numpy(dtype=np.int64)
     b = used["output"].map(pos).to_numpy(dtype=np.int64)

@@ -54,8 +54,8 @@ def pearson(x: np.ndarray, y: np.ndarray) -> np.ndarray:
     xc = x - x.mean(axis=0)
     yc = y - y.mean()
     denom = np.sqrt((xc ** 2).sum(axis=0) * (yc ** 2).sum())
-    with np.errstate(invalid="ignore", divide="ignore"):
-        return np.where(denom > 0, (xc * yc[:, None]).sum(axis=0) / np.where(denom > 0, denom, 1), np.nan)
+    # the inner where keeps the division away from 0, so it never warns
+    return np.where(denom > 0, (xc * yc[:, None]).sum(axis=0) / np.where(denom > 0, denom, 1), np.nan)
 
 
 def fit_distractors(D: np.ndarray, length_diff: np.ndarray, n_components: int,
@@ -120,9 +120,8 @@ def fit_distractors_faithful(D: np.ndarray, last_subword_chars_diff: np.ndarray,
 
 
 def remove_subspace(X: np.ndarray, basis: np.ndarray) -> np.ndarray:
-    """X (n, d) with its components along the orthonormal rows of ``basis`` (m, d) removed."""
-    if basis.size == 0:
-        return np.array(X, dtype=np.float64)
+    """X (n, d) with its components along the orthonormal rows of ``basis`` (m, d) removed
+    (m may be 0: X itself)."""
     return X - (X @ basis.T) @ basis
 
 
@@ -252,13 +251,11 @@ def parallelogram_error(V: np.ndarray, i: np.ndarray, j: np.ndarray) -> np.ndarr
     vi, vj = V[i], V[j]
     num = np.linalg.norm(vi - vj, axis=1)
     den = np.linalg.norm(vi, axis=1) + np.linalg.norm(vj, axis=1)
-    with np.errstate(invalid="ignore", divide="ignore"):
-        return np.where(den > 0, num / np.where(den > 0, den, 1), np.nan)
+    return np.where(den > 0, num / np.where(den > 0, den, 1), np.nan)
 
 
 def trapezoid_cos(V: np.ndarray, i: np.ndarray, j: np.ndarray) -> np.ndarray:
     """cos(b−a, d−c): 1 for a trapezoid (parallel sides of any lengths). (m,)"""
     vi, vj = V[i], V[j]
     den = np.linalg.norm(vi, axis=1) * np.linalg.norm(vj, axis=1)
-    with np.errstate(invalid="ignore", divide="ignore"):
-        return np.where(den > 0, (vi * vj).sum(axis=1) / np.where(den > 0, den, 1), np.nan)
+    return np.where(den > 0, (vi * vj).sum(axis=1) / np.where(den > 0, den, 1), np.nan)

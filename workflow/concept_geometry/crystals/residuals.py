@@ -79,8 +79,7 @@ def tokenize_words(tokenizer, words: Sequence[str]) -> WordTokens:
     """Tokenise each word alone with the tokenizer's special tokens (BOS prepended when the
     tokenizer has one and did not add it itself)."""
     enc = tokenizer(list(words), add_special_tokens=True, return_special_tokens_mask=True)
-    bos = getattr(tokenizer, "bos_token_id", None)
-    unk = getattr(tokenizer, "unk_token_id", None)
+    bos, unk = tokenizer.bos_token_id, tokenizer.unk_token_id  # None when it has none
     ids, last, n_tok, unknown = [], [], [], []
     for seq, special in zip(enc["input_ids"], enc["special_tokens_mask"]):
         seq, special = list(seq), list(special)
@@ -99,13 +98,13 @@ def tokenize_words(tokenizer, words: Sequence[str]) -> WordTokens:
 
 
 def last_token_residuals(model, tokens: WordTokens, layers: Sequence, batch_size: int = 256,
-                         pad_id: int = 0, device: str = "cpu", progress: bool = True,
+                         device: str = "cpu", progress: bool = True,
                          convention: str = "block_output") -> dict:
     """Residual stream at each word's last own token, for every layer in ``layers``
     (read under ``convention``, see the module docstring).
 
     Words are sorted by length and batched with right padding (the attention mask hides the
-    pads; positions before them are unchanged). Words with ``last < 0`` (empty) get zeros.
+    pads; positions before them are unchanged, so the pad id, 0, never reaches a result). Words with ``last < 0`` (empty) get zeros.
     Returns {layer: (n_words, d_model) float32}.
     """
     import torch
@@ -118,7 +117,7 @@ def last_token_residuals(model, tokens: WordTokens, layers: Sequence, batch_size
     for start in tqdm(starts, desc="words", disable=not progress, mininterval=5):
         rows = order[start:start + batch_size]
         width = max(len(tokens.ids[r]) for r in rows)
-        ids = torch.full((len(rows), width), pad_id, dtype=torch.long)
+        ids = torch.zeros((len(rows), width), dtype=torch.long)
         mask = torch.zeros((len(rows), width), dtype=torch.long)
         for j, r in enumerate(rows):
             seq = tokens.ids[r]

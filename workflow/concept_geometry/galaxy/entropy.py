@@ -222,7 +222,7 @@ def kl_entropy(points: np.ndarray, k: int = 1) -> float:
     from point i to its k-th nearest other point, V_d the volume of the unit d-ball.
     Kozachenko & Leonenko (1987); the corrected estimator of this workflow (spec §Galaxy).
     """
-    x = np.unique(np.asarray(points, dtype=np.float64), axis=0)
+    x = np.unique(np.asarray(points), axis=0)   # knn_distances works in float64
     n, d = x.shape
     dist, _ = knn_distances(x, k)
     rho = dist[:, k - 1]
@@ -245,7 +245,7 @@ def kl_entropy_ci(points: np.ndarray, rng: np.random.Generator, k: int = 1,
     of H_n itself is not in the interval (that is what the Gaussian null calibrates).
     Returns (estimate, ci_low, ci_high).
     """
-    x = np.unique(np.asarray(points, dtype=np.float64), axis=0)
+    x = np.unique(np.asarray(points), axis=0)   # kl_entropy works in float64
     n = x.shape[0]
     h = kl_entropy(x, k)
     m = int(round(fraction * n))
