@@ -130,3 +130,70 @@ def test_sample_activations_shapes_and_seed(tiny):
         hs = model(**enc, output_hidden_states=True).hidden_states[1][:, 1:].reshape(-1, 32).numpy()
     d = np.abs(a[0][:, None, :] - hs[None]).max(-1).min(1)
     assert d.max() < 1e-4
+
+
+def test_content_tokens_are_counted_in_every_batch_after_truncation():
+    """Documents of 3, 1, 4, 1, 5 words in batches of 2: each one's word count, BOS dropped
+    (with BOS when special tokens are kept), truncated at max_length − 1 words."""
+    from concept_geometry.activations.extract import count_content_tokens
+
+    tok = make_word_tokenizer(WORDS)
+    texts = texts_of_lengths([3, 1, 4, 1, 5])
+    assert count_content_tokens(tok, texts, max_length=64, batch_size=2).tolist() == [3, 1, 4, 1, 5]
+    assert count_content_tokens(tok, texts, max_length=4, batch_size=2).tolist() == [3, 1, 3, 1, 3]
+    assert count_content_tokens(tok, texts, max_length=64, drop_special=False,
+                                batch_size=2).tolist() == [4, 2, 5, 2, 6]
+    assert count_content_tokens(tok, [], max_length=8).shape == (0,)
+
+
+@pytest.mark.parametrize("missing", ["pad", "pad and eos"])
+def test_a_tokenizer_without_pad_token_pads_with_eos_else_unk(missing):
+    """Batching documents of different lengths needs a pad token: EOS, else UNK (padding is
+    never content, so the counts are the word counts)."""
+    from concept_geometry.activations.extract import count_content_tokens
+
+    tok = make_word_tokenizer(WORDS)
+    tok.pad_token = None
+    if missing == "pad and eos":
+        tok.eos_token = None
+    counts = count_content_tokens(tok, texts_of_lengths([2, 5, 1]), max_length=64)
+    assert counts.tolist() == [2, 5, 1]
+    assert tok.pad_token == ("</s>" if missing == "pad" else "<unk>")
+
+
+def test_no_documents_give_empty_firings_as_wide_as_the_sae():
+    """No text: no forward pass, a (0, F) uint8 matrix per layer, and statistics with the
+    same keys as a non-empty run, NaN where they are ratios over zero tokens."""
+    from types import SimpleNamespace
+
+    saes = {3: SimpleNamespace(cfg=SimpleNamespace(d_in=4, d_sae=7))}
+    out = extract_firings(None, None, [], saes, 0.5, 8, 2, 16, progress=False)
+    assert out[3].firings.shape == (0, 7) and out[3].firings.dtype == np.uint8
+    assert out[3].doc_index.shape == (0,) and out[3].doc_index.dtype == np.int64
+    stats = out[3].stats
+    assert set(stats) == {"n_tokens", "explained_variance", "l0_per_token", "firing_per_token"}
+    assert stats["n_tokens"] == 0
+    assert all(np.isnan(stats[k]) for k in ("explained_variance", "l0_per_token", "firing_per_token"))
+
+
+@pytest.mark.parametrize("words, n_tokens, n_docs, n_out", [
+    (1, 4, 5, 4),    # 1.25 · 4 = 5 content tokens: 5 one-word documents
+    (3, 4, 2, 4),    # 3 + 3 ≥ 5: 2 three-word documents
+    (1, 20, 10, 10),  # the corpus holds fewer than n_tokens: all of it
+])
+def test_sample_runs_only_documents_holding_one_and_a_quarter_n_tokens(tiny, words, n_tokens,
+                                                                     n_docs, n_out):
+    """Documents enter in seeded order until they hold 1.25 · n_tokens content tokens (BOS
+    not counted); only those reach the model, and n_tokens of their tokens are returned."""
+    model, tokenizer, _ = tiny
+    texts = texts_of_lengths([words] * 10, seed=2)
+    seen = []
+    handle = model.register_forward_pre_hook(
+        lambda m, args, kwargs: seen.append(int(kwargs["input_ids"].shape[0])), with_kwargs=True)
+    try:
+        out = sample_activations(model, tokenizer, texts, LAYERS, n_tokens, seed=5, batch_size=3,
+                                 max_length=64, progress=False)
+    finally:
+        handle.remove()
+    assert sum(seen) == n_docs
+    assert out[0].shape == (n_out, 32) and out[1].shape == (n_out, 32)

@@ -145,3 +145,51 @@ def test_gemma_scope_lowercase_weight_names_load(tmp_path):
     sae = load_gemma_scope_npz(tmp_path / "lower" / "params.npz")
     assert np.array_equal(sae.W_enc.detach().numpy(), p["W_enc"])
     assert np.array_equal(sae.W_dec.detach().numpy(), p["W_dec"])
+
+
+def test_local_gemma_scope_sae_is_placed_on_the_device_and_dtype_asked(tmp_path):
+    """``device`` and ``dtype`` reach the loaded weights (the "meta" device holds no data,
+    so any placement other than the default cpu is visible)."""
+    write_gemma_scope_params(tmp_path / "gs")
+    sae = load_local_sae(tmp_path / "gs", "features.sae", device="meta", dtype="float64")
+    assert sae.W_dec.device.type == "meta" and sae.W_dec.dtype == torch.float64
+    default = load_local_sae(tmp_path / "gs" / "params.npz", "features.sae")
+    assert default.W_dec.device.type == "cpu" and default.W_dec.dtype == torch.float32
+
+
+def test_pretrained_sae_is_asked_of_saelens_with_release_id_device_and_dtype(monkeypatch):
+    """Online, the release, id, device (cpu unless given) and dtype go to SAELens as given;
+    a SAELens failure becomes one paragraph naming the config key."""
+    import sae_lens
+
+    from concept_geometry.models import loading
+
+    calls = []
+
+    def fake(release, sae_id, device, dtype):
+        calls.append((release, sae_id, device, dtype))
+        if release == "broken":
+            raise ValueError("no such release\nsecond line")
+        return "sae"
+
+    monkeypatch.setattr(loading, "hub_reachable", lambda: True)
+    monkeypatch.setattr(sae_lens.SAE, "from_pretrained", staticmethod(fake))
+    assert load_pretrained_sae("rel", "layer_3/x", "features.sae") == "sae"
+    assert load_pretrained_sae("rel", "id", "k", "cuda:1", "bfloat16") == "sae"
+    assert calls == [("rel", "layer_3/x", "cpu", "float32"), ("rel", "id", "cuda:1", "bfloat16")]
+    with pytest.raises(MissingResourceError) as err:
+        load_pretrained_sae("broken", "id", "galaxy.sae")
+    msg = str(err.value)
+    assert "`galaxy.sae`" in msg and "no such release." in msg and "second line" not in msg
+
+
+def test_training_on_one_token_keeps_it_for_training_and_reports_nan():
+    """Below two tokens nothing is held back: the one token trains the SAE and the held-back
+    statistics are NaN (there is nothing to measure them on)."""
+    acts = np.array([[1.0, -2.0, 0.5, 3.0]], dtype=np.float32)
+    res = train_sae(acts, width=6, steps=3, batch_size=4, lr=1e-3, l1_coefficient=0.1,
+                    l1_warm_up_steps=0, seed=0, progress=False)
+    assert np.all(np.isfinite(res.losses))
+    # rescaled so that E‖x‖² = d: ‖x‖² = 14.25, d = 4
+    assert res.scale == pytest.approx(np.sqrt(4 / 14.25), rel=1e-6)
+    assert np.isnan(res.explained_variance) and np.isnan(res.l0)
