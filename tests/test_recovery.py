@@ -39,6 +39,15 @@ def _record(work: Path, **fields) -> Path:
     return path
 
 
+def _not_signalled(proc: subprocess.Popen) -> bool:
+    """``proc`` (a `sleep 30`) is still running 0.1 s later: nothing sent it a signal."""
+    try:
+        proc.wait(timeout=0.1)
+    except subprocess.TimeoutExpired:
+        return True
+    return False
+
+
 def _ended_pid() -> int:
     proc = subprocess.Popen([sys.executable, "-c", "pass"])
     proc.wait()
@@ -78,14 +87,22 @@ def test_no_record_means_nothing_is_proven(tmp_path):
 def test_same_host_stale_record_is_recovered(tmp_path, change):
     lock, marker, temp = _leave_state(tmp_path)
     fields = resume.this_run()
-    if change == "pid_gone":
-        fields["pid"] = _ended_pid()
-    elif change == "pid_reused":  # this very PID, but a process that started at another time
-        fields["pid"], fields["start_ticks"] = os.getppid(), 1
-    else:
-        fields["boot_id"], fields["pid"] = "another-boot", 4242
-    stale = _record(tmp_path, **fields)
-    start = resume.start_run(tmp_path)
+    # A live PID of our own (never the parent process: checking a record must not reach
+    # processes the test did not start, e.g. a mutation-testing runner).
+    live = subprocess.Popen(["sleep", "30"])
+    try:
+        if change == "pid_gone":
+            fields["pid"] = _ended_pid()
+        elif change == "pid_reused":  # a live PID, but a process that started at another time
+            fields["pid"], fields["start_ticks"] = live.pid, resume._start_ticks(live.pid) - 1
+        else:
+            fields["boot_id"], fields["pid"] = "another-boot", 4242
+        stale = _record(tmp_path, **fields)
+        start = resume.start_run(tmp_path)
+        assert _not_signalled(live)  # checked, not signalled
+    finally:
+        live.kill()
+        live.wait()
     assert start.blocked is None
     assert start.recovery.locks == [lock] and start.recovery.temps == [temp]
     assert not (lock.exists() or marker.exists() or temp.exists() or stale.exists())
@@ -99,6 +116,7 @@ def test_live_same_host_run_is_left_alone(tmp_path):
                                    "start_ticks": resume._start_ticks(live.pid)})
         assert resume.record_state(json.loads(rec.read_text()))[0] == "live"
         start = resume.start_run(tmp_path)
+        assert _not_signalled(live)  # checked (signal 0), not signalled
     finally:
         live.kill()
         live.wait()
