@@ -2,6 +2,7 @@
 
 import json
 import os
+from pathlib import Path
 
 import numpy as np
 import pandas as pd
@@ -241,7 +242,7 @@ def test_job_killed_between_renames_is_rolled_forward_not_recomputed(tmp_path):
 
     from concept_geometry.resume import recover_killed_run
 
-    src = os.path.join(os.path.dirname(__file__), "..", "workflow")
+    src = str(Path(io.__file__).resolve().parents[1])  # the package this test imports
     proc = subprocess.run([sys.executable, "-c", _KILL_BETWEEN_RENAMES, str(tmp_path)],
                           env={**os.environ, "PYTHONPATH": src}, capture_output=True)
     assert proc.returncode == -signal.SIGKILL, proc.stderr.decode()
