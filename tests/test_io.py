@@ -488,3 +488,36 @@ def test_sparse_rows_writer_makes_missing_folders_and_refuses_a_wrong_width(tmp_
         w.append(np.eye(3))
         w.close()
     assert io.read_npz(path)["f"].toarray().tolist() == np.eye(3).tolist()
+
+
+def test_read_npz_of_missing_keys_names_the_file_and_the_arrays(tmp_path):
+    io.write_npz(tmp_path / "a.npz", x=np.arange(3), w=np.ones(2))
+    assert io.read_npz(tmp_path / "a.npz", keys=["w"])["w"].tolist() == [1.0, 1.0]
+    with pytest.raises(CorruptArtifactError) as err:
+        io.read_npz(tmp_path / "a.npz", keys=["x", "y", "z"])
+    msg = str(err.value)
+    assert f"{tmp_path / 'a.npz'} lacks the arrays ['y', 'z']" in msg and "re-run" in msg
+
+
+def test_remove_path_removes_a_file_or_a_tree_and_a_missing_path_is_fine(tmp_path):
+    (tmp_path / "f").write_text("x")
+    (tmp_path / "d/e").mkdir(parents=True)
+    (tmp_path / "d/e/g").write_text("y")
+    for name in ("f", "d", "missing"):
+        io.remove_path(tmp_path / name)
+    assert list(tmp_path.iterdir()) == []
+
+
+def test_an_existing_unwritable_output_folder_is_refused_naming_it(tmp_path, monkeypatch):
+    """Root writes through permission bits, so the read-only mount is played by os.access;
+    a folder that does not exist yet is fine (it will be created)."""
+    from concept_geometry.errors import ConceptGeometryError
+
+    ro = tmp_path / "ro"
+    ro.mkdir()
+    io.check_writable([tmp_path, str(ro), tmp_path / "later"])  # all writable or missing
+    monkeypatch.setattr(io.os, "access", lambda path, mode: False)
+    io.check_writable([tmp_path / "later"])
+    with pytest.raises(ConceptGeometryError) as err:
+        io.check_writable([str(tmp_path / "later"), str(ro)])
+    assert f"The output folder {ro.resolve()} is not writable" in str(err.value)

@@ -80,7 +80,8 @@ def test_record_of_another_pid_namespace_cannot_be_proven_stale(tmp_path):
 def test_no_record_means_nothing_is_proven(tmp_path):
     state = _leave_state(tmp_path)
     start = resume.start_run(tmp_path)
-    assert all(p.exists() for p in state) and "no run record" in start.blocked
+    assert all(p.exists() for p in state)
+    assert "prove that run has ended (no run record names the run that left it)" in start.blocked
 
 
 @pytest.mark.parametrize("change", ["pid_gone", "pid_reused", "rebooted"])
@@ -197,3 +198,42 @@ def test_end_run_is_idempotent(tmp_path):
     resume.end_run(record)
     resume.end_run(record)          # already gone: no error
     assert not record.exists()
+
+
+def test_install_recovers_before_a_real_run_only(tmp_path, monkeypatch):
+    """The wrapped ``workflow.execute`` recovers proven-stale state of the working folder in
+    a real run's main process (and registers the record's removal at exit); dry runs,
+    ``--touch`` and job steps pass straight through, touching nothing."""
+    from types import SimpleNamespace
+
+    from snakemake_interface_executor_plugins.settings import ExecMode
+
+    monkeypatch.chdir(tmp_path)  # start_run acts on the current folder
+    state = _leave_state(tmp_path)
+    stale = _record(tmp_path, **{**resume.this_run(), "pid": _ended_pid()})
+    registered, warnings, calls = [], [], []
+    monkeypatch.setattr(resume.atexit, "register", lambda *args: registered.append(args))
+    workflow = SimpleNamespace(exec_mode=ExecMode.DEFAULT,
+                               execute=lambda plugin, *a, **k: calls.append((plugin, a, k)) or "ran")
+    resume.install(workflow, SimpleNamespace(warning=warnings.append))
+
+    def plugin(dry=False, touch=False):
+        return SimpleNamespace(common_settings=SimpleNamespace(dryrun_exec=dry, touch_exec=touch))
+
+    for mode, executor in [(ExecMode.DEFAULT, plugin(dry=True)), (ExecMode.DEFAULT, plugin(touch=True)),
+                           (ExecMode.SUBPROCESS, plugin()), (ExecMode.REMOTE, plugin())]:
+        workflow.exec_mode = mode
+        assert workflow.execute(executor, 1, k=2) == "ran"
+        assert calls[-1] == (executor, (1,), {"k": 2})
+        assert all(p.exists() for p in state) and stale.exists()
+        assert not warnings and not registered
+
+    workflow.exec_mode = ExecMode.DEFAULT
+    real = plugin()
+    assert workflow.execute(real) == "ran" and calls[-1] == (real, (), {})
+    assert not any(p.exists() for p in state) and not stale.exists()
+    assert len(warnings) == 1
+    assert "stale lock (1)" in warnings[0] and "plus 1 temp file(s)" in warnings[0]
+    record = tmp_path / resume.RUNS_DIR / f"{resume.this_host()['host']}.{os.getpid()}.json"
+    assert registered == [(resume.end_run, record, os.getpid())]
+    assert json.loads(record.read_text())["pid"] == os.getpid()
