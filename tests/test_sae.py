@@ -193,3 +193,19 @@ def test_training_on_one_token_keeps_it_for_training_and_reports_nan():
     # rescaled so that E‖x‖² = d: ‖x‖² = 14.25, d = 4
     assert res.scale == pytest.approx(np.sqrt(4 / 14.25), rel=1e-6)
     assert np.isnan(res.explained_variance) and np.isnan(res.l0)
+
+
+def test_sae_description_names_what_identifies_each_source():
+    """meta.json's SAE identity: the release and the layer's id (pretrained), the layer's
+    path (local), or every training setting (train)."""
+    from concept_geometry.activations.sae import sae_description
+
+    assert sae_description({"source": "pretrained", "release": "gs", "sae_id": "layer_{layer}/w",
+                            "path": "unused"}, 7) == {"source": "pretrained", "release": "gs",
+                                                      "sae_id": "layer_7/w"}
+    assert sae_description({"source": "local", "path": "saes/l{layer}", "release": "unused"},
+                           3) == {"source": "local", "path": "saes/l3"}
+    train = dict(width=64, steps=10, batch_size=8, lr=0.01, l1_coefficient=0.5,
+                 l1_warm_up_steps=2, n_train_tokens=1000)
+    assert sae_description({"source": "train", "path": "unused", **train}, 1) == {
+        "source": "train", **train}
