@@ -92,6 +92,7 @@ def test_batched_extraction_equals_per_document_brute_force(tiny):
                                sinks={layer: received[layer].append for layer in LAYERS})
     for layer in LAYERS:
         assert streamed[layer].firings is None and len(received[layer]) == 3  # 8 docs / 3
+        assert all(block.dtype == np.uint8 for block in received[layer])
         np.testing.assert_array_equal(streamed[layer].doc_index, got[layer].doc_index)
         assert (sp.vstack(received[layer]) != got[layer].firings).nnz == 0
 
@@ -197,3 +198,49 @@ def test_sample_runs_only_documents_holding_one_and_a_quarter_n_tokens(tiny, wor
         handle.remove()
     assert sum(seen) == n_docs
     assert out[0].shape == (n_out, 32) and out[1].shape == (n_out, 32)
+
+
+class _Stop(Exception):
+    pass
+
+
+def _first_forward(model, run):
+    """The input_ids of the first forward pass ``run`` makes (stopped there)."""
+    seen = []
+
+    def hook(module, args, kwargs):
+        seen.append(kwargs["input_ids"])
+        raise _Stop
+
+    handle = model.register_forward_pre_hook(hook, with_kwargs=True)
+    try:
+        with pytest.raises(_Stop):
+            run()
+    finally:
+        handle.remove()
+    return seen[0]
+
+
+@pytest.mark.parametrize("which", ["extract", "sample"])
+def test_documents_go_to_the_device_asked(tiny, which):
+    """The tokens reach the model on ``device`` (the "meta" device: visible, and no data)."""
+    model, tokenizer, saes = tiny
+    texts = texts_of_lengths([4, 6])
+    run = {"extract": lambda: extract_firings(model, tokenizer, texts, saes, 0.5, 2, 2, 16,
+                                              device="meta", progress=False),
+           "sample": lambda: sample_activations(model, tokenizer, texts, LAYERS, 4, 0, 2, 16,
+                                                device="meta", progress=False)}[which]
+    assert _first_forward(model, run).device.type == "meta"
+
+
+def test_documents_are_run_longest_first_in_a_stable_order(tiny):
+    """Batches hold the longest texts first (less padding); equal lengths keep input order.
+    Texts of 3, 9, 5, 9, 1 words (of 2 characters each) in batches of 2: documents 1 and 3,
+    then 2 and 0, then 4."""
+    from concept_geometry.activations.extract import iter_residual_batches
+
+    model, tokenizer, _ = tiny
+    texts = [" ".join(["w1"] * n) for n in (3, 9, 5, 9, 1)]
+    batches = [idx.tolist() for idx, _resid, _keep in iter_residual_batches(
+        model, tokenizer, texts, [0], batch_size=2, max_length=16, progress=False)]
+    assert batches == [[1, 3], [2, 0], [4]]

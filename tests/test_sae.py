@@ -183,16 +183,27 @@ def test_pretrained_sae_is_asked_of_saelens_with_release_id_device_and_dtype(mon
     assert "`galaxy.sae`" in msg and "no such release." in msg and "second line" not in msg
 
 
-def test_training_on_one_token_keeps_it_for_training_and_reports_nan():
-    """Below two tokens nothing is held back: the one token trains the SAE and the held-back
-    statistics are NaN (there is nothing to measure them on)."""
-    acts = np.array([[1.0, -2.0, 0.5, 3.0]], dtype=np.float32)
+@pytest.mark.parametrize("n", [1, 2])
+def test_training_on_one_or_two_tokens_holds_back_all_but_one(n):
+    """10 % is held back, at least one token, but never the only one: one token trains the
+    SAE and the held-back statistics are NaN (nothing to measure them on); of two, one
+    trains and one is held back. The tokens share one norm, so the rescaling is known
+    whichever trains: E‖x‖² = d, ‖x‖² = 14.25, d = 4."""
+    acts = np.array([[1.0, -2.0, 0.5, 3.0], [3.0, 0.5, -2.0, 1.0]][:n], dtype=np.float32)
     res = train_sae(acts, width=6, steps=3, batch_size=4, lr=1e-3, l1_coefficient=0.1,
                     l1_warm_up_steps=0, seed=0, progress=False)
     assert np.all(np.isfinite(res.losses))
-    # rescaled so that E‖x‖² = d: ‖x‖² = 14.25, d = 4
     assert res.scale == pytest.approx(np.sqrt(4 / 14.25), rel=1e-6)
-    assert np.isnan(res.explained_variance) and np.isnan(res.l0)
+    assert np.isnan(res.l0) == (n == 1)
+
+
+def test_gemma_scope_params_with_a_scaling_factor_load(tmp_path):
+    """Some params.npz files also hold ``scaling_factor``, which the JumpReLU SAE has no slot
+    for: it is skipped, the weights load."""
+    p = write_gemma_scope_params(tmp_path / "gs")
+    np.savez(tmp_path / "gs" / "params.npz", **p, scaling_factor=np.ones(12, np.float32))
+    sae = load_local_sae(tmp_path / "gs", "features.sae")
+    np.testing.assert_array_equal(sae.threshold.detach().numpy(), p["threshold"])
 
 
 def test_sae_description_names_what_identifies_each_source():
