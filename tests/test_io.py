@@ -521,3 +521,81 @@ def test_an_existing_unwritable_output_folder_is_refused_naming_it(tmp_path, mon
     with pytest.raises(ConceptGeometryError) as err:
         io.check_writable([str(tmp_path / "later"), str(ro)])
     assert f"The output folder {ro.resolve()} is not writable" in str(err.value)
+
+
+class _Killed(BaseException):
+    """Plays SIGKILL in-process: no handler of the code under test catches it."""
+
+
+def test_in_process_kill_between_renames_is_rolled_forward_from_the_journal(tmp_path,
+                                                                            monkeypatch):
+    """The same torn commit as above, in this process: the journal written before the first
+    rename names every pending output, and recovery renames the two that were left."""
+    from concept_geometry.resume import recover_killed_run
+
+    calls = []
+    real_commit = io._commit
+
+    def commit_then_die(tmp, final, meta):
+        if calls:
+            raise _Killed
+        calls.append(final)
+        real_commit(tmp, final, meta)
+
+    monkeypatch.setattr(io, "_commit", commit_then_die)
+    x = tmp_path / "results/x"
+    with pytest.raises(_Killed):
+        with io.transaction():
+            io.write_npy(x / "a.npy", np.arange(3))
+            io.write_json(x / "b.json", {"k": 1})
+            io.write_json(x / "c.json", [2])
+    monkeypatch.setattr(io, "_commit", real_commit)
+    journals = list(x.glob(f".*{io.JOURNAL_MARK}*.json"))
+    assert len(journals) == 1
+    assert [e["final"] for e in json.loads(journals[0].read_text())] == [
+        str((x / n).resolve()) for n in ("a.npy", "b.json", "c.json")]
+    rec = recover_killed_run(tmp_path)
+    assert sorted(p.name for p in rec.rolled_forward) == ["b.json", "c.json"]
+    assert io.read_npy(x / "a.npy").tolist() == [0, 1, 2]
+    assert io.read_json(x / "b.json") == {"k": 1} and io.read_json(x / "c.json") == [2]
+    assert sorted(os.listdir(x)) == ["a.npy", "a.npy.sha256", "b.json", "b.json.sha256",
+                                     "c.json", "c.json.sha256"]
+
+
+def test_read_npy_memory_maps_read_only_on_request(tmp_path):
+    io.write_npy(tmp_path / "a.npy", np.arange(6.0))
+    m = io.read_npy(tmp_path / "a.npy", mmap=True)
+    assert isinstance(m, np.memmap) and m.tolist() == [0, 1, 2, 3, 4, 5]
+    with pytest.raises(ValueError):
+        m[0] = 9.0
+    assert not isinstance(io.read_npy(tmp_path / "a.npy"), np.memmap)
+
+
+def test_a_file_missing_from_a_folder_artifact_is_named(tmp_path):
+    with io.atomic_dir(tmp_path / "d", producer="train_sae") as d:
+        (d / "w.bin").write_bytes(b"w")
+        (d / "cfg.json").write_text("{}")
+    (tmp_path / "d/w.bin").unlink()
+    with pytest.raises(CorruptArtifactError) as err:
+        io.verify(tmp_path / "d")
+    assert f"Cached artifact {tmp_path / 'd/w.bin'} is missing; it is made by rule `train_sae`" \
+        in str(err.value)
+
+
+def test_wrong_identity_of_a_folder_without_producer_names_an_unknown_rule(tmp_path):
+    """A manifest placed by hand may record an identity but no producer: the advice then
+    says `--forcerun unknown`, never `None`."""
+    (tmp_path / "d").mkdir()
+    (tmp_path / "d" / io.MANIFEST).write_text(json.dumps({"files": {},
+                                                          "identity": {"layer": "3"}}))
+    with pytest.raises(CorruptArtifactError) as err:
+        io.verify(tmp_path / "d", expect={"layer": 4})
+    assert "`snakemake --cores all --forcerun unknown`" in str(err.value)
+
+
+def test_a_short_read_says_how_many_bytes_were_expected_and_got():
+    import io as stdio
+
+    with pytest.raises(EOFError, match="expected 5 bytes, got 3"):
+        io._read_exact(stdio.BytesIO(b"abc"), 5)
+    assert io._read_exact(stdio.BytesIO(b"abcdef"), 4) == b"abcd"

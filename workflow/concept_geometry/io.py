@@ -122,9 +122,10 @@ def check_writable(folders: Sequence[str | Path]) -> None:
 
 
 def remove_path(path: Path) -> None:
-    """Remove a file or a folder tree (a temp that is no longer wanted); missing is fine."""
+    """Remove a file or a folder tree (a temp that is no longer wanted); missing is fine, a
+    failure to remove raises (as for a file)."""
     if path.is_dir():
-        shutil.rmtree(path, ignore_errors=True)
+        shutil.rmtree(path)
     else:
         path.unlink(missing_ok=True)
 

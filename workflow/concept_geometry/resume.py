@@ -112,8 +112,8 @@ def recover_killed_run(workdir: str | Path, temp_folders=("results",)) -> Recove
     locks, markers, journals, temps = _leftovers(workdir, temp_folders)
     root = workdir / ".snakemake" / "incomplete"
     recovery = Recovery()
-    for lock in locks:
-        lock.unlink(missing_ok=True)
+    for lock in locks:  # just listed, and no live run can touch them (the caller proved it)
+        lock.unlink()
     recovery.locks = locks
     # First finish the jobs killed while renaming their outputs (all computed), so that
     # their outputs verify below; only then is any remaining temp an orphan.
