@@ -80,6 +80,9 @@ def test_damaged_artifact_is_refused_with_file_and_rule(tmp_path, fmt, damage):
     assert str(target) in msg
     assert f"rule_{fmt if fmt != 'safetensors' else 'sae'}" in msg
     assert "--forcerun" in msg
+    # a flipped byte keeps the size: only the checksum tells
+    assert ("is truncated or resized" if damage == "truncate"
+            else "is altered (checksum mismatch)") in msg
 
 
 def test_missing_sidecar_is_refused(tmp_path):
@@ -599,3 +602,33 @@ def test_a_short_read_says_how_many_bytes_were_expected_and_got():
     with pytest.raises(EOFError, match="expected 5 bytes, got 3"):
         io._read_exact(stdio.BytesIO(b"abc"), 5)
     assert io._read_exact(stdio.BytesIO(b"abcdef"), 4) == b"abcd"
+
+
+def test_the_producer_is_the_one_given_else_the_rule_running_else_unknown(tmp_path,
+                                                                          monkeypatch):
+    monkeypatch.delenv(io.RULE_ENV, raising=False)
+    io.write_json(tmp_path / "a.json", 1)
+    monkeypatch.setenv(io.RULE_ENV, "galaxy_layer")
+    io.write_json(tmp_path / "b.json", 1)
+    io.write_json(tmp_path / "c.json", 1, producer="explicit")
+    assert [json.loads(io.sidecar(tmp_path / f"{n}.json").read_text())["producer"]
+            for n in "abc"] == ["unknown", "galaxy_layer", "explicit"]
+
+
+@pytest.mark.parametrize("compressed, method", [(True, "deflated"), (False, "stored")])
+def test_write_npz_compresses_only_when_asked(tmp_path, compressed, method):
+    import zipfile
+
+    io.write_npz(tmp_path / "a.npz", compressed=compressed, x=np.zeros(1000))
+    with zipfile.ZipFile(tmp_path / "a.npz") as zf:
+        kinds = {info.compress_type for info in zf.infolist()}
+    assert kinds == {zipfile.ZIP_DEFLATED if method == "deflated" else zipfile.ZIP_STORED}
+    assert io.read_npz(tmp_path / "a.npz")["x"].tolist() == [0.0] * 1000
+
+
+def test_sparse_rows_writer_with_no_rows_writes_an_empty_matrix(tmp_path):
+    with io.SparseRowsWriter(tmp_path / "f.npz", "firings", 5) as w:
+        w.close(doc_id=np.zeros(0, np.int64))
+    got = io.read_npz(tmp_path / "f.npz")
+    assert got["firings"].shape == (0, 5) and got["firings"].nnz == 0
+    assert got["firings"].indptr.tolist() == [0] and got["doc_id"].shape == (0,)

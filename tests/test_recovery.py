@@ -237,3 +237,29 @@ def test_install_recovers_before_a_real_run_only(tmp_path, monkeypatch):
     record = tmp_path / resume.RUNS_DIR / f"{resume.this_host()['host']}.{os.getpid()}.json"
     assert registered == [(resume.end_run, record, os.getpid())]
     assert json.loads(record.read_text())["pid"] == os.getpid()
+
+
+def test_start_ticks_are_the_process_start_after_boot():
+    """A process started now started ``now − boot time`` after boot: /proc/stat's btime plus
+    its start ticks / CLK_TCK is the current time (to the 1 s btime resolution, plus slack)."""
+    btime = next(int(line.split()[1]) for line in Path("/proc/stat").read_text().splitlines()
+                 if line.startswith("btime "))
+    child = subprocess.Popen(["sleep", "30"])
+    try:
+        started = btime + resume._start_ticks(child.pid) / os.sysconf("SC_CLK_TCK")
+        assert abs(started - time.time()) < 5
+    finally:
+        child.kill()
+        child.wait()
+
+
+@pytest.mark.parametrize("record", [None, [], {"host": "h"},
+                                    "pid_text", "pid_zero", "pid_negative"])
+def test_an_unreadable_record_or_a_pid_below_one_is_unknown(record):
+    """Never 'stale' (which would clear the folder) for a record that names no process;
+    PID 0 in particular must not reach os.kill (it would address the process group)."""
+    here = {**resume.this_run()}
+    record = {"pid_text": {**here, "pid": "x"}, "pid_zero": {**here, "pid": 0},
+              "pid_negative": {**here, "pid": -5}}.get(record, record) \
+        if isinstance(record, str) else record
+    assert resume.record_state(record) == ("unknown", "the record cannot be read")
