@@ -155,3 +155,13 @@ def test_contexts_hook_feeds_each_block_its_own_tokens():
     assert res.activation.tolist() == [[2.5]]
     assert res.doc_index.tolist() == [[8]] and res.position.tolist() == [[3]]
     assert res.snippet.tolist() == [[[12, 13, -1]]]
+
+
+def test_token_strings_index_a_vocabulary_and_keep_minus_one_for_no_token():
+    """ids 7, 3 and -1 (no token): vocabulary [t3, t7], snippets index into it, -1 stays."""
+    from types import SimpleNamespace
+
+    tok = SimpleNamespace(convert_ids_to_tokens=lambda ids: [f"t{i}" for i in ids])
+    vocab, index = token_strings(tok, np.array([[[-1, 7, 3], [3, -1, -1]]]))
+    assert vocab.tolist() == ["t3", "t7"]
+    assert index.tolist() == [[[-1, 1, 0], [0, -1, -1]]] and index.dtype == np.int32

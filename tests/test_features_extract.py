@@ -244,3 +244,19 @@ def test_documents_are_run_longest_first_in_a_stable_order(tiny):
     batches = [idx.tolist() for idx, _resid, _keep in iter_residual_batches(
         model, tokenizer, texts, [0], batch_size=2, max_length=16, progress=False)]
     assert batches == [[1, 3], [2, 0], [4]]
+
+
+def test_sampled_documents_are_truncated_at_max_length(tiny):
+    """max_length 4 = BOS + 3 words: ten-word documents hold 3 content tokens each, so
+    1.25 · 6 = 7.5 needs 3 of them, each run 4 tokens long."""
+    model, tokenizer, _ = tiny
+    texts = texts_of_lengths([10] * 6, seed=4)
+    shapes = []
+    handle = model.register_forward_pre_hook(
+        lambda m, args, kwargs: shapes.append(tuple(kwargs["input_ids"].shape)), with_kwargs=True)
+    try:
+        out = sample_activations(model, tokenizer, texts, LAYERS, 6, seed=0, batch_size=8,
+                                 max_length=4, progress=False)
+    finally:
+        handle.remove()
+    assert shapes == [(3, 4)] and out[0].shape == (6, 32)

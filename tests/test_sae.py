@@ -220,3 +220,13 @@ def test_sae_description_names_what_identifies_each_source():
                  l1_warm_up_steps=2, n_train_tokens=1000)
     assert sae_description({"source": "train", "path": "unused", **train}, 1) == {
         "source": "train", **train}
+
+
+def test_unreadable_saelens_folder_names_the_folder_key_and_error(tmp_path):
+    (tmp_path / "s").mkdir()
+    (tmp_path / "s" / "cfg.json").write_text("{not json")
+    with pytest.raises(MissingResourceError) as err:
+        load_local_sae(tmp_path / "s", "features.sae")
+    msg = str(err.value)
+    assert f"Could not load the SAE in {tmp_path / 's'} (config key `features.sae`): " in msg
+    assert "Expecting property name" in msg and "cfg.json + sae_weights.safetensors" in msg
