@@ -632,3 +632,26 @@ def test_sparse_rows_writer_with_no_rows_writes_an_empty_matrix(tmp_path):
     got = io.read_npz(tmp_path / "f.npz")
     assert got["firings"].shape == (0, 5) and got["firings"].nnz == 0
     assert got["firings"].indptr.tolist() == [0] and got["doc_id"].shape == (0,)
+
+
+def test_a_missing_or_unreadable_journal_rolls_nothing_forward(tmp_path):
+    assert io.roll_forward(tmp_path / f".a{io.JOURNAL_MARK}1.json") == []  # gone already
+    garbled = tmp_path / f".b{io.JOURNAL_MARK}2.json"
+    garbled.write_text("{half")
+    assert io.roll_forward(garbled) == [] and not garbled.exists()
+
+
+def test_a_garbled_sidecar_names_the_file_and_an_unknown_rule(tmp_path):
+    io.write_json(tmp_path / "a.json", [1], producer="p")
+    io.sidecar(tmp_path / "a.json").write_text("{trunc")
+    with pytest.raises(CorruptArtifactError) as err:
+        io.read_json(tmp_path / "a.json")
+    msg = str(err.value)
+    assert "unverifiable: its checksum file a.json.sha256 is empty or corrupt" in msg
+    assert "it is made by rule `unknown`" in msg
+
+
+def test_tsv_round_trip_adds_no_index_column(tmp_path):
+    io.write_tsv(tmp_path / "t.tsv", pd.DataFrame({"x": [3, 4], "y": ["a", "b"]}))
+    assert (tmp_path / "t.tsv").read_text() == "x\ty\n3\ta\n4\tb\n"
+    assert io.read_tsv(tmp_path / "t.tsv").columns.tolist() == ["x", "y"]
