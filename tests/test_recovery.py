@@ -253,13 +253,13 @@ def test_start_ticks_are_the_process_start_after_boot():
         child.wait()
 
 
-@pytest.mark.parametrize("record", [None, [], {"host": "h"},
-                                    "pid_text", "pid_zero", "pid_negative"])
-def test_an_unreadable_record_or_a_pid_below_one_is_unknown(record):
+@pytest.mark.parametrize("case", ["none", "list", "no_pid", "pid_text", "pid_zero",
+                                  "pid_negative"])
+def test_an_unreadable_record_or_a_pid_below_one_is_unknown(case):
     """Never 'stale' (which would clear the folder) for a record that names no process;
     PID 0 in particular must not reach os.kill (it would address the process group)."""
-    here = {**resume.this_run()}
-    record = {"pid_text": {**here, "pid": "x"}, "pid_zero": {**here, "pid": 0},
-              "pid_negative": {**here, "pid": -5}}.get(record, record) \
-        if isinstance(record, str) else record
+    here = resume.this_run()
+    record = {"none": None, "list": [], "no_pid": {k: v for k, v in here.items() if k != "pid"},
+              "pid_text": {**here, "pid": "x"}, "pid_zero": {**here, "pid": 0},
+              "pid_negative": {**here, "pid": -5}}[case]
     assert resume.record_state(record) == ("unknown", "the record cannot be read")
