@@ -655,3 +655,17 @@ def test_tsv_round_trip_adds_no_index_column(tmp_path):
     io.write_tsv(tmp_path / "t.tsv", pd.DataFrame({"x": [3, 4], "y": ["a", "b"]}))
     assert (tmp_path / "t.tsv").read_text() == "x\ty\n3\ta\n4\tb\n"
     assert io.read_tsv(tmp_path / "t.tsv").columns.tolist() == ["x", "y"]
+
+
+def test_read_npz_refuses_pickled_objects(tmp_path):
+    """An npz holding an object array (pickled) is never unpickled, even with a valid sidecar."""
+    with io.atomic_path(tmp_path / "o.npz") as tmp:
+        np.savez(tmp, x=np.array([{"a": 1}], dtype=object))
+    with pytest.raises(ValueError, match="allow_pickle"):
+        io.read_npz(tmp_path / "o.npz")
+
+
+def test_iter_sparse_rows_names_a_row_mask_of_the_wrong_length(tmp_path):
+    io.write_npz(tmp_path / "f.npz", m=sp.csr_matrix(np.eye(5, dtype=np.uint8)))
+    with pytest.raises(ValueError, match="row mask of length 3 for 5 rows"):
+        list(io.iter_sparse_rows(tmp_path / "f.npz", "m", rows=np.ones(3, bool)))

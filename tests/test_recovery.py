@@ -236,7 +236,8 @@ def test_install_recovers_before_a_real_run_only(tmp_path, monkeypatch):
     assert "stale lock (1)" in warnings[0] and "plus 1 temp file(s)" in warnings[0]
     record = tmp_path / resume.RUNS_DIR / f"{resume.this_host()['host']}.{os.getpid()}.json"
     assert registered == [(resume.end_run, record, os.getpid())]
-    assert json.loads(record.read_text())["pid"] == os.getpid()
+    written = json.loads(record.read_text())
+    assert (written["pid"], written["uid"]) == (os.getpid(), os.getuid())
 
 
 def test_start_ticks_are_the_process_start_after_boot():
@@ -263,3 +264,23 @@ def test_an_unreadable_record_or_a_pid_below_one_is_unknown(case):
               "pid_text": {**here, "pid": "x"}, "pid_zero": {**here, "pid": 0},
               "pid_negative": {**here, "pid": -5}}[case]
     assert resume.record_state(record) == ("unknown", "the record cannot be read")
+
+
+@pytest.mark.parametrize("error, state", [(FileNotFoundError, "stale"), (PermissionError, "unknown")])
+def test_a_process_gone_between_probe_and_read_is_stale(monkeypatch, error, state):
+    """os.kill(pid, 0) finds the process, then its /proc entry is gone (it ended in between):
+    stale. An entry that exists but cannot be read proves nothing: unknown."""
+    live = subprocess.Popen(["sleep", "30"])
+    try:
+        record = {**resume.this_run(), "pid": live.pid, "start_ticks": 1}
+
+        def gone(pid):
+            raise error(pid)
+
+        monkeypatch.setattr(resume, "_start_ticks", gone)
+        got = resume.record_state(record)
+    finally:
+        live.kill()
+        live.wait()
+    assert got[0] == state
+    assert got[1].startswith(f"PID {live.pid} on host {record['host']}, which ")
