@@ -284,3 +284,24 @@ def test_a_process_gone_between_probe_and_read_is_stale(monkeypatch, error, stat
         live.wait()
     assert got[0] == state
     assert got[1].startswith(f"PID {live.pid} on host {record['host']}, which ")
+
+
+def test_the_first_run_in_a_bare_folder_writes_its_record(tmp_path):
+    start = resume.start_run(tmp_path)  # no .snakemake yet
+    assert start.record.parent == tmp_path / resume.RUNS_DIR and start.record.exists()
+    assert not start.recovery and start.blocked is None
+
+
+@pytest.mark.parametrize("field", ["locks", "kept", "removed", "temps", "rolled_forward"])
+def test_a_recovery_that_did_any_one_thing_is_reported(field):
+    assert bool(resume.Recovery(**{field: ["x"]})) and not resume.Recovery()
+
+
+def test_snakemakes_migration_flag_is_not_an_incomplete_marker(tmp_path):
+    """Snakemake's own flag in .snakemake/incomplete is no state a killed run left: with
+    nothing else there, a run without records is not blocked."""
+    flag = tmp_path / ".snakemake/incomplete/migration_underway"
+    flag.parent.mkdir(parents=True)
+    flag.write_text("")
+    start = resume.start_run(tmp_path)
+    assert start.blocked is None and not start.recovery and flag.exists()
