@@ -230,3 +230,27 @@ def test_unreadable_saelens_folder_names_the_folder_key_and_error(tmp_path):
     msg = str(err.value)
     assert f"Could not load the SAE in {tmp_path / 's'} (config key `features.sae`): " in msg
     assert "Expecting property name" in msg and "cfg.json + sae_weights.safetensors" in msg
+
+
+def test_the_learning_rate_reaches_the_optimiser():
+    """Same seed, same batches: the first loss (before any update) is the same at lr 0 and
+    lr 0.01, the later ones differ."""
+    acts = np.random.default_rng(0).normal(size=(40, 4)).astype(np.float32)
+    runs = [train_sae(acts, width=6, steps=3, batch_size=8, lr=lr, l1_coefficient=0.1,
+                      l1_warm_up_steps=0, seed=0, progress=False).losses for lr in (0.0, 0.01)]
+    assert runs[0][0] == runs[1][0]
+    assert not np.allclose(runs[0][1:], runs[1][1:])
+
+
+def test_check_sae_fits_checks_width_and_layer(tmp_path):
+    from sae_lens import StandardSAE, StandardSAEConfig
+
+    from concept_geometry.activations.sae import check_sae_fits
+
+    sae = StandardSAE(StandardSAEConfig(d_in=8, d_sae=4))
+    sae.cfg.metadata.hook_name = "blocks.3.hook_resid_post"
+    check_sae_fits(sae, 8, 3, "features.sae")
+    with pytest.raises(ConfigError, match=r"SAE of layer 3 \(features.sae\) has d_in = 8"):
+        check_sae_fits(sae, 16, 3, "features.sae")
+    with pytest.raises(ConfigError, match="configured for layer 4"):
+        check_sae_fits(sae, 8, 4, "features.sae")
