@@ -159,6 +159,14 @@ def run_package(package: str, common: dict, spec: dict, max_children: int,
     proc = subprocess.run(cmd, cwd=work, env=mutmut_env(), capture_output=True, text=True)
     elapsed = time.perf_counter() - t0
     (SCRATCH / f"{package}.log").write_text(proc.stdout + proc.stderr)
+    if proc.returncode < 0:
+        # e.g. a mutant that sends a signal to a PID a test hands it (the test's parent is
+        # mutmut itself): let no test give code under test a process it did not start
+        raise SystemExit(f"mutmut was killed by signal {-proc.returncode} while testing {package} "
+                         f"(a mutant or a test signalled a process outside the test); the "
+                         f"mutants without a result in .mutation/{package}/mutants/**/*.meta are "
+                         f"the suspects; run them one at a time with `mutmut run NAME` in "
+                         f".mutation/{package}/. Log: {SCRATCH / (package + '.log')}")
     if proc.returncode != 0:
         raise SystemExit(f"mutmut run failed for {package} (exit {proc.returncode}); "
                          f"see {SCRATCH / (package + '.log')}:\n{proc.stdout[-3000:]}"

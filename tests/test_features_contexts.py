@@ -134,3 +134,34 @@ def test_only_positive_activations_are_kept(n_top):
     res = acc.result()
     assert np.isnan(res.activation[0]).all() and (res.doc_index[0] == -1).all()
     assert res.activation[1, 0] == 2.0 and np.isnan(res.activation[1, 1:]).all()
+
+
+def test_result_keeps_the_window():
+    assert TopContexts(3, 2, window=4).result().window == 4
+
+
+def test_contexts_hook_feeds_each_block_its_own_tokens():
+    """chunk_firings' on_block(start, stop, feats) covers chunks start..stop: the hook must
+    hand TopContexts those chunks' tokens. Two chunks of 2 tokens (documents 5 and 8), the
+    second block (chunk 1) fires on its second token: document 8, content position 3."""
+    from concept_geometry.activations.extract import _contexts_hook
+
+    acc = TopContexts(1, 1, window=1)
+    content_ids = np.array([[10, 11, 12, 13]])
+    hook = _contexts_hook(acc, tok_doc=np.array([5, 5, 8, 8]), tok_row=np.array([0, 0, 0, 0]),
+                          tok_pos=np.array([0, 1, 2, 3]), content_ids=content_ids, chunk_size=2)
+    hook(1, 2, torch.tensor([[0.0], [2.5]]))
+    res = acc.result()
+    assert res.activation.tolist() == [[2.5]]
+    assert res.doc_index.tolist() == [[8]] and res.position.tolist() == [[3]]
+    assert res.snippet.tolist() == [[[12, 13, -1]]]
+
+
+def test_token_strings_index_a_vocabulary_and_keep_minus_one_for_no_token():
+    """ids 7, 3 and -1 (no token): vocabulary [t3, t7], snippets index into it, -1 stays."""
+    from types import SimpleNamespace
+
+    tok = SimpleNamespace(convert_ids_to_tokens=lambda ids: [f"t{i}" for i in ids])
+    vocab, index = token_strings(tok, np.array([[[-1, 7, 3], [3, -1, -1]]]))
+    assert vocab.tolist() == ["t3", "t7"]
+    assert index.tolist() == [[[-1, 1, 0], [0, -1, -1]]] and index.dtype == np.int32

@@ -106,3 +106,22 @@ def test_reference_counts_are_exact_integers():
     counts, occ, t = cooccurrence_reference(np.array([[1, 1, 0], [0, 1, 1]]))
     assert counts.dtype == occ.dtype == np.int64
     assert counts.tolist() == [[1, 1, 0], [1, 2, 1], [0, 1, 1]] and occ.tolist() == [1, 2, 1] and t == 2
+
+
+@pytest.mark.parametrize("nnz, path", [(5, "sparse"), (9, "sparse"), (10, "dense"), (500, "dense")])
+def test_auto_mode_takes_the_sparse_product_below_one_percent_density(nnz, path):
+    """10 chunks × 100 features: 9 firings (0.9 %) go through the sparse product straight
+    into the int64 total, 10 (1 %) and more through the dense float32 accumulator; the
+    counts are the same either way."""
+    from concept_geometry.activations.cooccurrence import CooccurrenceAccumulator
+
+    batch = np.zeros((10, 100), dtype=np.uint8)
+    batch.flat[np.random.default_rng(nnz).choice(1000, nnz, replace=False)] = 1
+    for given in (batch, sp.csr_matrix(batch)):
+        acc = CooccurrenceAccumulator(100, mode="auto")
+        acc.add(given)
+        assert (acc._acc is None) == (path == "sparse")
+        counts, occ, n = acc.result()
+        ref_counts, ref_occ, _ = cooccurrence_reference(batch)
+        np.testing.assert_array_equal(counts, ref_counts)
+        assert occ.sum() == nnz and n == 10

@@ -92,6 +92,7 @@ def test_batched_extraction_equals_per_document_brute_force(tiny):
                                sinks={layer: received[layer].append for layer in LAYERS})
     for layer in LAYERS:
         assert streamed[layer].firings is None and len(received[layer]) == 3  # 8 docs / 3
+        assert all(block.dtype == np.uint8 for block in received[layer])
         np.testing.assert_array_equal(streamed[layer].doc_index, got[layer].doc_index)
         assert (sp.vstack(received[layer]) != got[layer].firings).nnz == 0
 
@@ -130,3 +131,132 @@ def test_sample_activations_shapes_and_seed(tiny):
         hs = model(**enc, output_hidden_states=True).hidden_states[1][:, 1:].reshape(-1, 32).numpy()
     d = np.abs(a[0][:, None, :] - hs[None]).max(-1).min(1)
     assert d.max() < 1e-4
+
+
+def test_content_tokens_are_counted_in_every_batch_after_truncation():
+    """Documents of 3, 1, 4, 1, 5 words in batches of 2: each one's word count, BOS dropped
+    (with BOS when special tokens are kept), truncated at max_length − 1 words."""
+    from concept_geometry.activations.extract import count_content_tokens
+
+    tok = make_word_tokenizer(WORDS)
+    texts = texts_of_lengths([3, 1, 4, 1, 5])
+    assert count_content_tokens(tok, texts, max_length=64, batch_size=2).tolist() == [3, 1, 4, 1, 5]
+    assert count_content_tokens(tok, texts, max_length=4, batch_size=2).tolist() == [3, 1, 3, 1, 3]
+    assert count_content_tokens(tok, texts, max_length=64, drop_special=False,
+                                batch_size=2).tolist() == [4, 2, 5, 2, 6]
+    assert count_content_tokens(tok, [], max_length=8).shape == (0,)
+
+
+@pytest.mark.parametrize("missing", ["pad", "pad and eos"])
+def test_a_tokenizer_without_pad_token_pads_with_eos_else_unk(missing):
+    """Batching documents of different lengths needs a pad token: EOS, else UNK (padding is
+    never content, so the counts are the word counts)."""
+    from concept_geometry.activations.extract import count_content_tokens
+
+    tok = make_word_tokenizer(WORDS)
+    tok.pad_token = None
+    if missing == "pad and eos":
+        tok.eos_token = None
+    counts = count_content_tokens(tok, texts_of_lengths([2, 5, 1]), max_length=64)
+    assert counts.tolist() == [2, 5, 1]
+    assert tok.pad_token == ("</s>" if missing == "pad" else "<unk>")
+
+
+def test_no_documents_give_empty_firings_as_wide_as_the_sae():
+    """No text: no forward pass, a (0, F) uint8 matrix per layer, and statistics with the
+    same keys as a non-empty run, NaN where they are ratios over zero tokens."""
+    from types import SimpleNamespace
+
+    saes = {3: SimpleNamespace(cfg=SimpleNamespace(d_in=4, d_sae=7))}
+    out = extract_firings(None, None, [], saes, 0.5, 8, 2, 16, progress=False)
+    assert out[3].firings.shape == (0, 7) and out[3].firings.dtype == np.uint8
+    assert out[3].doc_index.shape == (0,) and out[3].doc_index.dtype == np.int64
+    stats = out[3].stats
+    assert set(stats) == {"n_tokens", "explained_variance", "l0_per_token", "firing_per_token"}
+    assert stats["n_tokens"] == 0
+    assert all(np.isnan(stats[k]) for k in ("explained_variance", "l0_per_token", "firing_per_token"))
+
+
+@pytest.mark.parametrize("words, n_tokens, n_docs, n_out", [
+    (1, 4, 5, 4),    # 1.25 · 4 = 5 content tokens: 5 one-word documents
+    (3, 4, 2, 4),    # 3 + 3 ≥ 5: 2 three-word documents
+    (1, 20, 10, 10),  # the corpus holds fewer than n_tokens: all of it
+])
+def test_sample_runs_only_documents_holding_one_and_a_quarter_n_tokens(tiny, words, n_tokens,
+                                                                     n_docs, n_out):
+    """Documents enter in seeded order until they hold 1.25 · n_tokens content tokens (BOS
+    not counted); only those reach the model, and n_tokens of their tokens are returned."""
+    model, tokenizer, _ = tiny
+    texts = texts_of_lengths([words] * 10, seed=2)
+    seen = []
+    handle = model.register_forward_pre_hook(
+        lambda m, args, kwargs: seen.append(int(kwargs["input_ids"].shape[0])), with_kwargs=True)
+    try:
+        out = sample_activations(model, tokenizer, texts, LAYERS, n_tokens, seed=5, batch_size=3,
+                                 max_length=64, progress=False)
+    finally:
+        handle.remove()
+    assert sum(seen) == n_docs
+    assert out[0].shape == (n_out, 32) and out[1].shape == (n_out, 32)
+
+
+class _Stop(Exception):
+    pass
+
+
+def _first_forward(model, run):
+    """The input_ids of the first forward pass ``run`` makes (stopped there)."""
+    seen = []
+
+    def hook(module, args, kwargs):
+        seen.append(kwargs["input_ids"])
+        raise _Stop
+
+    handle = model.register_forward_pre_hook(hook, with_kwargs=True)
+    try:
+        with pytest.raises(_Stop):
+            run()
+    finally:
+        handle.remove()
+    return seen[0]
+
+
+@pytest.mark.parametrize("which", ["extract", "sample"])
+def test_documents_go_to_the_device_asked(tiny, which):
+    """The tokens reach the model on ``device`` (the "meta" device: visible, and no data)."""
+    model, tokenizer, saes = tiny
+    texts = texts_of_lengths([4, 6])
+    run = {"extract": lambda: extract_firings(model, tokenizer, texts, saes, 0.5, 2, 2, 16,
+                                              device="meta", progress=False),
+           "sample": lambda: sample_activations(model, tokenizer, texts, LAYERS, 4, 0, 2, 16,
+                                                device="meta", progress=False)}[which]
+    assert _first_forward(model, run).device.type == "meta"
+
+
+def test_documents_are_run_longest_first_in_a_stable_order(tiny):
+    """Batches hold the longest texts first (less padding); equal lengths keep input order.
+    Texts of 3, 9, 5, 9, 1 words (of 2 characters each) in batches of 2: documents 1 and 3,
+    then 2 and 0, then 4."""
+    from concept_geometry.activations.extract import iter_residual_batches
+
+    model, tokenizer, _ = tiny
+    texts = [" ".join(["w1"] * n) for n in (3, 9, 5, 9, 1)]
+    batches = [idx.tolist() for idx, _resid, _keep in iter_residual_batches(
+        model, tokenizer, texts, [0], batch_size=2, max_length=16, progress=False)]
+    assert batches == [[1, 3], [2, 0], [4]]
+
+
+def test_sampled_documents_are_truncated_at_max_length(tiny):
+    """max_length 4 = BOS + 3 words: ten-word documents hold 3 content tokens each, so
+    1.25 · 6 = 7.5 needs 3 of them, each run 4 tokens long."""
+    model, tokenizer, _ = tiny
+    texts = texts_of_lengths([10] * 6, seed=4)
+    shapes = []
+    handle = model.register_forward_pre_hook(
+        lambda m, args, kwargs: shapes.append(tuple(kwargs["input_ids"].shape)), with_kwargs=True)
+    try:
+        out = sample_activations(model, tokenizer, texts, LAYERS, 6, seed=0, batch_size=8,
+                                 max_length=4, progress=False)
+    finally:
+        handle.remove()
+    assert shapes == [(3, 4)] and out[0].shape == (6, 32)

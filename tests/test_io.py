@@ -2,6 +2,7 @@
 
 import json
 import os
+from pathlib import Path
 
 import numpy as np
 import pandas as pd
@@ -79,6 +80,9 @@ def test_damaged_artifact_is_refused_with_file_and_rule(tmp_path, fmt, damage):
     assert str(target) in msg
     assert f"rule_{fmt if fmt != 'safetensors' else 'sae'}" in msg
     assert "--forcerun" in msg
+    # a flipped byte keeps the size: only the checksum tells
+    assert ("is truncated or resized" if damage == "truncate"
+            else "is altered (checksum mismatch)") in msg
 
 
 def test_missing_sidecar_is_refused(tmp_path):
@@ -223,11 +227,11 @@ def commit_then_die(tmp, final, meta):
     calls.append(final)
     real_commit(tmp, final, meta)
 io.commit._commit = commit_then_die
-os.chdir(sys.argv[1])
+x = os.path.join(sys.argv[1], "results", "x")  # no chdir: under mutmut, its config is read from the cwd
 with io.transaction():
-    io.write_npy("results/x/counts.npy", np.arange(5))
-    io.write_tsv("results/x/meta.tsv", pd.DataFrame({"k": [7]}))
-    with io.atomic_dir("results/x/sae") as d:
+    io.write_npy(os.path.join(x, "counts.npy"), np.arange(5))
+    io.write_tsv(os.path.join(x, "meta.tsv"), pd.DataFrame({"k": [7]}))
+    with io.atomic_dir(os.path.join(x, "sae")) as d:
         (d / "w.bin").write_bytes(b"weights")
 """
 
@@ -241,7 +245,7 @@ def test_job_killed_between_renames_is_rolled_forward_not_recomputed(tmp_path):
 
     from concept_geometry.resume import recover_killed_run
 
-    src = os.path.join(os.path.dirname(__file__), "..", "workflow")
+    src = str(Path(io.__file__).resolve().parents[2])  # the package this test imports
     proc = subprocess.run([sys.executable, "-c", _KILL_BETWEEN_RENAMES, str(tmp_path)],
                           env={**os.environ, "PYTHONPATH": src}, capture_output=True)
     assert proc.returncode == -signal.SIGKILL, proc.stderr.decode()
@@ -487,3 +491,197 @@ def test_sparse_rows_writer_makes_missing_folders_and_refuses_a_wrong_width(tmp_
         w.append(np.eye(3))
         w.close()
     assert io.read_npz(path)["f"].toarray().tolist() == np.eye(3).tolist()
+
+
+def test_read_npz_of_missing_keys_names_the_file_and_the_arrays(tmp_path):
+    io.write_npz(tmp_path / "a.npz", x=np.arange(3), w=np.ones(2))
+    assert io.read_npz(tmp_path / "a.npz", keys=["w"])["w"].tolist() == [1.0, 1.0]
+    with pytest.raises(CorruptArtifactError) as err:
+        io.read_npz(tmp_path / "a.npz", keys=["x", "y", "z"])
+    msg = str(err.value)
+    assert f"{tmp_path / 'a.npz'} lacks the arrays ['y', 'z']" in msg and "re-run" in msg
+
+
+def test_remove_path_removes_a_file_or_a_tree_and_a_missing_path_is_fine(tmp_path):
+    (tmp_path / "f").write_text("x")
+    (tmp_path / "d/e").mkdir(parents=True)
+    (tmp_path / "d/e/g").write_text("y")
+    for name in ("f", "d", "missing"):
+        io.remove_path(tmp_path / name)
+    assert list(tmp_path.iterdir()) == []
+
+
+def test_an_existing_unwritable_output_folder_is_refused_naming_it(tmp_path, monkeypatch):
+    """Root writes through permission bits, so the read-only mount is played by os.access;
+    a folder that does not exist yet is fine (it will be created)."""
+    from concept_geometry.errors import ConceptGeometryError
+
+    ro = tmp_path / "ro"
+    ro.mkdir()
+    io.check_writable([tmp_path, str(ro), tmp_path / "later"])  # all writable or missing
+    monkeypatch.setattr(io.os, "access", lambda path, mode: False)
+    io.check_writable([tmp_path / "later"])
+    with pytest.raises(ConceptGeometryError) as err:
+        io.check_writable([str(tmp_path / "later"), str(ro)])
+    assert f"The output folder {ro.resolve()} is not writable" in str(err.value)
+
+
+class _Killed(BaseException):
+    """Plays SIGKILL in-process: no handler of the code under test catches it."""
+
+
+def test_in_process_kill_between_renames_is_rolled_forward_from_the_journal(tmp_path,
+                                                                            monkeypatch):
+    """The same torn commit as above, in this process: the journal written before the first
+    rename names every pending output, and recovery renames the two that were left."""
+    from concept_geometry.resume import recover_killed_run
+
+    calls = []
+    real_commit = io.commit._commit
+
+    def commit_then_die(tmp, final, meta):
+        if calls:
+            raise _Killed
+        calls.append(final)
+        real_commit(tmp, final, meta)
+
+    monkeypatch.setattr(io.commit, "_commit", commit_then_die)
+    x = tmp_path / "results/x"
+    with pytest.raises(_Killed):
+        with io.transaction():
+            io.write_npy(x / "a.npy", np.arange(3))
+            io.write_json(x / "b.json", {"k": 1})
+            io.write_json(x / "c.json", [2])
+    monkeypatch.setattr(io.commit, "_commit", real_commit)
+    journals = list(x.glob(f".*{io.JOURNAL_MARK}*.json"))
+    assert len(journals) == 1
+    assert [e["final"] for e in json.loads(journals[0].read_text())] == [
+        str((x / n).resolve()) for n in ("a.npy", "b.json", "c.json")]
+    rec = recover_killed_run(tmp_path)
+    assert sorted(p.name for p in rec.rolled_forward) == ["b.json", "c.json"]
+    assert io.read_npy(x / "a.npy").tolist() == [0, 1, 2]
+    assert io.read_json(x / "b.json") == {"k": 1} and io.read_json(x / "c.json") == [2]
+    assert sorted(os.listdir(x)) == ["a.npy", "a.npy.sha256", "b.json", "b.json.sha256",
+                                     "c.json", "c.json.sha256"]
+
+
+def test_read_npy_memory_maps_read_only_on_request(tmp_path):
+    io.write_npy(tmp_path / "a.npy", np.arange(6.0))
+    m = io.read_npy(tmp_path / "a.npy", mmap=True)
+    assert isinstance(m, np.memmap) and m.tolist() == [0, 1, 2, 3, 4, 5]
+    with pytest.raises(ValueError):
+        m[0] = 9.0
+    assert not isinstance(io.read_npy(tmp_path / "a.npy"), np.memmap)
+
+
+def test_a_file_missing_from_a_folder_artifact_is_named(tmp_path):
+    with io.atomic_dir(tmp_path / "d", producer="train_sae") as d:
+        (d / "w.bin").write_bytes(b"w")
+        (d / "cfg.json").write_text("{}")
+    (tmp_path / "d/w.bin").unlink()
+    with pytest.raises(CorruptArtifactError) as err:
+        io.verify(tmp_path / "d")
+    assert f"Cached artifact {tmp_path / 'd/w.bin'} is missing; it is made by rule `train_sae`" \
+        in str(err.value)
+
+
+def test_wrong_identity_of_a_folder_without_producer_names_an_unknown_rule(tmp_path):
+    """A manifest placed by hand may record an identity but no producer: the advice then
+    says `--forcerun unknown`, never `None`."""
+    (tmp_path / "d").mkdir()
+    (tmp_path / "d" / io.MANIFEST).write_text(json.dumps({"files": {},
+                                                          "identity": {"layer": "3"}}))
+    with pytest.raises(CorruptArtifactError) as err:
+        io.verify(tmp_path / "d", expect={"layer": 4})
+    assert "`snakemake --cores all --forcerun unknown`" in str(err.value)
+
+
+def test_a_short_read_says_how_many_bytes_were_expected_and_got():
+    import io as stdio
+
+    with pytest.raises(EOFError, match="expected 5 bytes, got 3"):
+        io._read_exact(stdio.BytesIO(b"abc"), 5)
+    assert io._read_exact(stdio.BytesIO(b"abcdef"), 4) == b"abcd"
+
+
+def test_the_producer_is_the_one_given_else_the_rule_running_else_unknown(tmp_path,
+                                                                          monkeypatch):
+    monkeypatch.delenv(io.RULE_ENV, raising=False)
+    io.write_json(tmp_path / "a.json", 1)
+    monkeypatch.setenv(io.RULE_ENV, "galaxy_layer")
+    io.write_json(tmp_path / "b.json", 1)
+    io.write_json(tmp_path / "c.json", 1, producer="explicit")
+    assert [json.loads(io.sidecar(tmp_path / f"{n}.json").read_text())["producer"]
+            for n in "abc"] == ["unknown", "galaxy_layer", "explicit"]
+
+
+@pytest.mark.parametrize("compressed, method", [(True, "deflated"), (False, "stored")])
+def test_write_npz_compresses_only_when_asked(tmp_path, compressed, method):
+    import zipfile
+
+    io.write_npz(tmp_path / "a.npz", compressed=compressed, x=np.zeros(1000))
+    with zipfile.ZipFile(tmp_path / "a.npz") as zf:
+        kinds = {info.compress_type for info in zf.infolist()}
+    assert kinds == {zipfile.ZIP_DEFLATED if method == "deflated" else zipfile.ZIP_STORED}
+    assert io.read_npz(tmp_path / "a.npz")["x"].tolist() == [0.0] * 1000
+
+
+def test_sparse_rows_writer_with_no_rows_writes_an_empty_matrix(tmp_path):
+    with io.SparseRowsWriter(tmp_path / "f.npz", "firings", 5) as w:
+        w.close(doc_id=np.zeros(0, np.int64))
+    got = io.read_npz(tmp_path / "f.npz")
+    assert got["firings"].shape == (0, 5) and got["firings"].nnz == 0
+    assert got["firings"].indptr.tolist() == [0] and got["doc_id"].shape == (0,)
+
+
+def test_a_missing_or_unreadable_journal_rolls_nothing_forward(tmp_path):
+    assert io.roll_forward(tmp_path / f".a{io.JOURNAL_MARK}1.json") == []  # gone already
+    garbled = tmp_path / f".b{io.JOURNAL_MARK}2.json"
+    garbled.write_text("{half")
+    assert io.roll_forward(garbled) == [] and not garbled.exists()
+
+
+def test_a_garbled_sidecar_names_the_file_and_an_unknown_rule(tmp_path):
+    io.write_json(tmp_path / "a.json", [1], producer="p")
+    io.sidecar(tmp_path / "a.json").write_text("{trunc")
+    with pytest.raises(CorruptArtifactError) as err:
+        io.read_json(tmp_path / "a.json")
+    msg = str(err.value)
+    assert "unverifiable: its checksum file a.json.sha256 is empty or corrupt" in msg
+    assert "it is made by rule `unknown`" in msg
+
+
+def test_tsv_round_trip_adds_no_index_column(tmp_path):
+    io.write_tsv(tmp_path / "t.tsv", pd.DataFrame({"x": [3, 4], "y": ["a", "b"]}))
+    assert (tmp_path / "t.tsv").read_text() == "x\ty\n3\ta\n4\tb\n"
+    assert io.read_tsv(tmp_path / "t.tsv").columns.tolist() == ["x", "y"]
+
+
+def test_read_npz_refuses_pickled_objects(tmp_path):
+    """An npz holding an object array (pickled) is never unpickled, even with a valid sidecar."""
+    with io.atomic_path(tmp_path / "o.npz") as tmp:
+        np.savez(tmp, x=np.array([{"a": 1}], dtype=object))
+    with pytest.raises(ValueError, match="allow_pickle"):
+        io.read_npz(tmp_path / "o.npz")
+
+
+def test_iter_sparse_rows_names_a_row_mask_of_the_wrong_length(tmp_path):
+    io.write_npz(tmp_path / "f.npz", m=sp.csr_matrix(np.eye(5, dtype=np.uint8)))
+    with pytest.raises(ValueError, match="row mask of length 3 for 5 rows"):
+        list(io.iter_sparse_rows(tmp_path / "f.npz", "m", rows=np.ones(3, bool)))
+
+
+def test_json_is_written_with_sorted_keys_and_two_space_indent(tmp_path):
+    """Byte-stable JSON (the same object always gives the same checksum)."""
+    io.write_json(tmp_path / "a.json", {"b": 1, "a": [1]})
+    assert (tmp_path / "a.json").read_text() == '{\n  "a": [\n    1\n  ],\n  "b": 1\n}\n'
+
+
+def test_sparse_rows_writer_deflates_its_members(tmp_path):
+    import zipfile
+
+    with io.SparseRowsWriter(tmp_path / "f.npz", "m", 4) as w:
+        w.append(sp.csr_matrix(np.eye(4, dtype=np.uint8)))
+        w.close()
+    with zipfile.ZipFile(tmp_path / "f.npz") as zf:
+        assert {i.compress_type for i in zf.infolist()} == {zipfile.ZIP_DEFLATED}

@@ -39,6 +39,15 @@ def _record(work: Path, **fields) -> Path:
     return path
 
 
+def _not_signalled(proc: subprocess.Popen) -> bool:
+    """``proc`` (a `sleep 30`) is still running 0.1 s later: nothing sent it a signal."""
+    try:
+        proc.wait(timeout=0.1)
+    except subprocess.TimeoutExpired:
+        return True
+    return False
+
+
 def _ended_pid() -> int:
     proc = subprocess.Popen([sys.executable, "-c", "pass"])
     proc.wait()
@@ -71,21 +80,30 @@ def test_record_of_another_pid_namespace_cannot_be_proven_stale(tmp_path):
 def test_no_record_means_nothing_is_proven(tmp_path):
     state = _leave_state(tmp_path)
     start = resume.start_run(tmp_path)
-    assert all(p.exists() for p in state) and "no run record" in start.blocked
+    assert all(p.exists() for p in state)
+    assert "prove that run has ended (no run record names the run that left it)" in start.blocked
 
 
 @pytest.mark.parametrize("change", ["pid_gone", "pid_reused", "rebooted"])
 def test_same_host_stale_record_is_recovered(tmp_path, change):
     lock, marker, temp = _leave_state(tmp_path)
     fields = resume.this_run()
-    if change == "pid_gone":
-        fields["pid"] = _ended_pid()
-    elif change == "pid_reused":  # this very PID, but a process that started at another time
-        fields["pid"], fields["start_ticks"] = os.getppid(), 1
-    else:
-        fields["boot_id"], fields["pid"] = "another-boot", 4242
-    stale = _record(tmp_path, **fields)
-    start = resume.start_run(tmp_path)
+    # A live PID of our own (never the parent process: checking a record must not reach
+    # processes the test did not start, e.g. a mutation-testing runner).
+    live = subprocess.Popen(["sleep", "30"])
+    try:
+        if change == "pid_gone":
+            fields["pid"] = _ended_pid()
+        elif change == "pid_reused":  # a live PID, but a process that started at another time
+            fields["pid"], fields["start_ticks"] = live.pid, resume._start_ticks(live.pid) - 1
+        else:
+            fields["boot_id"], fields["pid"] = "another-boot", 4242
+        stale = _record(tmp_path, **fields)
+        start = resume.start_run(tmp_path)
+        assert _not_signalled(live)  # checked, not signalled
+    finally:
+        live.kill()
+        live.wait()
     assert start.blocked is None
     assert start.recovery.locks == [lock] and start.recovery.temps == [temp]
     assert not (lock.exists() or marker.exists() or temp.exists() or stale.exists())
@@ -99,6 +117,7 @@ def test_live_same_host_run_is_left_alone(tmp_path):
                                    "start_ticks": resume._start_ticks(live.pid)})
         assert resume.record_state(json.loads(rec.read_text()))[0] == "live"
         start = resume.start_run(tmp_path)
+        assert _not_signalled(live)  # checked (signal 0), not signalled
     finally:
         live.kill()
         live.wait()
@@ -179,3 +198,110 @@ def test_end_run_is_idempotent(tmp_path):
     resume.end_run(record)
     resume.end_run(record)          # already gone: no error
     assert not record.exists()
+
+
+def test_install_recovers_before_a_real_run_only(tmp_path, monkeypatch):
+    """The wrapped ``workflow.execute`` recovers proven-stale state of the working folder in
+    a real run's main process (and registers the record's removal at exit); dry runs,
+    ``--touch`` and job steps pass straight through, touching nothing."""
+    from types import SimpleNamespace
+
+    from snakemake_interface_executor_plugins.settings import ExecMode
+
+    monkeypatch.chdir(tmp_path)  # start_run acts on the current folder
+    state = _leave_state(tmp_path)
+    stale = _record(tmp_path, **{**resume.this_run(), "pid": _ended_pid()})
+    registered, warnings, calls = [], [], []
+    monkeypatch.setattr(resume.atexit, "register", lambda *args: registered.append(args))
+    workflow = SimpleNamespace(exec_mode=ExecMode.DEFAULT,
+                               execute=lambda plugin, *a, **k: calls.append((plugin, a, k)) or "ran")
+    resume.install(workflow, SimpleNamespace(warning=warnings.append))
+
+    def plugin(dry=False, touch=False):
+        return SimpleNamespace(common_settings=SimpleNamespace(dryrun_exec=dry, touch_exec=touch))
+
+    for mode, executor in [(ExecMode.DEFAULT, plugin(dry=True)), (ExecMode.DEFAULT, plugin(touch=True)),
+                           (ExecMode.SUBPROCESS, plugin()), (ExecMode.REMOTE, plugin())]:
+        workflow.exec_mode = mode
+        assert workflow.execute(executor, 1, k=2) == "ran"
+        assert calls[-1] == (executor, (1,), {"k": 2})
+        assert all(p.exists() for p in state) and stale.exists()
+        assert not warnings and not registered
+
+    workflow.exec_mode = ExecMode.DEFAULT
+    real = plugin()
+    assert workflow.execute(real) == "ran" and calls[-1] == (real, (), {})
+    assert not any(p.exists() for p in state) and not stale.exists()
+    assert len(warnings) == 1
+    assert "stale lock (1)" in warnings[0] and "plus 1 temp file(s)" in warnings[0]
+    record = tmp_path / resume.RUNS_DIR / f"{resume.this_host()['host']}.{os.getpid()}.json"
+    assert registered == [(resume.end_run, record, os.getpid())]
+    written = json.loads(record.read_text())
+    assert (written["pid"], written["uid"]) == (os.getpid(), os.getuid())
+
+
+def test_start_ticks_are_the_process_start_after_boot():
+    """A process started now started ``now − boot time`` after boot: /proc/stat's btime plus
+    its start ticks / CLK_TCK is the current time (to the 1 s btime resolution, plus slack)."""
+    btime = next(int(line.split()[1]) for line in Path("/proc/stat").read_text().splitlines()
+                 if line.startswith("btime "))
+    child = subprocess.Popen(["sleep", "30"])
+    try:
+        started = btime + resume._start_ticks(child.pid) / os.sysconf("SC_CLK_TCK")
+        assert abs(started - time.time()) < 5
+    finally:
+        child.kill()
+        child.wait()
+
+
+@pytest.mark.parametrize("case", ["none", "list", "no_pid", "pid_text", "pid_zero",
+                                  "pid_negative"])
+def test_an_unreadable_record_or_a_pid_below_one_is_unknown(case):
+    """Never 'stale' (which would clear the folder) for a record that names no process;
+    PID 0 in particular must not reach os.kill (it would address the process group)."""
+    here = resume.this_run()
+    record = {"none": None, "list": [], "no_pid": {k: v for k, v in here.items() if k != "pid"},
+              "pid_text": {**here, "pid": "x"}, "pid_zero": {**here, "pid": 0},
+              "pid_negative": {**here, "pid": -5}}[case]
+    assert resume.record_state(record) == ("unknown", "the record cannot be read")
+
+
+@pytest.mark.parametrize("error, state", [(FileNotFoundError, "stale"), (PermissionError, "unknown")])
+def test_a_process_gone_between_probe_and_read_is_stale(monkeypatch, error, state):
+    """os.kill(pid, 0) finds the process, then its /proc entry is gone (it ended in between):
+    stale. An entry that exists but cannot be read proves nothing: unknown."""
+    live = subprocess.Popen(["sleep", "30"])
+    try:
+        record = {**resume.this_run(), "pid": live.pid, "start_ticks": 1}
+
+        def gone(pid):
+            raise error(pid)
+
+        monkeypatch.setattr(resume, "_start_ticks", gone)
+        got = resume.record_state(record)
+    finally:
+        live.kill()
+        live.wait()
+    assert got[0] == state
+    assert got[1].startswith(f"PID {live.pid} on host {record['host']}, which ")
+
+
+def test_the_first_run_in_a_bare_folder_writes_its_record(tmp_path):
+    start = resume.start_run(tmp_path)  # no .snakemake yet
+    assert start.record.parent == tmp_path / resume.RUNS_DIR and start.record.exists()
+    assert not start.recovery and start.blocked is None
+
+
+@pytest.mark.parametrize("field", ["locks", "kept", "removed", "temps", "rolled_forward"])
+def test_a_recovery_that_did_any_one_thing_is_reported(field):
+    assert bool(resume.Recovery(**{field: ["x"]})) and not resume.Recovery()
+
+
+def test_snakemakes_migration_flag_is_not_an_incomplete_marker(tmp_path):
+    """Snakemake's own flag in .snakemake/incomplete is no state a killed run left: with
+    nothing else there, a run without records is not blocked."""
+    flag = tmp_path / ".snakemake/incomplete/migration_underway"
+    flag.parent.mkdir(parents=True)
+    flag.write_text("")
+    start = resume.start_run(tmp_path)
+    assert start.blocked is None and not start.recovery and flag.exists()

@@ -145,3 +145,112 @@ def test_gemma_scope_lowercase_weight_names_load(tmp_path):
     sae = load_gemma_scope_npz(tmp_path / "lower" / "params.npz")
     assert np.array_equal(sae.W_enc.detach().numpy(), p["W_enc"])
     assert np.array_equal(sae.W_dec.detach().numpy(), p["W_dec"])
+
+
+def test_local_gemma_scope_sae_is_placed_on_the_device_and_dtype_asked(tmp_path):
+    """``device`` and ``dtype`` reach the loaded weights (the "meta" device holds no data,
+    so any placement other than the default cpu is visible)."""
+    write_gemma_scope_params(tmp_path / "gs")
+    sae = load_local_sae(tmp_path / "gs", "features.sae", device="meta", dtype="float64")
+    assert sae.W_dec.device.type == "meta" and sae.W_dec.dtype == torch.float64
+    default = load_local_sae(tmp_path / "gs" / "params.npz", "features.sae")
+    assert default.W_dec.device.type == "cpu" and default.W_dec.dtype == torch.float32
+
+
+def test_pretrained_sae_is_asked_of_saelens_with_release_id_device_and_dtype(monkeypatch):
+    """Online, the release, id, device (cpu unless given) and dtype go to SAELens as given;
+    a SAELens failure becomes one paragraph naming the config key."""
+    import sae_lens
+
+    from concept_geometry.models import loading
+
+    calls = []
+
+    def fake(release, sae_id, device, dtype):
+        calls.append((release, sae_id, device, dtype))
+        if release == "broken":
+            raise ValueError("no such release\nsecond line")
+        return "sae"
+
+    monkeypatch.setattr(loading, "hub_reachable", lambda: True)
+    monkeypatch.setattr(sae_lens.SAE, "from_pretrained", staticmethod(fake))
+    assert load_pretrained_sae("rel", "layer_3/x", "features.sae") == "sae"
+    assert load_pretrained_sae("rel", "id", "k", "cuda:1", "bfloat16") == "sae"
+    assert calls == [("rel", "layer_3/x", "cpu", "float32"), ("rel", "id", "cuda:1", "bfloat16")]
+    with pytest.raises(MissingResourceError) as err:
+        load_pretrained_sae("broken", "id", "galaxy.sae")
+    msg = str(err.value)
+    assert "`galaxy.sae`" in msg and "no such release." in msg and "second line" not in msg
+
+
+@pytest.mark.parametrize("n", [1, 2])
+def test_training_on_one_or_two_tokens_holds_back_all_but_one(n):
+    """10 % is held back, at least one token, but never the only one: one token trains the
+    SAE and the held-back statistics are NaN (nothing to measure them on); of two, one
+    trains and one is held back. The tokens share one norm, so the rescaling is known
+    whichever trains: E‖x‖² = d, ‖x‖² = 14.25, d = 4."""
+    acts = np.array([[1.0, -2.0, 0.5, 3.0], [3.0, 0.5, -2.0, 1.0]][:n], dtype=np.float32)
+    res = train_sae(acts, width=6, steps=3, batch_size=4, lr=1e-3, l1_coefficient=0.1,
+                    l1_warm_up_steps=0, seed=0, progress=False)
+    assert np.all(np.isfinite(res.losses))
+    assert res.scale == pytest.approx(np.sqrt(4 / 14.25), rel=1e-6)
+    assert np.isnan(res.l0) == (n == 1)
+
+
+def test_gemma_scope_params_with_a_scaling_factor_load(tmp_path):
+    """Some params.npz files also hold ``scaling_factor``, which the JumpReLU SAE has no slot
+    for: it is skipped, the weights load."""
+    p = write_gemma_scope_params(tmp_path / "gs")
+    np.savez(tmp_path / "gs" / "params.npz", **p, scaling_factor=np.ones(12, np.float32))
+    sae = load_local_sae(tmp_path / "gs", "features.sae")
+    np.testing.assert_array_equal(sae.threshold.detach().numpy(), p["threshold"])
+
+
+def test_sae_description_names_what_identifies_each_source():
+    """meta.json's SAE identity: the release and the layer's id (pretrained), the layer's
+    path (local), or every training setting (train)."""
+    from concept_geometry.activations.sae import sae_description
+
+    assert sae_description({"source": "pretrained", "release": "gs", "sae_id": "layer_{layer}/w",
+                            "path": "unused"}, 7) == {"source": "pretrained", "release": "gs",
+                                                      "sae_id": "layer_7/w"}
+    assert sae_description({"source": "local", "path": "saes/l{layer}", "release": "unused"},
+                           3) == {"source": "local", "path": "saes/l3"}
+    train = dict(width=64, steps=10, batch_size=8, lr=0.01, l1_coefficient=0.5,
+                 l1_warm_up_steps=2, n_train_tokens=1000)
+    assert sae_description({"source": "train", "path": "unused", **train}, 1) == {
+        "source": "train", **train}
+
+
+def test_unreadable_saelens_folder_names_the_folder_key_and_error(tmp_path):
+    (tmp_path / "s").mkdir()
+    (tmp_path / "s" / "cfg.json").write_text("{not json")
+    with pytest.raises(MissingResourceError) as err:
+        load_local_sae(tmp_path / "s", "features.sae")
+    msg = str(err.value)
+    assert f"Could not load the SAE in {tmp_path / 's'} (config key `features.sae`): " in msg
+    assert "Expecting property name" in msg and "cfg.json + sae_weights.safetensors" in msg
+
+
+def test_the_learning_rate_reaches_the_optimiser():
+    """Same seed, same batches: the first loss (before any update) is the same at lr 0 and
+    lr 0.01, the later ones differ."""
+    acts = np.random.default_rng(0).normal(size=(40, 4)).astype(np.float32)
+    runs = [train_sae(acts, width=6, steps=3, batch_size=8, lr=lr, l1_coefficient=0.1,
+                      l1_warm_up_steps=0, seed=0, progress=False).losses for lr in (0.0, 0.01)]
+    assert runs[0][0] == runs[1][0]
+    assert not np.allclose(runs[0][1:], runs[1][1:])
+
+
+def test_check_sae_fits_checks_width_and_layer(tmp_path):
+    from sae_lens import StandardSAE, StandardSAEConfig
+
+    from concept_geometry.activations.sae import check_sae_fits
+
+    sae = StandardSAE(StandardSAEConfig(d_in=8, d_sae=4))
+    sae.cfg.metadata.hook_name = "blocks.3.hook_resid_post"
+    check_sae_fits(sae, 8, 3, "features.sae")
+    with pytest.raises(ConfigError, match=r"SAE of layer 3 \(features.sae\) has d_in = 8"):
+        check_sae_fits(sae, 16, 3, "features.sae")
+    with pytest.raises(ConfigError, match="configured for layer 4"):
+        check_sae_fits(sae, 8, 4, "features.sae")

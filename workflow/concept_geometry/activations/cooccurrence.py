@@ -31,13 +31,6 @@ def cooccurrence_reference(firings) -> tuple[np.ndarray, np.ndarray, int]:
     return counts, dense.sum(axis=0).astype(np.int64), dense.shape[0]
 
 
-def _syrk(batch: np.ndarray) -> np.ndarray:
-    """batchᵀ·batch (float32) via BLAS ssyrk: upper triangle filled, lower triangle zero."""
-    from scipy.linalg.blas import ssyrk
-
-    return ssyrk(1.0, np.asfortranarray(batch), trans=1, lower=0)
-
-
 class CooccurrenceAccumulator:
     """Streaming exact co-occurrence counts: ``add`` batches of chunk firing vectors.
 
