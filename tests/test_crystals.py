@@ -527,7 +527,8 @@ def test_summary_rows_by_hand():
                                 "corr_last_subword_chars_diff": [0.0, 0.25, -0.75],
                                 "corr_length_diff": [0.0, 0.875, 0.5], "removed": [True, True, False]})
     pairs = pd.DataFrame({"used": [True, False, True, True]})
-    rows = summary_rows("tiny", "3", clusters, silhouette, quality, distractors, pairs)
+    rows = registry.stage_rows("crystals", "tiny", quantities.tables(
+        "3", clusters, silhouette, quality, distractors, pairs))
     assert (rows["stage"] == "crystals").all() and (rows["model"] == "tiny").all()
     got = dict(zip(zip(rows["quantity"], rows["setting"]), rows["value"]))
     raw_f, lda_c = "layer=3,space=raw,variant=faithful", "layer=3,space=lda,variant=corrected"

@@ -519,7 +519,7 @@ def test_an_existing_unwritable_output_folder_is_refused_naming_it(tmp_path, mon
     ro = tmp_path / "ro"
     ro.mkdir()
     io.check_writable([tmp_path, str(ro), tmp_path / "later"])  # all writable or missing
-    monkeypatch.setattr(io.os, "access", lambda path, mode: False)
+    monkeypatch.setattr(io.commit.os, "access", lambda path, mode: False)
     io.check_writable([tmp_path / "later"])
     with pytest.raises(ConceptGeometryError) as err:
         io.check_writable([str(tmp_path / "later"), str(ro)])
@@ -600,8 +600,8 @@ def test_a_short_read_says_how_many_bytes_were_expected_and_got():
     import io as stdio
 
     with pytest.raises(EOFError, match="expected 5 bytes, got 3"):
-        io._read_exact(stdio.BytesIO(b"abc"), 5)
-    assert io._read_exact(stdio.BytesIO(b"abcdef"), 4) == b"abcd"
+        io.sparse._read_exact(stdio.BytesIO(b"abc"), 5)
+    assert io.sparse._read_exact(stdio.BytesIO(b"abcdef"), 4) == b"abcd"
 
 
 def test_the_producer_is_the_one_given_else_the_rule_running_else_unknown(tmp_path,
