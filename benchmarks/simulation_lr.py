@@ -21,8 +21,11 @@ import numpy as np
 import yaml
 
 sys.path.insert(0, str(Path(__file__).resolve().parents[1] / "workflow"))
-from concept_geometry.simulation.experiments import (make_problem, resolve_lr,  # noqa: E402
-                                                     run_setting)
+from concept_geometry.simulation.experiments import (
+    make_problem,
+    resolve_lr,  # noqa: E402
+    run_setting,
+)
 from concept_geometry.simulation.model import TrainConfig, TrainingDiverged  # noqa: E402
 
 ROOT = Path(__file__).resolve().parents[1]
@@ -44,9 +47,13 @@ def main():
         lr = resolve_lr(cfg, cfg["optimizer"])
         factors = [1.0, 0.5, 2.0, 4.0] if args.probe else [1.0]
         for factor in factors:
-            train = TrainConfig(steps=steps if factor == 1.0 else min(steps, 300),
-                                lr=lr * factor, init_scale=cfg["init_scale"],
-                                log_every=steps + 1, optimizer=cfg["optimizer"])
+            train = TrainConfig(
+                steps=steps if factor == 1.0 else min(steps, 300),
+                lr=lr * factor,
+                init_scale=cfg["init_scale"],
+                log_every=steps + 1,
+                optimizer=cfg["optimizer"],
+            )
             t0 = time.perf_counter()
             try:
                 met, info = run_setting(problem, args.d or m, 1.0, 1.0, train, 0, 0)
@@ -54,9 +61,12 @@ def main():
                 print(f"{m}\t{train.lr:g}\t{train.steps}\tdiverged: {err}", flush=True)
                 continue
             gap = (info["final_loss"] - info["entropy"]) / info["entropy"]
-            print(f"{m}\t{train.lr:g}\t{train.steps}\t{info['final_loss']:.4f}\t"
-                  f"{info['entropy']:.4f}\t{gap:.4f}\t{np.nanmean(met['steering_cos']):.4f}\t"
-                  f"{time.perf_counter() - t0:.1f}", flush=True)
+            print(
+                f"{m}\t{train.lr:g}\t{train.steps}\t{info['final_loss']:.4f}\t"
+                f"{info['entropy']:.4f}\t{gap:.4f}\t{np.nanmean(met['steering_cos']):.4f}\t"
+                f"{time.perf_counter() - t0:.1f}",
+                flush=True,
+            )
 
 
 if __name__ == "__main__":

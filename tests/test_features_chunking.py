@@ -14,9 +14,9 @@ def test_short_documents_give_no_chunk():
 
 def test_exact_multiple_and_partial_tail():
     keep = np.zeros((3, 14), dtype=bool)
-    keep[0, 1:9] = True    # BOS at 0 dropped, 8 content tokens = exactly 2 chunks of 4
-    keep[1, 1:12] = True   # 11 tokens: 2 full chunks, 3-token tail dropped
-    keep[2, 1:13] = True   # 12 tokens: 3 chunks
+    keep[0, 1:9] = True  # BOS at 0 dropped, 8 content tokens = exactly 2 chunks of 4
+    keep[1, 1:12] = True  # 11 tokens: 2 full chunks, 3-token tail dropped
+    keep[2, 1:13] = True  # 12 tokens: 3 chunks
     rows, pos = chunk_positions(keep, 4)
     assert rows.tolist() == [0, 0, 1, 1, 2, 2, 2]
     assert pos[0].tolist() == [1, 2, 3, 4] and pos[1].tolist() == [5, 6, 7, 8]

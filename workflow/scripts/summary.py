@@ -1,6 +1,5 @@
 """results/summary.tsv: every stage's headline numbers joined with the papers' numbers."""
 
-
 import _workflow_path  # first: puts workflow/ (the package) on sys.path
 
 from concept_geometry import io, registry, report
@@ -25,8 +24,12 @@ def main(smk, log):
     summary = report.assemble_summary(tables, paper)
     report.check_glossary_covers(summary, glossary, registry.WHERE)
     headline = report.headline_table(summary)
-    log.info("%d rows, %d with a paper value (%d for the paper's own model)", len(summary),
-             len(headline), int((headline.comparison == report.SAME_MODEL).sum()))
+    log.info(
+        "%d rows, %d with a paper value (%d for the paper's own model)",
+        len(summary),
+        len(headline),
+        int((headline.comparison == report.SAME_MODEL).sum()),
+    )
     io.write_tsv(smk.output.summary, report.format_for_tsv(summary, glossary))
     io.write_tsv(smk.output.headline, report.format_for_tsv(headline, glossary))
     title = f"Reproduced vs paper values (stages: {', '.join(smk.params.stages)}; seed {smk.config['seed']})"

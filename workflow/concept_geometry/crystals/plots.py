@@ -7,7 +7,11 @@ import numpy as np
 
 from ..plotting import plt  # Agg backend set there
 
-SPACE_TITLES = {"raw": "raw", "distractor_removed": "distractor removed", "lda": "LDA (held-out pairs)"}
+SPACE_TITLES = {
+    "raw": "raw",
+    "distractor_removed": "distractor removed",
+    "lda": "LDA (held-out pairs)",
+}
 
 
 def plot_difference_views(coords: dict, relation: np.ndarray, title: str):
@@ -34,8 +38,9 @@ def plot_difference_views(coords: dict, relation: np.ndarray, title: str):
         ax.set_title(SPACE_TITLES[space])
         ax.set_xlabel("LD1" if space == "lda" else "PC1")
         ax.set_ylabel("relation (one row each)" if strip else "LD2" if space == "lda" else "PC2")
-    axes[-1].legend(loc="center left", bbox_to_anchor=(1.0, 0.5), fontsize=7, markerscale=3,
-                    frameon=False)
+    axes[-1].legend(
+        loc="center left", bbox_to_anchor=(1.0, 0.5), fontsize=7, markerscale=3, frameon=False
+    )
     fig.suptitle(title, fontsize=10)
     return fig
 
@@ -75,10 +80,19 @@ def plot_quality(samples: dict, title: str):
     frame = pd.DataFrame(samples)
     frame["space"] = frame["space"].map(lambda s: SPACE_TITLES.get(s, s))
     fig, axes = plt.subplots(1, 2, figsize=(11, 4.5))
-    for ax, measure, label in ((axes[0], "parallelogram_error", "‖(b−a)−(d−c)‖ / (‖b−a‖+‖d−c‖)"),
-                               (axes[1], "trapezoid_cos", "cos(b−a, d−c)")):
-        sns.boxplot(data=frame, x="space", y=measure, hue="kind", ax=ax, showfliers=False,
-                    hue_order=["same", "baseline"])
+    for ax, measure, label in (
+        (axes[0], "parallelogram_error", "‖(b−a)−(d−c)‖ / (‖b−a‖+‖d−c‖)"),
+        (axes[1], "trapezoid_cos", "cos(b−a, d−c)"),
+    ):
+        sns.boxplot(
+            data=frame,
+            x="space",
+            y=measure,
+            hue="kind",
+            ax=ax,
+            showfliers=False,
+            hue_order=["same", "baseline"],
+        )
         ax.set_ylabel(label)
         ax.set_xlabel("")
     axes[0].set_title("parallelogram error (lower = crystal)", fontsize=9)

@@ -27,6 +27,7 @@ from ..models.loading import n_layers
 from ..models.residual import residual_stream
 from .config import check_crystal_layers
 
+
 def residuals_at(model, input_ids, attention_mask, layers: Sequence, convention: str) -> dict:
     """Residual stream {layer: (batch, seq, d) float32} at ``layers`` under ``convention``.
 
@@ -42,8 +43,9 @@ def residuals_at(model, input_ids, attention_mask, layers: Sequence, convention:
         import torch
 
         with torch.no_grad():  # the base model: no (batch, seq, vocab) logits
-            hs = model.base_model(input_ids=input_ids, attention_mask=attention_mask,
-                                  output_hidden_states=True).hidden_states
+            hs = model.base_model(
+                input_ids=input_ids, attention_mask=attention_mask, output_hidden_states=True
+            ).hidden_states
         return {l: hs[l].detach().float() for l in layers}
     hooks = {l: "embed" if l == 0 else l - 1 for l in layers}
     res = residual_stream(model, input_ids, attention_mask, list(dict.fromkeys(hooks.values())))
@@ -71,8 +73,13 @@ class WordTokens:
 
     def subset(self, rows: np.ndarray) -> "WordTokens":
         """The words at ``rows``."""
-        return WordTokens([self.ids[r] for r in rows], self.last[rows], self.n_tokens[rows],
-                          self.unknown[rows], self.last_subword_chars[rows])
+        return WordTokens(
+            [self.ids[r] for r in rows],
+            self.last[rows],
+            self.n_tokens[rows],
+            self.unknown[rows],
+            self.last_subword_chars[rows],
+        )
 
 
 def tokenize_words(tokenizer, words: Sequence[str]) -> WordTokens:
@@ -93,13 +100,24 @@ def tokenize_words(tokenizer, words: Sequence[str]) -> WordTokens:
     # The official covariate reads tokenize()'s strings, not the ids' (same pieces, but the
     # string is what it measures).
     chars = [len(pieces[-1]) if pieces else 0 for pieces in map(tokenizer.tokenize, words)]
-    return WordTokens(ids, np.asarray(last, dtype=np.int64), np.asarray(n_tok, dtype=np.int64),
-                      np.asarray(unknown, dtype=bool), np.asarray(chars, dtype=np.int64))
+    return WordTokens(
+        ids,
+        np.asarray(last, dtype=np.int64),
+        np.asarray(n_tok, dtype=np.int64),
+        np.asarray(unknown, dtype=bool),
+        np.asarray(chars, dtype=np.int64),
+    )
 
 
-def last_token_residuals(model, tokens: WordTokens, layers: Sequence, batch_size: int = 256,
-                         device: str = "cpu", progress: bool = True,
-                         convention: str = "block_output") -> dict:
+def last_token_residuals(
+    model,
+    tokens: WordTokens,
+    layers: Sequence,
+    batch_size: int = 256,
+    device: str = "cpu",
+    progress: bool = True,
+    convention: str = "block_output",
+) -> dict:
     """Residual stream at each word's last own token, for every layer in ``layers``
     (read under ``convention``, see the module docstring).
 
@@ -115,14 +133,14 @@ def last_token_residuals(model, tokens: WordTokens, layers: Sequence, batch_size
     out: dict = {}
     starts = range(0, n, batch_size)
     for start in tqdm(starts, desc="words", disable=not progress, mininterval=5):
-        rows = order[start:start + batch_size]
+        rows = order[start : start + batch_size]
         width = max(len(tokens.ids[r]) for r in rows)
         ids = torch.zeros((len(rows), width), dtype=torch.long)
         mask = torch.zeros((len(rows), width), dtype=torch.long)
         for j, r in enumerate(rows):
             seq = tokens.ids[r]
-            ids[j, :len(seq)] = torch.tensor(seq, dtype=torch.long)
-            mask[j, :len(seq)] = 1
+            ids[j, : len(seq)] = torch.tensor(seq, dtype=torch.long)
+            mask[j, : len(seq)] = 1
         res = residuals_at(model, ids.to(device), mask.to(device), list(layers), convention)
         pos = torch.as_tensor(np.maximum(tokens.last[rows], 0), device=device)
         take = torch.arange(len(rows), device=device)
@@ -155,7 +173,9 @@ def pair_status(pairs: pd.DataFrame, words: Sequence[str], tokens: WordTokens) -
     out["length_diff"] = out["n_tokens_output"] - out["n_tokens_input"]
     out["last_subword_chars_input"] = tokens.last_subword_chars[a]
     out["last_subword_chars_output"] = tokens.last_subword_chars[b]
-    out["last_subword_chars_diff"] = out["last_subword_chars_output"] - out["last_subword_chars_input"]
+    out["last_subword_chars_diff"] = (
+        out["last_subword_chars_output"] - out["last_subword_chars_input"]
+    )
     unk_a, unk_b = tokens.unknown[a], tokens.unknown[b]
     reason = np.full(len(out), "ok", dtype=object)
     # Words that tokenise identically (e.g. "café"/"cafe" under an accent-stripping

@@ -25,8 +25,10 @@ def check_decoder_fits(cfg: dict, n_features: int, d_model: int, layer) -> int:
     (``galaxy.entropy.pca_dim``, ``galaxy.corrected.pca_dim``) above min(n_points − 1, d_model).
     ``cfg``: the ``galaxy`` config section."""
     n_points = _entropy_points(cfg, n_features)
-    for key, dim in (("galaxy.entropy.pca_dim", int(cfg["entropy"]["pca_dim"])),
-                     ("galaxy.corrected.pca_dim", int(cfg["corrected"]["pca_dim"]))):
+    for key, dim in (
+        ("galaxy.entropy.pca_dim", int(cfg["entropy"]["pca_dim"])),
+        ("galaxy.corrected.pca_dim", int(cfg["corrected"]["pca_dim"])),
+    ):
         if dim > min(n_points - 1, d_model):
             raise ConfigError(
                 f"Invalid config: key `{key}` = {dim} exceeds min(n_points − 1, d_model) "

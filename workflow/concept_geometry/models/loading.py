@@ -27,15 +27,16 @@ def how_to_fix(spec: str, key: str) -> str:
     )
 
 
-def resolve_model_path(spec: str, key: str = "model",
-                       markers: tuple[str, ...] = ("config.json",)) -> str:
+def resolve_model_path(
+    spec: str, key: str = "model", markers: tuple[str, ...] = ("config.json",)
+) -> str:
     """Turn a model spec into what ``from_pretrained`` takes (a folder path or hub id).
 
     ``key`` names the config key the spec came from, for the error message.
     """
     spec = str(spec)
     if spec.startswith(PACKAGE_PREFIX):
-        module_name = spec[len(PACKAGE_PREFIX):]
+        module_name = spec[len(PACKAGE_PREFIX) :]
         try:
             module = importlib.import_module(module_name)
         except ImportError as err:
@@ -110,8 +111,13 @@ def load_tokenizer(spec: str, key: str = "model"):
     """The tokenizer of a model spec (AutoTokenizer)."""
     from transformers import AutoTokenizer
 
-    return _load(AutoTokenizer.from_pretrained, spec, key, "tokenizer",
-                 markers=("tokenizer_config.json", "tokenizer.json", "config.json"))
+    return _load(
+        AutoTokenizer.from_pretrained,
+        spec,
+        key,
+        "tokenizer",
+        markers=("tokenizer_config.json", "tokenizer.json", "config.json"),
+    )
 
 
 def load_model_config(spec: str, key: str = "model"):
@@ -137,11 +143,11 @@ def load_model(spec: str, key: str = "model", dtype: str = "float32", device: st
 def model_blocks(model):
     """The ModuleList of transformer blocks (Llama/Gemma/Mistral, BERT, GPT-2, GPT-NeoX)."""
     candidates = [
-        ("model", "layers"),            # LlamaForCausalLM, Gemma2ForCausalLM, ...
-        ("layers",),                    # LlamaModel, Gemma2Model
-        ("encoder", "layer"),           # BertModel
-        ("bert", "encoder", "layer"),   # BertFor*
-        ("transformer", "h"),           # GPT-2
+        ("model", "layers"),  # LlamaForCausalLM, Gemma2ForCausalLM, ...
+        ("layers",),  # LlamaModel, Gemma2Model
+        ("encoder", "layer"),  # BertModel
+        ("bert", "encoder", "layer"),  # BertFor*
+        ("transformer", "h"),  # GPT-2
         ("gpt_neox", "layers"),
     ]
     for path in candidates:

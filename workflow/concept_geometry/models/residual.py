@@ -31,13 +31,14 @@ def check_layers(model, layers: Sequence, key: str = "layers") -> None:
     if bad:
         raise ConfigError(
             f"Invalid config: key `{key}` asks for layer(s) {bad}, but the model has {n} blocks "
-            f"(valid layers: 0..{n - 1}, or \"embed\" for the embedding output). Fix `{key}`."
+            f'(valid layers: 0..{n - 1}, or "embed" for the embedding output). Fix `{key}`.'
         )
 
 
 @torch.no_grad()
-def residual_stream(model, input_ids: torch.Tensor, attention_mask: torch.Tensor | None,
-                    layers: Sequence) -> dict:
+def residual_stream(
+    model, input_ids: torch.Tensor, attention_mask: torch.Tensor | None, layers: Sequence
+) -> dict:
     """Residual stream at ``layers`` for one batch.
 
     input_ids, attention_mask: (batch, seq). Returns {layer: (batch, seq, d_model) float32}.
@@ -55,6 +56,7 @@ def residual_stream(model, input_ids: torch.Tensor, attention_mask: torch.Tensor
             captured[index] = _first(output).detach().float()
             if index == deepest:
                 raise _Stop
+
         return hook
 
     def pre_hook(module, args, kwargs):

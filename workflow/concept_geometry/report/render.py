@@ -55,8 +55,7 @@ def _value_cell(value, model, kind) -> tuple[str, str]:
     return format_value(value, kind, digits=3), ""
 
 
-def summary_html(summary: pd.DataFrame, title: str, glossary: pd.DataFrame | None = None
-                 ) -> str:
+def summary_html(summary: pd.DataFrame, title: str, glossary: pd.DataFrame | None = None) -> str:
     """A self-contained HTML page showing the summary table (for the Snakemake report).
 
     Rows that carry a paper number come first (in stage order), then the others. Values are
@@ -68,10 +67,22 @@ def summary_html(summary: pd.DataFrame, title: str, glossary: pd.DataFrame | Non
     kinds = _kinds(summary, glossary)
     has_paper = summary["paper_value"].astype(str) != ""
     order = list(np.flatnonzero(has_paper.to_numpy())) + list(np.flatnonzero(~has_paper.to_numpy()))
-    defs = ({} if glossary is None else
-            dict(zip(zip(glossary["stage"], glossary["quantity"]), glossary["definition"])))
-    columns = ["stage", "quantity", "setting", "value", "paper_value", "comparison", "source",
-               "model", "paper_model"]
+    defs = (
+        {}
+        if glossary is None
+        else dict(zip(zip(glossary["stage"], glossary["quantity"]), glossary["definition"]))
+    )
+    columns = [
+        "stage",
+        "quantity",
+        "setting",
+        "value",
+        "paper_value",
+        "comparison",
+        "source",
+        "model",
+        "paper_model",
+    ]
     body = []
     for i in order:
         row = summary.iloc[i]
@@ -94,18 +105,24 @@ def summary_html(summary: pd.DataFrame, title: str, glossary: pd.DataFrame | Non
                 cells.append(f"<td>{_esc(comparison)}</td>")
             elif c == "quantity":
                 tip = defs.get((row["stage"], row["quantity"]), "")
-                cells.append(f'<td title="{_esc(tip)}"><a href="#q-{_esc(row["stage"])}-'
-                             f'{_esc(row["quantity"])}">{_esc(row["quantity"])}</a></td>')
+                cells.append(
+                    f'<td title="{_esc(tip)}"><a href="#q-{_esc(row["stage"])}-'
+                    f'{_esc(row["quantity"])}">{_esc(row["quantity"])}</a></td>'
+                )
             else:
                 cells.append(f"<td>{_esc(row[c])}</td>")
         body.append(f'<tr class="{" ".join(classes)}">{"".join(cells)}</tr>')
     head = "".join(f"<th>{c}</th>" for c in columns)
     n_paper = int(has_paper.sum())
     n_done = int(summary["value"].notna().sum())
-    n_same = int(((summary["model"] == summary["paper_model"]) & has_paper
-                  & (summary["model"] != "")).sum())
-    gloss = "" if glossary is None else "<h3 id=\"glossary\">Glossary of quantities</h3>\n" + \
-        _glossary_table(glossary)
+    n_same = int(
+        ((summary["model"] == summary["paper_model"]) & has_paper & (summary["model"] != "")).sum()
+    )
+    gloss = (
+        ""
+        if glossary is None
+        else '<h3 id="glossary">Glossary of quantities</h3>\n' + _glossary_table(glossary)
+    )
     return f"""<!DOCTYPE html>
 <html><head><meta charset="utf-8"><title>{_esc(title)}</title>
 <style>
@@ -141,9 +158,13 @@ def _glossary_table(glossary: pd.DataFrame) -> str:
     rows = "\n".join(
         f'<tr id="q-{_esc(r.stage)}-{_esc(r.quantity)}"><td>{_esc(r.stage)}</td>'
         f"<td><code>{_esc(r.quantity)}</code></td><td>{_esc(r.kind)}</td>"
-        f"<td>{_esc(r.definition)}</td></tr>" for r in glossary.itertuples())
-    return ("<table><thead><tr><th>stage</th><th>quantity</th><th>kind</th>"
-            f"<th>definition</th></tr></thead><tbody>\n{rows}\n</tbody></table>")
+        f"<td>{_esc(r.definition)}</td></tr>"
+        for r in glossary.itertuples()
+    )
+    return (
+        "<table><thead><tr><th>stage</th><th>quantity</th><th>kind</th>"
+        f"<th>definition</th></tr></thead><tbody>\n{rows}\n</tbody></table>"
+    )
 
 
 def glossary_html(glossary: pd.DataFrame, title: str = "Glossary of quantities") -> str:
@@ -189,9 +210,14 @@ def headline_rst(headline: pd.DataFrame, glossary: pd.DataFrame | None = None) -
         value = "–" if pd.isna(r.value) or r.value == "" else format_value(r.value, kinds[i], 3)
         if value == "–" and r.comparison != NOT_COMPUTED:
             value = "undefined"
-        cells = [_rst(r.stage), f"``{r.quantity}``" if r.quantity else "\\ ",
-                 f"``{r.setting}``" if r.setting else "\\ ", _rst(value), _rst(r.paper_value),
-                 _rst(r.comparison)]
+        cells = [
+            _rst(r.stage),
+            f"``{r.quantity}``" if r.quantity else "\\ ",
+            f"``{r.setting}``" if r.setting else "\\ ",
+            _rst(value),
+            _rst(r.paper_value),
+            _rst(r.comparison),
+        ]
         lines.append("   * - " + "\n     - ".join(cells))
     return "\n".join(lines) + "\n"
 
