@@ -92,8 +92,8 @@ def test_report_has_a_row_per_stage_and_every_figure_intact(two_runs):
     from concept_geometry import registry
 
     glossary = registry.glossary()
-    undefined = set(zip(summary.stage, summary.quantity)) - set(
-        zip(glossary.stage, glossary.quantity)
+    undefined = set(zip(summary.stage, summary.quantity, strict=False)) - set(
+        zip(glossary.stage, glossary.quantity, strict=False)
     )
     assert undefined == set()
     # the headline table: the paper-valued rows, each saying whether the models agree

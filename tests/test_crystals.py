@@ -458,7 +458,10 @@ def test_differences_equal_single_word_forward_passes(llama_dir):
     used = status[status["used"]]
     for layer in ("embed", 1):
         expect = np.stack(
-            [alone(b, layer) - alone(a, layer) for a, b in zip(used["input"], used["output"])]
+            [
+                alone(b, layer) - alone(a, layer)
+                for a, b in zip(used["input"], used["output"], strict=False)
+            ]
         )
         np.testing.assert_allclose(diffs[layer].differences, expect, atol=1e-5)
     assert diffs[1].length_diff.tolist() == [0, 0, 1, 0, 0]
@@ -483,7 +486,7 @@ def test_hidden_states_convention_reads_transformers_hidden_states(gemma_dir, la
     got = last_token_residuals(
         model, tokens, [layer], batch_size=3, progress=False, convention="hidden_states"
     )[layer]
-    for word, row in zip(words, got):
+    for word, row in zip(words, got, strict=False):
         enc = tok(word, return_tensors="pt")
         with torch.no_grad():
             hs = model(**enc, output_hidden_states=True).hidden_states
@@ -522,7 +525,7 @@ def test_minilm_takes_the_last_word_token_not_sep():
     tokens = tokenize_words(tok, words)
     assert tokens.n_tokens[0] == 1 and tokens.n_tokens[2] > 3
     got = last_token_residuals(model, tokens, [2], batch_size=2, progress=False)[2]
-    for w, row in zip(words, got):
+    for w, row in zip(words, got, strict=False):
         enc = tok(w, return_tensors="pt")
         assert enc["input_ids"][0, -1] == tok.sep_token_id
         with torch.no_grad():
@@ -705,7 +708,9 @@ def test_summary_rows_by_hand():
         quantities.tables("3", clusters, silhouette, quality, distractors, pairs),
     )
     assert (rows["stage"] == "crystals").all() and (rows["model"] == "tiny").all()
-    got = dict(zip(zip(rows["quantity"], rows["setting"]), rows["value"]))
+    got = dict(
+        zip(zip(rows["quantity"], rows["setting"], strict=False), rows["value"], strict=False)
+    )
     raw_f, lda_c = "layer=3,space=raw,variant=faithful", "layer=3,space=lda,variant=corrected"
     assert got == {
         ("silhouette", lda_c): 0.125,

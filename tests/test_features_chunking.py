@@ -30,7 +30,7 @@ def test_padding_and_special_tokens_never_in_chunks():
     keep = content_mask(attention, special, drop_special=True)
     assert keep[0].tolist() == [False, True, True, True, True, False, False, False]
     rows, pos = chunk_positions(keep, 2)
-    assert all(keep[r, p].all() for r, p in zip(rows, pos))
+    assert all(keep[r, p].all() for r, p in zip(rows, pos, strict=False))
     assert rows.tolist() == [0, 0, 1, 1, 1]
     # without dropping special tokens the BOS counts as text, padding still never does
     keep2 = content_mask(attention, special, drop_special=False)

@@ -26,7 +26,7 @@ def brute_top(model, tokenizer, saes, texts, chunk, max_length, n_top, window):
         n = (len(ids) // chunk) * chunk
         for layer, sae in saes.items():
             acts = sae.encode(hidden[layer + 1][0, 1 : 1 + n]).detach().numpy()  # (n, F)
-            for p, f in zip(*np.nonzero(acts > 0)):
+            for p, f in zip(*np.nonzero(acts > 0), strict=False):
                 per_layer[layer].append((f, -float(acts[p, f]), d, p))
     out = {}
     for layer, rows in per_layer.items():

@@ -141,7 +141,10 @@ def test_lobes_workflow_on_planted_features(tmp_path):
     ]
     assert len(tests) == 5 * 2 * 2
     assert set(tests.clustering) == {"dense"}
-    assert dict(zip(tests.variant, tests.n_excluded)) == {"faithful": 0, "corrected": 1}
+    assert dict(zip(tests.variant, tests.n_excluded, strict=False)) == {
+        "faithful": 0,
+        "corrected": 1,
+    }
     k2 = tests[tests.k == 2]
     assert (k2["ami_z"] > 10).all() and (k2["balanced_accuracy"] > 0.9).all()
     assert (k2.loc[k2.variant == "corrected", "ami"] > 0.9).all()

@@ -25,7 +25,7 @@ def test_every_paper_value_names_a_registered_quantity():
         ROOT / "config/paper_values.tsv", sep="\t", dtype=str, keep_default_na=False
     )
     known = {(s.name, q.id) for s in registry.stages() for q in s.quantities}
-    unknown = sorted(set(zip(paper["stage"], paper["quantity"])) - known)
+    unknown = sorted(set(zip(paper["stage"], paper["quantity"], strict=False)) - known)
     assert len(paper) > 0 and unknown == []
 
 

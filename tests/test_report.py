@@ -353,7 +353,9 @@ def test_registry_glossary_is_valid_and_defines_every_paper_quantity():
         ROOT / "config/paper_values.tsv", sep="\t", dtype=str, keep_default_na=False
     )
     check_glossary_covers(paper, glossary, registry.WHERE)
-    kinds = dict(zip(zip(glossary.stage, glossary.quantity), glossary.kind))
+    kinds = dict(
+        zip(zip(glossary.stage, glossary.quantity, strict=False), glossary.kind, strict=False)
+    )
     # counts and booleans the issue names print as integers
     assert kinds[("alignment", "n_pairs_kept")] == "count"
     assert kinds[("lobes", "code_lobe_found")] == "boolean"

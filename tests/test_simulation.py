@@ -498,7 +498,11 @@ def test_full_experiment_adds_the_other_optimiser_when_asked():
     )
     for setting in ("all", "optimizer=adam"):
         part = orth[orth["setting"] == setting]
-        assert list(zip(part["concept_i"], part["concept_j"])) == [(0, 1), (0, 2), (1, 2)]
+        assert list(zip(part["concept_i"], part["concept_j"], strict=False)) == [
+            (0, 1),
+            (0, 2),
+            (1, 2),
+        ]
     assert set(orth["experiment"]) == {"full"} and set(orth["seed"]) == {0}
     assert (orth[["cos", "embedding_cos"]].abs() <= 1 + 1e-12).all().all()
     assert set(res.concepts["experiment"]) == {"full"} and set(res.curve["experiment"]) == {"full"}

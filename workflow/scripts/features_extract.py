@@ -26,7 +26,7 @@ def main(smk, log):
     log.info("phase: load model %s and SAEs of layers %s", p.model_spec, layers)
     model, tokenizer, d_model = load_model_and_tokenizer(p.model, p.model_spec, layers)
     saes = {}
-    for layer, sae_dir in zip(layers, smk.input.saes):
+    for layer, sae_dir in zip(layers, smk.input.saes, strict=False):
         io.verify(sae_dir, expect=p.sae_identity[str(layer)])
         saes[layer] = load_sae_for_layer(p.sae, layer, "features.sae", p.model["device"], sae_dir)
         check_sae_fits(saes[layer], d_model, layer, "features.sae")
@@ -44,7 +44,7 @@ def main(smk, log):
             layer: stack.enter_context(
                 io.SparseRowsWriter(path, "firings", int(saes[layer].cfg.d_sae))
             )
-            for layer, path in zip(layers, smk.output.firings)
+            for layer, path in zip(layers, smk.output.firings, strict=False)
         }
         out = extract_firings(
             model,
@@ -75,7 +75,7 @@ def main(smk, log):
                 identity=p.identity[str(layer)], **chunk_columns(docs, out[layer].doc_index)
             )
             log.info("phase: layer %d: %s", layer, stats[f"layer_{layer}"])
-        for layer, path in zip(layers, smk.output.contexts):
+        for layer, path in zip(layers, smk.output.contexts, strict=False):
             arrays = top_context_arrays(tops[layer].result(), tokenizer, docs)
             io.write_npz(path, identity=p.contexts_identity[str(layer)], **arrays)
             filled = arrays["doc_id"] >= 0

@@ -11,7 +11,7 @@ def main(smk, log):
     p = smk.params
     decoders = {
         str(layer): io.read_npy(path, mmap=True, expect=p.expect[str(layer)])
-        for layer, path in zip(p.layers, smk.input.decoders)
+        for layer, path in zip(p.layers, smk.input.decoders, strict=False)
     }
     log.info(
         "phase: galaxy page of %d layers (at most %d points each)",

@@ -30,7 +30,7 @@ def main(smk, log):
         p.drop_special,
         p.model["device"],
     )
-    for layer, path in zip(layers, smk.output.samples):
+    for layer, path in zip(layers, smk.output.samples, strict=False):
         io.write_npy(path, sample[layer])
     log.info("phase: wrote %s tokens per layer", sample[layers[0]].shape)
 

@@ -10,7 +10,7 @@ def main(smk, log):
     log.info("phase: load %d stage summaries and %s", len(smk.input.tables), smk.input.paper_values)
     tables = {
         stage: report.check_stage_table(io.read_tsv(path), stage, path)
-        for stage, path in zip(smk.params.stages, smk.input.tables)
+        for stage, path in zip(smk.params.stages, smk.input.tables, strict=False)
     }
     # The paper values are a hand-written config file (no checksum sidecar).
     import pandas as pd

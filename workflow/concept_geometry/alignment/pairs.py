@@ -137,7 +137,8 @@ def filter_pairs(
     texts = [(" " + w) if prefix_space else w for w in words]
     encoded = tokenizer(texts, add_special_tokens=require_bos)["input_ids"]
     lookup = {
-        w: _single_token(list(ids), require_bos, bos_id, unk_id) for w, ids in zip(words, encoded)
+        w: _single_token(list(ids), require_bos, bos_id, unk_id)
+        for w, ids in zip(words, encoded, strict=False)
     }
     rows = []
     for c in concepts:

@@ -221,5 +221,5 @@ def load(inputs, params) -> list[Unit]:
     """Rule alignment_summary: input summaries (one summary.json per model), param names."""
     return [
         Unit(name, tables(io.read_json(path)))
-        for name, path in zip(params["names"], inputs["summaries"])
+        for name, path in zip(params["names"], inputs["summaries"], strict=False)
     ]

@@ -142,7 +142,7 @@ def relation_differences(
     pos = {w: i for i, w in enumerate(needed)}
     a = used["input"].map(pos).to_numpy(dtype=np.int64)
     b = used["output"].map(pos).to_numpy(dtype=np.int64)
-    key = list(zip(used["relation"], used["input"], used["output"]))
+    key = list(zip(used["relation"], used["input"], used["output"], strict=False))
     first = {}
     pair_id = np.array([first.setdefault(k, n) for n, k in enumerate(key)], dtype=np.int64)
     out = {}

@@ -27,8 +27,8 @@ def plot_difference_views(coords: dict, relation: np.ndarray, title: str):
     fig, axes = plt.subplots(1, len(spaces), figsize=(5 * len(spaces), 4.8))
     axes = np.atleast_1d(axes)
     names = sorted(set(relation.tolist()))
-    palette = dict(zip(names, distinct_colors(len(names))))
-    for ax, space in zip(axes, spaces):
+    palette = dict(zip(names, distinct_colors(len(names)), strict=False))
+    for ax, space in zip(axes, spaces, strict=False):
         xy = coords[space]
         strip = xy.shape[1] == 1  # one LDA direction (`crystals.lda.n_components: 1`)
         for row, name in enumerate(names):
@@ -52,7 +52,7 @@ def plot_pc1_length(panels: list, title: str):
     panels: [(variant title, pc1 (n,), covariate (n,) int, covariate label, Pearson r)].
     """
     fig, axes = plt.subplots(1, len(panels), figsize=(7 * len(panels), 5), squeeze=False)
-    for ax, (name, pc1, cov, label, corr) in zip(axes[0], panels):
+    for ax, (name, pc1, cov, label, corr) in zip(axes[0], panels, strict=False):
         jitter = np.random.default_rng(0).uniform(-0.15, 0.15, len(cov))
         ax.scatter(cov + jitter, pc1, s=4, alpha=0.4)
         levels = np.unique(cov)

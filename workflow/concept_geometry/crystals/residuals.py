@@ -88,7 +88,7 @@ def tokenize_words(tokenizer, words: Sequence[str]) -> WordTokens:
     enc = tokenizer(list(words), add_special_tokens=True, return_special_tokens_mask=True)
     bos, unk = tokenizer.bos_token_id, tokenizer.unk_token_id  # None when it has none
     ids, last, n_tok, unknown = [], [], [], []
-    for seq, special in zip(enc["input_ids"], enc["special_tokens_mask"]):
+    for seq, special in zip(enc["input_ids"], enc["special_tokens_mask"], strict=False):
         seq, special = list(seq), list(special)
         if bos is not None and (not seq or seq[0] != bos):
             seq, special = [bos] + seq, [1] + special
@@ -180,7 +180,9 @@ def pair_status(pairs: pd.DataFrame, words: Sequence[str], tokens: WordTokens) -
     reason = np.full(len(out), "ok", dtype=object)
     # Words that tokenise identically (e.g. "café"/"cafe" under an accent-stripping
     # tokenizer) give a zero difference vector, whose direction is undefined.
-    same = np.array([tokens.ids[i] == tokens.ids[j] for i, j in zip(a, b)], dtype=bool)
+    same = np.array(
+        [tokens.ids[i] == tokens.ids[j] for i, j in zip(a, b, strict=False)], dtype=bool
+    )
     reason[same] = "identical"
     reason[unk_a & ~unk_b] = "unknown_input"
     reason[unk_b & ~unk_a] = "unknown_output"

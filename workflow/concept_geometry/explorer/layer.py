@@ -97,7 +97,7 @@ def _lobe_summary(
             lst.append([display[int(pair_tok[i]) - 1], int(counts[i])])
     fractions = {}
     if spec is not None:
-        for j, c, f in zip(spec["lobe"], spec["category"], spec["fraction"]):
+        for j, c, f in zip(spec["lobe"], spec["category"], spec["fraction"], strict=False):
             fractions.setdefault(int(j), {})[str(c)] = None if pd.isna(f) else round(float(f), 4)
     rows = []
     for j in range(k):

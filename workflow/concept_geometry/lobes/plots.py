@@ -90,7 +90,7 @@ def plot_feature_cloud(
 
     colors = distinct_colors(max(k, 1))
     reference = None
-    for ax, measure in zip(axes.ravel(), measures):
+    for ax, measure in zip(axes.ravel(), measures, strict=False):
         sel = labels[(labels["measure"] == measure) & (labels["k"] == k)].sort_values("feature")
         raw = sel["lobe"].to_numpy()
         lobe_all = raw if reference is None else align_lobe_ids(reference, raw)
@@ -156,7 +156,7 @@ def plot_tests_vs_k(tests: pd.DataFrame, title: str):
     the measures). The legend sits beside the panels, off the curves.
     """
     fig, (ax1, ax2) = plt.subplots(1, 2, figsize=(12.5, 4.8))
-    colors = dict(zip(dict.fromkeys(tests["measure"]), plt.get_cmap("tab10").colors))
+    colors = dict(zip(dict.fromkeys(tests["measure"]), plt.get_cmap("tab10").colors, strict=False))
     styles = {"faithful": "o-", "corrected": "s:"}
     ks = sorted(tests["k"].unique())
     for (measure, variant), g in tests.groupby(["measure", "variant"], sort=False):
@@ -222,7 +222,7 @@ def plot_tests_vs_k(tests: pd.DataFrame, title: str):
     # One legend, beside the right panel: the curves (same in both panels) and every band.
     h2, l2 = ax2.get_legend_handles_labels()
     h1, l1 = ax1.get_legend_handles_labels()
-    extra = [(h, lab) for h, lab in zip(h1, l1) if lab not in l2]
+    extra = [(h, lab) for h, lab in zip(h1, l1, strict=False) if lab not in l2]
     ax2.legend(
         h2 + [h for h, _ in extra],
         l2 + [lab for _, lab in extra],

@@ -171,5 +171,7 @@ def load(inputs, params) -> list[Unit]:
     model."""
     return [
         Unit(params["model"], tables(io.read_tsv(tests), io.read_json(code), layer))
-        for layer, tests, code in zip(params["layers"], inputs["tests"], inputs["code_lobe"])
+        for layer, tests, code in zip(
+            params["layers"], inputs["tests"], inputs["code_lobe"], strict=False
+        )
     ]

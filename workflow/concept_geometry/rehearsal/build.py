@@ -381,7 +381,7 @@ def category_schedule(n: int, seed: int) -> list[str]:
     rest = np.argsort(-(share * n - np.floor(share * n)), kind="stable")
     for i in rest[: n - counts.sum()]:
         counts[i] += 1
-    cats = [c for c, k in zip(names, counts) for _ in range(k)]
+    cats = [c for c, k in zip(names, counts, strict=False) for _ in range(k)]
     return [cats[i] for i in np.random.default_rng(seed).permutation(len(cats))]
 
 

@@ -12,8 +12,17 @@ from .tables import CROSS_MODEL, INTEGER_KINDS, NOT_COMPUTED, SAME_MODEL
 def _kinds(summary: pd.DataFrame, glossary: pd.DataFrame | None) -> list[str]:
     if glossary is None:
         return ["real"] * len(summary)
-    kind = dict(zip(zip(glossary["stage"], glossary["quantity"]), glossary["kind"]))
-    return [kind.get((s, q), "real") for s, q in zip(summary["stage"], summary["quantity"])]
+    kind = dict(
+        zip(
+            zip(glossary["stage"], glossary["quantity"], strict=False),
+            glossary["kind"],
+            strict=False,
+        )
+    )
+    return [
+        kind.get((s, q), "real")
+        for s, q in zip(summary["stage"], summary["quantity"], strict=False)
+    ]
 
 
 def format_value(value, kind: str = "real", digits: int | None = None) -> str:
@@ -41,7 +50,9 @@ def format_for_tsv(table: pd.DataFrame, glossary: pd.DataFrame | None) -> pd.Dat
     """The table with ``value`` as text: counts and booleans as integers, reals in full
     precision, NaN empty (for results/summary.tsv and results/headline.tsv)."""
     out = table.copy()
-    out["value"] = [format_value(v, k) for v, k in zip(out["value"], _kinds(out, glossary))]
+    out["value"] = [
+        format_value(v, k) for v, k in zip(out["value"], _kinds(out, glossary), strict=False)
+    ]
     return out
 
 
@@ -70,7 +81,13 @@ def summary_html(summary: pd.DataFrame, title: str, glossary: pd.DataFrame | Non
     defs = (
         {}
         if glossary is None
-        else dict(zip(zip(glossary["stage"], glossary["quantity"]), glossary["definition"]))
+        else dict(
+            zip(
+                zip(glossary["stage"], glossary["quantity"], strict=False),
+                glossary["definition"],
+                strict=False,
+            )
+        )
     )
     columns = [
         "stage",

@@ -250,8 +250,10 @@ def check_glossary(frame: pd.DataFrame, path: str) -> pd.DataFrame:
 
 def check_glossary_covers(summary: pd.DataFrame, glossary: pd.DataFrame, path: str) -> None:
     """Refuse a summary with a (stage, quantity) that the glossary does not define."""
-    known = set(zip(glossary["stage"], glossary["quantity"]))
-    missing = sorted({(s, q) for s, q in zip(summary["stage"], summary["quantity"])} - known)
+    known = set(zip(glossary["stage"], glossary["quantity"], strict=False))
+    missing = sorted(
+        {(s, q) for s, q in zip(summary["stage"], summary["quantity"], strict=False)} - known
+    )
     if missing:
         raise InputDataError(
             f"Glossary {path} defines no row for {len(missing)} quantit"
@@ -275,7 +277,9 @@ def headline_table(summary: pd.DataFrame) -> pd.DataFrame:
     computed = rows["model"].astype(str) != ""
     same = rows["model"].astype(str) == rows["paper_model"].astype(str)
     rows["comparison"] = np.where(~computed, NOT_COMPUTED, np.where(same, SAME_MODEL, CROSS_MODEL))
-    rows["same_model"] = [(1 if s else 0) if c else "" for s, c in zip(same, computed)]
+    rows["same_model"] = [
+        (1 if s else 0) if c else "" for s, c in zip(same, computed, strict=False)
+    ]
     order = {SAME_MODEL: 0, CROSS_MODEL: 1, NOT_COMPUTED: 2}
     rows["_order"] = rows["comparison"].map(order)
     rows = rows.sort_values("_order", kind="stable").drop(columns="_order")

@@ -57,7 +57,7 @@ class Dag:
                 f"Dag needs {self.m} parent tuples and cpts, got "
                 f"{len(self.parents)} and {len(self.cpts)}"
             )
-        for i, (pa, cpt) in enumerate(zip(self.parents, self.cpts)):
+        for i, (pa, cpt) in enumerate(zip(self.parents, self.cpts, strict=False)):
             if any(p >= i or p < 0 for p in pa):
                 raise ValueError(f"node {i}: parents {pa} break index-order topology")
             if np.shape(cpt) != (2 ** len(pa),):
@@ -95,7 +95,7 @@ def joint_distribution(dag: Dag) -> np.ndarray:
     """The exact joint P(C = c) for every c, shape (2**m,) float64 (index = output token y)."""
     cv = concept_vectors(dag.m).astype(np.int64)
     p = np.ones(2**dag.m, dtype=np.float64)
-    for i, (pa, cpt) in enumerate(zip(dag.parents, dag.cpts)):
+    for i, (pa, cpt) in enumerate(zip(dag.parents, dag.cpts, strict=False)):
         k = np.zeros(2**dag.m, dtype=np.int64)
         for parent in pa:  # first parent ends up most significant
             k = (k << 1) | cv[:, parent]

@@ -311,7 +311,7 @@ def run_experiment(
             )
         cu = cosine_matrix(met["unembedding_dirs"])  # NaN where a concept has no pairs
         ce = cosine_matrix(met["embedding_dirs"])
-        for i, j in zip(iu, ju):
+        for i, j in zip(iu, ju, strict=False):
             orth_rows.append(
                 {
                     **key,

@@ -89,8 +89,8 @@ def plot_sweeps(summary: pd.DataFrame, caption: str):
     fig, axes = plt.subplots(
         1, max(1, len(present)), figsize=(4.5 * max(1, len(present)), 4), squeeze=False
     )
-    colours = dict(zip(COSINES, sns.color_palette(n_colors=len(COSINES))))
-    for ax, (exp, key, label, panel_title) in zip(axes[0], present):
+    colours = dict(zip(COSINES, sns.color_palette(n_colors=len(COSINES)), strict=False))
+    for ax, (exp, key, label, panel_title) in zip(axes[0], present, strict=False):
         points = sweep_points(summary[summary["experiment"] == exp], key)
         for metric, pts in points.groupby("metric", sort=False):
             c = colours[metric]
