@@ -74,7 +74,10 @@ class _Block(torch.nn.Module):
             c["intermediate_size"],
         )
         self.h, self.kv, self.hd = h, kv, hd
-        lin = lambda i, o: torch.nn.Linear(i, o, bias=False)
+
+        def lin(i, o):
+            return torch.nn.Linear(i, o, bias=False)
+
         self.q, self.k, self.v, self.o = (
             lin(d, h * hd),
             lin(d, kv * hd),

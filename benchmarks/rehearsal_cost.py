@@ -25,7 +25,7 @@ import pandas as pd
 
 ROOT = Path(__file__).resolve().parents[1]
 sys.path.insert(0, str(Path(__file__).resolve().parent))
-from peak_rss import collect
+from peak_rss import collect  # noqa: E402 (needs the sys.path line above)
 
 
 def snakemake(workdir: Path, configs: list[str], *args: str, **kw) -> subprocess.CompletedProcess:

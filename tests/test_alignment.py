@@ -226,7 +226,7 @@ def test_concept_directions_brute_force():
     m = rng.standard_normal((20, 5))
     b, t, c = np.array([0, 1, 2, 3]), np.array([4, 5, 6, 7]), np.array([0, 0, 2, 2])
     got = geometry.concept_directions(m, b, t, c, 3)
-    for k, (i, j) in {0: (0, 1), 2: (2, 3)}.items():
+    for k, (_i, _j) in {0: (0, 1), 2: (2, 3)}.items():
         mean = (
             ((m[4] - m[0]) + (m[5] - m[1])) / 2 if k == 0 else ((m[6] - m[2]) + (m[7] - m[3])) / 2
         )

@@ -658,7 +658,7 @@ def test_slope_interval_follows_method_and_level():
         for level in (0.95, 0.5):
             seen = []
 
-            def progress(it):
+            def progress(it, seen=seen):
                 seen.append(len(it))
                 return it
 

@@ -140,7 +140,7 @@ def test_transaction_defers_all_outputs_to_the_end(tmp_path):
 
 
 def test_transaction_killed_midway_leaves_no_output(tmp_path):
-    a, b = tmp_path / "a.tsv", tmp_path / "b.npy"
+    a = tmp_path / "a.tsv"
     with pytest.raises(SystemExit):
         with io.transaction():
             io.write_tsv(a, pd.DataFrame({"x": [1]}))

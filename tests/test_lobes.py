@@ -921,8 +921,10 @@ def test_sparse_spectral_embedding_is_reproducible_and_scaled_by_inverse_root_de
     # every column solves the generalised problem A v = lambda D v (lambda: 1 first)
     lam = [(v @ dense @ v) / (v @ (degree * v)) for v in emb.T]
     assert lam[0] == pytest.approx(1.0, abs=1e-8) and lam[0] > lam[1] > lam[2]
-    for v, l in zip(emb.T, lam, strict=False):
-        np.testing.assert_allclose(dense @ v, l * degree * v, atol=1e-6 * np.abs(degree * v).max())
+    for v, lam_v in zip(emb.T, lam, strict=False):
+        np.testing.assert_allclose(
+            dense @ v, lam_v * degree * v, atol=1e-6 * np.abs(degree * v).max()
+        )
     np.testing.assert_array_equal(spectral_embedding_sparse(graph, 3, seed=5), emb)
 
 

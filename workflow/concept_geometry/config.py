@@ -195,7 +195,7 @@ def _check_layers_in_model(config):
             model=f"the model `{model}` (features.model.path)",
         )
     for key, layers in keys:
-        bad = [l for l in layers or [] if l != "embed" and not 0 <= l < n]
+        bad = [layer for layer in layers or [] if layer != "embed" and not 0 <= layer < n]
         if bad:
             raise ConfigError(
                 f"Invalid config: key `{key}` asks for layer(s) {bad}, but the model "

@@ -25,14 +25,18 @@ def check_crystal_layers(
     """Refuse layers a model of ``n_blocks`` blocks does not have under ``convention``
     (block_output: "embed" or 0..n−1; hidden_states: 0..n, n = the last, normed, output)."""
     if convention == "hidden_states":
-        bad = [l for l in layers if not (isinstance(l, int) and 0 <= l <= n_blocks)]
+        bad = [layer for layer in layers if not (isinstance(layer, int) and 0 <= layer <= n_blocks)]
         valid = (
             f"0..{n_blocks} (hidden_states[L] = input of block L; 0 = the embedding, "
             f'{n_blocks} = the last block\'s output after the final norm; "embed" is '
             f"written 0 under this convention)"
         )
     elif convention == "block_output":
-        bad = [l for l in layers if l != "embed" and not (isinstance(l, int) and 0 <= l < n_blocks)]
+        bad = [
+            layer
+            for layer in layers
+            if layer != "embed" and not (isinstance(layer, int) and 0 <= layer < n_blocks)
+        ]
         valid = f'0..{n_blocks - 1} (output of block L), or "embed" for the embedding'
     else:
         raise ConfigError(

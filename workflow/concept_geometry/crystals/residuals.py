@@ -46,10 +46,10 @@ def residuals_at(model, input_ids, attention_mask, layers: Sequence, convention:
             hs = model.base_model(
                 input_ids=input_ids, attention_mask=attention_mask, output_hidden_states=True
             ).hidden_states
-        return {l: hs[l].detach().float() for l in layers}
-    hooks = {l: "embed" if l == 0 else l - 1 for l in layers}
+        return {layer: hs[layer].detach().float() for layer in layers}
+    hooks = {layer: "embed" if layer == 0 else layer - 1 for layer in layers}
     res = residual_stream(model, input_ids, attention_mask, list(dict.fromkeys(hooks.values())))
-    return {l: res[h] for l, h in hooks.items()}
+    return {layer: res[h] for layer, h in hooks.items()}
 
 
 @dataclass

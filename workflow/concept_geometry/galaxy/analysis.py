@@ -245,7 +245,7 @@ def analyse_layer(
         "excess_clustering_faithful": faith.clustering - float(null_f.mean()),
     }
     z = float(norm.ppf(0.5 + ccfg["level"] / 2))
-    for tag, dim in dims.items():
+    for tag, _dim in dims.items():
         h, h_lo, h_hi = corrected[tag]
         clus, null = h_gauss[tag] - h, null_c[tag]
         excess = clus - float(null.mean())

@@ -27,7 +27,11 @@ def _first(output):
 def check_layers(model, layers: Sequence, key: str = "layers") -> None:
     """Refuse layers the model does not have, naming the config key."""
     n = len(model_blocks(model))
-    bad = [l for l in layers if l != "embed" and not (isinstance(l, int) and 0 <= l < n)]
+    bad = [
+        layer
+        for layer in layers
+        if layer != "embed" and not (isinstance(layer, int) and 0 <= layer < n)
+    ]
     if bad:
         raise ConfigError(
             f"Invalid config: key `{key}` asks for layer(s) {bad}, but the model has {n} blocks "
@@ -47,7 +51,7 @@ def residual_stream(
     blocks = model_blocks(model)
     check_layers(model, layers)
     wanted = set(layers)
-    deepest = max((l for l in wanted if l != "embed"), default=None)
+    deepest = max((layer for layer in wanted if layer != "embed"), default=None)
     captured: dict = {}
     handles = []
 
@@ -68,7 +72,7 @@ def residual_stream(
     try:
         if "embed" in wanted:
             handles.append(blocks[0].register_forward_pre_hook(pre_hook, with_kwargs=True))
-        for index in sorted(l for l in wanted if l != "embed"):
+        for index in sorted(layer for layer in wanted if layer != "embed"):
             handles.append(blocks[index].register_forward_hook(post_hook(index)))
         try:
             model(input_ids=input_ids, attention_mask=attention_mask)
@@ -77,4 +81,4 @@ def residual_stream(
     finally:
         for h in handles:
             h.remove()
-    return {l: captured[l] for l in layers}
+    return {layer: captured[layer] for layer in layers}

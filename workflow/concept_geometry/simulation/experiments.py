@@ -280,7 +280,7 @@ def run_experiment(
                 s,
                 cfg,
                 train,
-                lambda t: run_setting(*args, t, master_seed, replicate),
+                lambda t, args=args: run_setting(*args, t, master_seed, replicate),
             ) from None
         key = {"experiment": experiment, "setting": s["setting"], "seed": replicate}
         for i in range(m):
