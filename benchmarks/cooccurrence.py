@@ -92,7 +92,8 @@ def main():
         f"one-off finalisation {final:.1f} s"
     )
     print(
-        f"GEMM rate {rate / 1e9:.1f} G multiply-add/s; arithmetic limit {limit / a.chunks * 1e3:.2f} ms/chunk; "
+        f"GEMM rate {rate / 1e9:.1f} G multiply-add/s; arithmetic limit "
+        f"{limit / a.chunks * 1e3:.2f} ms/chunk; "
         f"batched / limit = {fast / limit:.2f} (target <= 2)"
     )
 

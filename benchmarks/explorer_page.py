@@ -182,16 +182,19 @@ def main():
     print(
         f"features={a.features} contexts={a.contexts} window={a.window}: page {size_mb:.1f} MB "
         f"(budget {a.budget_mb:g} MB: {'met' if size_mb <= a.budget_mb else 'NOT met'}), built in "
-        f"{build_s:.1f} s; navigation -> first painted map {', '.join(f'{x:.2f}' for x in loads)} s "
+        f"{build_s:.1f} s; navigation -> first painted map {', '.join(f'{x:.2f}' for x in loads)} "
+        "s "
         f"(median {np.median(loads):.2f} s; target {a.target_s:g} s: "
         f"{'met' if np.median(loads) <= a.target_s else 'NOT met'})"
     )
     print(
-        f"text search over all contexts: first {first_search[0] / 1000:.2f} s ({first_search[1]} features hit), "
+        f"text search over all contexts: first {first_search[0] / 1000:.2f} s ({first_search[1]} "
+        "features hit), "
         f"then {next_search[0] / 1000:.2f} s ({next_search[1]} hit)"
     )
     print(
-        f"galaxy page, 26 layers x 65,536 points: {gsize:.1f} MB; navigation -> first painted plots "
+        f"galaxy page, 26 layers x 65,536 points: {gsize:.1f} MB; navigation -> first painted "
+        "plots "
         f"{', '.join(f'{x:.2f}' for x in gloads)} s (median {np.median(gloads):.2f} s)"
     )
 

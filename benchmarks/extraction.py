@@ -65,9 +65,12 @@ def main():
     )
     with_tops = time.perf_counter() - t0
     print(
-        f"{n_tokens} content tokens; bare forward to layer {max(a.layers)}: {n_tokens / bare:.0f} tok/s; "
-        f"extraction ({len(a.layers)} SAEs x {a.width}): {n_tokens / full:.0f} tok/s; ratio {bare / full:.2f} "
-        f"(target >= 0.8); with top-10 contexts per feature: {n_tokens / with_tops:.0f} tok/s, ratio "
+        f"{n_tokens} content tokens; bare forward to layer {max(a.layers)}: {n_tokens / bare:.0f} "
+        "tok/s; "
+        f"extraction ({len(a.layers)} SAEs x {a.width}): {n_tokens / full:.0f} tok/s; ratio "
+        f"{bare / full:.2f} "
+        f"(target >= 0.8); with top-10 contexts per feature: {n_tokens / with_tops:.0f} tok/s, "
+        "ratio "
         f"{bare / with_tops:.2f}"
     )
 

@@ -53,13 +53,15 @@ def main(argv=None) -> int:
         values.append(res.clustering)
         print(
             f"cloud seed {cloud_seed}: clustering {res.clustering:.2f} nats (official error bar "
-            f"{res.ci_low:.2f} to {res.ci_high:.2f}; H_gauss {res.entropy_gauss:.2f}, H_knn {res.entropy_knn:.2f}); "
+            f"{res.ci_low:.2f} to {res.ci_high:.2f}; H_gauss {res.entropy_gauss:.2f}, H_knn "
+            f"{res.entropy_knn:.2f}); "
             f"{time.perf_counter() - start:.0f} s",
             flush=True,
         )
     if len(values) > 1:
         print(
-            f"over {len(values)} clouds: mean {np.mean(values):.2f}, sd {np.std(values, ddof=1):.2f}, "
+            f"over {len(values)} clouds: mean {np.mean(values):.2f}, sd "
+            f"{np.std(values, ddof=1):.2f}, "
             f"range {min(values):.2f} to {max(values):.2f}"
         )
     print(

@@ -45,7 +45,8 @@ def test_limits_are_accepted():
         (
             {"sae": {"source": "pretrained", "release": "r"}},
             None,
-            "`features.sae.source: pretrained` needs `features.sae.release` and `features.sae.sae_id`",
+            "`features.sae.source: pretrained` needs `features.sae.release` and "
+            "`features.sae.sae_id`",
         ),
         (
             {"sae": {"source": "pretrained", "sae_id": "i"}},

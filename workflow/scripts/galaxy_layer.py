@@ -24,8 +24,10 @@ def main(smk, log):
     )
     s = result.summary
     log.info(
-        "layer %d: slope %.3f [%.3f, %.3f] (null %.3f); clustering faithful %.1f (null %.1f, seed %d), "
-        "corrected %.1f (null %.1f), headline excess %.2f [%.2f, %.2f]; at d=%d corrected %.2f (null %.2f)",
+        "layer %d: slope %.3f [%.3f, %.3f] (null %.3f); clustering faithful %.1f (null %.1f, "
+        "seed %d), "
+        "corrected %.1f (null %.1f), headline excess %.2f [%.2f, %.2f]; at d=%d corrected %.2f "
+        "(null %.2f)",
         layer,
         s["slope"],
         s["slope_ci_low"],

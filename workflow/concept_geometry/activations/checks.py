@@ -20,7 +20,8 @@ def check_features_config(config: dict) -> None:
     corpus = feat["corpus"]
     if corpus["source"] == "local" and not corpus.get("path"):
         raise ConfigError(
-            "Invalid config: `features.corpus.source: local` needs `features.corpus.path` (a .jsonl, "
+            "Invalid config: `features.corpus.source: local` needs `features.corpus.path` (a "
+            ".jsonl, "
             f".jsonl.zst or .parquet file). {_HINT}"
         )
     for key, spec in (

@@ -119,7 +119,8 @@ def load_local_sae(path: str | Path, key: str, device: str = "cpu", dtype: str =
             return SAE.load_from_disk(path, device=device, dtype=dtype).eval()
         except (OSError, ValueError, KeyError, RuntimeError) as err:
             raise MissingResourceError(
-                f"Could not load the SAE in {path} (config key `{key}`): {str(err).splitlines()[0]}. "
+                f"Could not load the SAE in {path} (config key `{key}`): "
+                f"{str(err).splitlines()[0]}. "
                 f"It must be a folder written by SAELens `save_model` (cfg.json + "
                 f"sae_weights.safetensors)."
             ) from None
@@ -174,14 +175,17 @@ def check_hook_layer(sae, layer: int, what: str, key: str) -> None:
         return
     if block is None:
         raise ConfigError(
-            f"Invalid config: the SAE {what} was trained on hook `{name}`, which is not the residual "
+            f"Invalid config: the SAE {what} was trained on hook `{name}`, which is not the "
+            "residual "
             f"stream after a block; this stage reads the residual stream after block {layer} "
             f"(`blocks.{layer}.hook_resid_post`). Give residual-stream SAEs in `{key}`."
         )
     if block != int(layer):
         raise ConfigError(
-            f"Invalid config: the SAE {what} was trained on hook `{name}` (the residual stream after "
-            f"block {block}), but it is configured for layer {layer}. Check `{key}` (its `{{layer}}` "
+            f"Invalid config: the SAE {what} was trained on hook `{name}` (the residual stream "
+            "after "
+            f"block {block}), but it is configured for layer {layer}. Check `{key}` (its "
+            "`{layer}` "
             f"placeholder must give each layer its own SAE) or `features.layers`."
         )
 

@@ -61,8 +61,10 @@ def layer_stats(
     or no firing at all (every later statistic would be empty)."""
     if n_rows == 0:
         raise InputDataError(
-            f"No document of the corpus has a full chunk of {chunk_size} tokens (after dropping special "
-            f"tokens, truncation at {max_length}). Lower `features.chunk_size` or give longer documents."
+            f"No document of the corpus has a full chunk of {chunk_size} tokens (after dropping "
+            "special "
+            f"tokens, truncation at {max_length}). Lower `features.chunk_size` or give longer "
+            "documents."
         )
     if nnz == 0:
         raise InputDataError(

@@ -162,7 +162,8 @@ def _records_to_docs(
             break
     if not out:
         raise InputDataError(
-            f"The corpus {where} gave no document of at least {min_chars} characters (empty file or "
+            f"The corpus {where} gave no document of at least {min_chars} characters (empty file "
+            "or "
             f"wrong `features.corpus.text_field`). Give a non-empty corpus or lower "
             f"`features.corpus.min_chars`."
         )
@@ -181,7 +182,8 @@ def read_local_corpus(
     path = Path(path)
     if not path.exists():
         raise MissingResourceError(
-            f"Corpus file {path} (config key `features.corpus.path`) does not exist. Check the path "
+            f"Corpus file {path} (config key `features.corpus.path`) does not exist. Check the "
+            "path "
             f"(relative paths are relative to the repository root)."
         )
     name = path.name.lower()
@@ -191,7 +193,8 @@ def read_local_corpus(
         records = _jsonl(path)
     else:
         raise ConfigError(
-            f"Invalid config: key `features.corpus.path` = {str(path)!r} has an unsupported format; "
+            f"Invalid config: key `features.corpus.path` = {str(path)!r} has an unsupported "
+            "format; "
             f"use .jsonl, .jsonl.zst or .parquet."
         )
     return _records_to_docs(
@@ -267,7 +270,8 @@ def stream_hf_corpus(
     )
     if not hub_reachable():
         raise MissingResourceError(
-            f"The corpus dataset `{dataset}` (config key `features.corpus.dataset`) must be streamed "
+            f"The corpus dataset `{dataset}` (config key `features.corpus.dataset`) must be "
+            "streamed "
             f"from the Hugging Face hub, which is not reachable from this machine. {how}"
         )
     import datasets
@@ -285,7 +289,8 @@ def stream_hf_corpus(
         )
     except (OSError, ValueError, ConnectionError) as err:
         raise MissingResourceError(
-            f"Could not stream dataset `{dataset}` split `{split}`: {str(err).splitlines()[0]}. {how}"
+            f"Could not stream dataset `{dataset}` split `{split}`: {str(err).splitlines()[0]}. "
+            f"{how}"
         ) from None
 
 

@@ -119,7 +119,8 @@ def check_crystals_config(config: dict) -> None:
     if n_rel is not None and k > n_rel - 1:
         raise ConfigError(
             f"Invalid config: key `crystals.lda.n_components` = {k}, but LDA on the {n_rel} "
-            f"relations in `crystals.relations` has at most {n_rel - 1} components. Lower it. {_HINT}"
+            f"relations in `crystals.relations` has at most {n_rel - 1} components. Lower it. "
+            f"{_HINT}"
         )
     cap = cfg.get("max_pairs_per_relation")
     if cap is not None and cap < cfg["min_pairs_per_relation"]:
@@ -131,7 +132,8 @@ def check_crystals_config(config: dict) -> None:
     need = cfg["silhouette"]["n_splits"]
     if cfg["min_pairs_per_relation"] < need:
         raise ConfigError(
-            f"Invalid config: key `crystals.min_pairs_per_relation` = {cfg['min_pairs_per_relation']} "
+            "Invalid config: key `crystals.min_pairs_per_relation` = "
+            f"{cfg['min_pairs_per_relation']} "
             f"is below `crystals.silhouette.n_splits` = {need}; every kept relation needs a pair "
             f"in each fold. {_HINT}"
         )
@@ -145,7 +147,8 @@ def _check_relation_files(relations_dir: str, names) -> None:
     if not folder.is_dir():
         raise ConfigError(
             f"Invalid config: key `crystals.relations_dir` = {relations_dir!r}: no such folder "
-            f"({folder}). Point it at a folder of relation JSON files, e.g. config/relations. {_HINT}"
+            f"({folder}). Point it at a folder of relation JSON files, e.g. config/relations. "
+            f"{_HINT}"
         )
     available = sorted(p.stem for p in folder.glob("*.json"))
     missing = [n for n in names or [] if n not in available]

@@ -32,7 +32,8 @@ def load_relation_file(path: str | Path) -> pd.DataFrame:
     except (OSError, UnicodeDecodeError, json.JSONDecodeError) as err:
         raise InputDataError(
             f"Relation file {path} could not be read as JSON ({err}). Each relation file must be "
-            f'a JSON list of {{"input": word, "output": word}} objects (see config/relations/README.md).'
+            'a JSON list of {"input": word, "output": word} objects (see '
+            "config/relations/README.md)."
         ) from None
     bad = None
     if not isinstance(records, list) or not records:
@@ -78,7 +79,8 @@ def load_relations(
     missing = [n for n in names if n not in available]
     if missing or not names:
         raise InputDataError(
-            f"Relations {missing or '(none)'} (config key `{key}`) have no JSON file in {directory}; "
+            f"Relations {missing or '(none)'} (config key `{key}`) have no JSON file in "
+            f"{directory}; "
             f"available: {sorted(available) or '(none)'}. Fix `{key}` or add the files."
         )
     return pd.concat([load_relation_file(available[n]) for n in names], ignore_index=True)

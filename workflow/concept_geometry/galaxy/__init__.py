@@ -71,8 +71,10 @@ def check_galaxy_config(config: dict) -> None:
         missing = sorted(set(galaxy_layers(config)) - {int(x) for x in feature_layers})
         if missing:
             raise ConfigError(
-                f"Invalid config: key `galaxy.layers` lists layers {missing} that `features.layers` does not, "
-                f"while `galaxy.sae` is null (use the features SAEs). Add them to `features.layers`, drop them "
+                f"Invalid config: key `galaxy.layers` lists layers {missing} that "
+                "`features.layers` does not, "
+                "while `galaxy.sae` is null (use the features SAEs). Add them to "
+                "`features.layers`, drop them "
                 f"from `galaxy.layers`, or name the SAEs to analyse in `galaxy.sae`. {_HINT}"
             )
     n = g["entropy"]["n_points"]
@@ -89,5 +91,6 @@ def check_galaxy_config(config: dict) -> None:
         k = g[key]["k"]
         if n is not None and k >= n:
             raise ConfigError(
-                f"Invalid config: key `galaxy.{key}.k` = {k} must be below `galaxy.entropy.n_points` = {n}. {_HINT}"
+                f"Invalid config: key `galaxy.{key}.k` = {k} must be below "
+                f"`galaxy.entropy.n_points` = {n}. {_HINT}"
             )

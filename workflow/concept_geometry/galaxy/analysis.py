@@ -109,7 +109,8 @@ def analyse_layer(
     w = np.asarray(decoder)
     if w.ndim != 2 or not np.all(np.isfinite(w)):
         raise InputDataError(
-            f"Decoder of layer {layer} must be a finite (n_features, d_model) matrix; got shape {w.shape}."
+            f"Decoder of layer {layer} must be a finite (n_features, d_model) matrix; got shape "
+            f"{w.shape}."
         )
     n_features, d_model = w.shape
     n_points = check_decoder_fits(cfg, n_features, d_model, layer)
@@ -150,7 +151,8 @@ def analyse_layer(
     # Faithful: the official pipeline end to end, one legacy RandomState (seed recorded).
     faithful_seed = derive_seed(seed, "galaxy", layer, "faithful")
     info(
-        "layer %s: faithful estimator (official preprocessing, %d bootstrap resamples with replacement, "
+        "layer %s: faithful estimator (official preprocessing, %d bootstrap resamples with "
+        "replacement, "
         "θ=%g, float32 cdist; seed %d)",
         layer,
         fcfg["bootstrap"],

@@ -14,7 +14,8 @@ def _entropy_points(cfg: dict, n_features: int) -> int:
     if n > n_features:
         raise InputDataError(
             f"`galaxy.entropy.n_points` = {n} but this SAE has only {n_features} features. "
-            f"Set `galaxy.entropy.n_points` to at most {n_features}, or to null to use every feature."
+            f"Set `galaxy.entropy.n_points` to at most {n_features}, or to null to use every "
+            "feature."
         )
     return int(n)
 

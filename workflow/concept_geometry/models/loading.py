@@ -20,7 +20,8 @@ PACKAGE_PREFIX = "package:"
 def how_to_fix(spec: str, key: str) -> str:
     return (
         f"To use it offline, download it on a machine with network access "
-        f"(e.g. `huggingface-cli download {spec} --local-dir /path/to/{Path(spec).name}`, after accepting "
+        f"(e.g. `huggingface-cli download {spec} --local-dir /path/to/{Path(spec).name}`, after "
+        "accepting "
         f"its licence on the hub if it is gated), copy the folder here, and set `{key}: "
         f"/path/to/{Path(spec).name}` in your config (a local folder with config.json and the "
         f"weights; tokenizer files too)."
@@ -56,7 +57,8 @@ def resolve_model_path(
     if path.exists():
         if not any((path / m).exists() for m in markers):
             raise MissingResourceError(
-                f"Model folder {path} (config key `{key}`) has no {' or '.join(markers)}, so it is not a "
+                f"Model folder {path} (config key `{key}`) has no {' or '.join(markers)}, so it "
+                "is not a "
                 f"saved Hugging Face model. Point `{key}` at the folder written by "
                 f"`save_pretrained` (or a hub snapshot)."
             )

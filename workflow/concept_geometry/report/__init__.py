@@ -77,7 +77,8 @@ def next_steps_message(report_enabled: bool) -> str:
         lines += [
             "  results/headline.tsv   the rows that compare with the papers; column `comparison`",
             "                         says same model, cross-model (a stand-in) or not computed",
-            "  results/summary.tsv    every reproduced quantity (definitions: results/report/glossary.html)",
+            "  results/summary.tsv    every reproduced quantity (definitions: "
+            "results/report/glossary.html)",
         ]
     lines += [
         "  figures                results/figures/ (simulation) and results/<stage>/.../figures/",
