@@ -22,9 +22,9 @@ in ``.mutation/<package>/`` (git-ignored) and runs mutmut there, on one core by 
 
 It prints, and writes to ``.mutation/<package>.tsv``, one row per module: killed / survived /
 timeout / no tests / other, the survivors judged equivalent, and the score
-killed / (total - equivalent). ``--retest`` (after adding tests or simplifying code) reruns only the mutants the last run
-did not kill, plus those of functions whose code changed; ``--report-only`` re-tabulates the
-last run without running.
+killed / (total - equivalent). ``--retest`` (after adding tests or simplifying code) reruns
+only the mutants the last run did not kill, plus those of functions whose code changed;
+``--report-only`` re-tabulates the last run without running.
 Survivors are listed in ``.mutation/<package>.survivors.txt``; ``mutmut show NAME`` (run
 inside ``.mutation/<package>/``) prints a mutant's diff.
 """

@@ -4,9 +4,9 @@ CI trains m = 2…6 at the defaults (tests/test_simulation.py); m = 7…10 are t
 (m = 10 is 3^10 × 2^10 ≈ 60 M logits per step). For each m this trains the `full` setting of
 replicate 0 at the default config (d, steps, init_scale; `lr: auto`) and prints the final
 loss (at d = m by default: the default d = 6 < m cannot represent the conditionals, so
-its gap would measure the dimension, not the rate), its relative gap to the entropy floor (target ≤ 5 %), the mean steering cosine and the
-time. With ``--probe`` it also tries lr × {1/2, 2, 4} for a short run to show where the auto
-rate sits in the stable range.
+its gap would measure the dimension, not the rate), its relative gap to the entropy floor
+(target ≤ 5 %), the mean steering cosine and the time. With ``--probe`` it also tries
+lr × {1/2, 2, 4} for a short run to show where the auto rate sits in the stable range.
 
     python benchmarks/simulation_lr.py --m 7 8            # ~ minutes on a laptop core
     python benchmarks/simulation_lr.py --m 9 10 --steps 1500

@@ -541,7 +541,8 @@ def test_config_cross_checks_accept_the_limits():
             corrected={"k": 100, "pca_dim": 100},
         )
     )
-    # no features section at all: galaxy.layers alone names the layers (own SAEs not needed to check)
+    # no features section at all: galaxy.layers alone names the layers
+    # (own SAEs not needed to check)
     cfg = _config(layers=[4])
     del cfg["features"]
     check_galaxy_config(cfg)

@@ -238,7 +238,8 @@ def commit_then_die(tmp, final, meta):
     calls.append(final)
     real_commit(tmp, final, meta)
 io.commit._commit = commit_then_die
-x = os.path.join(sys.argv[1], "results", "x")  # no chdir: under mutmut, its config is read from the cwd
+# no chdir: under mutmut, its config is read from the cwd
+x = os.path.join(sys.argv[1], "results", "x")
 with io.transaction():
     io.write_npy(os.path.join(x, "counts.npy"), np.arange(5))
     io.write_tsv(os.path.join(x, "meta.tsv"), pd.DataFrame({"k": [7]}))

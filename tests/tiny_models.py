@@ -55,7 +55,8 @@ def make_tiny_llama(
     tied: bool = False,
     seed: int = 0,
 ):
-    """A randomly initialised LlamaForCausalLM (untied unless ``tied``), saved with its tokenizer."""
+    """A randomly initialised LlamaForCausalLM (untied unless ``tied``), saved with its
+    tokenizer."""
     from transformers import LlamaConfig, LlamaForCausalLM
 
     torch.manual_seed(seed)
@@ -79,7 +80,8 @@ def make_tiny_llama(
 
 
 def make_tiny_gemma2(path: str | Path, tokenizer, hidden: int = 32, layers: int = 3, seed: int = 0):
-    """A randomly initialised Gemma2ForCausalLM (tied embeddings, as Gemma-2), saved with its tokenizer."""
+    """A randomly initialised Gemma2ForCausalLM (tied embeddings, as Gemma-2), saved with its
+    tokenizer."""
     from transformers import Gemma2Config, Gemma2ForCausalLM
 
     torch.manual_seed(seed)

@@ -57,7 +57,8 @@ def _storage_error(err: OSError, outputs) -> ConceptGeometryError:
     fix = (
         "Make that folder writable (or run the workflow in a writable copy with `--directory`)"
         if err.errno == errno.EROFS
-        else "Free space on that filesystem (or run the workflow on a larger one with `--directory`)"
+        else "Free space on that filesystem "
+        "(or run the workflow on a larger one with `--directory`)"
     )
     return ConceptGeometryError(
         f"Could not write {where}: {os.strerror(err.errno)} (errno {errno.errorcode[err.errno]}). "

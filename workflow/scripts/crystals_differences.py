@@ -1,4 +1,5 @@
-"""Crystals: relation pairs -> each word alone through the model -> difference vectors (one layer)."""
+"""Crystals: relation pairs -> each word alone through the model -> difference vectors
+(one layer)."""
 
 import _workflow_path  # first: puts workflow/ (the package) on sys.path
 

@@ -32,7 +32,10 @@ def main(smk, log):
     )
     io.write_tsv(smk.output.summary, report.format_for_tsv(summary, glossary))
     io.write_tsv(smk.output.headline, report.format_for_tsv(headline, glossary))
-    title = f"Reproduced vs paper values (stages: {', '.join(smk.params.stages)}; seed {smk.config['seed']})"
+    title = (
+        f"Reproduced vs paper values (stages: {', '.join(smk.params.stages)}; "
+        f"seed {smk.config['seed']})"
+    )
     with io.atomic_path(smk.output.html) as tmp:
         tmp.write_text(report.summary_html(summary, title, glossary))
     with io.atomic_path(smk.output.headline_rst) as tmp:

@@ -122,7 +122,8 @@ def last_token_residuals(
     (read under ``convention``, see the module docstring).
 
     Words are sorted by length and batched with right padding (the attention mask hides the
-    pads; positions before them are unchanged, so the pad id, 0, never reaches a result). Words with ``last < 0`` (empty) get zeros.
+    pads; positions before them are unchanged, so the pad id, 0, never reaches a result). Words
+    with ``last < 0`` (empty) get zeros.
     Returns {layer: (n_words, d_model) float32}.
     """
     import torch

@@ -1,4 +1,5 @@
-"""The galaxy page of one model: per-layer spectra (fit range, Gaussian null) and 2-D decoder clouds."""
+"""The galaxy page of one model: per-layer spectra (fit range, Gaussian null) and 2-D decoder
+clouds."""
 
 from __future__ import annotations
 

@@ -50,7 +50,8 @@ GALAXY_COLUMNS = [
     "clustering_corrected",
     "null_clustering_faithful",
     "null_clustering_corrected",
-    # beyond the paper's columns: intervals, the null band and the null-relative (calibrated) values.
+    # beyond the paper's columns: intervals, the null band and the null-relative
+    # (calibrated) values.
     # Faithful: the official pipeline (its own subsample and PCA, hence its own H_gauss).
     "entropy_gauss_faithful",
     "clustering_faithful_ci_low",

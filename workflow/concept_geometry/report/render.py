@@ -201,7 +201,8 @@ prints (<i>count</i>, <i>boolean</i> 1/0 and <i>layer</i> as integers, <i>real</
 precision in the TSV, 3 significant figures in the report). Settings (<code>layer=</code>,
 <code>measure=</code>, <code>variant=</code>, …) say where a value was measured; faithful
 variants are the papers' code, corrected ones the fixed computation. From
-the registry of headline quantities (<code>workflow/concept_geometry/&lt;stage&gt;/quantities.py</code>).</p>
+the registry of headline quantities \
+(<code>workflow/concept_geometry/&lt;stage&gt;/quantities.py</code>).</p>
 {_glossary_table(glossary)}
 </body></html>
 """
