@@ -25,7 +25,9 @@ import scipy.sparse as sp
 
 sys.path.insert(0, str(Path(__file__).resolve().parents[1] / "workflow"))
 from concept_geometry.activations.cooccurrence import (  # noqa: E402
-    CooccurrenceAccumulator, cooccurrence_reference)
+    CooccurrenceAccumulator,
+    cooccurrence_reference,
+)
 
 
 def synthetic_firings(n_chunks, n_features, l0, chunk, seed=0):
@@ -51,23 +53,25 @@ def main():
     ap.add_argument("--reference-chunks", type=int, default=100)
     a = ap.parse_args()
     x = synthetic_firings(a.chunks, a.features, a.l0, a.chunk_size)
-    print(f"F={a.features} chunks={a.chunks} mean features per chunk={x.sum(1).mean():.0f} "
-          f"density={x.nnz / np.prod(x.shape):.3f}")
+    print(
+        f"F={a.features} chunks={a.chunks} mean features per chunk={x.sum(1).mean():.0f} "
+        f"density={x.nnz / np.prod(x.shape):.3f}"
+    )
     t0 = time.perf_counter()
     acc = CooccurrenceAccumulator(a.features)
     for s in range(0, a.chunks, a.batch):
-        acc.add(x[s:s + a.batch])
-    fast = time.perf_counter() - t0     # per-chunk accumulation
+        acc.add(x[s : s + a.batch])
+    fast = time.perf_counter() - t0  # per-chunk accumulation
     t0 = time.perf_counter()
     counts, occ, _ = acc.result()
-    final = time.perf_counter() - t0    # one-off int64 finalisation per layer (not per chunk)
+    final = time.perf_counter() - t0  # one-off int64 finalisation per layer (not per chunk)
     r = min(a.reference_chunks, a.chunks)
     t0 = time.perf_counter()
     ref, ref_occ, _ = cooccurrence_reference(x[:r])
-    slow = (time.perf_counter() - t0) / r * a.chunks   # per-chunk cost x whole stream
+    slow = (time.perf_counter() - t0) / r * a.chunks  # per-chunk cost x whole stream
     sub = CooccurrenceAccumulator(a.features)
     for s in range(0, r, a.batch):
-        sub.add(x[s:min(s + a.batch, r)])
+        sub.add(x[s : min(s + a.batch, r)])
     sub_counts, sub_occ, _ = sub.result()
     same = bool((sub_counts == ref).all() and (sub_occ == ref_occ).all())
     del ref, sub_counts
@@ -79,14 +83,19 @@ def main():
     t0 = time.perf_counter()
     out.addmm_(probe.T, probe)
     gemm = time.perf_counter() - t0
-    rate = probe.shape[0] * a.features ** 2 / gemm   # multiply-adds per second
-    limit = a.chunks * a.features ** 2 / rate
+    rate = probe.shape[0] * a.features**2 / gemm  # multiply-adds per second
+    limit = a.chunks * a.features**2 / rate
     print(f"identical counts on the first {r} chunks: {same}")
-    print(f"batched: {fast / a.chunks * 1e3:.2f} ms/chunk; per-chunk outer product: "
-          f"{slow / a.chunks * 1e3:.1f} ms/chunk; speed-up {slow / fast:.0f}x (target >= 100x); "
-          f"one-off finalisation {final:.1f} s")
-    print(f"GEMM rate {rate / 1e9:.1f} G multiply-add/s; arithmetic limit {limit / a.chunks * 1e3:.2f} ms/chunk; "
-          f"batched / limit = {fast / limit:.2f} (target <= 2)")
+    print(
+        f"batched: {fast / a.chunks * 1e3:.2f} ms/chunk; per-chunk outer product: "
+        f"{slow / a.chunks * 1e3:.1f} ms/chunk; speed-up {slow / fast:.0f}x (target >= 100x); "
+        f"one-off finalisation {final:.1f} s"
+    )
+    print(
+        f"GEMM rate {rate / 1e9:.1f} G multiply-add/s; arithmetic limit "
+        f"{limit / a.chunks * 1e3:.2f} ms/chunk; "
+        f"batched / limit = {fast / limit:.2f} (target <= 2)"
+    )
 
 
 if __name__ == "__main__":

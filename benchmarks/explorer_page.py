@@ -10,6 +10,7 @@ in README.md.
 
     PYTHONPATH=workflow python benchmarks/explorer_page.py [--features 16384] [--repeats 3]
 """
+
 import argparse
 import sys
 import tempfile
@@ -37,23 +38,54 @@ def synthetic_layer(n_features, n_top, window, ks, n_vocab, n_categories, seed=0
                 lobe = gen.integers(0, k, size=n_features)
                 if variant == "corrected":
                     lobe[occurrences == 0] = -1
-                frames.append(pd.DataFrame({"variant": variant, "clustering": "dense", "measure": measure,
-                                            "k": k, "feature": np.arange(n_features), "lobe": lobe}))
+                frames.append(
+                    pd.DataFrame(
+                        {
+                            "variant": variant,
+                            "clustering": "dense",
+                            "measure": measure,
+                            "k": k,
+                            "feature": np.arange(n_features),
+                            "lobe": lobe,
+                        }
+                    )
+                )
     cats = [f"category_{i}" for i in range(n_categories)]
-    spec = pd.DataFrame([(m, k, v, c, j, 1.0 / k, 100) for v in ("faithful", "corrected")
-                         for m in MEASURES[:-1] for k in ks for c in cats for j in range(k)],
-                        columns=["measure", "k", "variant", "category", "lobe", "fraction", "n_chunks"])
+    spec = pd.DataFrame(
+        [
+            (m, k, v, c, j, 1.0 / k, 100)
+            for v in ("faithful", "corrected")
+            for m in MEASURES[:-1]
+            for k in ks
+            for c in cats
+            for j in range(k)
+        ],
+        columns=["measure", "k", "variant", "category", "lobe", "fraction", "n_chunks"],
+    )
     vocab = np.array([f"▁tok{i}" for i in range(n_vocab)])
-    contexts = {"activation": np.sort(gen.gamma(2, 2, size=(n_features, n_top)), 1)[:, ::-1].astype(np.float32),
-                "doc_id": gen.integers(0, 50_000, size=(n_features, n_top)),
-                "position": gen.integers(0, 1023, size=(n_features, n_top)),
-                "snippet": gen.zipf(1.3, size=(n_features, n_top, 2 * window + 1)) % n_vocab,
-                "tokens": vocab, "window": window}
-    return dict(feature=np.arange(n_features), coords=gen.standard_normal((n_features, 2)),
-                labels=pd.concat(frames, ignore_index=True), occurrences=occurrences,
-                n_chunks=200_000, categories=cats,
-                category_chunks=gen.poisson(5, size=(n_features, n_categories)), contexts=contexts,
-                specialization=spec, title=f"synthetic layer, {n_features} features", threshold=1.0)
+    contexts = {
+        "activation": np.sort(gen.gamma(2, 2, size=(n_features, n_top)), 1)[:, ::-1].astype(
+            np.float32
+        ),
+        "doc_id": gen.integers(0, 50_000, size=(n_features, n_top)),
+        "position": gen.integers(0, 1023, size=(n_features, n_top)),
+        "snippet": gen.zipf(1.3, size=(n_features, n_top, 2 * window + 1)) % n_vocab,
+        "tokens": vocab,
+        "window": window,
+    }
+    return dict(
+        feature=np.arange(n_features),
+        coords=gen.standard_normal((n_features, 2)),
+        labels=pd.concat(frames, ignore_index=True),
+        occurrences=occurrences,
+        n_chunks=200_000,
+        categories=cats,
+        category_chunks=gen.poisson(5, size=(n_features, n_categories)),
+        contexts=contexts,
+        specialization=spec,
+        title=f"synthetic layer, {n_features} features",
+        threshold=1.0,
+    )
 
 
 def load_times(path, ready, repeats, check):
@@ -77,13 +109,28 @@ def load_times(path, ready, repeats, check):
 def galaxy_page(n_layers=26, n_points=65536, d_model=2304, seed=0):
     gen = np.random.default_rng(seed)
     ranks = np.arange(1, d_model + 1)
-    spectrum = pd.DataFrame({"layer": np.repeat(np.arange(n_layers), d_model), "rank": np.tile(ranks, n_layers),
-                             "eigenvalue": np.tile(1.0 / ranks, n_layers), "null_eigenvalue": 1.0 / d_model})
+    spectrum = pd.DataFrame(
+        {
+            "layer": np.repeat(np.arange(n_layers), d_model),
+            "rank": np.tile(ranks, n_layers),
+            "eigenvalue": np.tile(1.0 / ranks, n_layers),
+            "null_eigenvalue": 1.0 / d_model,
+        }
+    )
     galaxy = pd.DataFrame({"layer": np.arange(n_layers), "slope": -0.5, "n_features": n_points})
-    clouds = {str(layer): (np.arange(n_points), gen.standard_normal((n_points, 2)).astype(np.float32))
-              for layer in range(n_layers)}
-    return render_galaxy_explorer(galaxy_explorer_data(spectrum=spectrum, galaxy=galaxy, clouds=clouds,
-                                                       fit_range=[11, 150], title="synthetic galaxy"))
+    clouds = {
+        str(layer): (np.arange(n_points), gen.standard_normal((n_points, 2)).astype(np.float32))
+        for layer in range(n_layers)
+    }
+    return render_galaxy_explorer(
+        galaxy_explorer_data(
+            spectrum=spectrum,
+            galaxy=galaxy,
+            clouds=clouds,
+            fit_range=[11, 150],
+            title="synthetic galaxy",
+        )
+    )
 
 
 def main():
@@ -105,12 +152,20 @@ def main():
         path = Path(tmp) / "layer.html"
         path.write_text(page, encoding="utf-8")
         size_mb = path.stat().st_size / 1e6
-        loads = load_times(path, "explorer", a.repeats,
-                           lambda b: b.eval("window.explorer.nPoints") == a.features or sys.exit("wrong point count"))
+        loads = load_times(
+            path,
+            "explorer",
+            a.repeats,
+            lambda b: (
+                b.eval("window.explorer.nPoints") == a.features or sys.exit("wrong point count")
+            ),
+        )
         with Browser(find_chromium()) as b:  # interaction: a text search over all contexts
             b.open(path.as_uri())
-            timing = "(() => { const t = performance.now(); window.explorer.search(%r);" \
-                     " return [performance.now() - t, window.explorer.highlighted().length]; })()"
+            timing = (
+                "(() => { const t = performance.now(); window.explorer.search(%r);"
+                " return [performance.now() - t, window.explorer.highlighted().length]; })()"
+            )
             first_search = b.eval(timing % "tok12 ")  # builds the joined context texts once
             next_search = b.eval(timing % "tok7")
             if a.screenshot:
@@ -118,17 +173,30 @@ def main():
         gpath = Path(tmp) / "galaxy.html"
         gpath.write_text(galaxy_page(), encoding="utf-8")
         gsize = gpath.stat().st_size / 1e6
-        gloads = load_times(gpath, "galaxy", a.repeats,
-                            lambda b: b.eval("window.galaxy.nLayers") == 26 or sys.exit("wrong layer count"))
-    print(f"features={a.features} contexts={a.contexts} window={a.window}: page {size_mb:.1f} MB "
-          f"(budget {a.budget_mb:g} MB: {'met' if size_mb <= a.budget_mb else 'NOT met'}), built in "
-          f"{build_s:.1f} s; navigation -> first painted map {', '.join(f'{x:.2f}' for x in loads)} s "
-          f"(median {np.median(loads):.2f} s; target {a.target_s:g} s: "
-          f"{'met' if np.median(loads) <= a.target_s else 'NOT met'})")
-    print(f"text search over all contexts: first {first_search[0] / 1000:.2f} s ({first_search[1]} features hit), "
-          f"then {next_search[0] / 1000:.2f} s ({next_search[1]} hit)")
-    print(f"galaxy page, 26 layers x 65,536 points: {gsize:.1f} MB; navigation -> first painted plots "
-          f"{', '.join(f'{x:.2f}' for x in gloads)} s (median {np.median(gloads):.2f} s)")
+        gloads = load_times(
+            gpath,
+            "galaxy",
+            a.repeats,
+            lambda b: b.eval("window.galaxy.nLayers") == 26 or sys.exit("wrong layer count"),
+        )
+    print(
+        f"features={a.features} contexts={a.contexts} window={a.window}: page {size_mb:.1f} MB "
+        f"(budget {a.budget_mb:g} MB: {'met' if size_mb <= a.budget_mb else 'NOT met'}), built in "
+        f"{build_s:.1f} s; navigation -> first painted map {', '.join(f'{x:.2f}' for x in loads)} "
+        "s "
+        f"(median {np.median(loads):.2f} s; target {a.target_s:g} s: "
+        f"{'met' if np.median(loads) <= a.target_s else 'NOT met'})"
+    )
+    print(
+        f"text search over all contexts: first {first_search[0] / 1000:.2f} s ({first_search[1]} "
+        "features hit), "
+        f"then {next_search[0] / 1000:.2f} s ({next_search[1]} hit)"
+    )
+    print(
+        f"galaxy page, 26 layers x 65,536 points: {gsize:.1f} MB; navigation -> first painted "
+        "plots "
+        f"{', '.join(f'{x:.2f}' for x in gloads)} s (median {np.median(gloads):.2f} s)"
+    )
 
 
 if __name__ == "__main__":

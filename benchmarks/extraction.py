@@ -35,10 +35,14 @@ def main():
     tok, model = load_tokenizer(a.model), load_model(a.model)
     d = model.config.hidden_size
     torch.manual_seed(0)
-    saes = {layer: StandardSAE(StandardSAEConfig(d_in=d, d_sae=a.width)).eval() for layer in a.layers}
+    saes = {
+        layer: StandardSAE(StandardSAEConfig(d_in=d, d_sae=a.width)).eval() for layer in a.layers
+    }
     n_tokens = 0
     t0 = time.perf_counter()
-    for _, _, keep in iter_residual_batches(model, tok, texts, a.layers, a.batch, a.max_length, progress=False):
+    for _, _, keep in iter_residual_batches(
+        model, tok, texts, a.layers, a.batch, a.max_length, progress=False
+    ):
         n_tokens += int(keep.sum())
     bare = time.perf_counter() - t0
     t0 = time.perf_counter()
@@ -47,13 +51,28 @@ def main():
     # As features_extract runs it: also keeping every feature's top-10 contexts (+-8 tokens).
     tops = {layer: TopContexts(a.width, 10, 8) for layer in a.layers}
     t0 = time.perf_counter()
-    extract_firings(model, tok, texts, saes, 1.0, a.chunk, a.batch, a.max_length, progress=False,
-                    top_contexts=tops)
+    extract_firings(
+        model,
+        tok,
+        texts,
+        saes,
+        1.0,
+        a.chunk,
+        a.batch,
+        a.max_length,
+        progress=False,
+        top_contexts=tops,
+    )
     with_tops = time.perf_counter() - t0
-    print(f"{n_tokens} content tokens; bare forward to layer {max(a.layers)}: {n_tokens / bare:.0f} tok/s; "
-          f"extraction ({len(a.layers)} SAEs x {a.width}): {n_tokens / full:.0f} tok/s; ratio {bare / full:.2f} "
-          f"(target >= 0.8); with top-10 contexts per feature: {n_tokens / with_tops:.0f} tok/s, ratio "
-          f"{bare / with_tops:.2f}")
+    print(
+        f"{n_tokens} content tokens; bare forward to layer {max(a.layers)}: {n_tokens / bare:.0f} "
+        "tok/s; "
+        f"extraction ({len(a.layers)} SAEs x {a.width}): {n_tokens / full:.0f} tok/s; ratio "
+        f"{bare / full:.2f} "
+        f"(target >= 0.8); with top-10 contexts per feature: {n_tokens / with_tops:.0f} tok/s, "
+        "ratio "
+        f"{bare / with_tops:.2f}"
+    )
 
 
 if __name__ == "__main__":

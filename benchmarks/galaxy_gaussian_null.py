@@ -43,21 +43,32 @@ def main(argv=None) -> int:
     values = []
     for cloud_seed in range(args.clouds):
         start = time.perf_counter()
-        cloud = np.random.default_rng(cloud_seed).standard_normal((args.rows, args.width), dtype=np.float32)
+        cloud = np.random.default_rng(cloud_seed).standard_normal(
+            (args.rows, args.width), dtype=np.float32
+        )
         state = np.random.RandomState(0)  # the official set_seed(0)
         pre = ent.faithful_preprocess(cloud, args.points, args.pca_dim, True, state)
         del cloud
         res = ent.faithful_clustering(pre.points, state, k=1, theta=0.01, bootstrap=args.bootstrap)
         values.append(res.clustering)
-        print(f"cloud seed {cloud_seed}: clustering {res.clustering:.2f} nats (official error bar "
-              f"{res.ci_low:.2f} to {res.ci_high:.2f}; H_gauss {res.entropy_gauss:.2f}, H_knn {res.entropy_knn:.2f}); "
-              f"{time.perf_counter() - start:.0f} s", flush=True)
+        print(
+            f"cloud seed {cloud_seed}: clustering {res.clustering:.2f} nats (official error bar "
+            f"{res.ci_low:.2f} to {res.ci_high:.2f}; H_gauss {res.entropy_gauss:.2f}, H_knn "
+            f"{res.entropy_knn:.2f}); "
+            f"{time.perf_counter() - start:.0f} s",
+            flush=True,
+        )
     if len(values) > 1:
-        print(f"over {len(values)} clouds: mean {np.mean(values):.2f}, sd {np.std(values, ddof=1):.2f}, "
-              f"range {min(values):.2f} to {max(values):.2f}")
-    print(f"platform: {platform.machine()} CPU ({platform.processor() or 'unknown'}), float32, torch "
-          f"{torch.__version__} ({torch.get_num_threads()} threads), numpy {np.__version__}, "
-          f"scikit-learn {sklearn.__version__}")
+        print(
+            f"over {len(values)} clouds: mean {np.mean(values):.2f}, sd "
+            f"{np.std(values, ddof=1):.2f}, "
+            f"range {min(values):.2f} to {max(values):.2f}"
+        )
+    print(
+        f"platform: {platform.machine()} CPU ({platform.processor() or 'unknown'}), float32, torch "
+        f"{torch.__version__} ({torch.get_num_threads()} threads), numpy {np.__version__}, "
+        f"scikit-learn {sklearn.__version__}"
+    )
     return 0
 
 

@@ -24,13 +24,31 @@ import time
 import torch
 import torch.nn.functional as F
 
-GEMMA2_2B = {"vocab_size": 256000, "hidden_size": 2304, "intermediate_size": 9216,
-                 "num_hidden_layers": 26, "num_attention_heads": 8, "num_key_value_heads": 4,
-                 "head_dim": 256, "query_pre_attn_scalar": 256, "sliding_window": 4096,
-                 "attn_logit_softcapping": 50.0, "final_logit_softcapping": 30.0,
-                 "max_position_embeddings": 8192, "rms_norm_eps": 1e-6}
-TINY = dict(GEMMA2_2B, vocab_size=1000, hidden_size=64, intermediate_size=128,
-            num_attention_heads=2, num_key_value_heads=1, head_dim=32, query_pre_attn_scalar=32)
+GEMMA2_2B = {
+    "vocab_size": 256000,
+    "hidden_size": 2304,
+    "intermediate_size": 9216,
+    "num_hidden_layers": 26,
+    "num_attention_heads": 8,
+    "num_key_value_heads": 4,
+    "head_dim": 256,
+    "query_pre_attn_scalar": 256,
+    "sliding_window": 4096,
+    "attn_logit_softcapping": 50.0,
+    "final_logit_softcapping": 30.0,
+    "max_position_embeddings": 8192,
+    "rms_norm_eps": 1e-6,
+}
+TINY = dict(
+    GEMMA2_2B,
+    vocab_size=1000,
+    hidden_size=64,
+    intermediate_size=128,
+    num_attention_heads=2,
+    num_key_value_heads=1,
+    head_dim=32,
+    query_pre_attn_scalar=32,
+)
 
 
 class _Norm(torch.nn.Module):
@@ -48,11 +66,24 @@ class _Block(torch.nn.Module):
 
     def __init__(self, c):
         super().__init__()
-        d, h, kv, hd, ff = (c["hidden_size"], c["num_attention_heads"], c["num_key_value_heads"],
-                            c["head_dim"], c["intermediate_size"])
+        d, h, kv, hd, ff = (
+            c["hidden_size"],
+            c["num_attention_heads"],
+            c["num_key_value_heads"],
+            c["head_dim"],
+            c["intermediate_size"],
+        )
         self.h, self.kv, self.hd = h, kv, hd
-        lin = lambda i, o: torch.nn.Linear(i, o, bias=False)
-        self.q, self.k, self.v, self.o = lin(d, h * hd), lin(d, kv * hd), lin(d, kv * hd), lin(h * hd, d)
+
+        def lin(i, o):
+            return torch.nn.Linear(i, o, bias=False)
+
+        self.q, self.k, self.v, self.o = (
+            lin(d, h * hd),
+            lin(d, kv * hd),
+            lin(d, kv * hd),
+            lin(h * hd, d),
+        )
         self.gate, self.up, self.down = lin(d, ff), lin(d, ff), lin(ff, d)
         eps = c["rms_norm_eps"]
         self.n1, self.n2, self.n3, self.n4 = (_Norm(d, eps) for _ in range(4))
@@ -61,9 +92,23 @@ class _Block(torch.nn.Module):
         b, t, _ = x.shape
         y = self.n1(x)
         q = self.q(y).view(b, t, self.h, self.hd).transpose(1, 2)
-        k = self.k(y).view(b, t, self.kv, self.hd).transpose(1, 2).repeat_interleave(self.h // self.kv, 1)
-        v = self.v(y).view(b, t, self.kv, self.hd).transpose(1, 2).repeat_interleave(self.h // self.kv, 1)
-        a = F.scaled_dot_product_attention(q, k, v, is_causal=True).transpose(1, 2).reshape(b, t, -1)
+        k = (
+            self.k(y)
+            .view(b, t, self.kv, self.hd)
+            .transpose(1, 2)
+            .repeat_interleave(self.h // self.kv, 1)
+        )
+        v = (
+            self.v(y)
+            .view(b, t, self.kv, self.hd)
+            .transpose(1, 2)
+            .repeat_interleave(self.h // self.kv, 1)
+        )
+        a = (
+            F.scaled_dot_product_attention(q, k, v, is_causal=True)
+            .transpose(1, 2)
+            .reshape(b, t, -1)
+        )
         x = x + self.n2(self.o(a))
         y = self.n3(x)
         return x + self.n4(self.down(F.gelu(self.gate(y), approximate="tanh") * self.up(y)))
@@ -98,8 +143,11 @@ def forward(model, ids, d):
 
 def sae(d, width, device):
     w_dec = F.normalize(torch.randn(width, d, device=device), dim=1)
-    return {"W_enc": w_dec.T.contiguous(), "b_enc": torch.zeros(width, device=device),
-            "threshold": torch.full((width,), 2.8, device=device)}
+    return {
+        "W_enc": w_dec.T.contiguous(),
+        "b_enc": torch.zeros(width, device=device),
+        "threshold": torch.full((width,), 2.8, device=device),
+    }
 
 
 def encode(p, x):
@@ -114,7 +162,9 @@ def main(argv=None) -> int:
     ap.add_argument("--batch", type=int, default=8)
     ap.add_argument("--seq", type=int, default=1024)
     ap.add_argument("--layer", type=int, default=12, help="stop after this block")
-    ap.add_argument("--widths", default="16384", help="SAE widths encoded per batch, e.g. 16384,65536")
+    ap.add_argument(
+        "--widths", default="16384", help="SAE widths encoded per batch, e.g. 16384,65536"
+    )
     ap.add_argument("--seconds", type=float, default=300)
     ap.add_argument("--tiny", action="store_true")
     args = ap.parse_args(argv)
@@ -123,8 +173,10 @@ def main(argv=None) -> int:
     torch.manual_seed(0)
     t0 = time.time()
     model, impl = build_model(cfg, dtype, device, args.layer)
-    saes = [sae(cfg["hidden_size"], int(w) if not args.tiny else 256, device)
-            for w in args.widths.split(",")]
+    saes = [
+        sae(cfg["hidden_size"], int(w) if not args.tiny else 256, device)
+        for w in args.widths.split(",")
+    ]
     build_s = time.time() - t0
     sync = torch.cuda.synchronize if device.type == "cuda" else (lambda: None)
     if device.type == "cuda":
@@ -143,13 +195,25 @@ def main(argv=None) -> int:
             n_batches += 1
         wall = time.time() - start
         l0 = float((f > 1).float().sum(-1).mean())
-    out = {"date": time.strftime("%Y-%m-%d"), "device": torch.cuda.get_device_name(device)
-           if device.type == "cuda" else "cpu", "torch": torch.__version__, "impl": impl,
-           "dtype": args.dtype, "batch": args.batch, "seq": args.seq, "upto_block": args.layer,
-           "sae_widths": args.widths, "build_s": round(build_s, 1), "batches": n_batches,
-           "wall_s": round(wall, 2), "tokens_per_s": round(n_batches * args.batch * args.seq / wall, 1),
-           "peak_mem_gib": round(torch.cuda.max_memory_allocated(device) / 2**30, 2)
-           if device.type == "cuda" else None, "last_sae_l0": round(l0, 1)}
+    out = {
+        "date": time.strftime("%Y-%m-%d"),
+        "device": torch.cuda.get_device_name(device) if device.type == "cuda" else "cpu",
+        "torch": torch.__version__,
+        "impl": impl,
+        "dtype": args.dtype,
+        "batch": args.batch,
+        "seq": args.seq,
+        "upto_block": args.layer,
+        "sae_widths": args.widths,
+        "build_s": round(build_s, 1),
+        "batches": n_batches,
+        "wall_s": round(wall, 2),
+        "tokens_per_s": round(n_batches * args.batch * args.seq / wall, 1),
+        "peak_mem_gib": round(torch.cuda.max_memory_allocated(device) / 2**30, 2)
+        if device.type == "cuda"
+        else None,
+        "last_sae_l0": round(l0, 1),
+    }
     print(json.dumps(out))
     return 0
 

@@ -47,7 +47,7 @@ def planted_layer(n_features, n_chunks, n_lobes, d, seed=0):
 
 
 def peak_rss_gib():
-    return resource.getrusage(resource.RUSAGE_SELF).ru_maxrss / 2 ** 20
+    return resource.getrusage(resource.RUSAGE_SELF).ru_maxrss / 2**20
 
 
 def cluster(path, args):
@@ -63,19 +63,26 @@ def cluster(path, args):
     print(f"loaded: peak RSS {peak_rss_gib():.2f} GiB", flush=True)
     route = dict(method="auto", dense_max_features=4096, n_neighbors=64, n_init=10)
     active = pipeline.active_features(occ, 1)
-    sub = dict(counts=counts[np.ix_(active, active)], occurrences=occ[active],
-               n_chunks=n_chunks) if active.size < occ.size else dict(
-               counts=counts, occurrences=occ, n_chunks=n_chunks)
+    sub = (
+        dict(counts=counts[np.ix_(active, active)], occurrences=occ[active], n_chunks=n_chunks)
+        if active.size < occ.size
+        else dict(counts=counts, occurrences=occ, n_chunks=n_chunks)
+    )
     for measure in args.measures:
         t = time.perf_counter()
         for name, kw in ((measure, sub), ("geometric", dict(decoder=decoder[active]))):
             res = cluster_measure(name, args.ks, 0, **route, **kw)
             ami = adjusted_mutual_info_score(planted[active], res.labels[args.lobes])
-            print(f"{name:>16} ({res.method}): AMI vs planted lobes at k={args.lobes}: "
-                  f"{ami:.3f}", flush=True)
+            print(
+                f"{name:>16} ({res.method}): AMI vs planted lobes at k={args.lobes}: {ami:.3f}",
+                flush=True,
+            )
         wall = time.perf_counter() - t
-        print(f"{measure} + geometric, ks={args.ks}: {wall:.1f} s wall; "
-              f"peak RSS {peak_rss_gib():.2f} GiB", flush=True)
+        print(
+            f"{measure} + geometric, ks={args.ks}: {wall:.1f} s wall; "
+            f"peak RSS {peak_rss_gib():.2f} GiB",
+            flush=True,
+        )
 
 
 def dense_one(path, args):
@@ -86,16 +93,21 @@ def dense_one(path, args):
 
     (measure,), (k,) = args.measures, args.ks
     with np.load(path) as data:
-        kw = (dict(decoder=data["decoder"]) if measure == "geometric" else
-              dict(counts=data["counts"], occurrences=data["occurrences"],
-                   n_chunks=int(data["n_chunks"])))
+        kw = (
+            dict(decoder=data["decoder"])
+            if measure == "geometric"
+            else dict(
+                counts=data["counts"],
+                occurrences=data["occurrences"],
+                n_chunks=int(data["n_chunks"]),
+            )
+        )
         planted = data["planted"]
     t, cpu = time.perf_counter(), time.process_time()
     res = cluster_measure(measure, [k], 0, method="dense", n_init=None, **kw)
     wall, cpu = time.perf_counter() - t, time.process_time() - cpu
     ami = adjusted_mutual_info_score(planted, res.labels[k])
-    print(f"{measure}\t{k}\t{wall:.1f}\t{cpu:.1f}\t{peak_rss_gib():.2f}\t{ami:.3f}",
-          flush=True)
+    print(f"{measure}\t{k}\t{wall:.1f}\t{cpu:.1f}\t{peak_rss_gib():.2f}\t{ami:.3f}", flush=True)
 
 
 def dense_all(path, argv):
@@ -104,9 +116,23 @@ def dense_all(path, argv):
     print("measure\tk\twall_s\tcpu_s\tpeak_rss_gib\tami_vs_planted", flush=True)
     for measure in args.measures:
         for k in args.ks:
-            subprocess.run([sys.executable, __file__, "--layer-file", str(path), "--route",
-                            "dense", "--measures", measure, "--ks", str(k),
-                            "--lobes", str(args.lobes)], check=True)
+            subprocess.run(
+                [
+                    sys.executable,
+                    __file__,
+                    "--layer-file",
+                    str(path),
+                    "--route",
+                    "dense",
+                    "--measures",
+                    measure,
+                    "--ks",
+                    str(k),
+                    "--lobes",
+                    str(args.lobes),
+                ],
+                check=True,
+            )
 
 
 def _parser():
@@ -117,9 +143,13 @@ def _parser():
     ap.add_argument("--d", type=int, default=2304)
     ap.add_argument("--measures", nargs="+", default=["phi"])
     ap.add_argument("--ks", nargs="+", type=int, default=[2, 3, 4, 8, 16, 32, 64])
-    ap.add_argument("--route", choices=["sparse", "dense"], default="sparse",
-                    help="sparse: the corrected kNN route (paper preset); dense: the faithful "
-                         "official call, per (measure, k)")
+    ap.add_argument(
+        "--route",
+        choices=["sparse", "dense"],
+        default="sparse",
+        help="sparse: the corrected kNN route (paper preset); dense: the faithful "
+        "official call, per (measure, k)",
+    )
     ap.add_argument("--layer-file", help=argparse.SUPPRESS)  # internal: the clustering process
     return ap
 
@@ -133,15 +163,25 @@ def main():
         firings, decoder, planted = planted_layer(args.features, args.chunks, args.lobes, args.d)
         counts, occ, n_chunks = cooccurrence_counts(firings, 200, mode="dense")
         path = Path(tmp) / "layer.npz"
-        np.savez(path, counts=counts, occurrences=occ, n_chunks=n_chunks, decoder=decoder,
-                 planted=planted)
-        print(f"synthetic layer: {args.features} features, {n_chunks} chunks, "
-              f"{time.perf_counter() - t0:.1f} s", flush=True)
+        np.savez(
+            path,
+            counts=counts,
+            occurrences=occ,
+            n_chunks=n_chunks,
+            decoder=decoder,
+            planted=planted,
+        )
+        print(
+            f"synthetic layer: {args.features} features, {n_chunks} chunks, "
+            f"{time.perf_counter() - t0:.1f} s",
+            flush=True,
+        )
         del firings, counts, decoder
         if args.route == "dense":
             return dense_all(path, sys.argv[1:])
-        subprocess.run([sys.executable, __file__, "--layer-file", str(path), *sys.argv[1:]],
-                       check=True)
+        subprocess.run(
+            [sys.executable, __file__, "--layer-file", str(path), *sys.argv[1:]], check=True
+        )
 
 
 if __name__ == "__main__":

@@ -22,9 +22,13 @@ def collect(root: Path) -> pd.DataFrame:
         frame = pd.read_csv(path, sep="\t")
         if frame.empty or "max_rss" not in frame:
             continue
-        rows.append({"job": str(path.relative_to(root).with_suffix("")),
-                     "max_rss_mib": float(pd.to_numeric(frame["max_rss"], errors="coerce").max()),
-                     "seconds": float(frame["s"].max())})
+        rows.append(
+            {
+                "job": str(path.relative_to(root).with_suffix("")),
+                "max_rss_mib": float(pd.to_numeric(frame["max_rss"], errors="coerce").max()),
+                "seconds": float(frame["s"].max()),
+            }
+        )
     return pd.DataFrame(rows, columns=["job", "max_rss_mib", "seconds"])
 
 

@@ -25,12 +25,24 @@ import pandas as pd
 
 ROOT = Path(__file__).resolve().parents[1]
 sys.path.insert(0, str(Path(__file__).resolve().parent))
-from peak_rss import collect
+from peak_rss import collect  # noqa: E402 (needs the sys.path line above)
 
 
 def snakemake(workdir: Path, configs: list[str], *args: str, **kw) -> subprocess.CompletedProcess:
-    cmd = [sys.executable, "-m", "snakemake", "--snakefile", str(ROOT / "Snakefile"),
-           "--directory", str(workdir), "--cores", "2", *args, "--configfile", *configs]
+    cmd = [
+        sys.executable,
+        "-m",
+        "snakemake",
+        "--snakefile",
+        str(ROOT / "Snakefile"),
+        "--directory",
+        str(workdir),
+        "--cores",
+        "2",
+        *args,
+        "--configfile",
+        *configs,
+    ]
     return subprocess.run(cmd, text=True, capture_output=True, check=kw.pop("check", False), **kw)
 
 
@@ -59,11 +71,18 @@ def main(argv: list[str] | None = None) -> int:
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     parser.add_argument("workdir", type=Path)
     parser.add_argument("targets", nargs="+")
-    parser.add_argument("--configfile", action="append", default=[],
-                        help="extra config files merged last (repeatable)")
+    parser.add_argument(
+        "--configfile",
+        action="append",
+        default=[],
+        help="extra config files merged last (repeatable)",
+    )
     args = parser.parse_args(argv)
-    configs = [str(ROOT / "config/paper.yaml"), str(ROOT / "config/rehearsal.yaml"),
-               *args.configfile]
+    configs = [
+        str(ROOT / "config/paper.yaml"),
+        str(ROOT / "config/rehearsal.yaml"),
+        *args.configfile,
+    ]
     args.workdir.mkdir(parents=True, exist_ok=True)
     start = time.time()
     proc = snakemake(args.workdir, configs, *args.targets)
@@ -75,8 +94,10 @@ def main(argv: list[str] | None = None) -> int:
     bench = args.workdir / "results/benchmarks"
     jobs = collect(bench)  # peak RSS and wall seconds, as benchmarks/peak_rss.py prints them
     # CPU seconds too: on a shared machine they say more than the wall time does.
-    cpu = {str(p.relative_to(bench).with_suffix("")): float(pd.read_csv(p, sep="\t")["cpu_time"].max())
-           for p in sorted(bench.rglob("*.tsv"))}
+    cpu = {
+        str(p.relative_to(bench).with_suffix("")): float(pd.read_csv(p, sep="\t")["cpu_time"].max())
+        for p in sorted(bench.rglob("*.tsv"))
+    }
     jobs["cpu_s"] = jobs["job"].map(cpu)
     print(jobs.to_string(index=False, float_format=lambda v: f"{v:.1f}"))
     print(output_sizes(args.workdir, configs).to_string(index=False))

@@ -23,15 +23,29 @@ def root() -> Path:
     return ROOT
 
 
-def run_snakemake(workdir: Path, configfile: Path, *args: str, timeout: int = 900,
-                  check: bool = True) -> subprocess.CompletedProcess:
+def run_snakemake(
+    workdir: Path, configfile: Path, *args: str, timeout: int = 900, check: bool = True
+) -> subprocess.CompletedProcess:
     """Run the workflow with ``configfile`` in ``workdir`` (results/ and logs/ land there)."""
-    cmd = [sys.executable, "-m", "snakemake", "--snakefile", str(ROOT / "Snakefile"),
-           "--directory", str(workdir), "--configfile", str(configfile), "--cores", "2",
-           *args]
+    cmd = [
+        sys.executable,
+        "-m",
+        "snakemake",
+        "--snakefile",
+        str(ROOT / "Snakefile"),
+        "--directory",
+        str(workdir),
+        "--configfile",
+        str(configfile),
+        "--cores",
+        "2",
+        *args,
+    ]
     proc = subprocess.run(cmd, capture_output=True, text=True, timeout=timeout)
     if check and proc.returncode != 0:
-        raise AssertionError(f"snakemake failed ({proc.returncode}):\n{proc.stdout[-6000:]}\n{proc.stderr[-6000:]}")
+        raise AssertionError(
+            f"snakemake failed ({proc.returncode}):\n{proc.stdout[-6000:]}\n{proc.stderr[-6000:]}"
+        )
     return proc
 
 
@@ -40,7 +54,11 @@ def result_tables(workdir: Path) -> dict[str, bytes]:
     out = {}
     for path in sorted((workdir / "results").rglob("*")):
         rel = path.relative_to(workdir / "results")
-        if rel.parts[0] != "benchmarks" and path.is_file() and path.suffix in {".tsv", ".npy", ".npz"}:
+        if (
+            rel.parts[0] != "benchmarks"
+            and path.is_file()
+            and path.suffix in {".tsv", ".npy", ".npz"}
+        ):
             out[str(rel)] = path.read_bytes()
     return out
 

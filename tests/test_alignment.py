@@ -10,28 +10,43 @@ import numpy as np
 import pandas as pd
 import pytest
 import torch
+from tiny_models import make_tiny_gemma2, make_tiny_llama, make_word_tokenizer
 
 from concept_geometry.alignment import checks, geometry, matrices, pairs, toy_lm
 from concept_geometry.errors import ConfigError, InputDataError
 from concept_geometry.simulation import dag as dagmod
 from concept_geometry.simulation.dag import concept_vectors, joint_distribution, random_dag
-from tiny_models import make_tiny_gemma2, make_tiny_llama, make_word_tokenizer
 
 WORDS = ["actor", "actress", "king", "queen", "he", "his", "ice", "cream"]
 
 
 # --- pair filter -------------------------------------------------------------------------
 
+
 def test_pair_filter_hand_made_cases():
     tok = make_word_tokenizer(WORDS)  # ids: <pad>0 <unk>1 <s>2 </s>3 actor4 actress5 king6 ...
-    concepts = [pairs.Concept("gender", (("actor", "actress"), ("king", "queen"),
-                                         ("king", "king"), ("ice cream", "queen"),
-                                         ("actor", "zebra")))]
+    concepts = [
+        pairs.Concept(
+            "gender",
+            (
+                ("actor", "actress"),
+                ("king", "queen"),
+                ("king", "king"),
+                ("ice cream", "queen"),
+                ("actor", "zebra"),
+            ),
+        )
+    ]
     frame = pairs.filter_pairs(tok, concepts)
     assert list(frame.columns) == pairs.PAIR_COLUMNS
     assert frame["kept"].tolist() == [True, True, False, False, False]
-    assert frame["reason"].tolist() == ["kept", "kept", "same_id", "base:multi_token(2)",
-                                        "target:unknown_token"]
+    assert frame["reason"].tolist() == [
+        "kept",
+        "kept",
+        "same_id",
+        "base:multi_token(2)",
+        "target:unknown_token",
+    ]
     assert frame["base_id"].tolist()[:3] == [4, 6, 6]
     assert frame["target_id"].tolist()[:3] == [5, 7, 6]
     assert frame["base_id"].tolist()[3] == -1
@@ -44,15 +59,25 @@ def test_pair_filter_without_bos():
     assert strict["reason"].tolist() == ["base:no_bos;target:no_bos"]
     relaxed = pairs.filter_pairs(no_bos_added, concepts, require_bos=False)
     assert relaxed["kept"].tolist() == [True] and relaxed["base_id"].tolist() == [4]
-    no_bos_token = toy_lm.build_word_tokenizer(["<pad>", "<unk>", "</s>", "actor", "actress"], bos=None)
-    with pytest.raises(ConfigError, match=r"^Invalid config: key `alignment\.models\[\]\.require_bos` "
-                                          r"is true but the tokenizer has no BOS token"):
+    no_bos_token = toy_lm.build_word_tokenizer(
+        ["<pad>", "<unk>", "</s>", "actor", "actress"], bos=None
+    )
+    with pytest.raises(
+        ConfigError,
+        match=r"^Invalid config: key `alignment\.models\[\]\.require_bos` "
+        r"is true but the tokenizer has no BOS token",
+    ):
         pairs.filter_pairs(no_bos_token, concepts, require_bos=True)
-    assert pairs.filter_pairs(no_bos_token, concepts, require_bos=False)["target_id"].tolist() == [4]
+    assert pairs.filter_pairs(no_bos_token, concepts, require_bos=False)["target_id"].tolist() == [
+        4
+    ]
 
 
 def test_word_pair_files_round_trip_and_errors(tmp_path):
-    concepts = [pairs.Concept("b_concept", (("a", "b"),)), pairs.Concept("a_concept", (("c", "d"), ("e", "f")))]
+    concepts = [
+        pairs.Concept("b_concept", (("a", "b"),)),
+        pairs.Concept("a_concept", (("c", "d"), ("e", "f"))),
+    ]
     pairs.write_concepts(tmp_path / "c", concepts)
     back = pairs.read_concepts(tmp_path / "c")
     assert back == concepts  # file order (NN_ prefix) is the concept order, not the name
@@ -77,9 +102,13 @@ def test_duplicate_pairs_are_kept_and_flagged(root):
     and pairs.tsv flags each repeat; the vendored lists repeat 1, 2 and 22 pairs in files
     25-27 (counted by hand with `sort | uniq -d`)."""
     tok = make_word_tokenizer(WORDS)
-    concepts = [pairs.Concept("g", (("actor", "actress"), ("king", "queen"), ("actor", "actress"),
-                                    ("actor", "actress"))),
-                pairs.Concept("h", (("actor", "actress"),))]  # same pair, other concept: not a repeat
+    concepts = [
+        pairs.Concept(
+            "g",
+            (("actor", "actress"), ("king", "queen"), ("actor", "actress"), ("actor", "actress")),
+        ),
+        pairs.Concept("h", (("actor", "actress"),)),
+    ]  # same pair, other concept: not a repeat
     frame = pairs.filter_pairs(tok, concepts)
     assert frame["duplicate"].tolist() == [False, False, True, True, False]
     assert frame["kept"].all()
@@ -88,8 +117,11 @@ def test_duplicate_pairs_are_kept_and_flagged(root):
     frame = pairs.filter_pairs(make_word_tokenizer(words), vendored)
     assert len(frame) == 2024
     repeats = frame.groupby("concept")["duplicate"].sum()
-    assert repeats[repeats > 0].to_dict() == {"French_German": 1, "French_Spanish": 2,
-                                              "German_Spanish": 22}
+    assert repeats[repeats > 0].to_dict() == {
+        "French_German": 1,
+        "French_Spanish": 2,
+        "German_Spanish": 22,
+    }
 
 
 def test_ids_without_a_matrix_row_are_dropped_as_out_of_range():
@@ -97,13 +129,15 @@ def test_ids_without_a_matrix_row_are_dropped_as_out_of_range():
     id past the end) or larger is dropped with reason ``id_out_of_range``; id n-1 stays; an
     already dropped pair keeps its own reason; the input frame is not modified."""
     n = 10
-    frame = pd.DataFrame({
-        "concept": ["c"] * 6,
-        "base_id": [3, 3, n, 3, 12, -1],
-        "target_id": [n - 1, n, 4, 11, 13, n],
-        "kept": [True, True, True, True, True, False],
-        "reason": ["kept"] * 5 + ["base:multi_token(2)"],
-    })
+    frame = pd.DataFrame(
+        {
+            "concept": ["c"] * 6,
+            "base_id": [3, 3, n, 3, 12, -1],
+            "target_id": [n - 1, n, 4, 11, 13, n],
+            "kept": [True, True, True, True, True, False],
+            "reason": ["kept"] * 5 + ["base:multi_token(2)"],
+        }
+    )
     before = frame.copy()
     out = pairs.drop_out_of_range(frame, n)
     assert out["kept"].tolist() == [True, False, False, False, False, False]
@@ -124,6 +158,7 @@ def test_byte_order_mark_is_not_part_of_the_first_word(tmp_path):
 
 
 # --- directions and inner products --------------------------------------------------------
+
 
 def _planted_model(path, tied=False, seed=0, d=32):
     """Tiny Llama whose matrices carry planted concept directions.
@@ -164,8 +199,9 @@ def test_planted_directions_are_recovered(tmp_path):
     frame = pairs.filter_pairs(tok, concepts)
     assert frame["kept"].all()
     cand = np.arange(4, len(tok))
-    res = geometry.analyse(mats.embedding, mats.unembedding, mats.tied, frame, cand,
-                           np.random.default_rng(0))
+    res = geometry.analyse(
+        mats.embedding, mats.unembedding, mats.tied, frame, cand, np.random.default_rng(0)
+    )
     np.testing.assert_allclose(res.directions["embedding"], emb_dirs, atol=1e-5)
     np.testing.assert_allclose(res.directions["unembedding"], unemb_dirs, atol=1e-5)
     np.testing.assert_allclose(res.alignment, emb_dirs @ unemb_dirs.T, atol=1e-5)
@@ -190,8 +226,10 @@ def test_concept_directions_brute_force():
     m = rng.standard_normal((20, 5))
     b, t, c = np.array([0, 1, 2, 3]), np.array([4, 5, 6, 7]), np.array([0, 0, 2, 2])
     got = geometry.concept_directions(m, b, t, c, 3)
-    for k, (i, j) in {0: (0, 1), 2: (2, 3)}.items():
-        mean = ((m[4] - m[0]) + (m[5] - m[1])) / 2 if k == 0 else ((m[6] - m[2]) + (m[7] - m[3])) / 2
+    for k, (_i, _j) in {0: (0, 1), 2: (2, 3)}.items():
+        mean = (
+            ((m[4] - m[0]) + (m[5] - m[1])) / 2 if k == 0 else ((m[6] - m[2]) + (m[7] - m[3])) / 2
+        )
         np.testing.assert_allclose(got[k], mean / np.linalg.norm(mean))
     assert np.isnan(got[1]).all()  # a concept without pairs
     # pairs that cancel (a -> b and b -> a): zero mean difference, NaN; no float warning
@@ -199,8 +237,9 @@ def test_concept_directions_brute_force():
 
     with warnings.catch_warnings():
         warnings.simplefilter("error")
-        got = geometry.concept_directions(m, np.array([0, 4, 1]), np.array([4, 0, 2]),
-                                          np.array([0, 0, 1]), 3)
+        got = geometry.concept_directions(
+            m, np.array([0, 4, 1]), np.array([4, 0, 2]), np.array([0, 0, 1]), 3
+        )
     assert np.isnan(got[0]).all() and np.isnan(got[2]).all()
     np.testing.assert_allclose(got[1], (m[2] - m[1]) / np.linalg.norm(m[2] - m[1]))
 
@@ -211,8 +250,10 @@ def test_causal_inner_product_closed_form():
     gamma = rng.standard_normal((500, d)) @ rng.standard_normal((d, d)) + 3.0
     a, b = rng.standard_normal((3, d)), rng.standard_normal((4, d))
     metric = np.linalg.inv(np.cov(gamma.T, bias=True))
-    expect = (a @ metric @ b.T) / np.sqrt(np.einsum("id,de,ie->i", a, metric, a)[:, None]
-                                          * np.einsum("id,de,ie->i", b, metric, b)[None, :])
+    expect = (a @ metric @ b.T) / np.sqrt(
+        np.einsum("id,de,ie->i", a, metric, a)[:, None]
+        * np.einsum("id,de,ie->i", b, metric, b)[None, :]
+    )
     got = geometry.cosine_matrix(a, b, geometry.causal_transform(gamma))
     np.testing.assert_allclose(got, expect, atol=1e-8)
     # vocab < d: the pseudo-inverse is exact for differences of rows (they lie in the span)
@@ -247,6 +288,7 @@ def test_random_pair_baseline_near_zero_for_unrelated_matrices():
 
 
 # --- matrix loading ------------------------------------------------------------------------
+
 
 def test_safetensors_fast_path_equals_full_model(tmp_path):
     tok = make_word_tokenizer(WORDS)
@@ -297,8 +339,14 @@ def test_tied_models_are_reported_as_tied(tmp_path):
     _, tok, concepts, _, _ = _planted_model(tmp_path / "planted_tied", tied=True)
     mats = matrices.load_embedding_matrices(str(tmp_path / "planted_tied"))
     frame = pairs.filter_pairs(tok, concepts)
-    res = geometry.analyse(mats.embedding, mats.unembedding, mats.tied, frame,
-                           np.arange(4, len(tok)), np.random.default_rng(0))
+    res = geometry.analyse(
+        mats.embedding,
+        mats.unembedding,
+        mats.tied,
+        frame,
+        np.arange(4, len(tok)),
+        np.random.default_rng(0),
+    )
     assert res.alignment is None
     summary = geometry.summarise(res, frame, True)
     assert summary["tied"] and summary["diag_mean"] is None
@@ -317,34 +365,40 @@ def test_missing_hub_model_fails_fast_with_local_path_hint(monkeypatch):
     monkeypatch.setenv("HF_HUB_OFFLINE", "1")
     start = time.time()
     with pytest.raises(MissingResourceError, match="local"):
-        matrices.load_embedding_matrices("meta-llama/Llama-2-7b-hf", "alignment.models[llama-2-7b].path")
+        matrices.load_embedding_matrices(
+            "meta-llama/Llama-2-7b-hf", "alignment.models[llama-2-7b].path"
+        )
     assert time.time() - start < 30
 
 
 # --- toy model text -----------------------------------------------------------------------
 
+
 def test_toy_sampler_matches_the_exact_conditional():
     m = 4
     dag = random_dag(m, 0.5, np.random.default_rng(0))
     joint = joint_distribution(dag)
-    text = toy_lm.make_toy_text(dag, dict(output_frac=0.5, fillers=10, word_context_prob=0.3,
-                                          filler_prob=0.25), np.random.default_rng(2))
+    text = toy_lm.make_toy_text(
+        dag,
+        dict(output_frac=0.5, fillers=10, word_context_prob=0.3, filler_prob=0.25),
+        np.random.default_rng(2),
+    )
     vocab = text.vocab
     assert len(vocab.outputs) == 8 and vocab.size == 4 + 8 + 8 + 10
     ids, pos, ctx, p_next = toy_lm.sample_batch(text, 600, np.random.default_rng(1))
     cv = concept_vectors(m)
     words = vocab.words
-    in_vocab = np.isin(np.arange(2 ** m), vocab.outputs)
+    in_vocab = np.isin(np.arange(2**m), vocab.outputs)
     filler = np.array([words[ids[r, 1]].startswith("f") for r in range(len(ids))])
     assert 0.18 < filler.mean() < 0.32  # filler_prob
     for r in range(ids.shape[0]):
-        toks = [words[i] for i in ids[r, 1:pos[r] + 1]]
-        assert ids[r, 0] == toy_lm.BOS and (ids[r, pos[r] + 1:] == toy_lm.PAD).all()
+        toks = [words[i] for i in ids[r, 1 : pos[r] + 1]]
+        assert ids[r, 0] == toy_lm.BOS and (ids[r, pos[r] + 1 :] == toy_lm.PAD).all()
         if filler[r]:
             assert pos[r] == 1 and (ctx[r] == -1).all()
             a = int(toks[0][1:])
             expect = np.zeros(vocab.size)
-            expect[vocab.filler_offset:] = text.filler_next[a]
+            expect[vocab.filler_offset :] = text.filler_next[a]
             np.testing.assert_allclose(p_next[r], expect)
             continue
         known = {}
@@ -373,8 +427,11 @@ def test_toy_concepts_differ_in_one_concept():
     assert [len(c.pairs) for c in full] == [4, 4, 4]
     # concept words 000 001 011 101 110: hand-listed pairs per concept
     part = toy_lm.toy_concepts(toy_lm.ToyVocabulary(3, (0, 1, 3, 5, 6), 4))
-    assert [set(c.pairs) for c in part] == [{("y_001", "y_101")}, {("y_001", "y_011")},
-                                            {("y_000", "y_001")}]
+    assert [set(c.pairs) for c in part] == [
+        {("y_001", "y_101")},
+        {("y_001", "y_011")},
+        {("y_000", "y_001")},
+    ]
     for i, c in enumerate(full + part):
         for base, target in c.pairs:
             diff = [k for k in range(3) if base[2 + k] != target[2 + k]]
@@ -382,9 +439,25 @@ def test_toy_concepts_differ_in_one_concept():
 
 
 def test_toy_training_learns_and_saves(tmp_path):
-    cfg = dict(m=3, edge_prob=0.5, d_model=16, layers=1, heads=2, intermediate=32, steps=60,
-               batch_size=64, lr=1e-2, init_std=0.02, word_context_prob=0.3, targets="exact",
-               log_every=20, eval_batch=256, output_frac=0.5, fillers=12, filler_prob=0.3)
+    cfg = dict(
+        m=3,
+        edge_prob=0.5,
+        d_model=16,
+        layers=1,
+        heads=2,
+        intermediate=32,
+        steps=60,
+        batch_size=64,
+        lr=1e-2,
+        init_std=0.02,
+        word_context_prob=0.3,
+        targets="exact",
+        log_every=20,
+        eval_batch=256,
+        output_frac=0.5,
+        fillers=12,
+        filler_prob=0.3,
+    )
     toy = toy_lm.train_toy_lm(cfg, seed=0, progress=False)
     assert toy.history["kl_to_exact"].iloc[-1] < toy.history["kl_to_exact"].iloc[0]
     toy_lm.save_toy_lm(toy, tmp_path / "toy")
@@ -399,12 +472,14 @@ def test_toy_training_learns_and_saves(tmp_path):
     saved = json.loads((tmp_path / "toy" / "dag.json").read_text())
     assert saved["m"] == 3
     # the saved law is the trained one: the DAG rebuilt from the file has the same joint
-    back = dagmod.Dag(saved["m"], [tuple(p) for p in saved["parents"]],
-                      [np.asarray(c) for c in saved["cpts"]])
+    back = dagmod.Dag(
+        saved["m"], [tuple(p) for p in saved["parents"]], [np.asarray(c) for c in saved["cpts"]]
+    )
     np.testing.assert_array_equal(joint_distribution(back), joint_distribution(toy.dag))
 
 
 # --- config --------------------------------------------------------------------------------
+
 
 def _cfg(models, **toy):
     base = dict(d_model=64, heads=4)
@@ -421,8 +496,11 @@ def test_config_checks():
         checks.check_alignment_config(_cfg([{"name": "t", "path": "train", "concepts": "c"}]))
     with pytest.raises(ConfigError, match="divide"):
         checks.check_alignment_config(_cfg(ok, heads=5))
-    with pytest.raises(ConfigError, match=r"`alignment.toy.d_model / heads` = 3 is odd; "
-                                          r"Llama's rotary embedding needs an even head size"):
+    with pytest.raises(
+        ConfigError,
+        match=r"`alignment.toy.d_model / heads` = 3 is odd; "
+        r"Llama's rotary embedding needs an even head size",
+    ):
         checks.check_alignment_config(_cfg(ok, d_model=24, heads=8))
     checks.check_alignment_config(_cfg(ok, d_model=24, heads=6))  # head size 4
     # the toy section is only checked when a model is trained from it
@@ -449,13 +527,25 @@ def test_dual_causal_inner_product_closed_form():
 
 # --- issue 14: inner products per space, Park's random M, the diagonal's null, a toy that can fail
 
+
 def _anisotropic_pairs(rng, vocab=300, d=8, k=5, per=6):
     """Anisotropic embedding and unembedding (different covariances) and a pairs frame."""
-    emb = rng.standard_normal((vocab, d)) @ (rng.standard_normal((d, d)) * np.exp(rng.uniform(-2, 2, d)))
-    unemb = rng.standard_normal((vocab, d)) @ (rng.standard_normal((d, d)) * np.exp(rng.uniform(-2, 2, d)))
-    ids = rng.permutation(vocab)[:2 * k * per].reshape(k * per, 2)
-    frame = pd.DataFrame({"concept": np.repeat([f"c{i}" for i in range(k)], per), "base_id": ids[:, 0],
-                          "target_id": ids[:, 1], "kept": True, "reason": "kept"})
+    emb = rng.standard_normal((vocab, d)) @ (
+        rng.standard_normal((d, d)) * np.exp(rng.uniform(-2, 2, d))
+    )
+    unemb = rng.standard_normal((vocab, d)) @ (
+        rng.standard_normal((d, d)) * np.exp(rng.uniform(-2, 2, d))
+    )
+    ids = rng.permutation(vocab)[: 2 * k * per].reshape(k * per, 2)
+    frame = pd.DataFrame(
+        {
+            "concept": np.repeat([f"c{i}" for i in range(k)], per),
+            "base_id": ids[:, 0],
+            "target_id": ids[:, 1],
+            "kept": True,
+            "reason": "kept",
+        }
+    )
     return emb, unemb, frame
 
 
@@ -470,23 +560,31 @@ def test_every_orthogonality_entry_against_its_closed_form():
     rng = np.random.default_rng(11)
     emb, unemb, frame = _anisotropic_pairs(rng)
     res = geometry.analyse(emb, unemb, False, frame, np.arange(300), np.random.default_rng(5))
-    assert set(res.orthogonality) == {(s, ip) for s in geometry.SPACES for ip in
-                                      ("euclidean", "causal", "random_park", "random_gaussian")} | {
-        ("embedding", "causal_dual")}
+    assert set(res.orthogonality) == {
+        (s, ip)
+        for s in geometry.SPACES
+        for ip in ("euclidean", "causal", "random_park", "random_gaussian")
+    } | {("embedding", "causal_dual")}
     d = emb.shape[1]
     a_gauss = np.random.default_rng(5).standard_normal((d, d)) / np.sqrt(d)
     mats = {"embedding": emb, "unembedding": unemb}
     for (space, ip), got in res.orthogonality.items():
         x = res.directions[space]
-        metric = {"euclidean": np.eye(d),
-                  "causal": np.linalg.inv(np.cov(mats[space].T, bias=True)),
-                  "causal_dual": np.cov(unemb.T, bias=True),
-                  "random_gaussian": a_gauss.T @ a_gauss}.get(ip)
+        metric = {
+            "euclidean": np.eye(d),
+            "causal": np.linalg.inv(np.cov(mats[space].T, bias=True)),
+            "causal_dual": np.cov(unemb.T, bias=True),
+            "random_gaussian": a_gauss.T @ a_gauss,
+        }.get(ip)
         if metric is None:  # random_park: its own re-derivation test below
             continue
-        np.testing.assert_allclose(got, _closed_form_cos(x, metric), atol=1e-8, err_msg=f"{space} {ip}")
+        np.testing.assert_allclose(
+            got, _closed_form_cos(x, metric), atol=1e-8, err_msg=f"{space} {ip}"
+        )
     # the spec's embedding-space causal product is not its dual (anisotropic matrices)
-    diff = np.abs(res.orthogonality[("embedding", "causal")] - res.orthogonality[("embedding", "causal_dual")])
+    diff = np.abs(
+        res.orthogonality[("embedding", "causal")] - res.orthogonality[("embedding", "causal_dual")]
+    )
     assert diff.max() > 0.1
 
 
@@ -509,9 +607,14 @@ def test_park_random_inner_product_rederived_float32():
     # positive entries: orthonormal directions map to rows of |N(0,1)|, whose cosine tends to
     # E|z|^2 / E z^2 = 2/pi; the Gaussian metric leaves them at E|cos| ~ sqrt(2 / (pi d))
     d = 400
-    park = geometry.offdiag(geometry.cosine_matrix(np.eye(d), np.eye(d), geometry.park_random_transform(d)))
-    gauss = geometry.offdiag(geometry.cosine_matrix(
-        np.eye(d), np.eye(d), geometry.random_transform(d, np.random.default_rng(0))))
+    park = geometry.offdiag(
+        geometry.cosine_matrix(np.eye(d), np.eye(d), geometry.park_random_transform(d))
+    )
+    gauss = geometry.offdiag(
+        geometry.cosine_matrix(
+            np.eye(d), np.eye(d), geometry.random_transform(d, np.random.default_rng(0))
+        )
+    )
     assert np.abs(park).mean() == pytest.approx(2 / np.pi, abs=0.02)
     assert np.abs(gauss).mean() == pytest.approx(np.sqrt(2 / (np.pi * d)), rel=0.05)
 
@@ -520,7 +623,9 @@ def test_diagonal_statistics_and_null_verdict_by_hand():
     align = np.array([[-0.9, 0.1, 0.95], [0.2, 0.5, -0.1], [0.0, 0.3, 0.2]])
     mean_abs, row_max = geometry.diagonal_stats(align)
     assert mean_abs == pytest.approx((0.9 + 0.5 + 0.2) / 3) and row_max == 1  # row 1 only
-    null = np.array([0.1, 0.2, 0.3, 0.4] * 5)  # mean 0.25, sd (ddof 1) sqrt(0.1/0.95 * 0.5)... by hand:
+    null = np.array(
+        [0.1, 0.2, 0.3, 0.4] * 5
+    )  # mean 0.25, sd (ddof 1) sqrt(0.1/0.95 * 0.5)... by hand:
     sd = np.sqrt(((null - 0.25) ** 2).sum() / 19)
     out = geometry.null_verdict(0.6, null)
     assert out["z"] == pytest.approx((0.6 - 0.25) / sd) and out["p"] == pytest.approx(1 / 21)
@@ -542,7 +647,9 @@ def test_diagonal_null_matches_random_direction_law():
     means, row_max = geometry.diagonal_null(b, b + 1, idx, k, d, 400, np.random.default_rng(0))
     expect = gamma(d / 2) / (sqrt(pi) * gamma((d + 1) / 2))
     assert means.mean() == pytest.approx(expect, rel=0.05)
-    assert row_max.mean() == pytest.approx(1.0, abs=0.2)  # each row's max is on the diagonal w.p. 1/k
+    assert row_max.mean() == pytest.approx(
+        1.0, abs=0.2
+    )  # each row's max is on the diagonal w.p. 1/k
 
 
 def _summary_of_model(path, words, concepts, seed=0):
@@ -551,8 +658,14 @@ def _summary_of_model(path, words, concepts, seed=0):
     tok = AutoTokenizer.from_pretrained(str(path))
     mats = matrices.load_embedding_matrices(str(path))
     frame = pairs.filter_pairs(tok, concepts)
-    res = geometry.analyse(mats.embedding, mats.unembedding, mats.tied, frame,
-                           np.arange(4, len(tok)), np.random.default_rng(seed))
+    res = geometry.analyse(
+        mats.embedding,
+        mats.unembedding,
+        mats.tied,
+        frame,
+        np.arange(4, len(tok)),
+        np.random.default_rng(seed),
+    )
     return geometry.summarise(res, frame, mats.tied)
 
 
@@ -561,9 +674,12 @@ def test_random_weight_llama_diagonal_does_not_stand_out(tmp_path):
     tok = make_word_tokenizer(words)
     make_tiny_llama(tmp_path / "m", tok, hidden=32, seed=3)
     rng = np.random.default_rng(4)
-    concepts = [pairs.Concept(f"c{c}", tuple((words[a], words[b]) for a, b in
-                                             rng.permutation(120)[:10].reshape(5, 2)))
-                for c in range(6)]
+    concepts = [
+        pairs.Concept(
+            f"c{c}", tuple((words[a], words[b]) for a, b in rng.permutation(120)[:10].reshape(5, 2))
+        )
+        for c in range(6)
+    ]
     summary = _summary_of_model(tmp_path / "m", words, concepts)
     assert summary["diag_verdict"] == "does not stand out"
     assert summary["diag_null"]["draws"] == 20 and summary["diag_null"]["p"] >= 0.05
@@ -581,10 +697,10 @@ def _planted_toy_unembedding(vocab, directions, rng, noise=0.02):
     d = directions.shape[1]
     u = noise * rng.standard_normal((vocab.size, d))
     cv = concept_vectors(vocab.m)[list(vocab.outputs)].astype(np.float64)
-    u[vocab.output_offset:vocab.filler_offset] = cv @ directions + rng.standard_normal(d)
+    u[vocab.output_offset : vocab.filler_offset] = cv @ directions + rng.standard_normal(d)
     if vocab.fillers:
         g = rng.standard_normal((d, d)) * np.exp(rng.uniform(-1, 1, d))
-        u[vocab.filler_offset:] = rng.standard_normal((vocab.fillers, d)) @ g.T / np.sqrt(d)
+        u[vocab.filler_offset :] = rng.standard_normal((vocab.fillers, d)) @ g.T / np.sqrt(d)
     return u
 
 
@@ -597,7 +713,7 @@ def test_toy_layout_lets_causal_orthogonality_fail():
     rng = np.random.default_rng(0)
     q, _ = np.linalg.qr(rng.standard_normal((d, d)))
     dirs = q[:, :m].T.copy()
-    dirs[1] = 0.87 * dirs[0] + np.sqrt(1 - 0.87 ** 2) * dirs[1]
+    dirs[1] = 0.87 * dirs[0] + np.sqrt(1 - 0.87**2) * dirs[1]
 
     def causal_cos(vocab):
         u = _planted_toy_unembedding(vocab, dirs, rng)
@@ -613,7 +729,7 @@ def test_toy_layout_lets_causal_orthogonality_fail():
     new = toy_lm.ToyVocabulary(m, toy_lm.choose_outputs(m, 0.5, np.random.default_rng(1)), 256)
     assert new.size > 4 * d and len(new.outputs) == 32
     assert abs(causal_cos(new)) > 0.5
-    old = toy_lm.ToyVocabulary(m, tuple(range(2 ** m)), 0)
+    old = toy_lm.ToyVocabulary(m, tuple(range(2**m)), 0)
     assert abs(causal_cos(old)) < 1e-8
 
 
@@ -621,7 +737,10 @@ def test_pair_files_round_trip_through_nested_folders_and_blank_lines(tmp_path):
     (tmp_path / "in").mkdir()
     (tmp_path / "in" / "01_gender.txt").write_text("king\tqueen\n\nman\twoman\n", encoding="utf-8")
     concepts = pairs.read_concepts(tmp_path / "in")
-    assert list(concepts[0].pairs) == [("king", "queen"), ("man", "woman")]   # the blank line is skipped
+    assert list(concepts[0].pairs) == [
+        ("king", "queen"),
+        ("man", "woman"),
+    ]  # the blank line is skipped
     pairs.write_concepts(tmp_path / "a" / "b", concepts)
     assert pairs.read_concepts(tmp_path / "a" / "b")[0].pairs == concepts[0].pairs
 
@@ -642,25 +761,40 @@ def test_alignment_checks_accept_a_config_without_the_section():
 
 # --- issue 15: mutation-testing gaps (summary by hand, ridge, dtypes, key in errors) --------
 
+
 def test_summary_of_a_hand_made_result():
     """Every number of summary.json for a 2-concept result built by hand."""
     result = geometry.AlignmentResult(
-        concepts=["a", "b"], directions={},
+        concepts=["a", "b"],
+        directions={},
         alignment=np.array([[0.8, -0.1], [0.3, -0.6]]),
         orthogonality={("embedding", "euclidean"): np.array([[1.0, -0.3], [-0.3, 1.0]])},
         random_pairs=np.array([-0.2, 0.4]),
         null_diag_mean_abs=np.array([0.1, 0.2, 0.3, 0.4]),
-        null_diag_row_max=np.array([1, 2, 1, 0]))
-    frame = pd.DataFrame({"concept": ["a", "a", "b", "c"], "kept": [True, True, True, False],
-                          "reason": ["kept", "kept", "kept", "same_id"]})
+        null_diag_row_max=np.array([1, 2, 1, 0]),
+    )
+    frame = pd.DataFrame(
+        {
+            "concept": ["a", "a", "b", "c"],
+            "kept": [True, True, True, False],
+            "reason": ["kept", "kept", "kept", "same_id"],
+        }
+    )
     out = geometry.summarise(result, frame, False, extra_key=7)
-    assert (out["n_pairs_total"], out["n_pairs_kept"], out["n_concepts"], out["n_concepts_used"]) == (4, 3, 3, 2)
+    assert (
+        out["n_pairs_total"],
+        out["n_pairs_kept"],
+        out["n_concepts"],
+        out["n_concepts_used"],
+    ) == (4, 3, 3, 2)
     assert out["concepts_without_pairs"] == ["c"]
-    assert out["pairs_kept_per_concept"] == {"a": 2, "b": 1} and out["drop_reasons"] == {"same_id": 1}
+    assert out["pairs_kept_per_concept"] == {"a": 2, "b": 1} and out["drop_reasons"] == {
+        "same_id": 1
+    }
     assert out["diag_mean_abs"] == pytest.approx(0.7) and out["diag_mean"] == pytest.approx(0.1)
     assert out["diag_min"] == pytest.approx(-0.6) and out["diag_row_max"] == 2
     assert out["offdiag_mean_abs"] == pytest.approx(0.2)
-    sd = np.sqrt((0.15 ** 2 + 0.05 ** 2 + 0.05 ** 2 + 0.15 ** 2) / 3)  # ddof 1, by hand
+    sd = np.sqrt((0.15**2 + 0.05**2 + 0.05**2 + 0.15**2) / 3)  # ddof 1, by hand
     null = out["diag_null"]
     assert null["draws"] == 4 and null["mean_abs"] == pytest.approx(0.25)
     assert null["sd_abs"] == pytest.approx(sd) and null["row_max_mean"] == pytest.approx(1.0)
@@ -675,8 +809,9 @@ def test_summary_of_a_hand_made_result():
     assert orth.values.tolist() == [["embedding", "euclidean", "a", "b", pytest.approx(0.3)]]
     rows = alignment_rows("m", dict(out, toy_kl_to_exact=0.02, toy_final_loss=None))
     toy = rows[rows["quantity"].str.startswith("toy_")].to_dict("records")
-    assert toy == [dict(stage="alignment", quantity="toy_kl_to_exact", setting="", model="m",
-                        value=0.02)]
+    assert toy == [
+        dict(stage="alignment", quantity="toy_kl_to_exact", setting="", model="m", value=0.02)
+    ]
 
 
 def test_ridge_reaches_both_causal_inner_products():
@@ -685,25 +820,34 @@ def test_ridge_reaches_both_causal_inner_products():
     rng = np.random.default_rng(13)
     emb, unemb, frame = _anisotropic_pairs(rng)
     d, ridge = emb.shape[1], 0.5
-    res = geometry.analyse(emb, unemb, False, frame, np.arange(300), np.random.default_rng(0),
-                           ridge=ridge)
+    res = geometry.analyse(
+        emb, unemb, False, frame, np.arange(300), np.random.default_rng(0), ridge=ridge
+    )
 
     def shrunk(x):
         cov = np.cov(x.T, bias=True)
         return cov + ridge * np.trace(cov) / d * np.eye(d)
 
     for space, x in (("embedding", emb), ("unembedding", unemb)):
-        np.testing.assert_allclose(res.orthogonality[(space, "causal")],
-                                   _closed_form_cos(res.directions[space], np.linalg.inv(shrunk(x))),
-                                   atol=1e-8, err_msg=space)
-    np.testing.assert_allclose(res.orthogonality[("embedding", "causal_dual")],
-                               _closed_form_cos(res.directions["embedding"], shrunk(unemb)), atol=1e-8)
+        np.testing.assert_allclose(
+            res.orthogonality[(space, "causal")],
+            _closed_form_cos(res.directions[space], np.linalg.inv(shrunk(x))),
+            atol=1e-8,
+            err_msg=space,
+        )
+    np.testing.assert_allclose(
+        res.orthogonality[("embedding", "causal_dual")],
+        _closed_form_cos(res.directions["embedding"], shrunk(unemb)),
+        atol=1e-8,
+    )
 
 
 def test_null_verdict_computes_in_double_precision():
     """A float32 null near 1e4 (10000 + k / 1024, k = 0..19, exact in float32): mean 10000 +
     9.5 / 1024, sd (ddof 1) sqrt(35) / 1024; float32 arithmetic would be off by ~0.4 %."""
-    null = (np.float32(10000.0) + np.arange(20, dtype=np.float32) / np.float32(1024)).astype(np.float32)
+    null = (np.float32(10000.0) + np.arange(20, dtype=np.float32) / np.float32(1024)).astype(
+        np.float32
+    )
     out = geometry.null_verdict(10000.05, null)
     assert out["z"] == pytest.approx((0.05 - 9.5 / 1024) / (np.sqrt(35) / 1024), rel=1e-9)
 
@@ -717,11 +861,17 @@ def test_bfloat16_tensors_become_float32_arrays():
 
 def test_unloadable_model_folder_error_names_the_config_key(tmp_path):
     """No safetensors and no other weights: the full-model fallback fails naming the key."""
-    from concept_geometry.errors import MissingResourceError
     from transformers import LlamaConfig
 
-    LlamaConfig(vocab_size=12, hidden_size=8, intermediate_size=16, num_hidden_layers=1,
-                num_attention_heads=2).save_pretrained(str(tmp_path / "m"))
+    from concept_geometry.errors import MissingResourceError
+
+    LlamaConfig(
+        vocab_size=12,
+        hidden_size=8,
+        intermediate_size=16,
+        num_hidden_layers=1,
+        num_attention_heads=2,
+    ).save_pretrained(str(tmp_path / "m"))
     with pytest.raises(MissingResourceError, match=r"config key `alignment\.models\[x\]\.path`"):
         matrices.load_embedding_matrices(str(tmp_path / "m"), key="alignment.models[x].path")
 
@@ -730,12 +880,17 @@ def test_word_pairs_that_do_not_tokenize_are_refused():
     """Fewer than two concepts with a kept pair: InputDataError naming the file and the key,
     with the drop reasons counted; two concepts with a kept pair pass."""
     tok = make_word_tokenizer(WORDS)
-    concepts = [pairs.Concept("g", (("actor", "actress"),)),
-                pairs.Concept("h", (("ice cream", "king"), ("zebra", "king")))]
+    concepts = [
+        pairs.Concept("g", (("actor", "actress"),)),
+        pairs.Concept("h", (("ice cream", "king"), ("zebra", "king"))),
+    ]
     frame = pairs.filter_pairs(tok, concepts)
-    with pytest.raises(InputDataError, match=r"1 of 3 pairs survive.*in 1 concept\(s\).*"
-                                             r"base:multi_token\(2\) \(1\), base:unknown_token \(1\).*"
-                                             r"`alignment.models\[m\]`'s `require_bos"):
+    with pytest.raises(
+        InputDataError,
+        match=r"1 of 3 pairs survive.*in 1 concept\(s\).*"
+        r"base:multi_token\(2\) \(1\), base:unknown_token \(1\).*"
+        r"`alignment.models\[m\]`'s `require_bos",
+    ):
         pairs.require_tokenizable(frame, "words/", "alignment.models[m]")
     two = pairs.filter_pairs(tok, concepts[:1] + [pairs.Concept("h", (("king", "queen"),))])
     pairs.require_tokenizable(two, "words/", "alignment.models[m]")
@@ -768,8 +923,7 @@ def test_cosines_are_computed_in_double_precision():
     a, b = a32.astype(np.float64), b32.astype(np.float64)
     want = (a @ b.T) / np.outer(np.linalg.norm(a, axis=1), np.linalg.norm(b, axis=1))
     np.testing.assert_allclose(geometry.cosine_matrix(a32, b32), want, rtol=0, atol=1e-15)
-    np.testing.assert_allclose(geometry.cosine_matrix(a32, a32).diagonal(), 1.0, rtol=0,
-                               atol=1e-15)
+    np.testing.assert_allclose(geometry.cosine_matrix(a32, a32).diagonal(), 1.0, rtol=0, atol=1e-15)
 
 
 def test_learning_rate_warms_up_then_decays_by_cosine():
@@ -788,8 +942,7 @@ def test_toy_loss_exact_and_sampled_targets_by_hand():
     """Logits at the scored position: (0, ln 3), softmax (1/4, 3/4). With the next word
     certain to be word 1, the exact and the sampled cross-entropy are both -ln(3/4), and so
     is the KL to the exact law; the other position's logits must not matter."""
-    logits = torch.tensor([[[5.0, -5.0], [0.0, np.log(3.0)]],
-                           [[0.0, np.log(3.0)], [7.0, 0.0]]])
+    logits = torch.tensor([[[5.0, -5.0], [0.0, np.log(3.0)]], [[0.0, np.log(3.0)], [7.0, 0.0]]])
 
     class Model:
         def __call__(self, input_ids):
@@ -799,8 +952,9 @@ def test_toy_loss_exact_and_sampled_targets_by_hand():
     position = torch.tensor([1, 0])
     p_next = torch.tensor([[0.0, 1.0], [0.0, 1.0]])
     for targets in ("exact", "sampled"):
-        ce, kl = toy_lm._loss(Model(), ids, position, p_next, targets,
-                              torch.Generator().manual_seed(0))
+        ce, kl = toy_lm._loss(
+            Model(), ids, position, p_next, targets, torch.Generator().manual_seed(0)
+        )
         assert ce.item() == pytest.approx(-np.log(0.75), rel=1e-6), targets
         assert kl.item() == pytest.approx(-np.log(0.75), rel=1e-6), targets
 
@@ -809,7 +963,11 @@ def test_word_tokenizer_names_its_special_tokens():
     words = ["<pad>", "<unk>", "<s>", "</s>", "actor", "actress"]
     tok = toy_lm.build_word_tokenizer(words)
     assert (tok.pad_token, tok.unk_token, tok.bos_token, tok.eos_token) == (
-        "<pad>", "<unk>", "<s>", "</s>")
+        "<pad>",
+        "<unk>",
+        "<s>",
+        "</s>",
+    )
     assert (tok.pad_token_id, tok.unk_token_id, tok.bos_token_id, tok.eos_token_id) == (0, 1, 2, 3)
     assert tok("actress actor")["input_ids"] == [2, 5, 4]
     assert tok("nobody")["input_ids"] == [2, 1]
@@ -823,10 +981,15 @@ def test_random_pairs_are_uniform_over_distinct_token_pairs():
     import itertools
 
     w = np.array([1.0, -1.0, 2.0, -3.0, 0.5, 4.0])
-    exact = np.mean([(w[b] + w[t]) / (np.sqrt(2) * np.hypot(w[b], w[t]))
-                     for b, t in itertools.permutations(range(6), 2)])
-    cos = geometry.random_pair_alignment(np.eye(6), np.diag(w), np.arange(6), np.array([1]),
-                                         4000, np.random.default_rng(0))
+    exact = np.mean(
+        [
+            (w[b] + w[t]) / (np.sqrt(2) * np.hypot(w[b], w[t]))
+            for b, t in itertools.permutations(range(6), 2)
+        ]
+    )
+    cos = geometry.random_pair_alignment(
+        np.eye(6), np.diag(w), np.arange(6), np.array([1]), 4000, np.random.default_rng(0)
+    )
     assert cos.shape == (4000,)
     assert cos.mean() == pytest.approx(exact, abs=0.039)
 

@@ -9,48 +9,79 @@ import time
 import pandas as pd
 import pytest
 import yaml
-
 from conftest import run_snakemake
-from concept_geometry.alignment import pairs
 from test_alignment import _planted_model
 
-TOY = {"m": 3, "d_model": 16, "layers": 1, "heads": 2, "intermediate": 32, "steps": 40,
-       "batch_size": 64, "lr": 0.01, "log_every": 10, "eval_batch": 256, "fillers": 24}
+from concept_geometry.alignment import pairs
+
+TOY = {
+    "m": 3,
+    "d_model": 16,
+    "layers": 1,
+    "heads": 2,
+    "intermediate": 32,
+    "steps": 40,
+    "batch_size": 64,
+    "lr": 0.01,
+    "log_every": 10,
+    "eval_batch": 256,
+    "fillers": 24,
+}
 
 
 @pytest.mark.workflow
 def test_alignment_workflow_end_to_end(tmp_path):
     _, _, concepts, _, _ = _planted_model(tmp_path / "planted")
     pairs.write_concepts(tmp_path / "concepts", concepts)
-    cfg = {"stages": ["alignment"], "alignment": {
-        "models": [{"name": "toy", "path": "train"},
-                   {"name": "planted", "path": str(tmp_path / "planted"),
-                    "concepts": str(tmp_path / "concepts")}],
-        "random_pair_draws": 3, "toy": TOY}}
+    cfg = {
+        "stages": ["alignment"],
+        "alignment": {
+            "models": [
+                {"name": "toy", "path": "train"},
+                {
+                    "name": "planted",
+                    "path": str(tmp_path / "planted"),
+                    "concepts": str(tmp_path / "concepts"),
+                },
+            ],
+            "random_pair_draws": 3,
+            "toy": TOY,
+        },
+    }
     (tmp_path / "config.yaml").write_text(yaml.safe_dump(cfg))
     run_snakemake(tmp_path / "run", tmp_path / "config.yaml")
     res = tmp_path / "run" / "results"
     for name in ("toy", "planted"):
         base = res / "alignment" / name
-        for f in ("pairs.tsv", "alignment.tsv", "orthogonality.tsv", "summary.json",
-                  "figures/alignment_heatmap.png", "figures/alignment_heatmap.pdf",
-                  "figures/orthogonality.png", "figures/orthogonality.pdf"):
+        for f in (
+            "pairs.tsv",
+            "alignment.tsv",
+            "orthogonality.tsv",
+            "summary.json",
+            "figures/alignment_heatmap.png",
+            "figures/alignment_heatmap.pdf",
+            "figures/orthogonality.png",
+            "figures/orthogonality.pdf",
+        ):
             assert (base / f).stat().st_size > 0, (name, f)
         frame = pd.read_csv(base / "pairs.tsv", sep="\t")
         assert list(frame.columns) == pairs.PAIR_COLUMNS
         orth = pd.read_csv(base / "orthogonality.tsv", sep="\t")
         assert list(orth.columns) == ["space", "inner_product", "concept_i", "concept_j", "abs_cos"]
         assert set(map(tuple, orth[["space", "inner_product"]].drop_duplicates().to_numpy())) == {
-            (s, ip) for s in ("embedding", "unembedding")
-            for ip in ("euclidean", "causal", "random_park", "random_gaussian")} | {
-            ("embedding", "causal_dual")}
+            (s, ip)
+            for s in ("embedding", "unembedding")
+            for ip in ("euclidean", "causal", "random_park", "random_gaussian")
+        } | {("embedding", "causal_dual")}
         assert orth["abs_cos"].between(0, 1 + 1e-9).all()
     planted = json.loads((res / "alignment" / "planted" / "summary.json").read_text())
     assert planted["n_pairs_kept"] == 16 and planted["tied"] is False
     assert planted["diag_mean"] == pytest.approx(0.75, abs=1e-4)  # planted: 1, 1, 1, 0
     assert planted["offdiag_mean_abs"] == pytest.approx(0.0, abs=1e-4)
     assert planted["source"] == "safetensors"
-    assert planted["diag_verdict"] == "stands out" and planted["diag_null"]["draws"] == 100  # the default
+    assert (
+        planted["diag_verdict"] == "stands out" and planted["diag_null"]["draws"] == 100
+    )  # the default
     toy = json.loads((res / "alignment" / "toy" / "summary.json").read_text())
     # 4 of the 8 concept vectors are words: one pair per concept (see toy_lm.choose_outputs)
     assert toy["n_pairs_kept"] == 3 and toy["n_concepts_used"] == 3

@@ -10,7 +10,6 @@ import base64
 import matplotlib.image as mpimg
 import pandas as pd
 import pytest
-
 from conftest import result_tables, run_snakemake
 
 pytestmark = pytest.mark.workflow
@@ -77,8 +76,14 @@ def test_every_stage_gives_byte_identical_tables_twice(two_runs):
 def test_report_has_a_row_per_stage_and_every_figure_intact(two_runs):
     work = two_runs[0]
     summary = pd.read_csv(work / "results/summary.tsv", sep="\t", keep_default_na=False)
-    assert list(summary.columns[:6]) == ["stage", "quantity", "setting", "value", "paper_value",
-                                         "source"]
+    assert list(summary.columns[:6]) == [
+        "stage",
+        "quantity",
+        "setting",
+        "value",
+        "paper_value",
+        "source",
+    ]
     for stage in STAGES:
         values = pd.to_numeric(summary.loc[summary.stage == stage, "value"], errors="coerce")
         assert values.notna().any(), f"no reproduced number for {stage}"
@@ -87,8 +92,9 @@ def test_report_has_a_row_per_stage_and_every_figure_intact(two_runs):
     from concept_geometry import registry
 
     glossary = registry.glossary()
-    undefined = set(zip(summary.stage, summary.quantity)) - set(zip(glossary.stage,
-                                                                    glossary.quantity))
+    undefined = set(zip(summary.stage, summary.quantity, strict=False)) - set(
+        zip(glossary.stage, glossary.quantity, strict=False)
+    )
     assert undefined == set()
     # the headline table: the paper-valued rows, each saying whether the models agree
     headline = pd.read_csv(work / "results/headline.tsv", sep="\t", keep_default_na=False)
@@ -120,8 +126,11 @@ def test_report_has_a_row_per_stage_and_every_figure_intact(two_runs):
     # the interactive explorers (issue 18): the features layer's page and the galaxy page
     pages = sorted((work / "results/explorer").rglob("*.html"))
     assert sorted(str(p.relative_to(work / "results/explorer")) for p in pages) == [
-        "minilm-l6/crystals_layer_3.html", "minilm-l6/crystals_layer_embed.html",
-        "minilm-l6/galaxy.html", "minilm-l6/stdlib/layer_3.html"]
+        "minilm-l6/crystals_layer_3.html",
+        "minilm-l6/crystals_layer_embed.html",
+        "minilm-l6/galaxy.html",
+        "minilm-l6/stdlib/layer_3.html",
+    ]
     # every caption names the config that made its figure or page, with this run's values
     assert text.count("Values in this run") == len(figures) + len(pages)
-    assert "[3, 30]" in text and "{{" not in text   # galaxy.fit_range's value in its captions
+    assert "[3, 30]" in text and "{{" not in text  # galaxy.fit_range's value in its captions

@@ -4,10 +4,9 @@ import copy
 
 import pytest
 import yaml
+from conftest import ROOT, run_snakemake
 
 from concept_geometry.config import ConfigError, validate_config
-
-from conftest import ROOT, run_snakemake
 
 SCHEMA = ROOT / "workflow" / "schemas" / "config.schema.yaml"
 
@@ -50,10 +49,17 @@ def test_defaults_are_filled_in():
         ({"seed": 1.0}, "without the decimal point: 1"),
         ({"simulation": {"seeds": [0.0]}}, "key `simulation.seeds.0` = 0.0"),
         ({"features": {"layers": [1.0]}}, "key `features.layers.0` = 1.0"),
-        ({"stages": ["crystals"], "crystals": {"relations": ["country-capital", "no-such-relation"]}},
-         "key `crystals.relations` lists ['no-such-relation']"),
-        ({"stages": ["features"], "features": {"max_length": 600}},
-         "`features.max_length` = 600 exceeds the 512 positions"),
+        (
+            {
+                "stages": ["crystals"],
+                "crystals": {"relations": ["country-capital", "no-such-relation"]},
+            },
+            "key `crystals.relations` lists ['no-such-relation']",
+        ),
+        (
+            {"stages": ["features"], "features": {"max_length": 600}},
+            "`features.max_length` = 600 exceeds the 512 positions",
+        ),
     ],
 )
 def test_bad_config_is_refused_with_key(patch, needle):

@@ -7,7 +7,12 @@ import numpy as np
 import pandas as pd
 import pytest
 
-from concept_geometry.corpus import read_local_corpus, split_documents, stdlib_corpus, stream_hf_corpus
+from concept_geometry.corpus import (
+    read_local_corpus,
+    split_documents,
+    stdlib_corpus,
+    stream_hf_corpus,
+)
 from concept_geometry.corpus.sources import _split_module
 from concept_geometry.errors import InputDataError, MissingResourceError
 
@@ -29,8 +34,13 @@ def test_module_split_separates_docstrings_from_code():
 
 
 def _records(n):
-    return [{"text": f"document number {i} " * 5, "meta": {"pile_set_name": "Github" if i % 2 else "Pile-CC"}}
-            for i in range(n)]
+    return [
+        {
+            "text": f"document number {i} " * 5,
+            "meta": {"pile_set_name": "Github" if i % 2 else "Pile-CC"},
+        }
+        for i in range(n)
+    ]
 
 
 def test_local_jsonl_and_parquet(tmp_path):
@@ -38,9 +48,17 @@ def test_local_jsonl_and_parquet(tmp_path):
     jsonl = tmp_path / "c.jsonl"
     jsonl.write_text("\n".join(json.dumps(r) for r in recs) + "\n")
     got = read_local_corpus(jsonl, n_documents=5)
-    assert len(got) == 5 and got["category"].tolist() == ["Pile-CC", "Github", "Pile-CC", "Github", "Pile-CC"]
+    assert len(got) == 5 and got["category"].tolist() == [
+        "Pile-CC",
+        "Github",
+        "Pile-CC",
+        "Github",
+        "Pile-CC",
+    ]
     assert got["text"][1] == recs[1]["text"]
-    flat = pd.DataFrame({"body": [r["text"] for r in recs], "subset": ["a", "b", "a", "b", "a", "b", "a"]})
+    flat = pd.DataFrame(
+        {"body": [r["text"] for r in recs], "subset": ["a", "b", "a", "b", "a", "b", "a"]}
+    )
     flat.to_parquet(tmp_path / "c.parquet")
     got = read_local_corpus(tmp_path / "c.parquet", 100, text_field="body", category_field="subset")
     assert len(got) == 7 and got["category"].tolist()[:2] == ["a", "b"]
@@ -93,18 +111,28 @@ def test_split_is_by_document_stratified_and_seeded():
     assert (split_documents(cats, 0.0, 0) == "histogram").all()
 
 
-@pytest.mark.parametrize("record, needle", [
-    ({"text": None, "meta": {"pile_set_name": "A"}}, "`text` = null, not a string"),
-    ({"text": 12345, "meta": {"pile_set_name": "A"}}, "`text` = 12345, not a string"),
-    ({"text": "x" * 50, "meta": {"pile_set_name": 7}}, "`meta.pile_set_name` = 7, not a string"),
-    ({"text": "x" * 50, "meta": {"pile_set_name": ["A"]}}, "not a string"),
-])
+@pytest.mark.parametrize(
+    "record, needle",
+    [
+        ({"text": None, "meta": {"pile_set_name": "A"}}, "`text` = null, not a string"),
+        ({"text": 12345, "meta": {"pile_set_name": "A"}}, "`text` = 12345, not a string"),
+        (
+            {"text": "x" * 50, "meta": {"pile_set_name": 7}},
+            "`meta.pile_set_name` = 7, not a string",
+        ),
+        ({"text": "x" * 50, "meta": {"pile_set_name": ["A"]}}, "not a string"),
+    ],
+)
 def test_non_string_text_or_category_is_refused_not_stored_as_repr(tmp_path, record, needle):
     """Issue 13 §6: `"text": null` used to be refused as a *missing* field while listing it,
     and a numeric text or category was stored as its Python repr."""
     path = tmp_path / "c.jsonl"
-    path.write_text(json.dumps({"text": "y" * 50, "meta": {"pile_set_name": "B"}}) + "\n"
-                    + json.dumps(record) + "\n")
+    path.write_text(
+        json.dumps({"text": "y" * 50, "meta": {"pile_set_name": "B"}})
+        + "\n"
+        + json.dumps(record)
+        + "\n"
+    )
     with pytest.raises(InputDataError) as err:
         read_local_corpus(path, 10)
     assert needle in str(err.value) and "Record 1" in str(err.value)
@@ -113,8 +141,10 @@ def test_non_string_text_or_category_is_refused_not_stored_as_repr(tmp_path, rec
 
 def test_non_utf8_and_json_array_corpora_are_refused_with_the_fix(tmp_path):
     latin = tmp_path / "latin.jsonl"
-    latin.write_bytes(json.dumps({"text": "caf_", "meta": {"pile_set_name": "A"}}).encode()
-                      .replace(b"_", b"\xe9") + b"\n")
+    latin.write_bytes(
+        json.dumps({"text": "caf_", "meta": {"pile_set_name": "A"}}).encode().replace(b"_", b"\xe9")
+        + b"\n"
+    )
     with pytest.raises(InputDataError, match="not UTF-8 text.*iconv"):
         read_local_corpus(latin, 10)
     array = tmp_path / "docs.json"

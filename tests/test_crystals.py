@@ -12,19 +12,23 @@ import sklearn.discriminant_analysis  # noqa: F401
 import sklearn.metrics  # noqa: F401
 import torch
 from threadpoolctl import threadpool_limits
+from tiny_models import make_tiny_gemma2, make_tiny_llama, make_word_tokenizer
 
 from concept_geometry import registry
 from concept_geometry.crystals import geometry as g
 from concept_geometry.crystals import quantities
 from concept_geometry.crystals.analysis import analyse_layer
-from concept_geometry.crystals.config import check_crystal_layers, check_crystals_config, crystals_model
-from concept_geometry.settings import ModelRef
+from concept_geometry.crystals.config import (
+    check_crystal_layers,
+    check_crystals_config,
+    crystals_model,
+)
 from concept_geometry.crystals.differences import relation_differences
 from concept_geometry.crystals.relations import load_relation_file, load_relations, subsample_pairs
 from concept_geometry.crystals.residuals import last_token_residuals, tokenize_words
 from concept_geometry.errors import ConfigError, InputDataError
 from concept_geometry.models import load_model, load_tokenizer
-from tiny_models import make_tiny_gemma2, make_tiny_llama, make_word_tokenizer
+from concept_geometry.settings import ModelRef
 
 
 @pytest.fixture(autouse=True, scope="module")
@@ -35,6 +39,7 @@ def one_thread():
 
 
 # --- planted crystals ------------------------------------------------------------------
+
 
 def planted(n_rel=4, n_per=80, d=32, length_scale=3.0, noise=0.1, seed=0):
     """Difference vectors r_k + ℓ·u + ε: relation vectors r_k (norm 3), a length direction u
@@ -75,15 +80,27 @@ def test_distractor_pcs_are_those_of_the_centred_differences():
     _, s, vt = np.linalg.svd(D - D.mean(axis=0), full_matrices=False)
     vt = vt * np.sign(vt[np.arange(d), np.abs(vt).argmax(axis=1)])[:, None]
     fit = g.fit_distractors(D, rng.integers(-2, 3, n), n_components=k, corr_threshold=0.3)
-    np.testing.assert_allclose(fit.explained_variance_ratio, s[:k] ** 2 / (s ** 2).sum(), atol=1e-8)
+    np.testing.assert_allclose(fit.explained_variance_ratio, s[:k] ** 2 / (s**2).sum(), atol=1e-8)
     np.testing.assert_allclose(fit.components, vt[:k], atol=1e-8)
 
 
 def test_projection_and_lda_recover_the_planted_parallelograms():
     D, y, ell, _ = planted()
-    res = analyse_layer(D, y, ell, last_subword_chars_diff=ell, seed=0, lda_components=3,
-                        distractor_components=5, n_splits=4)
-    q = res.quality[res.quality["variant"] == "corrected"].groupby("space").median(numeric_only=True)
+    res = analyse_layer(
+        D,
+        y,
+        ell,
+        last_subword_chars_diff=ell,
+        seed=0,
+        lda_components=3,
+        distractor_components=5,
+        n_splits=4,
+    )
+    q = (
+        res.quality[res.quality["variant"] == "corrected"]
+        .groupby("space")
+        .median(numeric_only=True)
+    )
     # raw: |Δℓ|·3 ≈ 7 against sides ≈ 6.7 each -> error about 0.5; after removal only noise
     assert q.loc["raw", "parallelogram_error_median"] > 0.35
     for space in ("distractor_removed", "lda"):
@@ -121,12 +138,28 @@ def test_in_sample_lda_finds_clusters_and_crystals_in_noise_held_out_does_not():
     D = rng.normal(size=(n, d))
     y = np.array([f"r{i}" for i in rng.integers(0, 5, size=n)])
     ell = rng.integers(-2, 3, size=n)
-    res = analyse_layer(D, y, ell, last_subword_chars_diff=ell, seed=0, lda_components=4,
-                        distractor_components=5, n_splits=4, n_quadruples=300, kmeans_n_init=3)
+    res = analyse_layer(
+        D,
+        y,
+        ell,
+        last_subword_chars_diff=ell,
+        seed=0,
+        lda_components=4,
+        distractor_components=5,
+        n_splits=4,
+        n_quadruples=300,
+        kmeans_n_init=3,
+    )
     cl = res.clusters.set_index(["space", "variant"])
     assert cl.loc[("lda", "faithful"), "ari"] > 0.2 and cl.loc[("lda", "faithful"), "purity"] > 0.5
-    assert abs(cl.loc[("lda", "corrected"), "ari"]) < 0.03 and cl.loc[("lda", "corrected"), "purity"] < 0.35
-    assert cl.loc[("lda", "faithful"), "n_pairs"] == n and cl.loc[("lda", "corrected"), "n_pairs"] == n // 2
+    assert (
+        abs(cl.loc[("lda", "corrected"), "ari"]) < 0.03
+        and cl.loc[("lda", "corrected"), "purity"] < 0.35
+    )
+    assert (
+        cl.loc[("lda", "faithful"), "n_pairs"] == n
+        and cl.loc[("lda", "corrected"), "n_pairs"] == n // 2
+    )
     q = res.quality[res.quality["space"] == "lda"].groupby("variant").median(numeric_only=True)
     gap = q["baseline_error_median"] - q["parallelogram_error_median"]
     assert gap["faithful"] > 0.1 and abs(gap["corrected"]) < 0.03
@@ -159,17 +192,30 @@ def test_faithful_distractor_is_the_official_z_scored_pc0_against_last_subword_c
     inputs = rng.normal(size=(n, d)).astype(np.float32)
     # the char difference along u, spread over every column; two loud unrelated columns,
     # which a PCA of centred (not z-scored) differences would pick first
-    outputs = inputs + (0.8 * (chars_out - chars_in)[:, None] * u + rng.normal(size=(n, d))).astype(np.float32)
+    outputs = inputs + (0.8 * (chars_out - chars_in)[:, None] * u + rng.normal(size=(n, d))).astype(
+        np.float32
+    )
     outputs[:, :2] += (30 * rng.normal(size=(n, 2))).astype(np.float32)
     y = np.array([f"r{i % 3}" for i in range(n)])
-    res = analyse_layer(outputs - inputs, y, tokens_diff, last_subword_chars_diff=chars_out - chars_in,
-                        seed=0, lda_components=2, distractor_components=5, n_splits=3,
-                        n_quadruples=20, kmeans_n_init=1)
+    res = analyse_layer(
+        outputs - inputs,
+        y,
+        tokens_diff,
+        last_subword_chars_diff=chars_out - chars_in,
+        seed=0,
+        lda_components=2,
+        distractor_components=5,
+        n_splits=3,
+        n_quadruples=20,
+        kmeans_n_init=1,
+    )
     expect, v = _official_pc0_corr(inputs, outputs, chars_in, chars_out)
     first = res.distractors[res.distractors["component"] == 1].set_index("variant")
     assert abs(expect) > 0.8  # the planted direction is PC0 of the z-scored differences
     assert first.loc["faithful", "corr_last_subword_chars_diff"] == pytest.approx(expect, abs=1e-6)
-    assert abs(first.loc["corrected", "corr_last_subword_chars_diff"]) < 0.3  # centred: loud columns
+    assert (
+        abs(first.loc["corrected", "corr_last_subword_chars_diff"]) < 0.3
+    )  # centred: loud columns
     fit, scores = g.fit_distractors_faithful(outputs - inputs, chars_out - chars_in, 5, 0.3, seed=0)
     np.testing.assert_allclose(fit.components[0], v, atol=1e-6)
 
@@ -193,6 +239,7 @@ def test_last_subword_chars_are_the_tokenizers_last_subword_strings():
     assert tokens.ids == [[1, 2, 3], [1, 4]] and tokens.last.tolist() == [2, 1]
     pairs = pd.DataFrame({"relation": ["cap"], "input": ["Rome"], "output": ["New York"]})
     from concept_geometry.crystals.residuals import pair_status
+
     status = pair_status(pairs, ["New York", "Rome"], tokens)
     assert status["last_subword_chars_diff"].tolist() == [5 - 4]
     assert status["length_diff"].tolist() == [1]  # tokens: 2 − 1
@@ -201,7 +248,7 @@ def test_last_subword_chars_are_the_tokenizers_last_subword_strings():
 def test_an_empty_word_has_no_own_token_and_a_zero_length_last_subword():
     """An empty string tokenises to BOS alone: no own token (last = −1), 0 characters; a
     subset keeps every field of the rows it picks."""
-    tok = make_word_tokenizer(["king", "queen"])          # ids: pad 0, unk 1, bos 2, eos 3, words
+    tok = make_word_tokenizer(["king", "queen"])  # ids: pad 0, unk 1, bos 2, eos 3, words
     tokens = tokenize_words(tok, ["king", "", "queen", "zebra"])
     assert tokens.ids == [[2, 4], [2], [2, 5], [2, 1]]
     assert tokens.last.tolist() == [1, -1, 1, 1] and tokens.n_tokens.tolist() == [1, 0, 1, 1]
@@ -215,6 +262,7 @@ def test_an_empty_word_has_no_own_token_and_a_zero_length_last_subword():
 
 # --- hand-computed measures ------------------------------------------------------------
 
+
 def test_parallelogram_error_and_trapezoid_cos_by_hand():
     V = np.array([[1.0, 0.0], [1.0, 0.0], [2.0, 0.0], [-1.0, 0.0], [0.0, 1.0]])
     i, j = np.array([0, 0, 0, 0]), np.array([1, 2, 3, 4])
@@ -227,7 +275,9 @@ def test_parallelogram_error_and_trapezoid_cos_by_hand():
     assert err.dtype == cos.dtype == np.float64
     assert err[0] == 1.0 and np.isnan(err[1]) and np.isnan(cos).all()
     # Pearson per column: +1, −1, NaN for a constant column
-    r = g.pearson(np.array([[1.0, 3.0, 5.0], [2.0, 2.0, 5.0], [3.0, 1.0, 5.0]]), np.array([2.0, 4.0, 6.0]))
+    r = g.pearson(
+        np.array([[1.0, 3.0, 5.0], [2.0, 2.0, 5.0], [3.0, 1.0, 5.0]]), np.array([2.0, 4.0, 6.0])
+    )
     assert r.dtype == np.float64 and r[:2].tolist() == pytest.approx([1.0, -1.0]) and np.isnan(r[2])
 
 
@@ -240,7 +290,9 @@ def test_cluster_scores_follow_the_seed_on_two_equally_good_splits():
 
     rng = np.random.default_rng(0)
     corner = np.repeat(np.arange(4), 25)
-    V = np.array([[0, 0], [0, 10], [10, 0], [10, 10]], dtype=float)[corner] + rng.normal(size=(100, 2))
+    V = np.array([[0, 0], [0, 10], [10, 0], [10, 10]], dtype=float)[corner] + rng.normal(
+        size=(100, 2)
+    )
     y = np.where(corner < 2, "left", "right")
     scores = [cluster_scores(V, y, 2, seed, 1) for seed in range(6)]
     found = {(round(ari, 1), round(purity, 2)) for ari, purity in scores}
@@ -273,8 +325,11 @@ def test_quadruples_pair_same_or_different_relations():
 
 # --- relation files --------------------------------------------------------------------
 
+
 def test_relations_load_and_subsample(tmp_path):
-    (tmp_path / "big.json").write_text(json.dumps([{"input": f"w{i}", "output": f"v{i}"} for i in range(50)]))
+    (tmp_path / "big.json").write_text(
+        json.dumps([{"input": f"w{i}", "output": f"v{i}"} for i in range(50)])
+    )
     (tmp_path / "small.json").write_text(json.dumps([{"input": "x", "output": "y"}] * 3))
     pairs = load_relations(tmp_path)
     assert pairs.groupby("relation").size().to_dict() == {"big": 50, "small": 3}
@@ -294,12 +349,16 @@ def test_relation_files_load_in_the_given_order_and_none_is_refused(tmp_path):
     from concept_geometry.crystals.relations import load_relation_files
 
     (tmp_path / "b_rel.json").write_text(json.dumps([{"input": "x", "output": "y"}]))
-    (tmp_path / "a_rel.json").write_text(json.dumps([{"input": "p", "output": "q"},
-                                                     {"input": "r", "output": "s"}]))
+    (tmp_path / "a_rel.json").write_text(
+        json.dumps([{"input": "p", "output": "q"}, {"input": "r", "output": "s"}])
+    )
     pairs = load_relation_files([tmp_path / "b_rel.json", tmp_path / "a_rel.json"])
     assert pairs.values.tolist() == [["b_rel", "x", "y"], ["a_rel", "p", "q"], ["a_rel", "r", "s"]]
-    with pytest.raises(InputDataError, match=r"^No relation files.*`crystals\.relations_dir`.*"
-                                             r"Point it at a folder of relation JSON files, e\.g\. config/relations\.$"):
+    with pytest.raises(
+        InputDataError,
+        match=r"^No relation files.*`crystals\.relations_dir`.*"
+        r"Point it at a folder of relation JSON files, e\.g\. config/relations\.$",
+    ):
         load_relation_files([])
 
 
@@ -307,21 +366,39 @@ def test_difference_arrays_hold_what_differences_npz_promises():
     """The arrays the analysis and the figures read back, by hand on two pairs."""
     from concept_geometry.crystals.differences import Differences
 
-    d = Differences(inputs=np.array([[1.0, 2.0], [0.0, 0.0]], dtype=np.float32),
-                    outputs=np.array([[4.0, 6.0], [1.0, -1.0]], dtype=np.float32),
-                    relation=np.array(["cap", "opp"], dtype=object),
-                    length_input=np.array([1, 2]), length_output=np.array([3, 2]),
-                    last_subword_chars_input=np.array([4, 5]), last_subword_chars_output=np.array([2, 7]),
-                    pair_id=np.array([0, 1]))
+    d = Differences(
+        inputs=np.array([[1.0, 2.0], [0.0, 0.0]], dtype=np.float32),
+        outputs=np.array([[4.0, 6.0], [1.0, -1.0]], dtype=np.float32),
+        relation=np.array(["cap", "opp"], dtype=object),
+        length_input=np.array([1, 2]),
+        length_output=np.array([3, 2]),
+        last_subword_chars_input=np.array([4, 5]),
+        last_subword_chars_output=np.array([2, 7]),
+        pair_id=np.array([0, 1]),
+    )
     a = d.arrays()
-    assert sorted(a) == sorted(["inputs", "outputs", "differences", "relation", "length_input",
-                                "length_output", "length_diff", "last_subword_chars_input",
-                                "last_subword_chars_output", "last_subword_chars_diff", "pair_id"])
+    assert sorted(a) == sorted(
+        [
+            "inputs",
+            "outputs",
+            "differences",
+            "relation",
+            "length_input",
+            "length_output",
+            "length_diff",
+            "last_subword_chars_input",
+            "last_subword_chars_output",
+            "last_subword_chars_diff",
+            "pair_id",
+        ]
+    )
     np.testing.assert_array_equal(a["differences"], [[3.0, 4.0], [1.0, -1.0]])
     assert a["relation"].dtype.kind == "U" and a["relation"].tolist() == ["cap", "opp"]
     assert a["length_diff"].tolist() == [2, 0] and a["last_subword_chars_diff"].tolist() == [-2, 2]
     assert a["pair_id"].tolist() == [0, 1] and a["inputs"][0].tolist() == [1.0, 2.0]
-    assert a["last_subword_chars_input"].tolist() == [4, 5] and a["last_subword_chars_output"].tolist() == [2, 7]
+    assert a["last_subword_chars_input"].tolist() == [4, 5] and a[
+        "last_subword_chars_output"
+    ].tolist() == [2, 7]
     assert a["length_input"].tolist() == [1, 2] and a["length_output"].tolist() == [3, 2]
     np.testing.assert_array_equal(a["outputs"], [[4.0, 6.0], [1.0, -1.0]])
 
@@ -332,7 +409,9 @@ def test_malformed_relation_file_names_the_file(tmp_path):
     with pytest.raises(InputDataError, match="bad.json"):
         load_relation_file(bad)
     bad.write_text("[]")
-    with pytest.raises(InputDataError, match="bad.json is malformed: it is not a non-empty JSON list"):
+    with pytest.raises(
+        InputDataError, match="bad.json is malformed: it is not a non-empty JSON list"
+    ):
         load_relation_file(bad)
 
 
@@ -355,23 +434,35 @@ def llama_dir(tmp_path_factory):
 
 def test_differences_equal_single_word_forward_passes(llama_dir):
     model, tok = load_model(str(llama_dir)), load_tokenizer(str(llama_dir))
-    pairs = pd.DataFrame({"relation": ["cap"] * 3 + ["gen"] * 3,
-                          "input": ["france", "italy", "usa", "man", "king", "zebra"],
-                          "output": ["paris", "rome", "new york", "woman", "queen", "woman"]})
-    status, diffs = relation_differences(model, tok, pairs, ["embed", 1], min_pairs_per_relation=2,
-                                         batch_size=2, progress=False)
+    pairs = pd.DataFrame(
+        {
+            "relation": ["cap"] * 3 + ["gen"] * 3,
+            "input": ["france", "italy", "usa", "man", "king", "zebra"],
+            "output": ["paris", "rome", "new york", "woman", "queen", "woman"],
+        }
+    )
+    status, diffs = relation_differences(
+        model, tok, pairs, ["embed", 1], min_pairs_per_relation=2, batch_size=2, progress=False
+    )
     assert status["reason"].tolist() == ["ok"] * 5 + ["unknown_input"]
     assert status["length_diff"].tolist() == [0, 0, 1, 0, 0, 0]
 
     def alone(word, layer):  # independent: HF hidden states of the word run on its own
-        ids = torch.tensor([[tok.bos_token_id] + [tok.convert_tokens_to_ids(w) for w in word.split()]])
+        ids = torch.tensor(
+            [[tok.bos_token_id] + [tok.convert_tokens_to_ids(w) for w in word.split()]]
+        )
         with torch.no_grad():
             hs = model(input_ids=ids, output_hidden_states=True).hidden_states
         return hs[0 if layer == "embed" else layer + 1][0, -1].numpy()  # (last: post-norm, unused)
 
     used = status[status["used"]]
     for layer in ("embed", 1):
-        expect = np.stack([alone(b, layer) - alone(a, layer) for a, b in zip(used["input"], used["output"])])
+        expect = np.stack(
+            [
+                alone(b, layer) - alone(a, layer)
+                for a, b in zip(used["input"], used["output"], strict=False)
+            ]
+        )
         np.testing.assert_allclose(diffs[layer].differences, expect, atol=1e-5)
     assert diffs[1].length_diff.tolist() == [0, 0, 1, 0, 0]
 
@@ -392,9 +483,10 @@ def test_hidden_states_convention_reads_transformers_hidden_states(gemma_dir, la
     model, tok = load_model(str(gemma_dir)), load_tokenizer(str(gemma_dir))
     words = ["king", "new york", "usa", "rome italy france"]
     tokens = tokenize_words(tok, words)
-    got = last_token_residuals(model, tokens, [layer], batch_size=3, progress=False,
-                               convention="hidden_states")[layer]
-    for word, row in zip(words, got):
+    got = last_token_residuals(
+        model, tokens, [layer], batch_size=3, progress=False, convention="hidden_states"
+    )[layer]
+    for word, row in zip(words, got, strict=False):
         enc = tok(word, return_tensors="pt")
         with torch.no_grad():
             hs = model(**enc, output_hidden_states=True).hidden_states
@@ -409,11 +501,20 @@ def test_hidden_states_convention_reads_transformers_hidden_states(gemma_dir, la
 def test_small_relations_are_dropped_and_counted(llama_dir):
     tok = load_tokenizer(str(llama_dir))
     model = load_model(str(llama_dir))
-    pairs = pd.DataFrame({"relation": ["a", "a", "b"], "input": ["man", "king", "rome"],
-                          "output": ["woman", "queen", "rome"]})
-    status, diffs = relation_differences(model, tok, pairs, [0], min_pairs_per_relation=2, progress=False)
+    pairs = pd.DataFrame(
+        {
+            "relation": ["a", "a", "b"],
+            "input": ["man", "king", "rome"],
+            "output": ["woman", "queen", "rome"],
+        }
+    )
+    status, diffs = relation_differences(
+        model, tok, pairs, [0], min_pairs_per_relation=2, progress=False
+    )
     assert status["reason"].tolist() == ["ok", "ok", "identical"]
-    status, _ = relation_differences(model, tok, pairs, [0], min_pairs_per_relation=3, progress=False)
+    status, _ = relation_differences(
+        model, tok, pairs, [0], min_pairs_per_relation=3, progress=False
+    )
     assert status["reason"].tolist() == ["relation_too_small"] * 2 + ["identical"]
 
 
@@ -424,7 +525,7 @@ def test_minilm_takes_the_last_word_token_not_sep():
     tokens = tokenize_words(tok, words)
     assert tokens.n_tokens[0] == 1 and tokens.n_tokens[2] > 3
     got = last_token_residuals(model, tokens, [2], batch_size=2, progress=False)[2]
-    for w, row in zip(words, got):
+    for w, row in zip(words, got, strict=False):
         enc = tok(w, return_tensors="pt")
         assert enc["input_ids"][0, -1] == tok.sep_token_id
         with torch.no_grad():
@@ -434,11 +535,20 @@ def test_minilm_takes_the_last_word_token_not_sep():
 
 # --- config and summary ----------------------------------------------------------------
 
+
 def test_config_checks_name_the_key():
-    base = {"stages": ["crystals"], "features": {"model": {"path": "package:x", "name": "m"}},
-            "crystals": {"model": {"path": None, "name": None}, "relations": ["a", "b", "c"],
-                         "lda": {"n_components": 2}, "max_pairs_per_relation": 300,
-                         "min_pairs_per_relation": 10, "silhouette": {"n_splits": 5}}}
+    base = {
+        "stages": ["crystals"],
+        "features": {"model": {"path": "package:x", "name": "m"}},
+        "crystals": {
+            "model": {"path": None, "name": None},
+            "relations": ["a", "b", "c"],
+            "lda": {"n_components": 2},
+            "max_pairs_per_relation": 300,
+            "min_pairs_per_relation": 10,
+            "silhouette": {"n_splits": 5},
+        },
+    }
     check_crystals_config(base)
     assert crystals_model(base) == ModelRef(name="m", spec="package:x", key="features.model.path")
     bad = json.loads(json.dumps(base))
@@ -450,26 +560,43 @@ def test_config_checks_name_the_key():
     with pytest.raises(ConfigError, match="crystals.model.path"):
         check_crystals_config(bad)
     bad = json.loads(json.dumps(base))
-    bad["crystals"]["max_pairs_per_relation"] = 9      # below min_pairs_per_relation = 10
-    with pytest.raises(ConfigError, match=r"`crystals\.max_pairs_per_relation` = 9 is below "
-                                          r"`crystals\.min_pairs_per_relation` = 10"):
+    bad["crystals"]["max_pairs_per_relation"] = 9  # below min_pairs_per_relation = 10
+    with pytest.raises(
+        ConfigError,
+        match=r"`crystals\.max_pairs_per_relation` = 9 is below "
+        r"`crystals\.min_pairs_per_relation` = 10",
+    ):
         check_crystals_config(bad)
-    bad["crystals"]["max_pairs_per_relation"] = None   # no cap: every pair, nothing to compare
+    bad["crystals"]["max_pairs_per_relation"] = None  # no cap: every pair, nothing to compare
     check_crystals_config(bad)
-    bad["crystals"]["min_pairs_per_relation"] = 4      # below silhouette.n_splits = 5
-    with pytest.raises(ConfigError, match=r"`crystals\.min_pairs_per_relation` = 4 is below "
-                                          r"`crystals\.silhouette\.n_splits` = 5"):
+    bad["crystals"]["min_pairs_per_relation"] = 4  # below silhouette.n_splits = 5
+    with pytest.raises(
+        ConfigError,
+        match=r"`crystals\.min_pairs_per_relation` = 4 is below "
+        r"`crystals\.silhouette\.n_splits` = 5",
+    ):
         check_crystals_config(bad)
 
 
 def test_a_missing_relations_folder_is_refused_naming_the_key():
-    cfg = {"stages": ["crystals"], "features": {"model": {"path": "package:x", "name": "m"}},
-           "crystals": {"model": {"path": None, "name": None}, "relations": ["a", "b", "c"],
-                        "relations_dir": "/no/such/folder", "lda": {"n_components": 2},
-                        "max_pairs_per_relation": 300, "min_pairs_per_relation": 10,
-                        "silhouette": {"n_splits": 5}}}
-    with pytest.raises(ConfigError, match=r"`crystals\.relations_dir` = '/no/such/folder': no such folder "
-                                          r"\(/no/such/folder\)\. Point it at a folder of relation JSON files"):
+    cfg = {
+        "stages": ["crystals"],
+        "features": {"model": {"path": "package:x", "name": "m"}},
+        "crystals": {
+            "model": {"path": None, "name": None},
+            "relations": ["a", "b", "c"],
+            "relations_dir": "/no/such/folder",
+            "lda": {"n_components": 2},
+            "max_pairs_per_relation": 300,
+            "min_pairs_per_relation": 10,
+            "silhouette": {"n_splits": 5},
+        },
+    }
+    with pytest.raises(
+        ConfigError,
+        match=r"`crystals\.relations_dir` = '/no/such/folder': no such folder "
+        r"\(/no/such/folder\)\. Point it at a folder of relation JSON files",
+    ):
         check_crystals_config(cfg)
 
 
@@ -479,64 +606,122 @@ def test_start_up_check_reads_crystals_layers_in_their_convention(root):
     from concept_geometry.config import validate_config
 
     def cfg(layers, convention):
-        return {"stages": ["crystals"], "crystals": {"layers": layers, "layer_convention": convention}}
+        return {
+            "stages": ["crystals"],
+            "crystals": {"layers": layers, "layer_convention": convention},
+        }
 
     schema = root / "workflow/schemas/config.schema.yaml"
     validate_config(cfg([0, 6], "hidden_states"), schema)
     validate_config(cfg(["embed", 5], "block_output"), schema)
-    for layers, convention, valid in (([7], "hidden_states", "0..6"), ([6], "block_output", "0..5"),
-                                      (["embed"], "hidden_states", "written 0")):
+    for layers, convention, valid in (
+        ([7], "hidden_states", "0..6"),
+        ([6], "block_output", "0..5"),
+        (["embed"], "hidden_states", "written 0"),
+    ):
         with pytest.raises(ConfigError, match=valid):
             validate_config(cfg(layers, convention), schema)
 
 
 def test_summary_rows_use_the_report_settings():
     D, y, ell, _ = planted(n_rel=3, n_per=30)
-    res = analyse_layer(D, y, ell, last_subword_chars_diff=-ell, seed=0, lda_components=2,
-                        distractor_components=3, n_splits=3, n_quadruples=50, kmeans_n_init=2)
+    res = analyse_layer(
+        D,
+        y,
+        ell,
+        last_subword_chars_diff=-ell,
+        seed=0,
+        lda_components=2,
+        distractor_components=3,
+        n_splits=3,
+        n_quadruples=50,
+        kmeans_n_init=2,
+    )
     pairs = pd.DataFrame({"used": [True] * 90 + [False] * 4})
-    rows = registry.stage_rows("crystals", "tiny", quantities.tables(
-        "embed", res.clusters, res.silhouette, res.quality, res.distractors, pairs))
+    rows = registry.stage_rows(
+        "crystals",
+        "tiny",
+        quantities.tables(
+            "embed", res.clusters, res.silhouette, res.quality, res.distractors, pairs
+        ),
+    )
     s = rows.set_index(["quantity", "setting"])["value"]
     assert list(rows.columns) == ["stage", "quantity", "setting", "model", "value"]
     assert ("silhouette", "layer=embed,space=lda,variant=corrected") in s.index
     for variant in ("faithful", "corrected"):
         assert ("ari", f"layer=embed,space=raw,variant={variant}") in s.index
-        assert ("parallelogram_error_median", f"layer=embed,space=distractor_removed,variant={variant}") in s.index
+        assert (
+            "parallelogram_error_median",
+            f"layer=embed,space=distractor_removed,variant={variant}",
+        ) in s.index
         assert abs(s["pc1_corr_length_diff", f"layer=embed,variant={variant}"]) > 0.9
     assert s["n_pairs_used", "layer=embed"] == 90 and s["n_pairs_dropped", "layer=embed"] == 4
     # the faithful PC1 is of input − output, the covariate here is −ell: same sign as corrected
-    assert np.sign(s["pc1_corr_last_subword_chars_diff", "layer=embed,variant=faithful"]) == np.sign(
-        s["pc1_corr_length_diff", "layer=embed,variant=corrected"])
+    assert np.sign(
+        s["pc1_corr_last_subword_chars_diff", "layer=embed,variant=faithful"]
+    ) == np.sign(s["pc1_corr_length_diff", "layer=embed,variant=corrected"])
 
 
 def test_summary_rows_by_hand():
     """Every headline row of a small hand-made layer: quality medians are medians over the
     relations, the PC1 rows come from component 1 whatever the row order, only the corrected
     variant counts removed components."""
-    clusters = pd.DataFrame({"space": ["raw", "lda"], "variant": ["faithful", "corrected"],
-                             "ari": [0.5, 0.25], "purity": [0.75, 0.625], "n_clusters": 3, "n_pairs": 9})
-    silhouette = pd.DataFrame({"space": ["lda"], "variant": ["corrected"], "n_components": [2],
-                               "silhouette": [0.125]})
-    quality = pd.DataFrame({"relation": ["a", "b", "c"], "space": "raw", "variant": "faithful",
-                            "parallelogram_error_median": [0.1, 0.5, 0.3], "trapezoid_cos_median": [0.9, 0.7, 0.8],
-                            "baseline_error_median": [1.0, 2.0, 4.0], "baseline_cos_median": [0.0, 0.5, 0.25],
-                            "n_quadruples": 20})
-    distractors = pd.DataFrame({"variant": ["corrected", "corrected", "faithful"], "component": [2, 1, 1],
-                                "explained_variance": [0.25, 0.5, 0.375],
-                                "corr_last_subword_chars_diff": [0.0, 0.25, -0.75],
-                                "corr_length_diff": [0.0, 0.875, 0.5], "removed": [True, True, False]})
+    clusters = pd.DataFrame(
+        {
+            "space": ["raw", "lda"],
+            "variant": ["faithful", "corrected"],
+            "ari": [0.5, 0.25],
+            "purity": [0.75, 0.625],
+            "n_clusters": 3,
+            "n_pairs": 9,
+        }
+    )
+    silhouette = pd.DataFrame(
+        {"space": ["lda"], "variant": ["corrected"], "n_components": [2], "silhouette": [0.125]}
+    )
+    quality = pd.DataFrame(
+        {
+            "relation": ["a", "b", "c"],
+            "space": "raw",
+            "variant": "faithful",
+            "parallelogram_error_median": [0.1, 0.5, 0.3],
+            "trapezoid_cos_median": [0.9, 0.7, 0.8],
+            "baseline_error_median": [1.0, 2.0, 4.0],
+            "baseline_cos_median": [0.0, 0.5, 0.25],
+            "n_quadruples": 20,
+        }
+    )
+    distractors = pd.DataFrame(
+        {
+            "variant": ["corrected", "corrected", "faithful"],
+            "component": [2, 1, 1],
+            "explained_variance": [0.25, 0.5, 0.375],
+            "corr_last_subword_chars_diff": [0.0, 0.25, -0.75],
+            "corr_length_diff": [0.0, 0.875, 0.5],
+            "removed": [True, True, False],
+        }
+    )
     pairs = pd.DataFrame({"used": [True, False, True, True]})
-    rows = registry.stage_rows("crystals", "tiny", quantities.tables(
-        "3", clusters, silhouette, quality, distractors, pairs))
+    rows = registry.stage_rows(
+        "crystals",
+        "tiny",
+        quantities.tables("3", clusters, silhouette, quality, distractors, pairs),
+    )
     assert (rows["stage"] == "crystals").all() and (rows["model"] == "tiny").all()
-    got = dict(zip(zip(rows["quantity"], rows["setting"]), rows["value"]))
+    got = dict(
+        zip(zip(rows["quantity"], rows["setting"], strict=False), rows["value"], strict=False)
+    )
     raw_f, lda_c = "layer=3,space=raw,variant=faithful", "layer=3,space=lda,variant=corrected"
     assert got == {
-        ("silhouette", lda_c): 0.125, ("ari", raw_f): 0.5, ("purity", raw_f): 0.75,
-        ("ari", lda_c): 0.25, ("purity", lda_c): 0.625,
-        ("parallelogram_error_median", raw_f): 0.3, ("trapezoid_cos_median", raw_f): 0.8,
-        ("baseline_error_median", raw_f): 2.0, ("baseline_cos_median", raw_f): 0.25,
+        ("silhouette", lda_c): 0.125,
+        ("ari", raw_f): 0.5,
+        ("purity", raw_f): 0.75,
+        ("ari", lda_c): 0.25,
+        ("purity", lda_c): 0.625,
+        ("parallelogram_error_median", raw_f): 0.3,
+        ("trapezoid_cos_median", raw_f): 0.8,
+        ("baseline_error_median", raw_f): 2.0,
+        ("baseline_cos_median", raw_f): 0.25,
         ("pc1_corr_last_subword_chars_diff", "layer=3,variant=corrected"): 0.25,
         ("pc1_corr_length_diff", "layer=3,variant=corrected"): 0.875,
         ("pc1_explained_variance", "layer=3,variant=corrected"): 0.5,
@@ -544,7 +729,9 @@ def test_summary_rows_by_hand():
         ("pc1_corr_last_subword_chars_diff", "layer=3,variant=faithful"): -0.75,
         ("pc1_corr_length_diff", "layer=3,variant=faithful"): 0.5,
         ("pc1_explained_variance", "layer=3,variant=faithful"): 0.375,
-        ("n_pairs_used", "layer=3"): 3.0, ("n_pairs_dropped", "layer=3"): 1.0}
+        ("n_pairs_used", "layer=3"): 3.0,
+        ("n_pairs_dropped", "layer=3"): 1.0,
+    }
     assert len(rows) == len(got)
 
 
@@ -554,8 +741,18 @@ def test_held_out_split_is_stratified_by_relation():
     D, y, ell, _ = planted(n_rel=3, n_per=30, d=8)
     keep = np.concatenate([np.arange(10), 30 + np.arange(16), 60 + np.arange(30)])
     D, y, ell = D[keep], y[keep], ell[keep]
-    res = analyse_layer(D, y, ell, last_subword_chars_diff=ell, seed=1, lda_components=2,
-                        distractor_components=2, n_splits=3, n_quadruples=10, kmeans_n_init=1)
+    res = analyse_layer(
+        D,
+        y,
+        ell,
+        last_subword_chars_diff=ell,
+        seed=1,
+        lda_components=2,
+        distractor_components=2,
+        n_splits=3,
+        n_quadruples=10,
+        kmeans_n_init=1,
+    )
     held = y[res.eval_index]
     assert pd.Series(held).value_counts().sort_index().tolist() == [5, 8, 15]
     assert np.all(np.diff(res.eval_index) > 0)
@@ -571,10 +768,11 @@ def test_difference_views_with_one_lda_direction_plot_ld1_per_relation():
     lda_ax = fig.axes[1]
     got = {c.get_label(): c.get_offsets() for c in lda_ax.collections}
     np.testing.assert_array_equal(got["a"], [[-1.0, 0.0], [3.0, 0.0]])  # LD1, row 0
-    np.testing.assert_array_equal(got["b"], [[0.5, 1.0], [2.0, 1.0]])   # LD1, row 1
+    np.testing.assert_array_equal(got["b"], [[0.5, 1.0], [2.0, 1.0]])  # LD1, row 1
 
 
 # --- repeated pairs and encodings (issue 13 §6) ----------------------------------------
+
 
 def test_quadruples_never_pair_a_repeated_pair_with_itself():
     y = np.array(["a"] * 14 + ["b"] * 5)
@@ -595,16 +793,28 @@ def test_repeated_pairs_change_no_corrected_statistic():
     D, y, ell, _ = planted(n_rel=3, n_per=30)
     n = len(y)
     extra = np.full(11, 5)  # pair 5 repeated 11 more times
-    Dd, yd, elld = np.vstack([D, D[extra]]), np.concatenate([y, y[extra]]), np.concatenate([ell, ell[extra]])
+    Dd, yd, elld = (
+        np.vstack([D, D[extra]]),
+        np.concatenate([y, y[extra]]),
+        np.concatenate([ell, ell[extra]]),
+    )
     pair_id = np.concatenate([np.arange(n), extra])
-    kw = dict(seed=0, lda_components=2, distractor_components=3, n_splits=3, n_quadruples=50,
-              kmeans_n_init=2)
+    kw = dict(
+        seed=0,
+        lda_components=2,
+        distractor_components=3,
+        n_splits=3,
+        n_quadruples=50,
+        kmeans_n_init=2,
+    )
     ref = analyse_layer(D, y, ell, last_subword_chars_diff=-ell, **kw)
     got = analyse_layer(Dd, yd, elld, last_subword_chars_diff=-elld, pair_id=pair_id, **kw)
     for name in ("quality", "clusters", "distractors"):
         g_, r_ = getattr(got, name), getattr(ref, name)
-        pd.testing.assert_frame_equal(g_[g_["variant"] == "corrected"].reset_index(drop=True),
-                                      r_[r_["variant"] == "corrected"].reset_index(drop=True))
+        pd.testing.assert_frame_equal(
+            g_[g_["variant"] == "corrected"].reset_index(drop=True),
+            r_[r_["variant"] == "corrected"].reset_index(drop=True),
+        )
     # the faithful in-sample statistics keep the repeats (as the official code), so they move
     n_faithful = got.clusters.set_index(["space", "variant"])["n_pairs"]
     assert n_faithful["raw", "faithful"] == n + 11
@@ -613,8 +823,16 @@ def test_repeated_pairs_change_no_corrected_statistic():
     for space in g.SPACES:
         assert sil[space, "corrected"] == ref_sil[space, "corrected"]
         assert sil[space, "faithful"] == g.silhouette_faithful(
-            space, Dd, yd, elld.astype(float), lda_components=2, distractor_components=3,
-            corr_threshold=0.3, sample_size=None, seed=0)
+            space,
+            Dd,
+            yd,
+            elld.astype(float),
+            lda_components=2,
+            distractor_components=3,
+            corr_threshold=0.3,
+            sample_size=None,
+            seed=0,
+        )
 
 
 def test_a_pair_repeated_12_times_is_a_too_small_relation_not_a_crystal(tmp_path):
@@ -622,8 +840,9 @@ def test_a_pair_repeated_12_times_is_a_too_small_relation_not_a_crystal(tmp_path
 
     words = [f"{c}{i}" for c in "ab" for i in range(12)]
     (tmp_path / "rep.json").write_text(json.dumps([{"input": "a0", "output": "b0"}] * 12))
-    (tmp_path / "ok.json").write_text(json.dumps(
-        [{"input": f"a{i}", "output": f"b{i}"} for i in range(12)]))
+    (tmp_path / "ok.json").write_text(
+        json.dumps([{"input": f"a{i}", "output": f"b{i}"} for i in range(12)])
+    )
     status, _, _ = screen_pairs(load_relations(tmp_path), make_word_tokenizer(words), 10)
     rep = status[status["relation"] == "rep"]
     assert rep["duplicate"].tolist() == [False] + [True] * 11
@@ -645,7 +864,9 @@ def test_block_output_layers_run_from_0_to_n_minus_1():
 
 def test_crystals_model_needs_both_path_and_name():
     with pytest.raises(ConfigError, match="the crystals stage has no model"):
-        crystals_model({"crystals": {"model": {"path": "p", "name": None}}, "features": {"model": {}}})
+        crystals_model(
+            {"crystals": {"model": {"path": "p", "name": None}}, "features": {"model": {}}}
+        )
     own = crystals_model({"crystals": {"model": {"path": "p", "name": "m"}}})
     assert (own.spec, own.name, own.key) == ("p", "m", "crystals.model.path")
 

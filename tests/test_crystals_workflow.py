@@ -7,10 +7,10 @@ import json
 import numpy as np
 import pytest
 import yaml
-
-from concept_geometry import io
 from conftest import run_snakemake
 from tiny_models import make_tiny_llama, make_word_tokenizer
+
+from concept_geometry import io
 
 
 @pytest.mark.workflow
@@ -21,7 +21,9 @@ def test_crystals_workflow_writes_the_output_contract(tmp_path):
     for r in ("alpha", "beta", "gamma"):
         pairs = [{"input": f"{r}in{i}", "output": f"{r}out{i}"} for i in range(24)]
         vocab += [w for p in pairs for w in p.values()]
-        pairs += [{"input": f"{r}unknown{i}", "output": f"{r}out{i}"} for i in range(3)]  # not in vocab
+        pairs += [
+            {"input": f"{r}unknown{i}", "output": f"{r}out{i}"} for i in range(3)
+        ]  # not in vocab
         (rel_dir / f"{r}.json").write_text(json.dumps(pairs))
     model_dir = tmp_path / "tiny-llama"
     make_tiny_llama(model_dir, make_word_tokenizer(vocab), hidden=32, layers=2)
@@ -59,8 +61,9 @@ def test_crystals_workflow_writes_the_output_contract(tmp_path):
         assert set(diff["relation"]) == {"alpha", "beta", "gamma"}
         clusters = io.read_tsv(d / "clusters.tsv")
         assert list(clusters.columns[:4]) == ["space", "variant", "ari", "purity"]
-        assert set(zip(clusters["space"], clusters["variant"])) == {
-            (s, v) for s in ("raw", "distractor_removed", "lda") for v in ("faithful", "corrected")}
+        assert set(zip(clusters["space"], clusters["variant"], strict=False)) == {
+            (s, v) for s in ("raw", "distractor_removed", "lda") for v in ("faithful", "corrected")
+        }
         n_scored = clusters.set_index("variant")["n_pairs"]
         assert (n_scored["faithful"] == n_used).all() and (n_scored["corrected"] < n_used).all()
         assert clusters["purity"].between(1 / 3, 1).all()
@@ -68,18 +71,34 @@ def test_crystals_workflow_writes_the_output_contract(tmp_path):
         assert list(sil.columns) == ["space", "variant", "n_components", "silhouette"]
         assert len(sil) == 6 and sil["silhouette"].between(-1, 1).all()
         quality = io.read_tsv(d / "quality.tsv")
-        assert list(quality.columns[:7]) == ["relation", "space", "variant", "parallelogram_error_median",
-                                             "trapezoid_cos_median", "baseline_error_median",
-                                             "baseline_cos_median"]
+        assert list(quality.columns[:7]) == [
+            "relation",
+            "space",
+            "variant",
+            "parallelogram_error_median",
+            "trapezoid_cos_median",
+            "baseline_error_median",
+            "baseline_cos_median",
+        ]
         assert len(quality) == 18 and quality["parallelogram_error_median"].between(0, 1).all()
         dist = io.read_tsv(d / "distractors.tsv")
-        assert list(dist.columns[:5]) == ["variant", "component", "explained_variance",
-                                          "corr_last_subword_chars_diff", "corr_length_diff"]
+        assert list(dist.columns[:5]) == [
+            "variant",
+            "component",
+            "explained_variance",
+            "corr_last_subword_chars_diff",
+            "corr_length_diff",
+        ]
         for _, part in dist.groupby("variant"):
             assert part["explained_variance"].is_monotonic_decreasing
         assert set(diff["last_subword_chars_diff"]) <= set(range(-20, 21))
-        assert str(diff["layer_label"]) == {"0": "hidden_states[0] = embedding (input of block 0)",
-                                            "2": "hidden_states[2] = output of block 1 after the final norm"}[layer]
+        assert (
+            str(diff["layer_label"])
+            == {
+                "0": "hidden_states[0] = embedding (input of block 0)",
+                "2": "hidden_states[2] = output of block 1 after the final norm",
+            }[layer]
+        )
         for fig in ("difference_views", "pc1_length", "quality"):
             for ext in ("png", "pdf"):
                 assert (d / f"figures/{fig}.{ext}").stat().st_size > 1000
@@ -89,5 +108,8 @@ def test_crystals_workflow_writes_the_output_contract(tmp_path):
     assert s["n_pairs_dropped", "layer=hidden_states[2]"] == 75 - n_used
     assert ("silhouette", "layer=hidden_states[0],space=lda,variant=faithful") in s.index
     assert ("ari", "layer=hidden_states[2],space=lda,variant=corrected") in s.index
-    assert ("pc1_corr_last_subword_chars_diff", "layer=hidden_states[0],variant=faithful") in s.index
+    assert (
+        "pc1_corr_last_subword_chars_diff",
+        "layer=hidden_states[0],variant=faithful",
+    ) in s.index
     assert set(summary["model"]) == {"tiny-llama"}

@@ -43,8 +43,9 @@ def conda_env(body: list[str]) -> str | None:
     for i, line in enumerate(body):
         s = line.strip()
         if s.startswith("conda:"):
-            rest = s[len("conda:"):].strip() or next(
-                (b.strip() for b in body[i + 1:] if b.strip()), "")
+            rest = s[len("conda:") :].strip() or next(
+                (b.strip() for b in body[i + 1 :] if b.strip()), ""
+            )
             m = re.match(r"""['"]([^'"]+)['"]""", rest)
             return m.group(1) if m else rest
     return None
@@ -69,7 +70,7 @@ def env_pins(path: Path) -> tuple[dict[str, str], list]:
     for dep in data["dependencies"]:
         if isinstance(dep, dict):
             for req in dep.get("pip", []):
-                if req.startswith("-"):          # pip options, e.g. --extra-index-url
+                if req.startswith("-"):  # pip options, e.g. --extra-index-url
                     continue
                 m = re.fullmatch(r"([A-Za-z0-9_.\-]+)==([^\s;]+)", req.strip())
                 assert m, f"{path.name}: pip requirement {req!r} is not pinned with =="
@@ -89,7 +90,7 @@ def test_every_rule_declares_an_existing_env():
     for path in RULE_FILES:
         for name, body in parse_rules(path).items():
             if not any(line.strip().startswith(ACTIONS) for line in body):
-                continue                               # e.g. a pure target rule
+                continue  # e.g. a pure target rule
             env = conda_env(body)
             if env is None:
                 problems.append(f"{path.name}: rule {name} has no conda: env")
@@ -102,12 +103,16 @@ def test_every_rule_declares_an_existing_env():
 
 def test_parsed_rules_are_all_rules():
     """The text parse sees every rule Snakemake sees (so no rule escapes the env check)."""
-    proc = subprocess.run([sys.executable, "-m", "snakemake", "--list-rules", "--quiet"],
-                          cwd=ROOT, capture_output=True, text=True, timeout=120)
+    proc = subprocess.run(
+        [sys.executable, "-m", "snakemake", "--list-rules", "--quiet"],
+        cwd=ROOT,
+        capture_output=True,
+        text=True,
+        timeout=120,
+    )
     if proc.returncode != 0:
         pytest.fail(f"snakemake --list-rules failed:\n{proc.stderr[-3000:]}")
-    listed = {line.strip() for line in proc.stdout.splitlines()
-              if re.fullmatch(r"\s*\w+\s*", line)}
+    listed = {line.strip() for line in proc.stdout.splitlines() if re.fullmatch(r"\s*\w+\s*", line)}
     parsed = {n for f in RULE_FILES for n in parse_rules(f)} | {"all"}
     assert listed - parsed == set(), f"rules not found in workflow/rules/*.smk: {listed - parsed}"
 
@@ -121,11 +126,13 @@ def test_env_pins_agree_with_pyproject(path):
         assert name in reference, f"{path.name}: {name} is not pinned in pyproject.toml"
         # a local label (torch 2.13.0+cpu) satisfies pyproject's ==2.13.0 (PEP 440)
         assert version.split("+")[0] == reference[name], (
-            f"{path.name}: {name}=={version} but pyproject.toml pins {reference[name]}")
+            f"{path.name}: {name}=={version} but pyproject.toml pins {reference[name]}"
+        )
     python = [d for d in conda if str(d).startswith("python")]
     assert python == ["python=3.11"], f"{path.name}: python must be pinned to 3.11 ({python})"
     assert all(str(d) in {"python=3.11", "pip"} for d in conda), (
-        f"{path.name}: conda packages other than python/pip ({conda}) escape the pin check")
+        f"{path.name}: conda packages other than python/pip ({conda}) escape the pin check"
+    )
 
 
 def test_cpu_envs_do_not_pull_cuda_torch():
@@ -143,8 +150,12 @@ def test_cpu_envs_do_not_pull_cuda_torch():
 
 def test_every_env_is_used():
     """Each env file is some rule group's env (no stale env files)."""
-    used = {Path(u).name for f in RULE_FILES for body in parse_rules(f).values()
-            if (u := conda_env(body))}
+    used = {
+        Path(u).name
+        for f in RULE_FILES
+        for body in parse_rules(f).values()
+        if (u := conda_env(body))
+    }
     unused = {p.name for p in ENV_FILES} - used
     assert not unused, f"env files no rule uses: {sorted(unused)}"
 
@@ -152,8 +163,13 @@ def test_every_env_is_used():
 # --- the SLURM profile ----------------------------------------------------------------------
 
 # Rules that run a model forward pass or train an SAE: the only ones that ask for a GPU.
-GPU_RULES = {"alignment_train_toy", "sae_sample_activations", "sae_materialise",
-             "features_extract", "crystals_differences"}
+GPU_RULES = {
+    "alignment_train_toy",
+    "sae_sample_activations",
+    "sae_materialise",
+    "features_extract",
+    "crystals_differences",
+}
 
 
 def _resources(body: list[str]) -> dict[str, str]:
@@ -175,8 +191,12 @@ def test_resources_live_in_the_rules_gpus_only_in_model_rules():
     profile = yaml.safe_load((ROOT / "workflow/profiles/slurm/config.yaml").read_text())
     assert profile["executor"] == "slurm" and profile["retries"] >= 1
     assert "set-resources" not in profile  # one place: the rules' own `resources:`
-    rules = {n: _resources(body) for f in RULE_FILES for n, body in parse_rules(f).items()
-             if any(line.strip().startswith(ACTIONS) for line in body)}
+    rules = {
+        n: _resources(body)
+        for f in RULE_FILES
+        for n, body in parse_rules(f).items()
+        if any(line.strip().startswith(ACTIONS) for line in body)
+    }
     assert {r for r, res in rules.items() if "gpu" in res} == GPU_RULES
     assert all(rules[r]["gpu"] == "1" for r in GPU_RULES)
     for rule, res in rules.items():

@@ -11,14 +11,18 @@ import pandas as pd
 import pytest
 import scipy.sparse as sp
 import yaml
-
-from concept_geometry import io
-from concept_geometry.explorer import (category_counts, crystals_explorer_page, decoder_cloud_2d,
-                                       display_tokens, galaxy_explorer_page)
-
-from concept_geometry.explorer.headless import Browser, find_chromium
 from conftest import run_snakemake
 from test_lobes_workflow import CORPUS, LAYER, MODEL, write_features
+
+from concept_geometry import io
+from concept_geometry.explorer import (
+    category_counts,
+    crystals_explorer_page,
+    decoder_cloud_2d,
+    display_tokens,
+    galaxy_explorer_page,
+)
+from concept_geometry.explorer.headless import Browser, find_chromium
 
 
 def test_display_tokens_read_as_running_text():
@@ -29,8 +33,11 @@ def test_display_tokens_read_as_running_text():
 
 def test_category_counts_by_hand():
     fire = sp.csr_matrix(np.array([[1, 0, 1], [1, 1, 0], [0, 0, 1], [1, 0, 0]], dtype=np.uint8))
-    cats, counts = category_counts([(np.arange(2), fire[:2]), (np.arange(2, 4), fire[2:])],
-                                   np.array(["prose", "code", "code", "prose"]), 3)
+    cats, counts = category_counts(
+        [(np.arange(2), fire[:2]), (np.arange(2, 4), fire[2:])],
+        np.array(["prose", "code", "code", "prose"]),
+        3,
+    )
     assert cats == ["code", "prose"]
     assert counts.tolist() == [[1, 2], [1, 0], [1, 1]]  # (features, categories)
 
@@ -44,15 +51,23 @@ def write_contexts(workdir, n_feat=60, n_top=3, window=2, seed=0):
     17's first context reads `def zebras the cat`, the others use other words."""
     gen = np.random.default_rng(seed)
     snippet = gen.integers(0, 5, size=(n_feat, n_top, 2 * window + 1)).astype(np.int32)
-    activation = np.sort(gen.uniform(1, 5, size=(n_feat, n_top)), axis=1)[:, ::-1].astype(np.float32)
+    activation = np.sort(gen.uniform(1, 5, size=(n_feat, n_top)), axis=1)[:, ::-1].astype(
+        np.float32
+    )
     doc_id = gen.integers(0, 120, size=(n_feat, n_top))
     snippet[SEARCH_FEATURE, 0] = [5, 6, 7, 0, 1]
     activation[5, 2], doc_id[5, 2], snippet[5, 2] = np.nan, -1, -1  # feature 5: two contexts
     activation[0], doc_id[0], snippet[0] = np.nan, -1, -1
     base = workdir / f"results/features/{MODEL}/{CORPUS}/layer_{LAYER}"
-    io.write_npz(base / "top_contexts.npz", activation=activation, doc_id=doc_id,
-                 position=np.where(doc_id >= 0, 3, -1), snippet=snippet, tokens=VOCAB,
-                 window=np.int64(window))
+    io.write_npz(
+        base / "top_contexts.npz",
+        activation=activation,
+        doc_id=doc_id,
+        position=np.where(doc_id >= 0, 3, -1),
+        snippet=snippet,
+        tokens=VOCAB,
+        window=np.int64(window),
+    )
     old = (base / "firings.npz").stat().st_mtime
     os.utime(base / "top_contexts.npz", (old, old))
     return activation, snippet
@@ -63,7 +78,9 @@ def chromium() -> str:
     binary = find_chromium()
     if binary is None:
         if os.environ.get("CONCEPT_GEOMETRY_REQUIRE_BROWSER"):
-            raise AssertionError("chromium not found; .ci/run installs it (apt-get install chromium)")
+            raise AssertionError(
+                "chromium not found; .ci/run installs it (apt-get install chromium)"
+            )
         pytest.skip("chromium not installed (apt-get install chromium); .ci/run requires it")
     return binary
 
@@ -73,14 +90,23 @@ def test_layer_explorer_in_headless_chromium(tmp_path):
     binary = chromium()
     write_features(tmp_path)
     activation, snippet = write_contexts(tmp_path)
-    cfg = {"stages": ["features", "lobes"],
-           "features": {"model": {"name": MODEL}, "corpus": {"name": CORPUS}, "layers": [LAYER]},
-           "lobes": {"measures": ["jaccard", "phi"], "ks": [2, 3], "figures": {"embedding": "pca"}}}
+    cfg = {
+        "stages": ["features", "lobes"],
+        "features": {"model": {"name": MODEL}, "corpus": {"name": CORPUS}, "layers": [LAYER]},
+        "lobes": {"measures": ["jaccard", "phi"], "ks": [2, 3], "figures": {"embedding": "pca"}},
+    }
     (tmp_path / "tiny.yaml").write_text(yaml.safe_dump(cfg))
     page = tmp_path / f"results/explorer/{MODEL}/{CORPUS}/layer_{LAYER}.html"
-    run_snakemake(tmp_path, tmp_path / "tiny.yaml", str(page.relative_to(tmp_path)),
-                  "--allowed-rules", "lobes_cluster", "lobes_specialization", "lobes_embed",
-                  "lobes_explorer")
+    run_snakemake(
+        tmp_path,
+        tmp_path / "tiny.yaml",
+        str(page.relative_to(tmp_path)),
+        "--allowed-rules",
+        "lobes_cluster",
+        "lobes_specialization",
+        "lobes_embed",
+        "lobes_explorer",
+    )
     html = page.read_text()
     assert "http://" not in html and "https://" not in html and " src=" not in html  # offline
     io.verify(page)  # written through the checksummed writer
@@ -96,8 +122,10 @@ def test_layer_explorer_in_headless_chromium(tmp_path):
         assert b.eval("document.getElementById('colouring').options.length") == 3 * 2 * 2
 
         # search a context substring spanning two WordPiece tokens
-        b.eval("(() => { const s = document.getElementById('search'); s.value = 'ZEBRAS';"
-               " s.dispatchEvent(new Event('input')); })()")
+        b.eval(
+            "(() => { const s = document.getElementById('search'); s.value = 'ZEBRAS';"
+            " s.dispatchEvent(new Event('input')); })()"
+        )
         assert b.eval("window.explorer.highlighted()") == [SEARCH_FEATURE]
         assert b.eval("document.querySelector('#hits .hit').dataset.feature") == str(SEARCH_FEATURE)
         b.eval("window.explorer.search('7')")  # by id
@@ -113,12 +141,15 @@ def test_layer_explorer_in_headless_chromium(tmp_path):
             assert b.eval("window.explorer.selected()") == target
             card = b.eval("document.getElementById('card').innerText")
             assert f"Feature {target}" in card
-            marks = b.eval("Array.from(document.querySelectorAll('#card .ctx mark'))"
-                           ".map(m => m.textContent)")
+            marks = b.eval(
+                "Array.from(document.querySelectorAll('#card .ctx mark')).map(m => m.textContent)"
+            )
             want = [display_tokens(VOCAB)[snippet[target, j, 2]] for j in range(n_ctx)]
             assert marks == want
-            acts = b.eval("Array.from(document.querySelectorAll('#card .ctx .act'))"
-                          ".map(m => parseFloat(m.textContent))")
+            acts = b.eval(
+                "Array.from(document.querySelectorAll('#card .ctx .act'))"
+                ".map(m => parseFloat(m.textContent))"
+            )
             np.testing.assert_allclose(acts, activation[target, :n_ctx], atol=0.006)
         assert b.console_errors == []
 
@@ -147,16 +178,37 @@ def test_decoder_cloud_2d_projects_on_the_two_largest_axes():
 def test_galaxy_page_in_headless_chromium(tmp_path):
     binary = chromium()
     layers = ["0", "4"]
-    decoders = {layer: planted_cloud(500 + 100 * i, 16, seed=i)[0] for i, layer in enumerate(layers)}
+    decoders = {
+        layer: planted_cloud(500 + 100 * i, 16, seed=i)[0] for i, layer in enumerate(layers)
+    }
     ranks = np.arange(1, 17)
-    spectrum = pd.DataFrame([(int(layer), r, 10.0 / r, 1.0) for layer in layers for r in ranks],
-                            columns=["layer", "rank", "eigenvalue", "null_eigenvalue"])
-    galaxy = pd.DataFrame({"layer": [0, 4], "slope": [-1.0, -0.5], "slope_ci_low": [-1.1, -0.6],
-                           "slope_ci_high": [-0.9, -0.4], "null_slope": [0.0, 0.0],
-                           "log_volume": [1.0, 2.0], "n_features": [500, 600]})
+    spectrum = pd.DataFrame(
+        [(int(layer), r, 10.0 / r, 1.0) for layer in layers for r in ranks],
+        columns=["layer", "rank", "eigenvalue", "null_eigenvalue"],
+    )
+    galaxy = pd.DataFrame(
+        {
+            "layer": [0, 4],
+            "slope": [-1.0, -0.5],
+            "slope_ci_low": [-1.1, -0.6],
+            "slope_ci_high": [-0.9, -0.4],
+            "null_slope": [0.0, 0.0],
+            "log_volume": [1.0, 2.0],
+            "n_features": [500, 600],
+        }
+    )
     page = tmp_path / "galaxy.html"
-    page.write_text(galaxy_explorer_page(decoders=decoders, spectrum=spectrum, galaxy=galaxy,
-                                         fit_range=[2, 10], max_points=550, seed=0, title="t"))
+    page.write_text(
+        galaxy_explorer_page(
+            decoders=decoders,
+            spectrum=spectrum,
+            galaxy=galaxy,
+            fit_range=[2, 10],
+            max_points=550,
+            seed=0,
+            title="t",
+        )
+    )
     html = page.read_text()
     assert "http://" not in html and "https://" not in html and " src=" not in html
     with Browser(binary) as b:
@@ -164,8 +216,10 @@ def test_galaxy_page_in_headless_chromium(tmp_path):
         assert b.eval("document.body.dataset.ready") == "1" and b.console_errors == []
         assert b.eval("window.galaxy.nLayers") == 2
         assert b.eval("document.getElementById('cloud').dataset.drawn") == "500"  # all of layer 0
-        b.eval("(() => { const s = document.getElementById('layer'); s.value = '1';"
-               " s.dispatchEvent(new Event('input')); })()")
+        b.eval(
+            "(() => { const s = document.getElementById('layer'); s.value = '1';"
+            " s.dispatchEvent(new Event('input')); })()"
+        )
         assert b.eval("window.galaxy.current()") == "4"
         assert b.eval("document.getElementById('cloud').dataset.drawn") == "550"  # subsampled 600
         assert b.eval("document.getElementById('spectrum').dataset.drawn") == "1"
@@ -184,16 +238,26 @@ def test_crystals_page_in_headless_chromium(tmp_path):
     inputs = np.array([f"in{i}" for i in range(n)])
     outputs = np.array([f"out{i}" for i in range(n)])
     held = np.arange(0, n, 3)[::-1]  # out of order on purpose: the page must follow eval_index
-    views = {"eval_index": held, "layer_label": "3",
-             "coords_raw": gen.standard_normal((len(held), 2)),
-             "coords_distractor_removed": gen.standard_normal((len(held), 2)),
-             "coords_lda": np.linspace(0, 1, len(held))[:, None]}  # one LDA direction: a strip
+    views = {
+        "eval_index": held,
+        "layer_label": "3",
+        "coords_raw": gen.standard_normal((len(held), 2)),
+        "coords_distractor_removed": gen.standard_normal((len(held), 2)),
+        "coords_lda": np.linspace(0, 1, len(held))[:, None],
+    }  # one LDA direction: a strip
     views["relation"] = relation
     # pairs.tsv: the used pairs (in order) are the rows views.npz indexes; an unused one between
     pairs = pd.DataFrame({"relation": relation, "input": inputs, "output": outputs, "used": True})
-    pairs = pd.concat([pairs.iloc[:5], pd.DataFrame({"relation": ["capital"], "input": ["x"],
-                                                     "output": ["y"], "used": [False]}),
-                       pairs.iloc[5:]], ignore_index=True)
+    pairs = pd.concat(
+        [
+            pairs.iloc[:5],
+            pd.DataFrame(
+                {"relation": ["capital"], "input": ["x"], "output": ["y"], "used": [False]}
+            ),
+            pairs.iloc[5:],
+        ],
+        ignore_index=True,
+    )
     page = tmp_path / "crystals.html"
     page.write_text(crystals_explorer_page(views=views, title="t", pairs=pairs))
     assert len(page.read_bytes()) < 20_000 + 1000 * n  # words and 2-D points only
@@ -204,10 +268,16 @@ def test_crystals_page_in_headless_chromium(tmp_path):
         assert b.eval("document.getElementById('map').dataset.drawn") == str(len(held))
         b.eval("window.crystals.show('lda')")
         # hover the point of the 6th held-out pair: its own words and relation
-        pos = np.array(b.eval(f"Array.from({{length: {len(held)}}}, (_, i) => window.crystals.pointPosition(i))"))
+        pos = np.array(
+            b.eval(
+                f"Array.from({{length: {len(held)}}}, (_, i) => window.crystals.pointPosition(i))"
+            )
+        )
         dist = np.linalg.norm(pos[:, None] - pos[None], axis=-1) + np.eye(len(held)) * 1e9
         i = int(next(j for j in range(len(held)) if dist[j].min() > 9))
-        b.send("Input.dispatchMouseEvent", session=True, type="mouseMoved", x=pos[i][0], y=pos[i][1])
+        b.send(
+            "Input.dispatchMouseEvent", session=True, type="mouseMoved", x=pos[i][0], y=pos[i][1]
+        )
         k = held[i]
         assert b.eval("window.crystals.tip()") == f"in{k} → out{k} ({relation[k]})"
         # the strip puts each relation on its own row (y = relation code)
@@ -215,7 +285,8 @@ def test_crystals_page_in_headless_chromium(tmp_path):
         assert len(set(rows.values())) == 2
         b.eval("document.querySelector('#legend div[data-r=\"0\"]').click()")  # hide `capital`
         assert b.eval("document.getElementById('map').dataset.drawn") == str(
-            int((relation[held] == "plural").sum()))
+            int((relation[held] == "plural").sum())
+        )
         assert b.console_errors == []
 
 

@@ -14,9 +14,9 @@ def test_short_documents_give_no_chunk():
 
 def test_exact_multiple_and_partial_tail():
     keep = np.zeros((3, 14), dtype=bool)
-    keep[0, 1:9] = True    # BOS at 0 dropped, 8 content tokens = exactly 2 chunks of 4
-    keep[1, 1:12] = True   # 11 tokens: 2 full chunks, 3-token tail dropped
-    keep[2, 1:13] = True   # 12 tokens: 3 chunks
+    keep[0, 1:9] = True  # BOS at 0 dropped, 8 content tokens = exactly 2 chunks of 4
+    keep[1, 1:12] = True  # 11 tokens: 2 full chunks, 3-token tail dropped
+    keep[2, 1:13] = True  # 12 tokens: 3 chunks
     rows, pos = chunk_positions(keep, 4)
     assert rows.tolist() == [0, 0, 1, 1, 2, 2, 2]
     assert pos[0].tolist() == [1, 2, 3, 4] and pos[1].tolist() == [5, 6, 7, 8]
@@ -30,7 +30,7 @@ def test_padding_and_special_tokens_never_in_chunks():
     keep = content_mask(attention, special, drop_special=True)
     assert keep[0].tolist() == [False, True, True, True, True, False, False, False]
     rows, pos = chunk_positions(keep, 2)
-    assert all(keep[r, p].all() for r, p in zip(rows, pos))
+    assert all(keep[r, p].all() for r, p in zip(rows, pos, strict=False))
     assert rows.tolist() == [0, 0, 1, 1, 1]
     # without dropping special tokens the BOS counts as text, padding still never does
     keep2 = content_mask(attention, special, drop_special=False)

@@ -5,11 +5,10 @@ the state does not grow with the corpus."""
 import numpy as np
 import pytest
 import torch
+from test_features_extract import LAYERS, texts_of_lengths, tiny  # noqa: F401 (fixture)
 
 from concept_geometry.activations.contexts import TopContexts, snippet_ids, token_strings
 from concept_geometry.activations.extract import extract_firings
-
-from test_features_extract import LAYERS, texts_of_lengths, tiny  # noqa: F401 (fixture)
 
 
 def brute_top(model, tokenizer, saes, texts, chunk, max_length, n_top, window):
@@ -21,12 +20,13 @@ def brute_top(model, tokenizer, saes, texts, chunk, max_length, n_top, window):
         ids = tokenizer(text, truncation=True, max_length=max_length)["input_ids"][1:]  # drop BOS
         content.append(ids)
         with torch.no_grad():
-            hidden = model(input_ids=torch.tensor([[tokenizer.bos_token_id] + ids]),
-                           output_hidden_states=True).hidden_states
+            hidden = model(
+                input_ids=torch.tensor([[tokenizer.bos_token_id] + ids]), output_hidden_states=True
+            ).hidden_states
         n = (len(ids) // chunk) * chunk
         for layer, sae in saes.items():
-            acts = sae.encode(hidden[layer + 1][0, 1:1 + n]).detach().numpy()  # (n, F)
-            for p, f in zip(*np.nonzero(acts > 0)):
+            acts = sae.encode(hidden[layer + 1][0, 1 : 1 + n]).detach().numpy()  # (n, F)
+            for p, f in zip(*np.nonzero(acts > 0), strict=False):
                 per_layer[layer].append((f, -float(acts[p, f]), d, p))
     out = {}
     for layer, rows in per_layer.items():
@@ -34,8 +34,10 @@ def brute_top(model, tokenizer, saes, texts, chunk, max_length, n_top, window):
         table = {}
         for f, neg, d, p in rows:
             if len(table.setdefault(f, [])) < n_top:
-                snip = [content[d][q] if 0 <= q < len(content[d]) else -1
-                        for q in range(p - window, p + window + 1)]
+                snip = [
+                    content[d][q] if 0 <= q < len(content[d]) else -1
+                    for q in range(p - window, p + window + 1)
+                ]
                 table[f].append((-neg, d, p, snip))
         out[layer] = table
     return out
@@ -47,8 +49,18 @@ def test_streamed_top_contexts_equal_brute_force(tiny):  # noqa: F811
     texts = texts_of_lengths(lengths, seed=2)
     chunk, max_len, n_top, window = 8, 33, 4, 3
     acc = {layer: TopContexts(24, n_top, window) for layer in LAYERS}
-    extract_firings(model, tokenizer, texts, saes, 0.5, chunk, batch_size=3, max_length=max_len,
-                    progress=False, top_contexts=acc)
+    extract_firings(
+        model,
+        tokenizer,
+        texts,
+        saes,
+        0.5,
+        chunk,
+        batch_size=3,
+        max_length=max_len,
+        progress=False,
+        top_contexts=acc,
+    )
     ref = brute_top(model, tokenizer, saes, texts, chunk, max_len, n_top, window)
     for layer in LAYERS:
         res = acc[layer].result()
@@ -57,8 +69,9 @@ def test_streamed_top_contexts_equal_brute_force(tiny):  # noqa: F811
             want = ref[layer].get(f, [])
             got = int(np.isfinite(res.activation[f]).sum())
             assert got == len(want), (layer, f)
-            np.testing.assert_allclose(res.activation[f, :got], [w[0] for w in want], rtol=1e-4,
-                                       atol=1e-5)
+            np.testing.assert_allclose(
+                res.activation[f, :got], [w[0] for w in want], rtol=1e-4, atol=1e-5
+            )
             assert res.doc_index[f, :got].tolist() == [w[1] for w in want]
             assert res.position[f, :got].tolist() == [w[2] for w in want]
             assert res.snippet[f, :got].tolist() == [w[3] for w in want]
@@ -69,7 +82,8 @@ def test_streamed_top_contexts_equal_brute_force(tiny):  # noqa: F811
     f0 = next(f for f in range(24) if ref[LAYERS[0]].get(f))
     first = ref[LAYERS[0]][f0][0][3]
     assert [vocab[i] if i >= 0 else None for i in idx[f0, 0]] == [
-        tokenizer.convert_ids_to_tokens(t) if t >= 0 else None for t in first]
+        tokenizer.convert_ids_to_tokens(t) if t >= 0 else None for t in first
+    ]
 
 
 def _planted_blocks(n_docs, n_features, seed):
@@ -84,17 +98,24 @@ def _planted_blocks(n_docs, n_features, seed):
 def _feed(acc, feats, doc, pos, order, block):
     ids = doc * 100 + pos  # a fake token id per (doc, position)
     for start in range(0, len(order), block):
-        sel = order[start:start + block]
-        acc.add(torch.from_numpy(feats[sel]), doc[sel], pos[sel],
-                lambda t, sel=sel: ids[sel][t][:, None].repeat(2 * acc.window + 1, axis=1))
+        sel = order[start : start + block]
+        acc.add(
+            torch.from_numpy(feats[sel]),
+            doc[sel],
+            pos[sel],
+            lambda t, sel=sel: ids[sel][t][:, None].repeat(2 * acc.window + 1, axis=1),
+        )
 
 
 def test_ties_are_settled_by_document_then_position_whatever_the_batching():
     feats, doc, pos = _planted_blocks(30, 7, seed=0)
     # expected: per feature, (-activation, doc, pos) ascending, positive activations only
     results = []
-    for order, block in [(np.arange(len(doc)), 180), (np.arange(len(doc))[::-1], 7),
-                         (np.random.default_rng(1).permutation(len(doc)), 13)]:
+    for order, block in [
+        (np.arange(len(doc)), 180),
+        (np.arange(len(doc))[::-1], 7),
+        (np.random.default_rng(1).permutation(len(doc)), 13),
+    ]:
         acc = TopContexts(7, 5, 1)
         _feed(acc, feats, doc, pos, order, block)
         results.append(acc.result())
@@ -148,8 +169,14 @@ def test_contexts_hook_feeds_each_block_its_own_tokens():
 
     acc = TopContexts(1, 1, window=1)
     content_ids = np.array([[10, 11, 12, 13]])
-    hook = _contexts_hook(acc, tok_doc=np.array([5, 5, 8, 8]), tok_row=np.array([0, 0, 0, 0]),
-                          tok_pos=np.array([0, 1, 2, 3]), content_ids=content_ids, chunk_size=2)
+    hook = _contexts_hook(
+        acc,
+        tok_doc=np.array([5, 5, 8, 8]),
+        tok_row=np.array([0, 0, 0, 0]),
+        tok_pos=np.array([0, 1, 2, 3]),
+        content_ids=content_ids,
+        chunk_size=2,
+    )
     hook(1, 2, torch.tensor([[0.0], [2.5]]))
     res = acc.result()
     assert res.activation.tolist() == [[2.5]]

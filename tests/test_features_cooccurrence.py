@@ -62,7 +62,7 @@ def test_streaming_accumulator_mixed_batches_and_empty():
     acc = CooccurrenceAccumulator(12)
     acc.add(sp.csr_matrix(x[:0]))
     acc.add(sp.csr_matrix(x[:10]))
-    acc.add(x[10:25])            # dense batch
+    acc.add(x[10:25])  # dense batch
     acc.add(sp.csr_matrix(x[25:]))
     counts, occ, t = acc.result()
     np.testing.assert_array_equal(counts, brute_force(x))
@@ -79,10 +79,11 @@ def test_counts_exact_beyond_float32_mantissa_via_int64_accumulation():
         acc.add(x)
     counts, occ, t = acc.result()
     big, small = 57 * 300_001, 57 * 150_000
-    assert big == 17_100_057 and big > 2 ** 24 and float(np.float32(big)) != big
+    assert big == 17_100_057 and big > 2**24 and float(np.float32(big)) != big
     assert t == big
-    np.testing.assert_array_equal(counts, [[big, big, small], [big, big, small],
-                                           [small, small, small]])
+    np.testing.assert_array_equal(
+        counts, [[big, big, small], [big, big, small], [small, small, small]]
+    )
     np.testing.assert_array_equal(occ, [big, big, small])
 
 
@@ -92,10 +93,10 @@ def test_flush_counts_the_incoming_batch_before_crossing_two_to_the_24():
     accumulator only looked at what it already held (2^24 − 1 < 2^24), it would have added
     the 2 in float32 and lost the 1. (The test above crosses 2^24 at an even total,
     16,800,056, which float32 holds exactly.)"""
-    exact = 2 ** 24 + 1
-    assert float(np.float32(exact)) == 2 ** 24  # the rounding this test guards against
+    exact = 2**24 + 1
+    assert float(np.float32(exact)) == 2**24  # the rounding this test guards against
     acc = CooccurrenceAccumulator(1, mode="dense")
-    acc.add(np.ones((2 ** 24 - 1, 1), dtype=np.uint8))
+    acc.add(np.ones((2**24 - 1, 1), dtype=np.uint8))
     acc.add(np.ones((2, 1), dtype=np.uint8))
     counts, occ, t = acc.result()
     assert t == exact
@@ -105,7 +106,11 @@ def test_flush_counts_the_incoming_batch_before_crossing_two_to_the_24():
 def test_reference_counts_are_exact_integers():
     counts, occ, t = cooccurrence_reference(np.array([[1, 1, 0], [0, 1, 1]]))
     assert counts.dtype == occ.dtype == np.int64
-    assert counts.tolist() == [[1, 1, 0], [1, 2, 1], [0, 1, 1]] and occ.tolist() == [1, 2, 1] and t == 2
+    assert (
+        counts.tolist() == [[1, 1, 0], [1, 2, 1], [0, 1, 1]]
+        and occ.tolist() == [1, 2, 1]
+        and t == 2
+    )
 
 
 @pytest.mark.parametrize("nnz, path", [(5, "sparse"), (9, "sparse"), (10, "dense"), (500, "dense")])

@@ -5,13 +5,12 @@ count, and real tokens keep their positions)."""
 import numpy as np
 import pytest
 import torch
+from test_sae import write_gemma_scope_params
+from tiny_models import make_tiny_bert, make_tiny_gemma2, make_word_tokenizer
 
 from concept_geometry.activations.extract import extract_firings, sample_activations
 from concept_geometry.activations.sae import load_local_sae
 from concept_geometry.models import load_model, load_tokenizer
-
-from test_sae import write_gemma_scope_params
-from tiny_models import make_tiny_bert, make_tiny_gemma2, make_word_tokenizer
 
 WORDS = [f"w{i}" for i in range(40)]
 LAYERS = [0, 1]  # hidden_states[L + 1] is the raw residual for L < last block (the last is normed)
@@ -50,13 +49,15 @@ def brute_force(model, tokenizer, saes, text, chunk, threshold, max_length):
     with torch.no_grad():
         hidden = model(input_ids=torch.tensor([ids]), output_hidden_states=True).hidden_states
     for layer, sae in saes.items():
-        resid = hidden[layer + 1][0, 1:]   # residual after block `layer`, BOS dropped
+        resid = hidden[layer + 1][0, 1:]  # residual after block `layer`, BOS dropped
         n = resid.shape[0] // chunk
         rows = []
         for c in range(n):
-            acts = sae.encode(resid[c * chunk:(c + 1) * chunk])
+            acts = sae.encode(resid[c * chunk : (c + 1) * chunk])
             rows.append((acts > threshold).any(0).numpy())
-        out[layer] = np.array(rows, dtype=bool) if rows else np.zeros((0, sae.cfg.d_sae), dtype=bool)
+        out[layer] = (
+            np.array(rows, dtype=bool) if rows else np.zeros((0, sae.cfg.d_sae), dtype=bool)
+        )
     return out
 
 
@@ -68,9 +69,10 @@ def test_batched_extraction_equals_per_document_brute_force(tiny):
     # short (< chunk), exact multiples of the chunk, partial tails, truncated
     lengths = [3, 8, 16, 17, 23, 40, 5, 31]
     texts = texts_of_lengths(lengths)
-    chunk, thr, max_len = 8, 0.5, 33   # max_len 33 = BOS + 32 tokens: doc of 40 is truncated
-    got = extract_firings(model, tokenizer, texts, saes, thr, chunk, batch_size=3, max_length=max_len,
-                          progress=False)
+    chunk, thr, max_len = 8, 0.5, 33  # max_len 33 = BOS + 32 tokens: doc of 40 is truncated
+    got = extract_firings(
+        model, tokenizer, texts, saes, thr, chunk, batch_size=3, max_length=max_len, progress=False
+    )
     expected_chunks = [min(n, 32) // chunk for n in lengths]
     for layer in LAYERS:
         res = got[layer]
@@ -87,9 +89,18 @@ def test_batched_extraction_equals_per_document_brute_force(tiny):
     import scipy.sparse as sp
 
     received = {layer: [] for layer in LAYERS}
-    streamed = extract_firings(model, tokenizer, texts, saes, thr, chunk, batch_size=3,
-                               max_length=max_len, progress=False,
-                               sinks={layer: received[layer].append for layer in LAYERS})
+    streamed = extract_firings(
+        model,
+        tokenizer,
+        texts,
+        saes,
+        thr,
+        chunk,
+        batch_size=3,
+        max_length=max_len,
+        progress=False,
+        sinks={layer: received[layer].append for layer in LAYERS},
+    )
     for layer in LAYERS:
         assert streamed[layer].firings is None and len(received[layer]) == 3  # 8 docs / 3
         assert all(block.dtype == np.uint8 for block in received[layer])
@@ -106,8 +117,12 @@ def test_explained_variance_is_one_minus_sse_over_centred_sum_of_squares():
 
     from concept_geometry.activations.extract import _Stats, chunk_firings
 
-    sae = SimpleNamespace(cfg=SimpleNamespace(d_sae=1), W_dec=torch.zeros(1, 1),
-                          encode=lambda x: x, decode=lambda f: 12.0 + 0.5 * (f - 12.0))
+    sae = SimpleNamespace(
+        cfg=SimpleNamespace(d_sae=1),
+        W_dec=torch.zeros(1, 1),
+        encode=lambda x: x,
+        decode=lambda f: 12.0 + 0.5 * (f - 12.0),
+    )
     tokens = torch.tensor([[[11.0]], [[13.0]]])  # (n_chunks 2, chunk_size 1, d 1)
     stats = _Stats(1)
     fired = chunk_firings(sae, tokens, threshold=12.0, stats=stats, block_tokens=1)
@@ -142,8 +157,9 @@ def test_content_tokens_are_counted_in_every_batch_after_truncation():
     texts = texts_of_lengths([3, 1, 4, 1, 5])
     assert count_content_tokens(tok, texts, max_length=64, batch_size=2).tolist() == [3, 1, 4, 1, 5]
     assert count_content_tokens(tok, texts, max_length=4, batch_size=2).tolist() == [3, 1, 3, 1, 3]
-    assert count_content_tokens(tok, texts, max_length=64, drop_special=False,
-                                batch_size=2).tolist() == [4, 2, 5, 2, 6]
+    assert count_content_tokens(
+        tok, texts, max_length=64, drop_special=False, batch_size=2
+    ).tolist() == [4, 2, 5, 2, 6]
     assert count_content_tokens(tok, [], max_length=8).shape == (0,)
 
 
@@ -174,26 +190,42 @@ def test_no_documents_give_empty_firings_as_wide_as_the_sae():
     stats = out[3].stats
     assert set(stats) == {"n_tokens", "explained_variance", "l0_per_token", "firing_per_token"}
     assert stats["n_tokens"] == 0
-    assert all(np.isnan(stats[k]) for k in ("explained_variance", "l0_per_token", "firing_per_token"))
+    assert all(
+        np.isnan(stats[k]) for k in ("explained_variance", "l0_per_token", "firing_per_token")
+    )
 
 
-@pytest.mark.parametrize("words, n_tokens, n_docs, n_out", [
-    (1, 4, 5, 4),    # 1.25 · 4 = 5 content tokens: 5 one-word documents
-    (3, 4, 2, 4),    # 3 + 3 ≥ 5: 2 three-word documents
-    (1, 20, 10, 10),  # the corpus holds fewer than n_tokens: all of it
-])
-def test_sample_runs_only_documents_holding_one_and_a_quarter_n_tokens(tiny, words, n_tokens,
-                                                                     n_docs, n_out):
+@pytest.mark.parametrize(
+    "words, n_tokens, n_docs, n_out",
+    [
+        (1, 4, 5, 4),  # 1.25 · 4 = 5 content tokens: 5 one-word documents
+        (3, 4, 2, 4),  # 3 + 3 ≥ 5: 2 three-word documents
+        (1, 20, 10, 10),  # the corpus holds fewer than n_tokens: all of it
+    ],
+)
+def test_sample_runs_only_documents_holding_one_and_a_quarter_n_tokens(
+    tiny, words, n_tokens, n_docs, n_out
+):
     """Documents enter in seeded order until they hold 1.25 · n_tokens content tokens (BOS
     not counted); only those reach the model, and n_tokens of their tokens are returned."""
     model, tokenizer, _ = tiny
     texts = texts_of_lengths([words] * 10, seed=2)
     seen = []
     handle = model.register_forward_pre_hook(
-        lambda m, args, kwargs: seen.append(int(kwargs["input_ids"].shape[0])), with_kwargs=True)
+        lambda m, args, kwargs: seen.append(int(kwargs["input_ids"].shape[0])), with_kwargs=True
+    )
     try:
-        out = sample_activations(model, tokenizer, texts, LAYERS, n_tokens, seed=5, batch_size=3,
-                                 max_length=64, progress=False)
+        out = sample_activations(
+            model,
+            tokenizer,
+            texts,
+            LAYERS,
+            n_tokens,
+            seed=5,
+            batch_size=3,
+            max_length=64,
+            progress=False,
+        )
     finally:
         handle.remove()
     assert sum(seen) == n_docs
@@ -226,10 +258,14 @@ def test_documents_go_to_the_device_asked(tiny, which):
     """The tokens reach the model on ``device`` (the "meta" device: visible, and no data)."""
     model, tokenizer, saes = tiny
     texts = texts_of_lengths([4, 6])
-    run = {"extract": lambda: extract_firings(model, tokenizer, texts, saes, 0.5, 2, 2, 16,
-                                              device="meta", progress=False),
-           "sample": lambda: sample_activations(model, tokenizer, texts, LAYERS, 4, 0, 2, 16,
-                                                device="meta", progress=False)}[which]
+    run = {
+        "extract": lambda: extract_firings(
+            model, tokenizer, texts, saes, 0.5, 2, 2, 16, device="meta", progress=False
+        ),
+        "sample": lambda: sample_activations(
+            model, tokenizer, texts, LAYERS, 4, 0, 2, 16, device="meta", progress=False
+        ),
+    }[which]
     assert _first_forward(model, run).device.type == "meta"
 
 
@@ -241,8 +277,12 @@ def test_documents_are_run_longest_first_in_a_stable_order(tiny):
 
     model, tokenizer, _ = tiny
     texts = [" ".join(["w1"] * n) for n in (3, 9, 5, 9, 1)]
-    batches = [idx.tolist() for idx, _resid, _keep in iter_residual_batches(
-        model, tokenizer, texts, [0], batch_size=2, max_length=16, progress=False)]
+    batches = [
+        idx.tolist()
+        for idx, _resid, _keep in iter_residual_batches(
+            model, tokenizer, texts, [0], batch_size=2, max_length=16, progress=False
+        )
+    ]
     assert batches == [[1, 3], [2, 0], [4]]
 
 
@@ -253,10 +293,12 @@ def test_sampled_documents_are_truncated_at_max_length(tiny):
     texts = texts_of_lengths([10] * 6, seed=4)
     shapes = []
     handle = model.register_forward_pre_hook(
-        lambda m, args, kwargs: shapes.append(tuple(kwargs["input_ids"].shape)), with_kwargs=True)
+        lambda m, args, kwargs: shapes.append(tuple(kwargs["input_ids"].shape)), with_kwargs=True
+    )
     try:
-        out = sample_activations(model, tokenizer, texts, LAYERS, 6, seed=0, batch_size=8,
-                                 max_length=4, progress=False)
+        out = sample_activations(
+            model, tokenizer, texts, LAYERS, 6, seed=0, batch_size=8, max_length=4, progress=False
+        )
     finally:
         handle.remove()
     assert shapes == [(3, 4)] and out[0].shape == (6, 32)

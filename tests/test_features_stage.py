@@ -3,6 +3,8 @@ each layer's SAE, on a tiny offline BERT and tiny Gemma Scope style SAEs."""
 
 import pytest
 import torch
+from test_sae import write_gemma_scope_params
+from tiny_models import make_tiny_bert, make_word_tokenizer
 
 from concept_geometry.activations.stage import (
     load_model_and_tokenizer,
@@ -10,9 +12,6 @@ from concept_geometry.activations.stage import (
     model_hidden_size,
 )
 from concept_geometry.errors import ConfigError
-
-from test_sae import write_gemma_scope_params
-from tiny_models import make_tiny_bert, make_word_tokenizer
 
 HIDDEN = 24  # distinct from every SAE width below
 
@@ -26,7 +25,8 @@ def tiny_model(tmp_path_factory):
 
 def test_model_tokenizer_and_width_are_loaded_and_missing_layers_refused(tiny_model):
     model, tokenizer, d_model = load_model_and_tokenizer(
-        {"dtype": "float64", "device": "cpu"}, tiny_model, [0, 2])
+        {"dtype": "float64", "device": "cpu"}, tiny_model, [0, 2]
+    )
     assert d_model == HIDDEN and isinstance(d_model, int)
     assert next(model.parameters()).dtype == torch.float64
     assert tokenizer("a b")["input_ids"] == [2, 4, 5]  # BOS, a, b
@@ -40,9 +40,17 @@ def test_width_of_a_multimodal_model_is_its_text_model_width(tmp_path):
     model's."""
     from transformers import Gemma3Config
 
-    Gemma3Config(text_config=dict(hidden_size=20, num_hidden_layers=1, intermediate_size=8,
-                                  num_attention_heads=2, num_key_value_heads=1, head_dim=10,
-                                  vocab_size=50)).save_pretrained(tmp_path)
+    Gemma3Config(
+        text_config=dict(
+            hidden_size=20,
+            num_hidden_layers=1,
+            intermediate_size=8,
+            num_attention_heads=2,
+            num_key_value_heads=1,
+            head_dim=10,
+            vocab_size=50,
+        )
+    ).save_pretrained(tmp_path)
     assert model_hidden_size(str(tmp_path)) == 20
 
 
@@ -75,10 +83,13 @@ def test_pretrained_sae_id_is_formatted_for_the_layer(monkeypatch):
     from concept_geometry.activations import stage
 
     calls = []
-    monkeypatch.setattr(stage, "load_pretrained_sae",
-                        lambda *args: calls.append(args) or "sae")
-    spec = {"source": "pretrained", "release": "gemma-scope", "sae_id": "layer_{layer}/w16k",
-            "dtype": "bfloat16"}
+    monkeypatch.setattr(stage, "load_pretrained_sae", lambda *args: calls.append(args) or "sae")
+    spec = {
+        "source": "pretrained",
+        "release": "gemma-scope",
+        "sae_id": "layer_{layer}/w16k",
+        "dtype": "bfloat16",
+    }
     assert load_sae_for_layer(spec, 12, "features.sae", device="cuda") == "sae"
     assert calls == [("gemma-scope", "layer_12/w16k", "features.sae", "cuda", "bfloat16")]
 

@@ -9,10 +9,9 @@ import os
 import pandas as pd
 import pytest
 import yaml
+from conftest import run_snakemake
 
 from concept_geometry.fingerprint import EDGE, FULL_HASH_BELOW, fingerprint
-
-from conftest import run_snakemake
 
 
 def test_small_file_fingerprint_is_its_content_not_its_mtime(tmp_path):
@@ -78,9 +77,24 @@ def test_local_corpus_replaced_in_place_is_rebuilt(tmp_path):
     corpus = tmp_path / "corpus.jsonl"
     _corpus(corpus, "alpha")
     cfg = tmp_path / "config.yaml"
-    cfg.write_text(yaml.safe_dump({"stages": ["features"], "features": {"corpus": {
-        "name": "mine", "source": "local", "path": str(corpus), "n_documents": 4,
-        "min_chars": 100, "max_chars": 2000, "category_field": "category"}}}))
+    cfg.write_text(
+        yaml.safe_dump(
+            {
+                "stages": ["features"],
+                "features": {
+                    "corpus": {
+                        "name": "mine",
+                        "source": "local",
+                        "path": str(corpus),
+                        "n_documents": 4,
+                        "min_chars": 100,
+                        "max_chars": 2000,
+                        "category_field": "category",
+                    }
+                },
+            }
+        )
+    )
     target = "results/corpus/mine/documents.parquet"
     run_snakemake(tmp_path, cfg, target)
     docs = tmp_path / target

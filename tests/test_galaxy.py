@@ -46,10 +46,13 @@ def test_kl_bias_at_the_configured_corrected_dimension():
     `galaxy.corrected.pca_dim` of config/config.yaml: |bias| < 0.5 nat (mean over 3 clouds
     with random covariances), while at the paper's d = 100 it overestimates by > 15 nats
     (≈ 22), which is why the low dimension is reported too."""
-    import yaml
     from pathlib import Path
 
-    config = yaml.safe_load((Path(__file__).resolve().parents[1] / "config/config.yaml").read_text())
+    import yaml
+
+    config = yaml.safe_load(
+        (Path(__file__).resolve().parents[1] / "config/config.yaml").read_text()
+    )
     d = config["galaxy"]["corrected"]["pca_dim"]
     rng = np.random.default_rng(55)
     bias = []
@@ -102,6 +105,7 @@ def test_gaussian_entropy_matches_closed_form():
 
 
 # --- faithful estimator -------------------------------------------------------------------
+
 
 def official_clustering(decoder, n_samples, d, k, th, bootstrap, seed):
     """Li et al.'s clustering entropy, re-derived from the official notebook.
@@ -170,7 +174,11 @@ def test_faithful_layer_records_its_seed_and_matches_official():
     row = analyse_layer(w, 5, cfg, seed=3).summary
     expected = official_clustering(w, 600, 8, 2, 0.01, 3, seed=row["faithful_seed"])
     assert row["clustering_faithful"] == pytest.approx(expected, abs=1e-3)
-    assert row["clustering_faithful_ci_low"] < row["clustering_faithful"] < row["clustering_faithful_ci_high"]
+    assert (
+        row["clustering_faithful_ci_low"]
+        < row["clustering_faithful"]
+        < row["clustering_faithful_ci_high"]
+    )
 
 
 def test_faithful_shows_artifact_corrected_does_not():
@@ -190,13 +198,14 @@ def test_faithful_shows_artifact_corrected_does_not():
 
 # --- spectrum and slope -------------------------------------------------------------------
 
+
 def test_slope_is_fitted_in_double_precision_and_refuses_a_zero_eigenvalue():
     # 3600 / r² is exact in float32; log10 in float32 would leave the slope ~1e-7 off −2
     lam = np.array([3600.0, 900.0, 400.0, 225.0], dtype=np.float32)
     assert spec.powerlaw_slope(lam, (1, 4)).slope == pytest.approx(-2.0, abs=1e-12)
     with pytest.raises(ValueError, match="non-positive eigenvalue within ranks 2–4"):
         spec.powerlaw_slope(np.array([5.0, 4.0, 3.0, 0.0, 1.0]), (2, 4))
-    assert spec.powerlaw_slope(np.array([5.0, 4.0, 3.0, 2.0, 0.0]), (2, 4)).hi == 4   # rank 5 unused
+    assert spec.powerlaw_slope(np.array([5.0, 4.0, 3.0, 2.0, 0.0]), (2, 4)).hi == 4  # rank 5 unused
 
 
 @pytest.mark.parametrize("alpha", [0.3, 0.7, 1.2])
@@ -221,7 +230,9 @@ def test_cloud_with_planted_power_law_spectrum():
     q, _ = np.linalg.qr(rng.standard_normal((d, d)))  # random rotation
     cloud = (rng.standard_normal((n, d)) * sd) @ q.T
     eig = spec.covariance_spectrum(cloud)
-    np.testing.assert_allclose(eig, np.sort(np.linalg.eigvalsh(np.cov(cloud, rowvar=False)))[::-1], rtol=1e-8)
+    np.testing.assert_allclose(
+        eig, np.sort(np.linalg.eigvalsh(np.cov(cloud, rowvar=False)))[::-1], rtol=1e-8
+    )
     assert spec.powerlaw_slope(eig, (5, 60)).slope == pytest.approx(-alpha, abs=0.05)
     lo, hi = spec.bootstrap_slope_ci(cloud, (5, 60), 10, 0.95, np.random.default_rng(2))
     slope = spec.powerlaw_slope(eig, (5, 60)).slope
@@ -245,8 +256,10 @@ def test_bootstrap_ci_is_two_sided_normal_interval_around_the_full_sample_slope(
         return np.polyfit(np.log10(ranks), np.log10(eig[ranks - 1]), 1)[0]
 
     redraw = np.random.default_rng(9)
-    slopes = [slope(np.repeat(cloud, redraw.multinomial(n, np.full(n, 1.0 / n)), axis=0))
-              for _ in range(replicates)]
+    slopes = [
+        slope(np.repeat(cloud, redraw.multinomial(n, np.full(n, 1.0 / n)), axis=0))
+        for _ in range(replicates)
+    ]
     se = np.std(slopes, ddof=1)
     lo, hi = spec.bootstrap_slope_ci(cloud, fit_range, replicates, level, np.random.default_rng(9))
     assert (lo + hi) / 2 == pytest.approx(slope(cloud), abs=1e-9)
@@ -257,12 +270,20 @@ def test_weighted_spectrum_equals_spectrum_of_repeated_rows():
     rng = np.random.default_rng(4)
     x = rng.standard_normal((30, 5))
     w = rng.integers(0, 3, size=30)
-    np.testing.assert_allclose(spec.covariance_spectrum(x, weights=w),
-                               spec.covariance_spectrum(np.repeat(x, w, axis=0)), rtol=1e-10)
+    np.testing.assert_allclose(
+        spec.covariance_spectrum(x, weights=w),
+        spec.covariance_spectrum(np.repeat(x, w, axis=0)),
+        rtol=1e-10,
+    )
     # accumulated over row chunks (7 rows at a time), weighted or not: the same spectrum
-    np.testing.assert_allclose(spec.covariance_spectrum(x, weights=w, chunk=7),
-                               spec.covariance_spectrum(np.repeat(x, w, axis=0)), rtol=1e-10)
-    np.testing.assert_allclose(spec.covariance_spectrum(x, chunk=7), spec.covariance_spectrum(x), rtol=1e-10)
+    np.testing.assert_allclose(
+        spec.covariance_spectrum(x, weights=w, chunk=7),
+        spec.covariance_spectrum(np.repeat(x, w, axis=0)),
+        rtol=1e-10,
+    )
+    np.testing.assert_allclose(
+        spec.covariance_spectrum(x, chunk=7), spec.covariance_spectrum(x), rtol=1e-10
+    )
 
 
 def test_isotropic_null_is_flat():
@@ -287,7 +308,9 @@ def test_preprocess_pca_variances_are_covariance_eigenvalues():
     pre = ent.preprocess_cloud(x, 300, 5, True, np.random.default_rng(1))
     z = x[pre.rows]
     z = (z - z.mean(0)) / z.std(0)
-    np.testing.assert_allclose(pre.variances, np.sort(np.linalg.eigvalsh(np.cov(z, rowvar=False)))[::-1][:5], rtol=1e-8)
+    np.testing.assert_allclose(
+        pre.variances, np.sort(np.linalg.eigvalsh(np.cov(z, rowvar=False)))[::-1][:5], rtol=1e-8
+    )
     np.testing.assert_allclose(np.cov(pre.points, rowvar=False), np.diag(pre.variances), atol=1e-8)
     assert len(np.unique(pre.rows)) == 300
 
@@ -295,7 +318,8 @@ def test_preprocess_pca_variances_are_covariance_eigenvalues():
 # --- one layer, end to end ----------------------------------------------------------------
 
 CFG = {
-    "fit_range": [3, 20], "slope_ci": {"method": "ols", "replicates": 10, "level": 0.95},
+    "fit_range": [3, 20],
+    "slope_ci": {"method": "ols", "replicates": 10, "level": 0.95},
     "entropy": {"n_points": 600, "zscore": True, "pca_dim": 8},
     "faithful": {"k": 1, "theta": 0.01, "bootstrap": 3},
     "corrected": {"k": 3, "subsample_fraction": 0.5, "replicates": 5, "level": 0.95, "pca_dim": 4},
@@ -339,7 +363,11 @@ def test_headline_interval_adds_the_null_spread():
         high = np.sqrt((r[f"clustering_corrected{tag}_ci_high"] - clus) ** 2 + spread**2)
         assert r[f"excess_clustering_corrected{tag}_ci_low"] == pytest.approx(excess - low)
         assert r[f"excess_clustering_corrected{tag}_ci_high"] == pytest.approx(excess + high)
-        assert r[f"excess_clustering_corrected{tag}_ci_low"] < 0 < r[f"excess_clustering_corrected{tag}_ci_high"]
+        assert (
+            r[f"excess_clustering_corrected{tag}_ci_low"]
+            < 0
+            < r[f"excess_clustering_corrected{tag}_ci_high"]
+        )
 
 
 def test_too_many_points_is_refused():
@@ -358,16 +386,31 @@ def summary_rows(galaxy: pd.DataFrame, model: str) -> pd.DataFrame:
 
 
 def test_summary_rows():
-    g = pd.DataFrame({"layer": [0, 1, 2], "slope": [-0.2, -0.5, -0.3], "slope_ci_low": 0.0, "slope_ci_high": 0.0,
-                      "null_slope": -0.03, "log_volume": 1.0,
-                      "clustering_faithful": [360, 369, 365], "clustering_corrected": [1.0, 2.0, 3.0],
-                      "null_clustering_faithful": 366, "null_clustering_corrected": [0.0, 0.0, 2.5],
-                      "excess_clustering_faithful": 0.0, "excess_clustering_corrected": [1.0, 2.0, 0.5],
-                      "excess_clustering_corrected_ci_low": 0.0, "excess_clustering_corrected_ci_high": 3.0,
-                      "clustering_corrected_lowdim": [0.1, 0.7, 0.2], "null_clustering_corrected_lowdim": 0.0,
-                      "excess_clustering_corrected_lowdim": [0.1, 0.7, 0.2],
-                      "excess_clustering_corrected_lowdim_ci_low": -0.1,
-                      "excess_clustering_corrected_lowdim_ci_high": 0.9, "pca_dim": 100, "corrected_pca_dim": 10})
+    g = pd.DataFrame(
+        {
+            "layer": [0, 1, 2],
+            "slope": [-0.2, -0.5, -0.3],
+            "slope_ci_low": 0.0,
+            "slope_ci_high": 0.0,
+            "null_slope": -0.03,
+            "log_volume": 1.0,
+            "clustering_faithful": [360, 369, 365],
+            "clustering_corrected": [1.0, 2.0, 3.0],
+            "null_clustering_faithful": 366,
+            "null_clustering_corrected": [0.0, 0.0, 2.5],
+            "excess_clustering_faithful": 0.0,
+            "excess_clustering_corrected": [1.0, 2.0, 0.5],
+            "excess_clustering_corrected_ci_low": 0.0,
+            "excess_clustering_corrected_ci_high": 3.0,
+            "clustering_corrected_lowdim": [0.1, 0.7, 0.2],
+            "null_clustering_corrected_lowdim": 0.0,
+            "excess_clustering_corrected_lowdim": [0.1, 0.7, 0.2],
+            "excess_clustering_corrected_lowdim_ci_low": -0.1,
+            "excess_clustering_corrected_lowdim_ci_high": 0.9,
+            "pca_dim": 100,
+            "corrected_pca_dim": 10,
+        }
+    )
     rows = summary_rows(g, "m")
     assert list(rows.columns) == ["stage", "quantity", "setting", "model", "value"]
     assert not rows.duplicated(["quantity", "setting"]).any()
@@ -382,7 +425,9 @@ def test_summary_rows():
     assert one[("excess_clustering_corrected_ci_high", "layer=2,pca_dim=100")] == 3.0
     assert one[("clustering_corrected", "layer=1,pca_dim=100")] == 2.0
     assert one[("clustering_corrected", "layer=1,pca_dim=10")] == 0.7
-    assert one[("excess_clustering_corrected", "layer=1,pca_dim=10")] == 0.7   # no role: not the headline
+    assert (
+        one[("excess_clustering_corrected", "layer=1,pca_dim=10")] == 0.7
+    )  # no role: not the headline
     assert rows["setting"].str.contains("role=headline").sum() == 3
     assert (rows["stage"] == "galaxy").all()
     # The same dimension twice gives one set of corrected rows.
@@ -392,21 +437,30 @@ def test_summary_rows():
 
 # --- config cross-checks ------------------------------------------------------------------
 
+
 def _config(**galaxy):
-    g = {"layers": None, "sae": None, "fit_range": [11, 100],
-         "entropy": {"n_points": None, "zscore": True, "pca_dim": 100},
-         "faithful": {"k": 1}, "corrected": {"k": 1, "pca_dim": 10}}
+    g = {
+        "layers": None,
+        "sae": None,
+        "fit_range": [11, 100],
+        "entropy": {"n_points": None, "zscore": True, "pca_dim": 100},
+        "faithful": {"k": 1},
+        "corrected": {"k": 1, "pca_dim": 10},
+    }
     g.update(galaxy)
     return {"stages": ["features", "galaxy"], "features": {"layers": [1, 3]}, "galaxy": g}
 
 
-@pytest.mark.parametrize("galaxy, needle", [
-    ({"fit_range": [20, 10]}, "galaxy.fit_range"),
-    ({"fit_range": [10, 11]}, "fewer than 3"),
-    ({"layers": [1, 2]}, "[2]"),
-    ({"entropy": {"n_points": 50, "zscore": True, "pca_dim": 100}}, "galaxy.entropy.pca_dim"),
-    ({"entropy": {"n_points": 8, "zscore": True, "pca_dim": 5}}, "galaxy.corrected.pca_dim"),
-])
+@pytest.mark.parametrize(
+    "galaxy, needle",
+    [
+        ({"fit_range": [20, 10]}, "galaxy.fit_range"),
+        ({"fit_range": [10, 11]}, "fewer than 3"),
+        ({"layers": [1, 2]}, "[2]"),
+        ({"entropy": {"n_points": 50, "zscore": True, "pca_dim": 100}}, "galaxy.entropy.pca_dim"),
+        ({"entropy": {"n_points": 8, "zscore": True, "pca_dim": 5}}, "galaxy.corrected.pca_dim"),
+    ],
+)
 def test_config_cross_checks(galaxy, needle):
     from concept_geometry.galaxy import check_galaxy_config
 
@@ -421,21 +475,44 @@ def test_config_cross_checks_accept_paper_layers_with_own_sae():
     check_galaxy_config(_config(layers=list(range(26)), sae={"source": "pretrained"}))
 
 
-@pytest.mark.parametrize("galaxy, needle", [
-    ({"fit_range": [0, 5]}, "needs 1 ≤ low < high"),
-    ({"fit_range": [5, 5]}, "needs 1 ≤ low < high"),
-    ({"fit_range": [1, 2]}, "spans fewer than 3 ranks"),
-    ({"layers": None, "sae": None, "entropy": {"n_points": 101, "zscore": True, "pca_dim": 100}},
-     None),  # features.layers emptied below
-    ({"entropy": {"n_points": 100, "zscore": True, "pca_dim": 99}, "corrected": {"k": 1, "pca_dim": 100}},
-     "`galaxy.corrected.pca_dim` = 100 must be below `galaxy.entropy.n_points` = 100"),
-    ({"entropy": {"n_points": 100, "zscore": True, "pca_dim": 100}},
-     "`galaxy.entropy.pca_dim` = 100 must be below `galaxy.entropy.n_points` = 100"),
-    ({"entropy": {"n_points": 101, "zscore": True, "pca_dim": 100}, "faithful": {"k": 101}},
-     "`galaxy.faithful.k` = 101 must be below `galaxy.entropy.n_points` = 101"),
-    ({"entropy": {"n_points": 101, "zscore": True, "pca_dim": 100}, "corrected": {"k": 101, "pca_dim": 10}},
-     "`galaxy.corrected.k` = 101 must be below"),
-])
+@pytest.mark.parametrize(
+    "galaxy, needle",
+    [
+        ({"fit_range": [0, 5]}, "needs 1 ≤ low < high"),
+        ({"fit_range": [5, 5]}, "needs 1 ≤ low < high"),
+        ({"fit_range": [1, 2]}, "spans fewer than 3 ranks"),
+        (
+            {
+                "layers": None,
+                "sae": None,
+                "entropy": {"n_points": 101, "zscore": True, "pca_dim": 100},
+            },
+            None,
+        ),  # features.layers emptied below
+        (
+            {
+                "entropy": {"n_points": 100, "zscore": True, "pca_dim": 99},
+                "corrected": {"k": 1, "pca_dim": 100},
+            },
+            "`galaxy.corrected.pca_dim` = 100 must be below `galaxy.entropy.n_points` = 100",
+        ),
+        (
+            {"entropy": {"n_points": 100, "zscore": True, "pca_dim": 100}},
+            "`galaxy.entropy.pca_dim` = 100 must be below `galaxy.entropy.n_points` = 100",
+        ),
+        (
+            {"entropy": {"n_points": 101, "zscore": True, "pca_dim": 100}, "faithful": {"k": 101}},
+            "`galaxy.faithful.k` = 101 must be below `galaxy.entropy.n_points` = 101",
+        ),
+        (
+            {
+                "entropy": {"n_points": 101, "zscore": True, "pca_dim": 100},
+                "corrected": {"k": 101, "pca_dim": 10},
+            },
+            "`galaxy.corrected.k` = 101 must be below",
+        ),
+    ],
+)
 def test_config_cross_checks_at_the_boundaries(galaxy, needle):
     """Each limit refuses the first value beyond it, with the key, and the message says why."""
     from concept_geometry.galaxy import check_galaxy_config
@@ -443,8 +520,10 @@ def test_config_cross_checks_at_the_boundaries(galaxy, needle):
     cfg = _config(**galaxy)
     if needle is None:
         cfg["features"]["layers"] = []
-        needle = ("Invalid config: key `galaxy.layers` is null and `features.layers` is empty, so the "
-                  "galaxy stage has no layer to analyse.")
+        needle = (
+            "Invalid config: key `galaxy.layers` is null and `features.layers` is empty, so the "
+            "galaxy stage has no layer to analyse."
+        )
     with pytest.raises(ConfigError) as err:
         check_galaxy_config(cfg)
     assert needle in str(err.value) and "config/README.md" in str(err.value)
@@ -454,13 +533,20 @@ def test_config_cross_checks_accept_the_limits():
     """fit_range [1, 3] (3 ranks from rank 1), pca_dim = n_points − 1, k = n_points − 1."""
     from concept_geometry.galaxy import check_galaxy_config
 
-    check_galaxy_config(_config(fit_range=[1, 3], entropy={"n_points": 101, "zscore": True, "pca_dim": 100},
-                                faithful={"k": 100}, corrected={"k": 100, "pca_dim": 100}))
-    # no features section at all: galaxy.layers alone names the layers (own SAEs not needed to check)
+    check_galaxy_config(
+        _config(
+            fit_range=[1, 3],
+            entropy={"n_points": 101, "zscore": True, "pca_dim": 100},
+            faithful={"k": 100},
+            corrected={"k": 100, "pca_dim": 100},
+        )
+    )
+    # no features section at all: galaxy.layers alone names the layers
+    # (own SAEs not needed to check)
     cfg = _config(layers=[4])
     del cfg["features"]
     check_galaxy_config(cfg)
-    check_galaxy_config({})                       # stage not requested: nothing to check
+    check_galaxy_config({})  # stage not requested: nothing to check
 
 
 def test_galaxy_layers_fall_back_to_features():
@@ -473,13 +559,26 @@ def test_galaxy_layers_fall_back_to_features():
 
 
 def test_summary_rows_of_a_single_layer():
-    g = pd.DataFrame({"layer": [7], "slope": [-0.4], "slope_ci_low": [-0.5], "slope_ci_high": [-0.3],
-                      "null_slope": [0.0], "log_volume": [2.0], "clustering_faithful": [1.0],
-                      "null_clustering_faithful": [0.5], "excess_clustering_faithful": [0.5],
-                      "clustering_corrected": [3.0], "null_clustering_corrected": [1.0],
-                      "excess_clustering_corrected": [2.0], "excess_clustering_corrected_ci_low": [1.5],
-                      "excess_clustering_corrected_ci_high": [2.5], "pca_dim": [50],
-                      "corrected_pca_dim": [50]})
+    g = pd.DataFrame(
+        {
+            "layer": [7],
+            "slope": [-0.4],
+            "slope_ci_low": [-0.5],
+            "slope_ci_high": [-0.3],
+            "null_slope": [0.0],
+            "log_volume": [2.0],
+            "clustering_faithful": [1.0],
+            "null_clustering_faithful": [0.5],
+            "excess_clustering_faithful": [0.5],
+            "clustering_corrected": [3.0],
+            "null_clustering_corrected": [1.0],
+            "excess_clustering_corrected": [2.0],
+            "excess_clustering_corrected_ci_low": [1.5],
+            "excess_clustering_corrected_ci_high": [2.5],
+            "pca_dim": [50],
+            "corrected_pca_dim": [50],
+        }
+    )
     one = summary_rows(g, "m").set_index(["quantity", "setting"])["value"]
     assert one[("excess_clustering_corrected", "layer=7,pca_dim=50,role=headline")] == 2.0
     assert one[("powerlaw_slope_ci_low", "layer=7")] == -0.5
@@ -494,7 +593,9 @@ def test_bootstrap_ci_reports_progress_over_each_replicate():
         return it
 
     x = np.random.default_rng(0).standard_normal((40, 8)) * np.linspace(1, 3, 8)
-    spec.bootstrap_slope_ci(x, (1, 4), replicates=3, level=0.9, rng=np.random.default_rng(1), progress=progress)
+    spec.bootstrap_slope_ci(
+        x, (1, 4), replicates=3, level=0.9, rng=np.random.default_rng(1), progress=progress
+    )
     assert seen == [3]
 
 
@@ -510,7 +611,9 @@ def test_preprocess_all_points_of_a_float32_cloud_in_float64():
     np.testing.assert_allclose(pre.variances, lam, rtol=1e-12)
     z = ent.preprocess_cloud(x, None, 3, True, np.random.default_rng(0))
     assert np.all(np.isfinite(z.points))
-    np.testing.assert_allclose(z.variances.sum(), 3 * 30 / 29, rtol=1e-12)  # 3 unit-variance columns
+    np.testing.assert_allclose(
+        z.variances.sum(), 3 * 30 / 29, rtol=1e-12
+    )  # 3 unit-variance columns
 
 
 def test_entropy_points_may_equal_the_feature_count():
@@ -519,7 +622,9 @@ def test_entropy_points_may_equal_the_feature_count():
 
     assert _entropy_points({"entropy": {"n_points": 50}}, 50) == 50
     assert _entropy_points({"entropy": {"n_points": None}}, 50) == 50
-    with pytest.raises(InputDataError, match="`galaxy.entropy.n_points` = 51 but this SAE has only 50"):
+    with pytest.raises(
+        InputDataError, match="`galaxy.entropy.n_points` = 51 but this SAE has only 50"
+    ):
         _entropy_points({"entropy": {"n_points": 51}}, 50)
 
 
@@ -532,7 +637,8 @@ def test_decoder_must_be_a_finite_matrix(decoder):
 
 
 SMALL = {
-    "fit_range": [2, 7], "slope_ci": {"method": "ols", "replicates": 8, "level": 0.95},
+    "fit_range": [2, 7],
+    "slope_ci": {"method": "ols", "replicates": 8, "level": 0.95},
     "entropy": {"n_points": 40, "zscore": True, "pca_dim": 4},
     "faithful": {"k": 1, "theta": 0.01, "bootstrap": 2},
     "corrected": {"k": 1, "subsample_fraction": 0.5, "replicates": 3, "level": 0.95, "pca_dim": 2},
@@ -553,17 +659,21 @@ def test_slope_interval_follows_method_and_level():
         for level in (0.95, 0.5):
             seen = []
 
-            def progress(it):
+            def progress(it, seen=seen):
                 seen.append(len(it))
                 return it
 
             cfg = {**SMALL, "slope_ci": {"method": method, "replicates": 8, "level": level}}
             r = analyse_layer(w, 2, cfg, seed=0, progress=progress).summary
             assert r["slope_ci_method"] == method
-            assert (r["slope_ci_low"] + r["slope_ci_high"]) / 2 == pytest.approx(r["slope"], abs=1e-12)
+            assert (r["slope_ci_low"] + r["slope_ci_high"]) / 2 == pytest.approx(
+                r["slope"], abs=1e-12
+            )
             widths[method, level] = r["slope_ci_high"] - r["slope_ci_low"]
             assert seen == ([8, 2] if method == "bootstrap" else [2])
-        assert widths[method, 0.95] / widths[method, 0.5] == pytest.approx(q(0.975) / q(0.75), rel=1e-9)
+        assert widths[method, 0.95] / widths[method, 0.5] == pytest.approx(
+            q(0.975) / q(0.75), rel=1e-9
+        )
     assert widths["bootstrap", 0.95] != pytest.approx(widths["ols", 0.95])
 
 
@@ -579,16 +689,26 @@ def test_layer_row_has_exactly_the_documented_columns_and_per_layer_streams():
     assert sorted(r0) == sorted(GALAXY_COLUMNS)
     assert r0["n_features"] == 60 and r0["d_model"] == 12 and r0["n_distinct"] == 40
     assert r0["faithful_seed"] != r1["faithful_seed"]
-    assert r0["slope"] == r1["slope"] and r0["log_volume"] == r1["log_volume"]   # no draw
-    for key in ("null_slope", "null_clustering_faithful", "null_clustering_corrected",
-                "null_clustering_corrected_lowdim", "entropy_corrected"):
+    assert r0["slope"] == r1["slope"] and r0["log_volume"] == r1["log_volume"]  # no draw
+    for key in (
+        "null_slope",
+        "null_clustering_faithful",
+        "null_clustering_corrected",
+        "null_clustering_corrected_lowdim",
+        "entropy_corrected",
+    ):
         assert r0[key] != r1[key], key
     # clustering = H_gauss − H_knn, excess = clustering − mean null (config/README.md)
     for tag in ("", "_lowdim"):
-        assert r0[f"clustering_corrected{tag}"] == pytest.approx(r0[f"entropy_gauss{tag}"] - r0[f"entropy_corrected{tag}"])
+        assert r0[f"clustering_corrected{tag}"] == pytest.approx(
+            r0[f"entropy_gauss{tag}"] - r0[f"entropy_corrected{tag}"]
+        )
         assert r0[f"excess_clustering_corrected{tag}"] == pytest.approx(
-            r0[f"clustering_corrected{tag}"] - r0[f"null_clustering_corrected{tag}"])
-    assert r0["clustering_faithful"] == pytest.approx(r0["entropy_gauss_faithful"] - r0["entropy_faithful"])
+            r0[f"clustering_corrected{tag}"] - r0[f"null_clustering_corrected{tag}"]
+        )
+    assert r0["clustering_faithful"] == pytest.approx(
+        r0["entropy_gauss_faithful"] - r0["entropy_faithful"]
+    )
     # the slope bootstrap too draws per layer
     boot = {**SMALL, "slope_ci": {"method": "bootstrap", "replicates": 8, "level": 0.95}}
     b0, b1 = (analyse_layer(w, layer, boot, seed=3).summary for layer in (0, 1))
@@ -601,7 +721,9 @@ def test_faithful_softening_theta_reaches_the_layer_estimate():
     entropy_faithful and leaves H_gauss unchanged."""
     w = np.random.default_rng(6).standard_normal((60, 12))
     small = analyse_layer(w, 0, SMALL, seed=3).summary
-    big = analyse_layer(w, 0, {**SMALL, "faithful": {**SMALL["faithful"], "theta": 1.0}}, seed=3).summary
+    big = analyse_layer(
+        w, 0, {**SMALL, "faithful": {**SMALL["faithful"], "theta": 1.0}}, seed=3
+    ).summary
     assert big["entropy_faithful"] > small["entropy_faithful"] + 0.1
     assert big["entropy_gauss_faithful"] == small["entropy_gauss_faithful"]
 
@@ -610,7 +732,7 @@ def test_faithful_null_bootstrap_differs_between_layers(monkeypatch):
     """With the null clouds themselves held fixed, the faithful null still differs between
     layers: each layer's null bootstrap draws from its own seed."""
     fixed = np.random.default_rng(0).standard_normal((40, 4)) * [2.0, 1.5, 1.0, 0.5]
-    monkeypatch.setattr(ent, "gaussian_null", lambda variances, n, rng: fixed[:n, :len(variances)])
+    monkeypatch.setattr(ent, "gaussian_null", lambda variances, n, rng: fixed[:n, : len(variances)])
     w = np.random.default_rng(6).standard_normal((60, 12))
     r0 = analyse_layer(w, 0, SMALL, seed=3).summary
     r1 = analyse_layer(w, 1, SMALL, seed=3).summary
@@ -618,20 +740,45 @@ def test_faithful_null_bootstrap_differs_between_layers(monkeypatch):
 
 
 def test_summary_rows_quantities_are_the_documented_ones():
-    g = pd.DataFrame({"layer": [7], "slope": [-0.4], "slope_ci_low": [-0.5], "slope_ci_high": [-0.3],
-                      "null_slope": [0.1], "log_volume": [2.0], "clustering_faithful": [1.0],
-                      "null_clustering_faithful": [0.5], "excess_clustering_faithful": [0.5],
-                      "clustering_corrected": [3.0], "null_clustering_corrected": [1.0],
-                      "excess_clustering_corrected": [2.0], "excess_clustering_corrected_ci_low": [1.5],
-                      "excess_clustering_corrected_ci_high": [2.5], "pca_dim": [50],
-                      "corrected_pca_dim": [50]})
+    g = pd.DataFrame(
+        {
+            "layer": [7],
+            "slope": [-0.4],
+            "slope_ci_low": [-0.5],
+            "slope_ci_high": [-0.3],
+            "null_slope": [0.1],
+            "log_volume": [2.0],
+            "clustering_faithful": [1.0],
+            "null_clustering_faithful": [0.5],
+            "excess_clustering_faithful": [0.5],
+            "clustering_corrected": [3.0],
+            "null_clustering_corrected": [1.0],
+            "excess_clustering_corrected": [2.0],
+            "excess_clustering_corrected_ci_low": [1.5],
+            "excess_clustering_corrected_ci_high": [2.5],
+            "pca_dim": [50],
+            "corrected_pca_dim": [50],
+        }
+    )
     rows = summary_rows(g, "m")
     assert set(rows["quantity"]) == {
-        "powerlaw_slope", "powerlaw_slope_ci_low", "powerlaw_slope_ci_high", "null_slope", "log_volume",
-        "clustering_faithful", "null_clustering_faithful", "excess_clustering_faithful",
-        "clustering_corrected", "null_clustering_corrected", "excess_clustering_corrected",
-        "excess_clustering_corrected_ci_low", "excess_clustering_corrected_ci_high",
-        "steepest_slope_layer", "peak_clustering_layer_faithful", "peak_clustering_layer_corrected"}
+        "powerlaw_slope",
+        "powerlaw_slope_ci_low",
+        "powerlaw_slope_ci_high",
+        "null_slope",
+        "log_volume",
+        "clustering_faithful",
+        "null_clustering_faithful",
+        "excess_clustering_faithful",
+        "clustering_corrected",
+        "null_clustering_corrected",
+        "excess_clustering_corrected",
+        "excess_clustering_corrected_ci_low",
+        "excess_clustering_corrected_ci_high",
+        "steepest_slope_layer",
+        "peak_clustering_layer_faithful",
+        "peak_clustering_layer_corrected",
+    }
     one = rows.set_index(["quantity", "setting"])["value"]
     assert one[("null_clustering_corrected", "layer=7,pca_dim=50")] == 1.0
     assert one[("null_slope", "layer=7")] == 0.1
@@ -663,5 +810,7 @@ def test_faithful_defaults_are_the_official_k1_and_30_resamples():
     x = np.random.default_rng(2).standard_normal((25, 3)).astype(np.float32)
     fc = ent.faithful_clustering(x, np.random.RandomState(0))
     assert fc.values.shape == (30,)
-    np.testing.assert_array_equal(ent.faithful_knn_entropy(x, np.random.RandomState(1)),
-                                  ent.faithful_knn_entropy(x, np.random.RandomState(1), k=1))
+    np.testing.assert_array_equal(
+        ent.faithful_knn_entropy(x, np.random.RandomState(1)),
+        ent.faithful_knn_entropy(x, np.random.RandomState(1), k=1),
+    )

@@ -4,15 +4,19 @@ import os
 
 import numpy as np
 import pytest
+from conftest import run_snakemake
 
 from concept_geometry import io
 
-from conftest import run_snakemake
-
 RULES = ["galaxy_layer", "galaxy_gather", "galaxy_plots", "galaxy_summary"]
 TARGETS = [
-    "results/galaxy/tiny/galaxy.tsv", "results/galaxy/tiny/spectrum.tsv",
-    *[f"results/galaxy/tiny/figures/{n}.{e}" for n in ("spectra", "slope_volume", "clustering") for e in ("png", "pdf")],
+    "results/galaxy/tiny/galaxy.tsv",
+    "results/galaxy/tiny/spectrum.tsv",
+    *[
+        f"results/galaxy/tiny/figures/{n}.{e}"
+        for n in ("spectra", "slope_volume", "clustering")
+        for e in ("png", "pdf")
+    ],
     "results/summary/galaxy.tsv",
 ]
 
@@ -57,9 +61,21 @@ def test_galaxy_workflow(tmp_path):
         assert (tmp_path / t).stat().st_size > 0, t
         io.verify(tmp_path / t)
     g = io.read_tsv(tmp_path / "results/galaxy/tiny/galaxy.tsv")
-    contract = ["layer", "slope", "slope_ci_low", "slope_ci_high", "null_slope", "log_volume", "entropy_gauss",
-                "entropy_faithful", "entropy_corrected", "clustering_faithful", "clustering_corrected",
-                "null_clustering_faithful", "null_clustering_corrected"]
+    contract = [
+        "layer",
+        "slope",
+        "slope_ci_low",
+        "slope_ci_high",
+        "null_slope",
+        "log_volume",
+        "entropy_gauss",
+        "entropy_faithful",
+        "entropy_corrected",
+        "clustering_faithful",
+        "clustering_corrected",
+        "null_clustering_faithful",
+        "null_clustering_corrected",
+    ]
     assert list(g.columns[: len(contract)]) == contract
     assert list(g["layer"]) == [0, 2]
     assert (g["slope_ci_low"] <= g["slope"]).all() and (g["slope"] <= g["slope_ci_high"]).all()
@@ -71,26 +87,48 @@ def test_galaxy_workflow(tmp_path):
     assert len(s) == 2 * 48 and (np.diff(s[s.layer == 0]["eigenvalue"]) <= 0).all()
     summ = io.read_tsv(tmp_path / "results/summary/galaxy.tsv")
     assert list(summ.columns) == ["stage", "quantity", "setting", "model", "value"]
-    assert {"powerlaw_slope", "null_slope", "log_volume", "clustering_faithful", "clustering_corrected",
-            "null_clustering_faithful", "null_clustering_corrected", "steepest_slope_layer",
-            "peak_clustering_layer_faithful", "peak_clustering_layer_corrected"} <= set(summ["quantity"])
+    assert {
+        "powerlaw_slope",
+        "null_slope",
+        "log_volume",
+        "clustering_faithful",
+        "clustering_corrected",
+        "null_clustering_faithful",
+        "null_clustering_corrected",
+        "steepest_slope_layer",
+        "peak_clustering_layer_faithful",
+        "peak_clustering_layer_corrected",
+    } <= set(summ["quantity"])
     assert set(summ.loc[summ.quantity == "powerlaw_slope", "setting"]) == {"layer=0", "layer=2"}
     assert (summ["model"] == "tiny").all()
     assert summ.loc[summ.quantity == "peak_clustering_layer_corrected", "value"].item() == 2
     # Faithful seed recorded; corrected at both dimensions; the headline row labelled.
     assert g["faithful_seed"].notna().all() and (g["corrected_pca_dim"] == 4).all()
     assert set(summ.loc[summ.quantity == "clustering_corrected", "setting"]) == {
-        f"layer={layer},pca_dim={dim}" for layer in (0, 2) for dim in (10, 4)}
-    assert set(summ.loc[summ.setting.str.contains("role=headline"), "quantity"]) == {"excess_clustering_corrected"}
+        f"layer={layer},pca_dim={dim}" for layer in (0, 2) for dim in (10, 4)
+    }
+    assert set(summ.loc[summ.setting.str.contains("role=headline"), "quantity"]) == {
+        "excess_clustering_corrected"
+    }
 
 
 def test_fit_range_beyond_width_stops_with_message(tmp_path):
     path = tmp_path / "results/sae/tiny/features/layer_0.decoder.npy"
-    io.write_npy(path, np.random.default_rng(0).standard_normal((400, 20)).astype(np.float32), producer="test")
+    io.write_npy(
+        path,
+        np.random.default_rng(0).standard_normal((400, 20)).astype(np.float32),
+        producer="test",
+    )
     cfg = tmp_path / "tiny.yaml"
     cfg.write_text(CONFIG.replace("layers: [0, 2]", "layers: [0]"))
-    proc = run_snakemake(tmp_path, cfg, "results/galaxy/tiny/layer_0/galaxy.tsv", "--allowed-rules", *RULES,
-                         check=False)
+    proc = run_snakemake(
+        tmp_path,
+        cfg,
+        "results/galaxy/tiny/layer_0/galaxy.tsv",
+        "--allowed-rules",
+        *RULES,
+        check=False,
+    )
     assert proc.returncode != 0
     log = (tmp_path / "logs/galaxy/layer_tiny_0.log").read_text()
     assert "galaxy.fit_range" in log and "Traceback" not in log

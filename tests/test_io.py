@@ -29,27 +29,37 @@ def _write_each(tmp_path):
     rng = np.random.default_rng(0)
     paths = {}
     paths["npz"] = tmp_path / "a.npz"
-    io.write_npz(paths["npz"], producer="rule_npz", x=rng.normal(size=(30, 4)),
-                 s=sp.random(20, 10, density=0.2, random_state=0, format="csr"))
+    io.write_npz(
+        paths["npz"],
+        producer="rule_npz",
+        x=rng.normal(size=(30, 4)),
+        s=sp.random(20, 10, density=0.2, random_state=0, format="csr"),
+    )
     paths["npy"] = tmp_path / "b.npy"
     io.write_npy(paths["npy"], rng.normal(size=(50, 3)), producer="rule_npy")
     paths["tsv"] = tmp_path / "c.tsv"
-    io.write_tsv(paths["tsv"], pd.DataFrame({"a": range(40), "b": np.arange(40) / 7}),
-                 producer="rule_tsv")
+    io.write_tsv(
+        paths["tsv"], pd.DataFrame({"a": range(40), "b": np.arange(40) / 7}), producer="rule_tsv"
+    )
     paths["json"] = tmp_path / "d.json"
     io.write_json(paths["json"], {"k": list(range(30))}, producer="rule_json")
     paths["safetensors"] = tmp_path / "sae"
     from safetensors.numpy import save_file
 
     with io.atomic_dir(paths["safetensors"], producer="rule_sae") as tmp:
-        save_file({"W_dec": rng.normal(size=(16, 8)).astype(np.float32)},
-                  str(tmp / "sae_weights.safetensors"))
+        save_file(
+            {"W_dec": rng.normal(size=(16, 8)).astype(np.float32)},
+            str(tmp / "sae_weights.safetensors"),
+        )
         (tmp / "cfg.json").write_text(json.dumps({"d_in": 8}))
     return paths
 
 
 READERS = {
-    "npz": io.read_npz, "npy": io.read_npy, "tsv": io.read_tsv, "json": io.read_json,
+    "npz": io.read_npz,
+    "npy": io.read_npy,
+    "tsv": io.read_tsv,
+    "json": io.read_json,
     "safetensors": io.verify,
 }
 
@@ -81,8 +91,9 @@ def test_damaged_artifact_is_refused_with_file_and_rule(tmp_path, fmt, damage):
     assert f"rule_{fmt if fmt != 'safetensors' else 'sae'}" in msg
     assert "--forcerun" in msg
     # a flipped byte keeps the size: only the checksum tells
-    assert ("is truncated or resized" if damage == "truncate"
-            else "is altered (checksum mismatch)") in msg
+    assert (
+        "is truncated or resized" if damage == "truncate" else "is altered (checksum mismatch)"
+    ) in msg
 
 
 def test_missing_sidecar_is_refused(tmp_path):
@@ -129,7 +140,7 @@ def test_transaction_defers_all_outputs_to_the_end(tmp_path):
 
 
 def test_transaction_killed_midway_leaves_no_output(tmp_path):
-    a, b = tmp_path / "a.tsv", tmp_path / "b.npy"
+    a = tmp_path / "a.tsv"
     with pytest.raises(SystemExit):
         with io.transaction():
             io.write_tsv(a, pd.DataFrame({"x": [1]}))
@@ -227,7 +238,8 @@ def commit_then_die(tmp, final, meta):
     calls.append(final)
     real_commit(tmp, final, meta)
 io.commit._commit = commit_then_die
-x = os.path.join(sys.argv[1], "results", "x")  # no chdir: under mutmut, its config is read from the cwd
+# no chdir: under mutmut, its config is read from the cwd
+x = os.path.join(sys.argv[1], "results", "x")
 with io.transaction():
     io.write_npy(os.path.join(x, "counts.npy"), np.arange(5))
     io.write_tsv(os.path.join(x, "meta.tsv"), pd.DataFrame({"k": [7]}))
@@ -246,8 +258,11 @@ def test_job_killed_between_renames_is_rolled_forward_not_recomputed(tmp_path):
     from concept_geometry.resume import recover_killed_run
 
     src = str(Path(io.__file__).resolve().parents[2])  # the package this test imports
-    proc = subprocess.run([sys.executable, "-c", _KILL_BETWEEN_RENAMES, str(tmp_path)],
-                          env={**os.environ, "PYTHONPATH": src}, capture_output=True)
+    proc = subprocess.run(
+        [sys.executable, "-c", _KILL_BETWEEN_RENAMES, str(tmp_path)],
+        env={**os.environ, "PYTHONPATH": src},
+        capture_output=True,
+    )
     assert proc.returncode == -signal.SIGKILL, proc.stderr.decode()
     x = tmp_path / "results/x"
     assert (x / "counts.npy").exists() and not (x / "meta.tsv").exists()  # the torn state
@@ -264,8 +279,13 @@ def test_job_killed_between_renames_is_rolled_forward_not_recomputed(tmp_path):
     io.verify(x / "sae")
     assert (x / "sae/w.bin").read_bytes() == b"weights"
     assert (x / "counts.npy").stat().st_mtime_ns == first_mtime
-    assert sorted(os.listdir(x)) == ["counts.npy", "counts.npy.sha256", "meta.tsv",
-                                     "meta.tsv.sha256", "sae"]
+    assert sorted(os.listdir(x)) == [
+        "counts.npy",
+        "counts.npy.sha256",
+        "meta.tsv",
+        "meta.tsv.sha256",
+        "sae",
+    ]
 
 
 def test_job_killed_before_its_journal_leaves_only_orphans(tmp_path):
@@ -282,6 +302,7 @@ def test_job_killed_before_its_journal_leaves_only_orphans(tmp_path):
 
 # --- streamed sparse rows (issue 9: memory does not grow with the corpus) -------------------
 
+
 def _random_firings(n_rows, n_cols, density, seed):
     m = sp.random(n_rows, n_cols, density=density, random_state=seed, format="csr")
     m.data[:] = 1
@@ -294,7 +315,7 @@ def test_sparse_rows_writer_streams_the_write_npz_format(tmp_path):
     m.eliminate_zeros()
     with io.SparseRowsWriter(tmp_path / "f.npz", "firings", 64) as w:
         for start in range(0, 500, 37):
-            w.append(m[start:start + 37])
+            w.append(m[start : start + 37])
         w.append(m[:0])  # an empty block is fine
         assert (w.n_rows, w.nnz) == (500, m.nnz)
         w.close(doc_id=np.arange(500) // 5, split=np.array(["histogram", "heldout"] * 250))
@@ -368,7 +389,7 @@ def test_streaming_memory_does_not_grow_with_the_number_of_rows(tmp_path, n_bloc
     matrix_bytes = block.nnz * 5 * n_blocks  # uint8 data + int32 indices
     # One block (as CSR, a few copies) and buffers of about 1 MiB, plus the per-row arrays
     # (indptr, doc_id: 8 bytes a row), which do grow but are tiny next to the firings.
-    bound = 3 * 2 ** 20 + 8 * block.nnz + 64 * 256 * n_blocks
+    bound = 3 * 2**20 + 8 * block.nnz + 64 * 256 * n_blocks
     for fn in (write, stream):
         peak = _peak_bytes(fn)
         assert peak < bound, (fn.__name__, peak, bound, matrix_bytes)
@@ -446,11 +467,16 @@ def test_empty_or_garbled_sidecar_is_refused_as_unverifiable(tmp_path, content):
 
 def test_wrong_identity_message_lists_each_key_and_names_the_producing_rule(tmp_path):
     path = tmp_path / "a.npy"
-    io.write_npy(path, np.arange(3), producer="features_extract", identity={"layer": 1, "model": "m"})
+    io.write_npy(
+        path, np.arange(3), producer="features_extract", identity={"layer": 1, "model": "m"}
+    )
     with pytest.raises(CorruptArtifactError) as err:
         io.read_npy(path, expect={"layer": 3, "model": "m", "sae": "s"})
     msg = str(err.value)
-    assert "it records layer=1, model=m, sae=(none), and this job expects layer=3, model=m, sae=s" in msg
+    assert (
+        "it records layer=1, model=m, sae=(none), and this job expects layer=3, model=m, sae=s"
+        in msg
+    )
     assert "(differs in layer, sae)" in msg
     assert "`snakemake --cores all --forcerun features_extract`" in msg
 
@@ -460,12 +486,16 @@ def test_missing_checksum_file_or_manifest_is_named(tmp_path):
     io.sidecar(tmp_path / "t.tsv").unlink()
     with pytest.raises(CorruptArtifactError) as err:
         io.read_tsv(tmp_path / "t.tsv")
-    assert str(err.value).startswith(f"Cached artifact {tmp_path / 't.tsv'} is missing its checksum "
-                                     f"file t.tsv.sha256; it is made by rule `unknown`.")
+    assert str(err.value).startswith(
+        f"Cached artifact {tmp_path / 't.tsv'} is missing its checksum "
+        f"file t.tsv.sha256; it is made by rule `unknown`."
+    )
     with io.atomic_dir(tmp_path / "d", producer="r") as d:
         (d / "w.bin").write_bytes(b"w")
     (tmp_path / "d" / io.MANIFEST).unlink()
-    with pytest.raises(CorruptArtifactError, match=f"is missing its checksum manifest {io.MANIFEST}"):
+    with pytest.raises(
+        CorruptArtifactError, match=f"is missing its checksum manifest {io.MANIFEST}"
+    ):
         io.verify(tmp_path / "d")
 
 
@@ -530,8 +560,7 @@ class _Killed(BaseException):
     """Plays SIGKILL in-process: no handler of the code under test catches it."""
 
 
-def test_in_process_kill_between_renames_is_rolled_forward_from_the_journal(tmp_path,
-                                                                            monkeypatch):
+def test_in_process_kill_between_renames_is_rolled_forward_from_the_journal(tmp_path, monkeypatch):
     """The same torn commit as above, in this process: the journal written before the first
     rename names every pending output, and recovery renames the two that were left."""
     from concept_geometry.resume import recover_killed_run
@@ -556,13 +585,20 @@ def test_in_process_kill_between_renames_is_rolled_forward_from_the_journal(tmp_
     journals = list(x.glob(f".*{io.JOURNAL_MARK}*.json"))
     assert len(journals) == 1
     assert [e["final"] for e in json.loads(journals[0].read_text())] == [
-        str((x / n).resolve()) for n in ("a.npy", "b.json", "c.json")]
+        str((x / n).resolve()) for n in ("a.npy", "b.json", "c.json")
+    ]
     rec = recover_killed_run(tmp_path)
     assert sorted(p.name for p in rec.rolled_forward) == ["b.json", "c.json"]
     assert io.read_npy(x / "a.npy").tolist() == [0, 1, 2]
     assert io.read_json(x / "b.json") == {"k": 1} and io.read_json(x / "c.json") == [2]
-    assert sorted(os.listdir(x)) == ["a.npy", "a.npy.sha256", "b.json", "b.json.sha256",
-                                     "c.json", "c.json.sha256"]
+    assert sorted(os.listdir(x)) == [
+        "a.npy",
+        "a.npy.sha256",
+        "b.json",
+        "b.json.sha256",
+        "c.json",
+        "c.json.sha256",
+    ]
 
 
 def test_read_npy_memory_maps_read_only_on_request(tmp_path):
@@ -581,16 +617,17 @@ def test_a_file_missing_from_a_folder_artifact_is_named(tmp_path):
     (tmp_path / "d/w.bin").unlink()
     with pytest.raises(CorruptArtifactError) as err:
         io.verify(tmp_path / "d")
-    assert f"Cached artifact {tmp_path / 'd/w.bin'} is missing; it is made by rule `train_sae`" \
+    assert (
+        f"Cached artifact {tmp_path / 'd/w.bin'} is missing; it is made by rule `train_sae`"
         in str(err.value)
+    )
 
 
 def test_wrong_identity_of_a_folder_without_producer_names_an_unknown_rule(tmp_path):
     """A manifest placed by hand may record an identity but no producer: the advice then
     says `--forcerun unknown`, never `None`."""
     (tmp_path / "d").mkdir()
-    (tmp_path / "d" / io.MANIFEST).write_text(json.dumps({"files": {},
-                                                          "identity": {"layer": "3"}}))
+    (tmp_path / "d" / io.MANIFEST).write_text(json.dumps({"files": {}, "identity": {"layer": "3"}}))
     with pytest.raises(CorruptArtifactError) as err:
         io.verify(tmp_path / "d", expect={"layer": 4})
     assert "`snakemake --cores all --forcerun unknown`" in str(err.value)
@@ -604,15 +641,15 @@ def test_a_short_read_says_how_many_bytes_were_expected_and_got():
     assert io.sparse._read_exact(stdio.BytesIO(b"abcdef"), 4) == b"abcd"
 
 
-def test_the_producer_is_the_one_given_else_the_rule_running_else_unknown(tmp_path,
-                                                                          monkeypatch):
+def test_the_producer_is_the_one_given_else_the_rule_running_else_unknown(tmp_path, monkeypatch):
     monkeypatch.delenv(io.RULE_ENV, raising=False)
     io.write_json(tmp_path / "a.json", 1)
     monkeypatch.setenv(io.RULE_ENV, "galaxy_layer")
     io.write_json(tmp_path / "b.json", 1)
     io.write_json(tmp_path / "c.json", 1, producer="explicit")
-    assert [json.loads(io.sidecar(tmp_path / f"{n}.json").read_text())["producer"]
-            for n in "abc"] == ["unknown", "galaxy_layer", "explicit"]
+    assert [
+        json.loads(io.sidecar(tmp_path / f"{n}.json").read_text())["producer"] for n in "abc"
+    ] == ["unknown", "galaxy_layer", "explicit"]
 
 
 @pytest.mark.parametrize("compressed, method", [(True, "deflated"), (False, "stored")])

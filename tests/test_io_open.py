@@ -13,8 +13,12 @@ from concept_geometry.io import checksums
 def _firings(tmp_path):
     dense = np.zeros((6, 4), dtype=np.uint8)
     dense[[0, 2, 5], [1, 3, 0]] = 1  # three firings, hand-placed
-    io.write_npz(tmp_path / "f.npz", identity={"layer": 3}, firings=sp.csr_matrix(dense),
-                 split=np.array(["histogram", "heldout"] * 3))
+    io.write_npz(
+        tmp_path / "f.npz",
+        identity={"layer": 3},
+        firings=sp.csr_matrix(dense),
+        split=np.array(["histogram", "heldout"] * 3),
+    )
     return tmp_path / "f.npz", dense
 
 
@@ -45,7 +49,9 @@ def test_open_npz_refuses_a_damaged_or_foreign_file_before_any_read(tmp_path):
 
 def test_concat_tsv_keeps_file_order_then_selects_and_sorts(tmp_path):
     io.write_tsv(tmp_path / "b.tsv", pd.DataFrame({"layer": [5], "x": [1.5], "extra": ["q"]}))
-    io.write_tsv(tmp_path / "a.tsv", pd.DataFrame({"layer": [2, 7], "x": [0.5, 2.5], "extra": ["r", "s"]}))
+    io.write_tsv(
+        tmp_path / "a.tsv", pd.DataFrame({"layer": [2, 7], "x": [0.5, 2.5], "extra": ["r", "s"]})
+    )
     paths = [tmp_path / "b.tsv", tmp_path / "a.tsv"]
     assert io.concat_tsv(paths)["layer"].tolist() == [5, 2, 7]
     got = io.concat_tsv(paths, columns=["x", "layer"], sort_by="layer")

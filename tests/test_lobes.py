@@ -13,19 +13,18 @@ from concept_geometry.errors import ConfigError, InputDataError
 from concept_geometry.lobes import affinity as A
 from concept_geometry.lobes.clustering import cluster_measure, knn_sparsify_blocks
 from concept_geometry.lobes.config import check_lobes_config
-from concept_geometry.lobes.significance import (ami_permutation_test,
-                                                 probe_balanced_accuracy, probe_test)
-from concept_geometry.lobes.specialization import (category_histogram, chunk_winners,
-                                                   find_code_lobe)
+from concept_geometry.lobes.significance import (
+    ami_permutation_test,
+    probe_balanced_accuracy,
+    probe_test,
+)
+from concept_geometry.lobes.specialization import category_histogram, chunk_winners, find_code_lobe
 
 # --- a hand-computed example ---------------------------------------------------------------
 # T = 10 chunks; c = (4, 5, 2, 0); c01 = 3, c02 = 0, c12 = 2; feature 3 never fires.
 T = 10
 OCC = np.array([4, 5, 2, 0])
-COUNTS = np.array([[4, 3, 0, 0],
-                   [3, 5, 2, 0],
-                   [0, 2, 2, 0],
-                   [0, 0, 0, 0]])
+COUNTS = np.array([[4, 3, 0, 0], [3, 5, 2, 0], [0, 2, 2, 0], [0, 0, 0, 0]])
 # Expected off-diagonal values for pairs (0,1), (0,2), (1,2), worked out by hand:
 #   n00(0,1) = 10-4-5+3 = 4, n00(0,2) = 4, n00(1,2) = 5.
 HAND = {
@@ -34,9 +33,11 @@ HAND = {
     "dice": {(0, 1): 6 / 9, (0, 2): 0.0, (1, 2): 4 / 7},
     "overlap": {(0, 1): 3 / 4, (0, 2): 0.0, (1, 2): 2 / 2},
     # (n11 n00 - n10 n01) / sqrt(c_i (T-c_i) c_j (T-c_j))
-    "phi": {(0, 1): (3 * 4 - 1 * 2) / np.sqrt(4 * 6 * 5 * 5),
-            (0, 2): (0 * 4 - 4 * 2) / np.sqrt(4 * 6 * 2 * 8),
-            (1, 2): (2 * 5 - 3 * 0) / np.sqrt(5 * 5 * 2 * 8)},
+    "phi": {
+        (0, 1): (3 * 4 - 1 * 2) / np.sqrt(4 * 6 * 5 * 5),
+        (0, 2): (0 * 4 - 4 * 2) / np.sqrt(4 * 6 * 2 * 8),
+        (1, 2): (2 * 5 - 3 * 0) / np.sqrt(5 * 5 * 2 * 8),
+    },
 }
 
 
@@ -75,8 +76,14 @@ def test_blockwise_affinity_equals_full_matrix():
     fire = (gen.random((50, 9)) < 0.3).astype(np.int64)
     counts, occ = fire.T @ fire, fire.sum(0)
     full = A.cooccurrence_affinity(counts, occ, 50, "dice")
-    blocks = np.vstack([b for _, b in A.affinity_blocks("dice", counts=counts, occurrences=occ,
-                                                        n_chunks=50, block=4)])
+    blocks = np.vstack(
+        [
+            b
+            for _, b in A.affinity_blocks(
+                "dice", counts=counts, occurrences=occ, n_chunks=50, block=4
+            )
+        ]
+    )
     np.testing.assert_allclose(blocks, full)
 
 
@@ -90,10 +97,9 @@ def test_geometric_affinity_is_one_minus_angle_over_pi():
 
 
 def test_knn_sparsify_keeps_largest_neighbours_symmetrically():
-    aff = np.array([[1.0, 0.9, 0.1, 0.2],
-                    [0.9, 1.0, 0.3, 0.1],
-                    [0.1, 0.3, 1.0, 0.8],
-                    [0.2, 0.1, 0.8, 1.0]])
+    aff = np.array(
+        [[1.0, 0.9, 0.1, 0.2], [0.9, 1.0, 0.3, 0.1], [0.1, 0.3, 1.0, 0.8], [0.2, 0.1, 0.8, 1.0]]
+    )
     graph = knn_sparsify_blocks([(slice(0, 4), aff)], 4, n_neighbors=1).toarray()
     expected = np.zeros((4, 4))
     expected[0, 1] = expected[1, 0] = 0.9
@@ -103,6 +109,7 @@ def test_knn_sparsify_keeps_largest_neighbours_symmetrically():
 
 # --- planted structure -----------------------------------------------------------------------
 
+
 def planted(n_feat=90, n_lobes=3, d=24, n_chunks=300, seed=0, structured=True):
     """Features in planted lobes: co-occurrence blocks (chunks about one topic fire that
     topic's features) that match decoder clusters (directions near the topic's centre)."""
@@ -111,8 +118,11 @@ def planted(n_feat=90, n_lobes=3, d=24, n_chunks=300, seed=0, structured=True):
     centres = gen.standard_normal((n_lobes, d)) * 3.0
     decoder = gen.standard_normal((n_feat, d)) + (centres[lobe] if structured else 0.0)
     topic = gen.integers(0, n_lobes, n_chunks)
-    p = (np.where(topic[:, None] == lobe[None, :], 0.3, 0.02) if structured
-         else np.full((n_chunks, n_feat), 0.12))
+    p = (
+        np.where(topic[:, None] == lobe[None, :], 0.3, 0.02)
+        if structured
+        else np.full((n_chunks, n_feat), 0.12)
+    )
     fire = (gen.random((n_chunks, n_feat)) < p).astype(np.int64)
     return lobe, decoder, fire, topic
 
@@ -121,16 +131,25 @@ def planted(n_feat=90, n_lobes=3, d=24, n_chunks=300, seed=0, structured=True):
 @pytest.mark.parametrize("measure", A.MEASURES)
 def test_planted_lobes_are_recovered(measure, method):
     lobe, decoder, fire, _ = planted()
-    res = cluster_measure(measure, [3], 0, method=method, n_neighbors=15,
-                          counts=fire.T @ fire, occurrences=fire.sum(0), n_chunks=fire.shape[0])
+    res = cluster_measure(
+        measure,
+        [3],
+        0,
+        method=method,
+        n_neighbors=15,
+        counts=fire.T @ fire,
+        occurrences=fire.sum(0),
+        n_chunks=fire.shape[0],
+    )
     assert res.method == method
     assert adjusted_mutual_info_score(lobe, res.labels[3]) > 0.95
 
 
 def test_planted_lobes_match_geometry_with_large_z():
     lobe, decoder, fire, _ = planted(n_feat=150, seed=3)
-    lobes = cluster_measure("phi", [3], 0, counts=fire.T @ fire, occurrences=fire.sum(0),
-                            n_chunks=fire.shape[0]).labels[3]
+    lobes = cluster_measure(
+        "phi", [3], 0, counts=fire.T @ fire, occurrences=fire.sum(0), n_chunks=fire.shape[0]
+    ).labels[3]
     geo = cluster_measure("geometric", [3], 0, decoder=decoder).labels[3]
     assert adjusted_mutual_info_score(lobe, geo) > 0.95
     ami = ami_permutation_test(lobes, geo, 200, seed=1, ddof=1)
@@ -146,8 +165,9 @@ def test_structureless_data_gives_noise_like_z_scores():
     ami_z, acc_z = [], []
     for seed in range(6):
         _, decoder, fire, _ = planted(n_feat=60, seed=100 + seed, structured=False)
-        lobes = cluster_measure("phi", [2], seed, counts=fire.T @ fire,
-                                occurrences=fire.sum(0), n_chunks=fire.shape[0]).labels[2]
+        lobes = cluster_measure(
+            "phi", [2], seed, counts=fire.T @ fire, occurrences=fire.sum(0), n_chunks=fire.shape[0]
+        ).labels[2]
         geo = cluster_measure("geometric", [2], seed, decoder=decoder).labels[2]
         ami_z.append(ami_permutation_test(lobes, geo, 200, seed=seed, ddof=1).z)
         acc_z.append(probe_test(decoder, lobes, "corrected", n_null=10, seed=seed, n_splits=3).z)
@@ -167,14 +187,19 @@ def test_faithful_split_is_by_feature_index_corrected_is_stratified():
 
 # --- specialisation ----------------------------------------------------------------------------
 
+
 def test_chunk_winner_is_lobe_with_largest_fraction_firing():
     lobes = np.array([0, 0, 0, 0, 1, 1, -1])  # lobe 0 has 4 features, lobe 1 has 2
-    fire = sp.csr_matrix(np.array([
-        [1, 1, 0, 0, 1, 0, 0],  # lobe0 2/4, lobe1 1/2 -> tie, lowest index wins: 0
-        [1, 0, 0, 0, 1, 0, 1],  # lobe0 1/4, lobe1 1/2 -> 1
-        [0, 0, 0, 0, 0, 0, 1],  # only an excluded feature fired -> -1
-        [1, 1, 1, 0, 1, 0, 0],  # 3/4 vs 1/2 -> 0
-    ]))
+    fire = sp.csr_matrix(
+        np.array(
+            [
+                [1, 1, 0, 0, 1, 0, 0],  # lobe0 2/4, lobe1 1/2 -> tie, lowest index wins: 0
+                [1, 0, 0, 0, 1, 0, 1],  # lobe0 1/4, lobe1 1/2 -> 1
+                [0, 0, 0, 0, 0, 0, 1],  # only an excluded feature fired -> -1
+                [1, 1, 1, 0, 1, 0, 0],  # 3/4 vs 1/2 -> 0
+            ]
+        )
+    )
     winners = chunk_winners(fire, lobes, 2)
     np.testing.assert_array_equal(winners, [0, 1, -1, 0])
     hist = category_histogram(winners, np.array(["code", "prose", "prose", "code"]), 2)
@@ -191,36 +216,73 @@ def test_pipeline_specialization_uses_histogram_then_heldout_chunks():
     the histogram documents (in-sample, as the official notebook)."""
     from concept_geometry.lobes.pipeline import specialization
 
-    labels = pd.concat([pd.DataFrame({"variant": v, "clustering": "dense", "measure": "phi",
-                                      "k": 2, "feature": [0, 1], "lobe": [0, 1]})
-                        for v in ("faithful", "corrected")], ignore_index=True)
+    labels = pd.concat(
+        [
+            pd.DataFrame(
+                {
+                    "variant": v,
+                    "clustering": "dense",
+                    "measure": "phi",
+                    "k": 2,
+                    "feature": [0, 1],
+                    "lobe": [0, 1],
+                }
+            )
+            for v in ("faithful", "corrected")
+        ],
+        ignore_index=True,
+    )
     # histogram chunks: code fires feature 0; held-out chunks: code fires feature 1
     fire = sp.csr_matrix(np.array([[1, 0], [0, 1], [0, 1], [1, 0]]))
     category = np.array(["code", "prose", "code", "prose"])
     split = np.array(["histogram", "histogram", "heldout", "heldout"])
     doc_id = np.arange(4)
-    cfg = {"measures": ["phi"], "ks": [2],
-           "specialization": {"code_categories": ["code"], "other_categories": None,
-                              "max_documents": None}}
-    spec, verdicts = specialization(labels, fire, category, split, cfg, doc_id=doc_id,
-                                    histogram_documents=np.array([0, 1]))
+    cfg = {
+        "measures": ["phi"],
+        "ks": [2],
+        "specialization": {
+            "code_categories": ["code"],
+            "other_categories": None,
+            "max_documents": None,
+        },
+    }
+    spec, verdicts = specialization(
+        labels, fire, category, split, cfg, doc_id=doc_id, histogram_documents=np.array([0, 1])
+    )
     assert verdicts["phi"]["faithful"]["code_lobe"] == 0
     assert verdicts["phi"]["corrected"]["code_lobe"] == 1
     assert set(spec["variant"]) == {"faithful", "corrected"}
     assert spec.index.tolist() == list(range(len(spec)))  # one table, rows numbered afresh
-    with pytest.raises(InputDataError, match="No `heldout` chunks in the firings x.npz: the "
-                                             "corrected specialisation needs them. The features "
-                                             "stage splits documents into histogram and held-out "
-                                             "ones; give it more documents or a non-zero held-out "
-                                             "fraction, then re-run."):
-        specialization(labels, fire, category, np.array(["histogram"] * 4), cfg, "x.npz",
-                       doc_id=doc_id, histogram_documents=doc_id)
+    with pytest.raises(
+        InputDataError,
+        match="No `heldout` chunks in the firings x.npz: the "
+        "corrected specialisation needs them. The features "
+        "stage splits documents into histogram and held-out "
+        "ones; give it more documents or a non-zero held-out "
+        "fraction, then re-run.",
+    ):
+        specialization(
+            labels,
+            fire,
+            category,
+            np.array(["histogram"] * 4),
+            cfg,
+            "x.npz",
+            doc_id=doc_id,
+            histogram_documents=doc_id,
+        )
 
 
 def test_config_check_requires_k2_and_known_layers():
-    base = {"features": {"layers": [1, 2]},
-            "lobes": {"ks": [2, 3], "layers": None, "figures": {"k": 2},
-                      "specialization": {"code_categories": ["code"], "other_categories": None}}}
+    base = {
+        "features": {"layers": [1, 2]},
+        "lobes": {
+            "ks": [2, 3],
+            "layers": None,
+            "figures": {"k": 2},
+            "specialization": {"code_categories": ["code"], "other_categories": None},
+        },
+    }
     check_lobes_config(base)
     with pytest.raises(ConfigError, match="lobes.ks"):
         check_lobes_config({**base, "lobes": {**base["lobes"], "ks": [3, 4]}})
@@ -249,17 +311,36 @@ def test_specialization_streamed_in_blocks_equals_whole_matrix(tmp_path):
     rng = np.random.default_rng(0)
     n_chunks, n_feat = 230, 30
     fire = sp.csr_matrix((rng.random((n_chunks, n_feat)) < 0.15).astype(np.uint8))
-    labels = pd.concat([pd.DataFrame({"variant": v, "clustering": "dense", "measure": m, "k": k,
-                                      "feature": np.arange(n_feat),
-                                      "lobe": rng.integers(-1 if v == "corrected" else 0, k, n_feat)})
-                        for v in ("faithful", "corrected") for m in ("phi", "jaccard")
-                        for k in (2, 3)], ignore_index=True)
+    labels = pd.concat(
+        [
+            pd.DataFrame(
+                {
+                    "variant": v,
+                    "clustering": "dense",
+                    "measure": m,
+                    "k": k,
+                    "feature": np.arange(n_feat),
+                    "lobe": rng.integers(-1 if v == "corrected" else 0, k, n_feat),
+                }
+            )
+            for v in ("faithful", "corrected")
+            for m in ("phi", "jaccard")
+            for k in (2, 3)
+        ],
+        ignore_index=True,
+    )
     category = rng.choice(["code", "prose", "web"], n_chunks)
     split = rng.choice(["histogram", "heldout"], n_chunks)
     doc_id = np.arange(n_chunks) // 2
-    cfg = {"measures": ["phi", "jaccard"], "ks": [2, 3],
-           "specialization": {"code_categories": ["code"], "other_categories": None,
-                              "max_documents": 40}}
+    cfg = {
+        "measures": ["phi", "jaccard"],
+        "ks": [2, 3],
+        "specialization": {
+            "code_categories": ["code"],
+            "other_categories": None,
+            "max_documents": 40,
+        },
+    }
     kw = dict(doc_id=doc_id, histogram_documents=np.unique(doc_id[split == "histogram"]))
     whole, verdicts = specialization(labels, fire, category, split, cfg, **kw)
     io.write_npz(tmp_path / "f.npz", firings=fire)
@@ -270,6 +351,7 @@ def test_specialization_streamed_in_blocks_equals_whole_matrix(tmp_path):
 
 
 # --- faithful = the official code's numbers (issue 12, items 3-5) -------------------------------
+
 
 def _official_affinity(histogram: np.ndarray, n_chunks: int, measure: str) -> np.ndarray:
     """The official affinities, re-derived from feature-geometry
@@ -289,16 +371,26 @@ def _official_affinity(histogram: np.ndarray, n_chunks: int, measure: str) -> np
             return ((n_chunks - ni[:, None] - ni[None, :] + h) + h) / n_chunks
         n11, n10 = h, ni[:, None] - h
         n00, n01 = n_chunks - ni[:, None] - ni[None, :] + h, (ni[:, None] - h).T
-        out = (n11 * n00 - n10 * n01) / np.sqrt((n11 + n10) * (n01 + n00) * (n11 + n01)
-                                                * (n10 + n00))
+        out = (n11 * n00 - n10 * n01) / np.sqrt(
+            (n11 + n10) * (n01 + n00) * (n11 + n01) * (n10 + n00)
+        )
         out[np.isnan(out) | np.isinf(out)] = 0
         return out + 1
 
 
 def _lobes_cfg(**clustering):
-    return {"ks": [2, 3], "measures": ["jaccard", "simple_matching", "phi"], "shift_phi": True,
-            "clustering": {"method": "auto", "dense_max_features": 4096, "n_neighbors": 8,
-                           "n_init": 10, **clustering}}
+    return {
+        "ks": [2, 3],
+        "measures": ["jaccard", "simple_matching", "phi"],
+        "shift_phi": True,
+        "clustering": {
+            "method": "auto",
+            "dense_max_features": 4096,
+            "n_neighbors": 8,
+            "n_init": 10,
+            **clustering,
+        },
+    }
 
 
 def test_faithful_lobes_are_the_official_dense_call_on_every_feature():
@@ -319,8 +411,16 @@ def test_faithful_lobes_are_the_official_dense_call_on_every_feature():
     fire[:, [3, 17, 30]] = 0  # three features that never fire
     counts, occ = fire.T @ fire, fire.sum(0)
     active = active_features(occ, 1)
-    labels = cluster_all(counts, occ, fire.shape[0], decoder, active,
-                         _lobes_cfg(dense_max_features=20), seed=7, layer=5)
+    labels = cluster_all(
+        counts,
+        occ,
+        fire.shape[0],
+        decoder,
+        active,
+        _lobes_cfg(dense_max_features=20),
+        seed=7,
+        layer=5,
+    )
     faithful = labels[labels.variant == "faithful"]
     corrected = labels[labels.variant == "corrected"]
     assert set(faithful.clustering) == {"dense"} and set(corrected.clustering) == {"sparse"}
@@ -334,11 +434,15 @@ def test_faithful_lobes_are_the_official_dense_call_on_every_feature():
             np.testing.assert_array_equal(aff[3], 0.0)
         for k in (2, 3):
             official = SpectralClustering(
-                n_clusters=k, affinity="precomputed", assign_labels="kmeans",
-                random_state=derive_seed(7, "lobes", "cluster", 5, measure)).fit_predict(aff)
+                n_clusters=k,
+                affinity="precomputed",
+                assign_labels="kmeans",
+                random_state=derive_seed(7, "lobes", "cluster", 5, measure),
+            ).fit_predict(aff)
             ours = faithful[(faithful.measure == measure) & (faithful.k == k)]
-            np.testing.assert_array_equal(ours.sort_values("feature").lobe.to_numpy(), official,
-                                          err_msg=f"{measure}, k={k}")
+            np.testing.assert_array_equal(
+                ours.sort_values("feature").lobe.to_numpy(), official, err_msg=f"{measure}, k={k}"
+            )
 
 
 def test_faithful_phi_multiplies_the_margins_in_int64_as_the_official_code():
@@ -380,8 +484,9 @@ def test_null_spread_is_population_std_faithful_and_sample_std_corrected():
     null = [adjusted_mutual_info_score(geo, perm.permutation(lobes)) for _ in range(30)]
     res = ami_permutation_test(lobes, geo, 30, seed=11, ddof=NULL_DDOF["faithful"])
     assert res.null_std == pytest.approx(np.std(null), abs=1e-12)
-    assert res.z == pytest.approx((adjusted_mutual_info_score(geo, lobes) - np.mean(null))
-                                  / np.std(null), abs=1e-9)
+    assert res.z == pytest.approx(
+        (adjusted_mutual_info_score(geo, lobes) - np.mean(null)) / np.std(null), abs=1e-9
+    )
 
 
 def test_tests_table_uses_each_variants_null_spread_for_ami_and_probe(monkeypatch):
@@ -403,11 +508,28 @@ def test_tests_table_uses_each_variants_null_spread_for_ami_and_probe(monkeypatc
     monkeypatch.setattr(sklearn.metrics, "adjusted_mutual_info_score", script())
     monkeypatch.setattr(significance, "probe_balanced_accuracy", script())
     lobe = np.array([0, 1, 0, 1, 0, 1])
-    labels = pd.DataFrame([(v, "dense", m, 2, f, lobe[f]) for v in ("faithful", "corrected")
-                           for m in ("phi", A.GEOMETRIC) for f in range(6)], columns=LABEL_COLUMNS)
-    cfg = {"measures": ["phi"], "ks": [2], "ami": {"n_permutations": 3},
-           "probe": {"ks": None, "n_null": 3, "faithful_train_fraction": 0.8, "n_splits": 2,
-                     "C": 1.0, "max_iter": 10}}
+    labels = pd.DataFrame(
+        [
+            (v, "dense", m, 2, f, lobe[f])
+            for v in ("faithful", "corrected")
+            for m in ("phi", A.GEOMETRIC)
+            for f in range(6)
+        ],
+        columns=LABEL_COLUMNS,
+    )
+    cfg = {
+        "measures": ["phi"],
+        "ks": [2],
+        "ami": {"n_permutations": 3},
+        "probe": {
+            "ks": None,
+            "n_null": 3,
+            "faithful_train_fraction": 0.8,
+            "n_splits": 2,
+            "C": 1.0,
+            "max_iter": 10,
+        },
+    }
     decoder = np.random.default_rng(0).standard_normal((6, 4))
     table = run_tests(labels, decoder, cfg, seed=0, layer=1).set_index("variant")
     expected = {"faithful": (np.sqrt(2 / 3), 2 / np.sqrt(2 / 3)), "corrected": (1.0, 2.0)}
@@ -420,7 +542,9 @@ def test_tests_table_uses_each_variants_null_spread_for_ami_and_probe(monkeypatc
             # one-sided empirical p: no null value >= 3, so (1 + 0) / (1 + 3)
             assert row[f"{test}_p"] == pytest.approx(0.25, abs=1e-12), (variant, test)
         assert row["k"] == 2 and row["measure"] == "phi"
-    assert table.loc["faithful", "ami"] == 3.0 and table.loc["corrected", "balanced_accuracy"] == 3.0
+    assert (
+        table.loc["faithful", "ami"] == 3.0 and table.loc["corrected", "balanced_accuracy"] == 3.0
+    )
 
 
 def test_faithful_probe_is_the_official_fit_model():
@@ -443,8 +567,9 @@ def test_faithful_probe_is_the_official_fit_model():
     official = fit_model(X, y)
     ours = probe_test(X, y, "faithful", n_null=2, seed=0, C=1.0, max_iter=1000).observed
     assert ours == pytest.approx(official, abs=1e-12)
-    with_round = balanced_accuracy_score(y[70:], LogisticRegression(max_iter=1000).fit(
-        X[:70], y[:70]).predict(X[70:]))
+    with_round = balanced_accuracy_score(
+        y[70:], LogisticRegression(max_iter=1000).fit(X[:70], y[:70]).predict(X[70:])
+    )
     assert abs(with_round - official) > 1e-3  # the test tells floor from round
 
 
@@ -456,7 +581,7 @@ def _official_specialization(lobes, chunk_sets, chunk_types, k):
 
     members = {lo: set(np.flatnonzero(lobes == lo)) for lo in range(k)}
     won = defaultdict(list)
-    for fired, doc_type in zip(chunk_sets, chunk_types):
+    for fired, doc_type in zip(chunk_sets, chunk_types, strict=False):
         props = {lo: len(members[lo] & fired) / len(members[lo]) for lo in range(k)}
         won[doc_type].append(max(props, key=props.get))
     return {t: {lo: c / len(w) for lo, c in Counter(w).items()} for t, w in won.items()}
@@ -480,19 +605,46 @@ def test_faithful_specialization_is_the_official_loop_on_the_first_documents():
     fire[::4] = 0  # chunks where no feature fired
     category = gen.choice(["code", "prose"], n_chunks)
     split = doc_split[doc_of_chunk]
-    labels = pd.concat([pd.DataFrame({"variant": v, "clustering": "dense", "measure": "phi",
-                                      "k": k, "feature": np.arange(n_feat), "lobe": lobes})
-                        for v in ("faithful", "corrected")], ignore_index=True)
-    cfg = {"measures": ["phi"], "ks": [k],
-           "specialization": {"code_categories": ["code"], "other_categories": None,
-                              "max_documents": 10}}
+    labels = pd.concat(
+        [
+            pd.DataFrame(
+                {
+                    "variant": v,
+                    "clustering": "dense",
+                    "measure": "phi",
+                    "k": k,
+                    "feature": np.arange(n_feat),
+                    "lobe": lobes,
+                }
+            )
+            for v in ("faithful", "corrected")
+        ],
+        ignore_index=True,
+    )
+    cfg = {
+        "measures": ["phi"],
+        "ks": [k],
+        "specialization": {
+            "code_categories": ["code"],
+            "other_categories": None,
+            "max_documents": 10,
+        },
+    }
     histogram_docs = np.flatnonzero(doc_split == "histogram")
-    spec, _ = specialization(labels, sp.csr_matrix(fire), category, split, cfg,
-                             doc_id=doc_of_chunk, histogram_documents=histogram_docs)
+    spec, _ = specialization(
+        labels,
+        sp.csr_matrix(fire),
+        category,
+        split,
+        cfg,
+        doc_id=doc_of_chunk,
+        histogram_documents=histogram_docs,
+    )
     first10 = histogram_docs[:10]  # ids 0..12 without 4 and 9, chunked or not
     rows = np.flatnonzero(np.isin(doc_of_chunk, first10))
-    official = _official_specialization(lobes, [set(np.flatnonzero(fire[r])) for r in rows],
-                                        category[rows], k)
+    official = _official_specialization(
+        lobes, [set(np.flatnonzero(fire[r])) for r in rows], category[rows], k
+    )
     faithful = spec[spec.variant == "faithful"]
     for cat, fractions in official.items():
         got = faithful[faithful.category == cat].set_index("lobe")["fraction"]
@@ -512,9 +664,9 @@ def test_align_lobe_ids_undoes_a_planted_relabelling():
 
     rng = np.random.default_rng(0)
     reference = rng.integers(0, 4, size=200)
-    permutation = np.array([2, 0, 3, 1])            # reference lobe i is called permutation[i]
+    permutation = np.array([2, 0, 3, 1])  # reference lobe i is called permutation[i]
     panel = permutation[reference]
-    moved = rng.choice(200, size=15, replace=False)   # some disagreement between the panels
+    moved = rng.choice(200, size=15, replace=False)  # some disagreement between the panels
     panel[moved] = rng.integers(0, 4, size=15)
     panel[:5] = -1
     out = align_lobe_ids(reference, panel)
@@ -542,12 +694,22 @@ def test_phi_is_shifted_by_one_by_default():
     assert A.cooccurrence_affinity(counts, occ, 4, "phi", shift_phi=False)[0, 1] == 0.0
 
 
-@pytest.mark.parametrize("lobes, needle", [
-    ({"probe": {"ks": [3]}}, "key `lobes.probe.ks` = [3] lacks 2"),
-    ({"specialization": {"code_categories": ["py", "c"], "other_categories": ["c", "prose"]}},
-     "`lobes.specialization.other_categories` share categories ['c']"),
-    ({"figures": {"k": 5}}, "key `lobes.figures.k` = 5 is not in `lobes.ks` = [2, 3]"),
-])
+@pytest.mark.parametrize(
+    "lobes, needle",
+    [
+        ({"probe": {"ks": [3]}}, "key `lobes.probe.ks` = [3] lacks 2"),
+        (
+            {
+                "specialization": {
+                    "code_categories": ["py", "c"],
+                    "other_categories": ["c", "prose"],
+                }
+            },
+            "`lobes.specialization.other_categories` share categories ['c']",
+        ),
+        ({"figures": {"k": 5}}, "key `lobes.figures.k` = 5 is not in `lobes.ks` = [2, 3]"),
+    ],
+)
 def test_lobes_cross_checks_name_the_key(lobes, needle):
     cfg = {"features": {"layers": [1]}, "lobes": {"ks": [2, 3], **lobes}}
     with pytest.raises(ConfigError) as err:
@@ -556,14 +718,24 @@ def test_lobes_cross_checks_name_the_key(lobes, needle):
 
 
 def test_lobes_cross_checks_accept_consistent_settings():
-    check_lobes_config({"features": {"layers": [1]},
-                        "lobes": {"ks": [2, 3], "layers": [1], "probe": {"ks": [2]}, "figures": {"k": 3},
-                                  "specialization": {"code_categories": ["py"], "other_categories": ["prose"]}}})
+    check_lobes_config(
+        {
+            "features": {"layers": [1]},
+            "lobes": {
+                "ks": [2, 3],
+                "layers": [1],
+                "probe": {"ks": [2]},
+                "figures": {"k": 3},
+                "specialization": {"code_categories": ["py"], "other_categories": ["prose"]},
+            },
+        }
+    )
     check_lobes_config({"lobes": {"ks": [2], "probe": {"ks": None}, "figures": {"k": None}}})
     check_lobes_config({})
 
 
 # --- issue 15: mutation-testing gaps ------------------------------------------------------
+
 
 def test_feature_data_checks_name_the_problem():
     from concept_geometry.lobes.pipeline import check_inputs
@@ -572,9 +744,12 @@ def test_feature_data_checks_name_the_problem():
     check_inputs(counts, occ, 5, dec)
     with pytest.raises(InputDataError, match=r"decoder \(2, 2\); all must have the same number"):
         check_inputs(counts, occ, 5, np.zeros((2, 2)), "layer 1")
-    with pytest.raises(InputDataError, match=r"layer 1 count no histogram chunks \(n_chunks=0\).*"
-                                             r"Enlarge `features.corpus` or lower the chunk size, "
-                                             r"then re-run\.$"):
+    with pytest.raises(
+        InputDataError,
+        match=r"layer 1 count no histogram chunks \(n_chunks=0\).*"
+        r"Enlarge `features.corpus` or lower the chunk size, "
+        r"then re-run\.$",
+    ):
         check_inputs(counts, occ, 0, dec, "layer 1")
 
 
@@ -585,10 +760,21 @@ def test_summary_rows_name_variant_route_and_code_lobe_by_hand():
     def summary_rows(tests, verdicts, layer, model):
         return registry.stage_rows("lobes", model, quantities.tables(tests, verdicts, layer))
 
-    tests = pd.DataFrame({"measure": ["phi", "phi"], "k": [2, 2], "variant": ["faithful", "corrected"],
-                          "ami": [0.5, 0.4], "ami_z": [3.0, 2.0], "balanced_accuracy": [0.9, 0.8],
-                          "acc_z": [4.0, 5.0], "ami_p": [0.01, 0.02], "acc_p": [0.03, 0.04],
-                          "clustering": ["dense", "sparse"], "n_excluded": [0, 7]})
+    tests = pd.DataFrame(
+        {
+            "measure": ["phi", "phi"],
+            "k": [2, 2],
+            "variant": ["faithful", "corrected"],
+            "ami": [0.5, 0.4],
+            "ami_z": [3.0, 2.0],
+            "balanced_accuracy": [0.9, 0.8],
+            "acc_z": [4.0, 5.0],
+            "ami_p": [0.01, 0.02],
+            "acc_p": [0.03, 0.04],
+            "clustering": ["dense", "sparse"],
+            "n_excluded": [0, 7],
+        }
+    )
     verdicts = {"phi": {"faithful": {"found": True}, "corrected": None}}
     table = summary_rows(tests, verdicts, 3, "m")
     assert table.columns.tolist() == ["stage", "quantity", "setting", "model", "value"]
@@ -598,7 +784,9 @@ def test_summary_rows_name_variant_route_and_code_lobe_by_hand():
     assert rows[("acc_p", "layer=3,measure=phi,k=2,variant=corrected,clustering=sparse")] == 0.04
     assert rows[("n_excluded", "layer=3,variant=corrected")] == 7
     assert rows[("code_lobe_found", "layer=3,measure=phi,k=2,variant=faithful")] == 1.0
-    assert np.isnan(rows[("code_lobe_found", "layer=3,measure=phi,k=2,variant=corrected,clustering=sparse")])
+    assert np.isnan(
+        rows[("code_lobe_found", "layer=3,measure=phi,k=2,variant=corrected,clustering=sparse")]
+    )
     assert len(rows) == 2 * 6 + 1 + 2
 
 
@@ -611,20 +799,46 @@ def test_tests_table_counts_excluded_features_and_draws_per_measure():
     lobe = np.tile([0, 1], 10)
     corrected = lobe.copy()
     corrected[[0, 5, 9]] = -1
-    labels = pd.DataFrame([(v, "dense", m, 2, f, (lobe if v == "faithful" else corrected)[f])
-                           for v in ("faithful", "corrected") for m in ("phi", "jaccard", A.GEOMETRIC)
-                           for f in range(20)], columns=LABEL_COLUMNS)
-    cfg = {"measures": ["phi", "jaccard"], "ks": [2], "ami": {"n_permutations": 5},
-           "probe": {"ks": None, "n_null": 4, "faithful_train_fraction": 0.5, "n_splits": 2,
-                     "C": 1.0, "max_iter": 50}}
+    labels = pd.DataFrame(
+        [
+            (v, "dense", m, 2, f, (lobe if v == "faithful" else corrected)[f])
+            for v in ("faithful", "corrected")
+            for m in ("phi", "jaccard", A.GEOMETRIC)
+            for f in range(20)
+        ],
+        columns=LABEL_COLUMNS,
+    )
+    cfg = {
+        "measures": ["phi", "jaccard"],
+        "ks": [2],
+        "ami": {"n_permutations": 5},
+        "probe": {
+            "ks": None,
+            "n_null": 4,
+            "faithful_train_fraction": 0.5,
+            "n_splits": 2,
+            "C": 1.0,
+            "max_iter": 50,
+        },
+    }
     table = run_tests(labels, rng.standard_normal((20, 3)), cfg, seed=0, layer=1)
     by = table.set_index(["measure", "variant"])
-    assert by.loc[("phi", "corrected"), "n_features"] == 17 and by.loc[("phi", "corrected"), "n_excluded"] == 3
-    assert by.loc[("phi", "faithful"), "n_features"] == 20 and by.loc[("phi", "faithful"), "n_excluded"] == 0
+    assert (
+        by.loc[("phi", "corrected"), "n_features"] == 17
+        and by.loc[("phi", "corrected"), "n_excluded"] == 3
+    )
+    assert (
+        by.loc[("phi", "faithful"), "n_features"] == 20
+        and by.loc[("phi", "faithful"), "n_excluded"] == 0
+    )
     for variant in ("faithful", "corrected"):
         assert by.loc[("phi", variant), "ami"] == by.loc[("jaccard", variant), "ami"]
-    assert (by.loc[("phi", "corrected"), "acc_null_mean"] != by.loc[("jaccard", "corrected"), "acc_null_mean"]
-            or by.loc[("phi", "faithful"), "acc_null_mean"] != by.loc[("jaccard", "faithful"), "acc_null_mean"])
+    assert (
+        by.loc[("phi", "corrected"), "acc_null_mean"]
+        != by.loc[("jaccard", "corrected"), "acc_null_mean"]
+        or by.loc[("phi", "faithful"), "acc_null_mean"]
+        != by.loc[("jaccard", "faithful"), "acc_null_mean"]
+    )
 
 
 def test_cluster_measure_passes_the_official_int64_phi_on(monkeypatch):
@@ -640,13 +854,22 @@ def test_cluster_measure_passes_the_official_int64_phi_on(monkeypatch):
         return {k: np.zeros(affinity.shape[0], dtype=np.int64) for k in ks}
 
     monkeypatch.setattr(clustering, "spectral_lobes_dense", capture)
-    t = 2 ** 22
+    t = 2**22
     counts, occ = np.full((2, 2), t // 2), np.full(2, t // 2)
-    clustering.cluster_measure("phi", [2], 0, method="dense", counts=counts, occurrences=occ,
-                               n_chunks=t, official_int64=True)
+    clustering.cluster_measure(
+        "phi",
+        [2],
+        0,
+        method="dense",
+        counts=counts,
+        occurrences=occ,
+        n_chunks=t,
+        official_int64=True,
+    )
     np.testing.assert_array_equal(seen["affinity"], np.ones((2, 2)))
-    clustering.cluster_measure("phi", [2], 0, method="dense", counts=counts, occurrences=occ,
-                               n_chunks=t)
+    clustering.cluster_measure(
+        "phi", [2], 0, method="dense", counts=counts, occurrences=occ, n_chunks=t
+    )
     np.testing.assert_allclose(seen["affinity"], np.full((2, 2), 2.0))
 
 
@@ -698,8 +921,10 @@ def test_sparse_spectral_embedding_is_reproducible_and_scaled_by_inverse_root_de
     # every column solves the generalised problem A v = lambda D v (lambda: 1 first)
     lam = [(v @ dense @ v) / (v @ (degree * v)) for v in emb.T]
     assert lam[0] == pytest.approx(1.0, abs=1e-8) and lam[0] > lam[1] > lam[2]
-    for v, l in zip(emb.T, lam):
-        np.testing.assert_allclose(dense @ v, l * degree * v, atol=1e-6 * np.abs(degree * v).max())
+    for v, lam_v in zip(emb.T, lam, strict=False):
+        np.testing.assert_allclose(
+            dense @ v, lam_v * degree * v, atol=1e-6 * np.abs(degree * v).max()
+        )
     np.testing.assert_array_equal(spectral_embedding_sparse(graph, 3, seed=5), emb)
 
 
@@ -708,12 +933,21 @@ def test_sparse_route_uses_the_seed_and_needs_n_init(monkeypatch):
     from concept_geometry.lobes import clustering
 
     seen = []
-    monkeypatch.setattr(clustering, "_kmeans_labels",
-                        lambda maps, k, seed, n_init: seen.append((seed, n_init))
-                        or np.zeros(maps.shape[0], dtype=np.int64))
+    monkeypatch.setattr(
+        clustering,
+        "_kmeans_labels",
+        lambda maps, k, seed, n_init: (
+            seen.append((seed, n_init)) or np.zeros(maps.shape[0], dtype=np.int64)
+        ),
+    )
     lobe, decoder, fire, _ = planted(n_feat=30)
-    kw = dict(method="sparse", n_neighbors=5, counts=fire.T @ fire, occurrences=fire.sum(0),
-              n_chunks=fire.shape[0])
+    kw = dict(
+        method="sparse",
+        n_neighbors=5,
+        counts=fire.T @ fire,
+        occurrences=fire.sum(0),
+        n_chunks=fire.shape[0],
+    )
     res = clustering.cluster_measure("jaccard", [2, 3], 123, n_init=4, **kw)
     assert res.method == "sparse" and sorted(res.labels) == [2, 3]
     assert seen == [(123, 4), (123, 4)]
@@ -726,12 +960,16 @@ def test_probe_null_uses_the_same_probe_settings():
     z undefined). With the default 0.8 the null draws would see both lobes."""
     gen = np.random.default_rng(4)
     y = np.r_[np.zeros(50, int), np.ones(50, int)]
-    res = probe_test(gen.standard_normal((100, 6)), y, "faithful", n_null=4, seed=0,
-                     train_fraction=0.5)
+    res = probe_test(
+        gen.standard_normal((100, 6)), y, "faithful", n_null=4, seed=0, train_fraction=0.5
+    )
     assert res.observed == 0.0 and res.null_mean == 0.0 and res.null_std == 0.0
     assert np.isnan(res.z) and res.p == 1.0
-    with pytest.raises(ValueError, match=r"unknown variant 'both'; expected one of "
-                                         r"\('faithful', 'corrected'\)"):
+    with pytest.raises(
+        ValueError,
+        match=r"unknown variant 'both'; expected one of "
+        r"\('faithful', 'corrected'\)",
+    ):
         probe_balanced_accuracy(gen.standard_normal((10, 2)), y[:10], "both", 0)
 
 
@@ -743,15 +981,32 @@ def test_tests_table_names_each_variants_route_and_skips_probe_ks(monkeypatch):
     from concept_geometry.lobes.pipeline import LABEL_COLUMNS, run_tests
 
     settings = []
-    monkeypatch.setattr(significance, "probe_balanced_accuracy",
-                        lambda *a, **kw: settings.append(kw) or 0.5)
-    route = {("faithful", "phi"): "dense", ("faithful", A.GEOMETRIC): "dense",
-             ("corrected", "phi"): "sparse", ("corrected", A.GEOMETRIC): "dense"}
-    labels = pd.DataFrame([(v, route[(v, m)], m, k, f, f % 2) for v, m in route
-                           for k in (2, 3) for f in range(8)], columns=LABEL_COLUMNS)
-    cfg = {"measures": ["phi"], "ks": [2, 3], "ami": {"n_permutations": 3},
-           "probe": {"ks": [2], "n_null": 2, "faithful_train_fraction": 0.5, "n_splits": 2,
-                     "C": 1.0, "max_iter": 10}}
+    monkeypatch.setattr(
+        significance, "probe_balanced_accuracy", lambda *a, **kw: settings.append(kw) or 0.5
+    )
+    route = {
+        ("faithful", "phi"): "dense",
+        ("faithful", A.GEOMETRIC): "dense",
+        ("corrected", "phi"): "sparse",
+        ("corrected", A.GEOMETRIC): "dense",
+    }
+    labels = pd.DataFrame(
+        [(v, route[(v, m)], m, k, f, f % 2) for v, m in route for k in (2, 3) for f in range(8)],
+        columns=LABEL_COLUMNS,
+    )
+    cfg = {
+        "measures": ["phi"],
+        "ks": [2, 3],
+        "ami": {"n_permutations": 3},
+        "probe": {
+            "ks": [2],
+            "n_null": 2,
+            "faithful_train_fraction": 0.5,
+            "n_splits": 2,
+            "C": 1.0,
+            "max_iter": 10,
+        },
+    }
     table = run_tests(labels, np.ones((8, 2)), cfg, seed=0, layer=1)
     by = table.set_index(["k", "variant"])
     assert by.loc[(2, "faithful"), "clustering"] == "dense"
@@ -762,7 +1017,8 @@ def test_tests_table_names_each_variants_route_and_skips_probe_ks(monkeypatch):
     assert by.loc[(3, "faithful"), "ami"] == pytest.approx(1.0)  # lobes = clusters
     # every probe, observed and null, runs with the configured settings
     assert len(settings) == 2 * (1 + 2) and all(
-        kw == dict(train_fraction=0.5, n_splits=2, C=1.0, max_iter=10) for kw in settings)
+        kw == dict(train_fraction=0.5, n_splits=2, C=1.0, max_iter=10) for kw in settings
+    )
 
 
 def test_knn_sparsify_accepts_integer_affinities():

@@ -2,10 +2,10 @@
 
 import pytest
 import torch
+from tiny_models import make_tiny_gemma2, make_tiny_llama, make_word_tokenizer
 
 from concept_geometry.errors import ConfigError, MissingResourceError
 from concept_geometry.models import load_model, load_tokenizer, residual_stream, resolve_model_path
-from tiny_models import make_tiny_gemma2, make_tiny_llama, make_word_tokenizer
 
 WORDS = "the cat sat on a mat dog ran".split()
 
@@ -21,7 +21,11 @@ def test_word_tokenizer_adds_bos_and_maps_unknown(tmp_path):
     tok = make_word_tokenizer(WORDS, tmp_path)
     ids = tok("the cat zebra")["input_ids"]
     assert ids[0] == tok.bos_token_id
-    assert ids[1:] == [tok.convert_tokens_to_ids("the"), tok.convert_tokens_to_ids("cat"), tok.unk_token_id]
+    assert ids[1:] == [
+        tok.convert_tokens_to_ids("the"),
+        tok.convert_tokens_to_ids("cat"),
+        tok.unk_token_id,
+    ]
     again = load_tokenizer(str(tmp_path))
     assert again("the cat")["input_ids"] == tok("the cat")["input_ids"]
 

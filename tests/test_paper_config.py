@@ -9,14 +9,13 @@ import time
 
 import pytest
 import yaml
-
 from conftest import ROOT, run_snakemake
 
 pytestmark = pytest.mark.workflow
 
 
 def _job_counts(stdout: str) -> dict[str, int]:
-    block = stdout[stdout.index("Job stats:"):]
+    block = stdout[stdout.index("Job stats:") :]
     counts = {}
     for line in block.splitlines()[3:]:
         parts = line.split()
@@ -35,13 +34,13 @@ def paper_plan(tmp_path_factory):
 
 def test_paper_plan_fans_out_per_layer_and_measure(paper_plan):
     counts = _job_counts(paper_plan)
-    assert counts["galaxy_layer"] == 26          # Li et al.: Gemma Scope 65k, all 26 layers
-    assert counts["crystals_differences"] == 2   # layers 0 (embedding) and 12
-    assert counts["lobes_tests"] == 5            # five co-occurrence measures
-    assert counts["lobes_explorer"] == 1         # one interactive page for the lobes' layer 12
-    assert counts["galaxy_explorer"] == 1        # one galaxy page with all 26 layers
-    assert counts["crystals_explorer"] == 2      # one page per crystals layer (0 and 12)
-    assert counts["simulate"] == 4 * 5           # 4 experiments x 5 seeds
+    assert counts["galaxy_layer"] == 26  # Li et al.: Gemma Scope 65k, all 26 layers
+    assert counts["crystals_differences"] == 2  # layers 0 (embedding) and 12
+    assert counts["lobes_tests"] == 5  # five co-occurrence measures
+    assert counts["lobes_explorer"] == 1  # one interactive page for the lobes' layer 12
+    assert counts["galaxy_explorer"] == 1  # one galaxy page with all 26 layers
+    assert counts["crystals_explorer"] == 2  # one page per crystals layer (0 and 12)
+    assert counts["simulate"] == 4 * 5  # 4 experiments x 5 seeds
     assert counts["features_extract"] == 1 and counts["features_cooccurrence"] == 1
     # The galaxy's 26 decoders + the lobes' layer-12 SAE are fetched, none trained here.
     assert counts["sae_decoder"] == 27
@@ -57,8 +56,11 @@ def test_paper_plan_names_the_papers_models_layers_and_corpus(paper_plan):
     assert "results/lobes/gemma-2-2b/pile-50k/layer_12/tests.tsv" in paper_plan
     assert "results/alignment/llama-2-7b/alignment.tsv" in paper_plan
     paper = yaml.safe_load((ROOT / "config" / "paper.yaml").read_text())
-    assert paper["features"]["sae"] == {"source": "pretrained", "release": "gemma-scope-2b-pt-res",
-                                        "sae_id": "layer_{layer}/width_16k/average_l0_41"}
+    assert paper["features"]["sae"] == {
+        "source": "pretrained",
+        "release": "gemma-scope-2b-pt-res",
+        "sae_id": "layer_{layer}/width_16k/average_l0_41",
+    }
     assert paper["galaxy"]["sae"]["release"] == "gemma-scope-2b-pt-res-canonical"
     assert paper["galaxy"]["sae"]["sae_id"] == "layer_{layer}/width_65k/canonical"
     assert paper["features"]["corpus"]["dataset"] == "monology/pile-uncopyrighted"
@@ -71,8 +73,9 @@ def test_paper_features_fail_fast_offline_with_local_path_instructions(tmp_path)
     cfg = {"stages": ["features"], "features": paper["features"]}
     (tmp_path / "paper_features.yaml").write_text(yaml.safe_dump(cfg))
     start = time.time()
-    proc = run_snakemake(tmp_path, tmp_path / "paper_features.yaml", "--keep-going",
-                         check=False, timeout=600)
+    proc = run_snakemake(
+        tmp_path, tmp_path / "paper_features.yaml", "--keep-going", check=False, timeout=600
+    )
     assert proc.returncode != 0
     assert time.time() - start < 240
     logs = {p.name: p.read_text() for p in (tmp_path / "logs").rglob("*.log")}

@@ -12,11 +12,10 @@ import time
 from pathlib import Path
 
 import pytest
+from conftest import ROOT, run_snakemake
 
 from concept_geometry import resume
 from concept_geometry.runner import FAULT_PAUSE_ENV
-
-from conftest import ROOT, run_snakemake
 
 
 def _leave_state(work: Path) -> list[Path]:
@@ -113,8 +112,10 @@ def test_live_same_host_run_is_left_alone(tmp_path):
     state = _leave_state(tmp_path)
     live = subprocess.Popen(["sleep", "30"])
     try:
-        rec = _record(tmp_path, **{**resume.this_run(), "pid": live.pid,
-                                   "start_ticks": resume._start_ticks(live.pid)})
+        rec = _record(
+            tmp_path,
+            **{**resume.this_run(), "pid": live.pid, "start_ticks": resume._start_ticks(live.pid)},
+        )
         assert resume.record_state(json.loads(rec.read_text()))[0] == "live"
         start = resume.start_run(tmp_path)
         assert _not_signalled(live)  # checked (signal 0), not signalled
@@ -144,23 +145,45 @@ def _snapshot(work: Path) -> dict[str, tuple[int, int]]:
 
 
 @pytest.mark.workflow
-@pytest.mark.skipif(subprocess.run(["unshare", "--pid", "--fork", "--mount-proc", "true"],
-                                   capture_output=True).returncode != 0,
-                    reason="needs unshare (root) for a PID namespace")
+@pytest.mark.skipif(
+    subprocess.run(
+        ["unshare", "--pid", "--fork", "--mount-proc", "true"], capture_output=True
+    ).returncode
+    != 0,
+    reason="needs unshare (root) for a PID namespace",
+)
 def test_live_run_is_untouched_by_dry_and_real_runs_that_cannot_see_it(tmp_path):
     """A live run paused in its job (lock, incomplete marker and temps present); from a PID
     namespace (another node on a shared filesystem) a `snakemake -n` and a real `snakemake`
     delete nothing; after the live run is killed, a plain rerun on its host resumes it."""
     cfg = tmp_path / "tiny.yaml"
     cfg.write_text(TINY)
-    cmd = [sys.executable, "-m", "snakemake", "--snakefile", str(ROOT / "Snakefile"),
-           "--directory", str(tmp_path), "--configfile", str(cfg), "--cores", "1"]
-    live = subprocess.Popen(cmd, stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL,
-                            start_new_session=True, env={**os.environ, FAULT_PAUSE_ENV: "simulate"})
+    cmd = [
+        sys.executable,
+        "-m",
+        "snakemake",
+        "--snakefile",
+        str(ROOT / "Snakefile"),
+        "--directory",
+        str(tmp_path),
+        "--configfile",
+        str(cfg),
+        "--cores",
+        "1",
+    ]
+    live = subprocess.Popen(
+        cmd,
+        stdout=subprocess.DEVNULL,
+        stderr=subprocess.DEVNULL,
+        start_new_session=True,
+        env={**os.environ, FAULT_PAUSE_ENV: "simulate"},
+    )
     try:
         deadline = time.time() + 120
-        while not any("paused before commit" in log.read_text(errors="replace")
-                      for log in (tmp_path / "logs").rglob("*.log")):
+        while not any(
+            "paused before commit" in log.read_text(errors="replace")
+            for log in (tmp_path / "logs").rglob("*.log")
+        ):
             assert live.poll() is None and time.time() < deadline, "the live run never paused"
             time.sleep(0.1)
         before = _snapshot(tmp_path)
@@ -188,7 +211,9 @@ def test_blocked_message_names_every_host_and_unknown_ones(monkeypatch):
     work = Path("/w")
     a, b = work / resume.RUNS_DIR / "a.json", work / resume.RUNS_DIR / "b.json"
     monkeypatch.setattr(resume, "_read_record", {a: {"host": "node-2"}, b: {}}.get)
-    msg = resume.blocked_message(work, ([], [], [], []), {a: ("x", "host node-2"), b: ("x", "no host")})
+    msg = resume.blocked_message(
+        work, ([], [], [], []), {a: ("x", "host node-2"), b: ("x", "no host")}
+    )
     assert "either rerun on ? or node-2, where the record can be checked" in msg
 
 
@@ -196,7 +221,7 @@ def test_end_run_is_idempotent(tmp_path):
     record = tmp_path / "r.json"
     record.write_text("{}")
     resume.end_run(record)
-    resume.end_run(record)          # already gone: no error
+    resume.end_run(record)  # already gone: no error
     assert not record.exists()
 
 
@@ -213,15 +238,21 @@ def test_install_recovers_before_a_real_run_only(tmp_path, monkeypatch):
     stale = _record(tmp_path, **{**resume.this_run(), "pid": _ended_pid()})
     registered, warnings, calls = [], [], []
     monkeypatch.setattr(resume.atexit, "register", lambda *args: registered.append(args))
-    workflow = SimpleNamespace(exec_mode=ExecMode.DEFAULT,
-                               execute=lambda plugin, *a, **k: calls.append((plugin, a, k)) or "ran")
+    workflow = SimpleNamespace(
+        exec_mode=ExecMode.DEFAULT,
+        execute=lambda plugin, *a, **k: calls.append((plugin, a, k)) or "ran",
+    )
     resume.install(workflow, SimpleNamespace(warning=warnings.append))
 
     def plugin(dry=False, touch=False):
         return SimpleNamespace(common_settings=SimpleNamespace(dryrun_exec=dry, touch_exec=touch))
 
-    for mode, executor in [(ExecMode.DEFAULT, plugin(dry=True)), (ExecMode.DEFAULT, plugin(touch=True)),
-                           (ExecMode.SUBPROCESS, plugin()), (ExecMode.REMOTE, plugin())]:
+    for mode, executor in [
+        (ExecMode.DEFAULT, plugin(dry=True)),
+        (ExecMode.DEFAULT, plugin(touch=True)),
+        (ExecMode.SUBPROCESS, plugin()),
+        (ExecMode.REMOTE, plugin()),
+    ]:
         workflow.exec_mode = mode
         assert workflow.execute(executor, 1, k=2) == "ran"
         assert calls[-1] == (executor, (1,), {"k": 2})
@@ -243,8 +274,11 @@ def test_install_recovers_before_a_real_run_only(tmp_path, monkeypatch):
 def test_start_ticks_are_the_process_start_after_boot():
     """A process started now started ``now − boot time`` after boot: /proc/stat's btime plus
     its start ticks / CLK_TCK is the current time (to the 1 s btime resolution, plus slack)."""
-    btime = next(int(line.split()[1]) for line in Path("/proc/stat").read_text().splitlines()
-                 if line.startswith("btime "))
+    btime = next(
+        int(line.split()[1])
+        for line in Path("/proc/stat").read_text().splitlines()
+        if line.startswith("btime ")
+    )
     child = subprocess.Popen(["sleep", "30"])
     try:
         started = btime + resume._start_ticks(child.pid) / os.sysconf("SC_CLK_TCK")
@@ -254,19 +288,25 @@ def test_start_ticks_are_the_process_start_after_boot():
         child.wait()
 
 
-@pytest.mark.parametrize("case", ["none", "list", "no_pid", "pid_text", "pid_zero",
-                                  "pid_negative"])
+@pytest.mark.parametrize("case", ["none", "list", "no_pid", "pid_text", "pid_zero", "pid_negative"])
 def test_an_unreadable_record_or_a_pid_below_one_is_unknown(case):
     """Never 'stale' (which would clear the folder) for a record that names no process;
     PID 0 in particular must not reach os.kill (it would address the process group)."""
     here = resume.this_run()
-    record = {"none": None, "list": [], "no_pid": {k: v for k, v in here.items() if k != "pid"},
-              "pid_text": {**here, "pid": "x"}, "pid_zero": {**here, "pid": 0},
-              "pid_negative": {**here, "pid": -5}}[case]
+    record = {
+        "none": None,
+        "list": [],
+        "no_pid": {k: v for k, v in here.items() if k != "pid"},
+        "pid_text": {**here, "pid": "x"},
+        "pid_zero": {**here, "pid": 0},
+        "pid_negative": {**here, "pid": -5},
+    }[case]
     assert resume.record_state(record) == ("unknown", "the record cannot be read")
 
 
-@pytest.mark.parametrize("error, state", [(FileNotFoundError, "stale"), (PermissionError, "unknown")])
+@pytest.mark.parametrize(
+    "error, state", [(FileNotFoundError, "stale"), (PermissionError, "unknown")]
+)
 def test_a_process_gone_between_probe_and_read_is_stale(monkeypatch, error, state):
     """os.kill(pid, 0) finds the process, then its /proc entry is gone (it ended in between):
     stale. An entry that exists but cannot be read proves nothing: unknown."""

@@ -6,23 +6,26 @@ import math
 
 import pandas as pd
 import pytest
+from conftest import ROOT
 
 from concept_geometry import io, registry
 from concept_geometry.errors import InputDataError
 from concept_geometry.registry import Quantity, Stage, Table, Unit
-from conftest import ROOT
 
 
 def _as_rows(frame):
-    return [tuple("nan" if isinstance(v, float) and math.isnan(v) else v for v in r)
-            for r in frame.itertuples(index=False)]
+    return [
+        tuple("nan" if isinstance(v, float) and math.isnan(v) else v for v in r)
+        for r in frame.itertuples(index=False)
+    ]
 
 
 def test_every_paper_value_names_a_registered_quantity():
-    paper = pd.read_csv(ROOT / "config/paper_values.tsv", sep="\t", dtype=str,
-                        keep_default_na=False)
+    paper = pd.read_csv(
+        ROOT / "config/paper_values.tsv", sep="\t", dtype=str, keep_default_na=False
+    )
     known = {(s.name, q.id) for s in registry.stages() for q in s.quantities}
-    unknown = sorted(set(zip(paper["stage"], paper["quantity"])) - known)
+    unknown = sorted(set(zip(paper["stage"], paper["quantity"], strict=False)) - known)
     assert len(paper) > 0 and unknown == []
 
 
@@ -32,13 +35,16 @@ def test_readme_index_is_generated_from_the_registry():
     end = text.index(registry.README_END) + len(registry.README_END)
     assert text[start:end] == registry.readme_block(), (
         "README.md's index of quantities is stale: run "
-        "`PYTHONPATH=workflow python -m concept_geometry.registry --readme`")
+        "`PYTHONPATH=workflow python -m concept_geometry.registry --readme`"
+    )
     # one row per registered quantity, e.g. the galaxy slope with its column and paper figure
     rows = [line for line in registry.readme_table().splitlines()[2:]]
     assert len(rows) == sum(len(s.quantities) for s in registry.stages()) == 77
-    assert ("| galaxy | `powerlaw_slope` | layer | `galaxy_gather` (`galaxy/<model>/galaxy.tsv`) "
-            "| `slope` | `concept_geometry.galaxy.spectrum.powerlaw_slope` | "
-            "Li et al. 2024 galaxy scale, Fig. 7 |") in rows
+    assert (
+        "| galaxy | `powerlaw_slope` | layer | `galaxy_gather` (`galaxy/<model>/galaxy.tsv`) "
+        "| `slope` | `concept_geometry.galaxy.spectrum.powerlaw_slope` | "
+        "Li et al. 2024 galaxy scale, Fig. 7 |"
+    ) in rows
 
 
 def test_rewrite_readme_replaces_only_the_marked_block():
@@ -61,46 +67,84 @@ def test_builder_order_settings_and_absent_values_on_a_planted_stage():
     (quantity-major). A record lacking q2's column gives no q2 row; None gives an empty
     value; an empty setting value leaves its key out."""
     tables = (Table("a", "rule_a", "a.tsv", by=("g",)), Table("b", "rule_b", "b.tsv"))
-    quantities = (Quantity("q1", "a", "x", ("g", "h"), "f", "", "real", "d"),
-                  Quantity("q2", "a", "y", ("g",), "f", "", "count", "d"),
-                  Quantity("r1", "b", "u", (), "f", "", "real", "d"),
-                  Quantity("r2", "b", "v", ("k",), "f", "", "real", "d"))
+    quantities = (
+        Quantity("q1", "a", "x", ("g", "h"), "f", "", "real", "d"),
+        Quantity("q2", "a", "y", ("g",), "f", "", "count", "d"),
+        Quantity("r1", "b", "u", (), "f", "", "real", "d"),
+        Quantity("r2", "b", "v", ("k",), "f", "", "real", "d"),
+    )
     stage = Stage("planted", tables, quantities, load=None)
-    units = [Unit("m1", {"a": [{"g": 1, "h": "p", "x": 0.5, "y": 3},
-                               {"g": 1, "h": "", "x": 1.5, "y": None},
-                               {"g": 2, "h": "q", "x": 2.5}],
-                         "b": [{"u": 7, "v": 8, "k": "s"}, {"u": 9, "v": 10, "k": "t"}]}),
-             Unit("m2", {"b": [{"u": 1}]})]
+    units = [
+        Unit(
+            "m1",
+            {
+                "a": [
+                    {"g": 1, "h": "p", "x": 0.5, "y": 3},
+                    {"g": 1, "h": "", "x": 1.5, "y": None},
+                    {"g": 2, "h": "q", "x": 2.5},
+                ],
+                "b": [{"u": 7, "v": 8, "k": "s"}, {"u": 9, "v": 10, "k": "t"}],
+            },
+        ),
+        Unit("m2", {"b": [{"u": 1}]}),
+    ]
     rows = _as_rows(registry.summary_rows(stage, units))
     assert rows == [
-        ("planted", "q1", "g=1,h=p", "m1", 0.5), ("planted", "q1", "g=1", "m1", 1.5),
-        ("planted", "q2", "g=1", "m1", 3.0), ("planted", "q2", "g=1", "m1", "nan"),
+        ("planted", "q1", "g=1,h=p", "m1", 0.5),
+        ("planted", "q1", "g=1", "m1", 1.5),
+        ("planted", "q2", "g=1", "m1", 3.0),
+        ("planted", "q2", "g=1", "m1", "nan"),
         ("planted", "q1", "g=2,h=q", "m1", 2.5),
-        ("planted", "r1", "", "m1", 7.0), ("planted", "r1", "", "m1", 9.0),
-        ("planted", "r2", "k=s", "m1", 8.0), ("planted", "r2", "k=t", "m1", 10.0),
-        ("planted", "r1", "", "m2", 1.0)]
+        ("planted", "r1", "", "m1", 7.0),
+        ("planted", "r1", "", "m1", 9.0),
+        ("planted", "r2", "k=s", "m1", 8.0),
+        ("planted", "r2", "k=t", "m1", 10.0),
+        ("planted", "r1", "", "m2", 1.0),
+    ]
 
 
 def test_features_summary_from_hand_written_meta_files(tmp_path):
     """Two layers' meta.json -> nine rows per layer, in registry order, with the model of
     each file; a statistic missing from a meta.json is an empty value."""
-    keys = ["n_chunks_histogram", "n_chunks_heldout", "n_features", "features_ever_fired",
-            "sae_mean_firing_per_chunk", "sae_firing_per_token", "sae_l0_per_token",
-            "sae_explained_variance", "sae_n_tokens"]
+    keys = [
+        "n_chunks_histogram",
+        "n_chunks_heldout",
+        "n_features",
+        "features_ever_fired",
+        "sae_mean_firing_per_chunk",
+        "sae_firing_per_token",
+        "sae_l0_per_token",
+        "sae_explained_variance",
+        "sae_n_tokens",
+    ]
     paths = []
     for layer, base in ((1, 10), (3, 20)):
-        meta = {"model": "mini", "layer": layer, **{k: base + i for i, k in enumerate(keys)},
-                "threshold": 1.0}
+        meta = {
+            "model": "mini",
+            "layer": layer,
+            **{k: base + i for i, k in enumerate(keys)},
+            "threshold": 1.0,
+        }
         if layer == 3:
             del meta["sae_l0_per_token"]
         paths.append(tmp_path / f"layer_{layer}.json")
         io.write_json(paths[-1], meta)
     out = tmp_path / "features.tsv"
-    io.write_tsv(out, registry.build_stage_summary("features", {"meta": [str(p) for p in paths]},
-                                                   {}, str(out)))
-    names = ["n_chunks_histogram", "n_chunks_heldout", "n_features", "features_ever_fired",
-             "mean_firing_per_chunk", "sae_firing_per_token", "sae_l0_per_token",
-             "sae_explained_variance", "sae_n_tokens"]
+    io.write_tsv(
+        out,
+        registry.build_stage_summary("features", {"meta": [str(p) for p in paths]}, {}, str(out)),
+    )
+    names = [
+        "n_chunks_histogram",
+        "n_chunks_heldout",
+        "n_features",
+        "features_ever_fired",
+        "mean_firing_per_chunk",
+        "sae_firing_per_token",
+        "sae_l0_per_token",
+        "sae_explained_variance",
+        "sae_n_tokens",
+    ]
     expected = ["stage\tquantity\tsetting\tmodel\tvalue"]
     for layer, base in ((1, 10), (3, 20)):
         for i, name in enumerate(names):
@@ -110,16 +154,27 @@ def test_features_summary_from_hand_written_meta_files(tmp_path):
 
 
 def _galaxy_tsv(path):
-    g = pd.DataFrame({"layer": [3, 1], "slope": [-0.5, -0.2], "slope_ci_low": [-0.6, -0.3],
-                      "slope_ci_high": [-0.4, -0.1], "null_slope": [-0.03, -0.02],
-                      "n_points": [4096, 2048], "log_volume": 1.0,
-                      "clustering_faithful": [369.0, 360.0], "null_clustering_faithful": 350.0,
-                      "excess_clustering_faithful": [19.0, 10.0],
-                      "clustering_corrected": [2.0, 1.0], "null_clustering_corrected": 0.5,
-                      "excess_clustering_corrected": [1.5, 0.5],
-                      "excess_clustering_corrected_ci_low": 0.0,
-                      "excess_clustering_corrected_ci_high": 3.0, "pca_dim": 100,
-                      "corrected_pca_dim": 100})
+    g = pd.DataFrame(
+        {
+            "layer": [3, 1],
+            "slope": [-0.5, -0.2],
+            "slope_ci_low": [-0.6, -0.3],
+            "slope_ci_high": [-0.4, -0.1],
+            "null_slope": [-0.03, -0.02],
+            "n_points": [4096, 2048],
+            "log_volume": 1.0,
+            "clustering_faithful": [369.0, 360.0],
+            "null_clustering_faithful": 350.0,
+            "excess_clustering_faithful": [19.0, 10.0],
+            "clustering_corrected": [2.0, 1.0],
+            "null_clustering_corrected": 0.5,
+            "excess_clustering_corrected": [1.5, 0.5],
+            "excess_clustering_corrected_ci_low": 0.0,
+            "excess_clustering_corrected_ci_high": 3.0,
+            "pca_dim": 100,
+            "corrected_pca_dim": 100,
+        }
+    )
     io.write_tsv(path, g)
 
 
@@ -136,22 +191,41 @@ def test_a_new_quantity_needs_only_its_stage_module(tmp_path, monkeypatch):
         out["layers"] = [dict(r, slope_excess=r["slope"] - r["null_slope"]) for r in out["layers"]]
         return out
 
-    new = (Quantity("slope_excess", "layers", "slope_excess", ("layer",),
-                    "concept_geometry.galaxy.quantities.tables", "", "real",
-                    "powerlaw_slope − null_slope."),
-           Quantity("n_decoder_points", "layers", "n_points", ("layer",),
-                    "concept_geometry.galaxy.analysis.analyse_layer", "", "count",
-                    "Decoder points analysed."))
+    new = (
+        Quantity(
+            "slope_excess",
+            "layers",
+            "slope_excess",
+            ("layer",),
+            "concept_geometry.galaxy.quantities.tables",
+            "",
+            "real",
+            "powerlaw_slope − null_slope.",
+        ),
+        Quantity(
+            "n_decoder_points",
+            "layers",
+            "n_points",
+            ("layer",),
+            "concept_geometry.galaxy.analysis.analyse_layer",
+            "",
+            "count",
+            "Decoder points analysed.",
+        ),
+    )
     monkeypatch.setattr(quantities, "tables", tables)
     monkeypatch.setattr(quantities, "QUANTITIES", quantities.QUANTITIES + new)
     _galaxy_tsv(tmp_path / "galaxy.tsv")
-    rows = registry.build_stage_summary("galaxy", {"galaxy": str(tmp_path / "galaxy.tsv")},
-                                        {"model": "m"})
+    rows = registry.build_stage_summary(
+        "galaxy", {"galaxy": str(tmp_path / "galaxy.tsv")}, {"model": "m"}
+    )
     got = rows[rows["quantity"].isin(["slope_excess", "n_decoder_points"])]
-    assert _as_rows(got) == [("galaxy", "slope_excess", "layer=1", "m", pytest.approx(-0.18)),
-                             ("galaxy", "slope_excess", "layer=3", "m", pytest.approx(-0.47)),
-                             ("galaxy", "n_decoder_points", "layer=1", "m", 2048.0),
-                             ("galaxy", "n_decoder_points", "layer=3", "m", 4096.0)]
+    assert _as_rows(got) == [
+        ("galaxy", "slope_excess", "layer=1", "m", pytest.approx(-0.18)),
+        ("galaxy", "slope_excess", "layer=3", "m", pytest.approx(-0.47)),
+        ("galaxy", "n_decoder_points", "layer=1", "m", 2048.0),
+        ("galaxy", "n_decoder_points", "layer=3", "m", 4096.0),
+    ]
     glossary = registry.glossary()
     assert glossary.loc[glossary.quantity == "n_decoder_points", "kind"].tolist() == ["count"]
     assert "| galaxy | `slope_excess` | layer |" in registry.readme_table()
@@ -161,8 +235,9 @@ def test_galaxy_summary_from_a_hand_written_table(tmp_path):
     """Layers sorted; the headline dimension's excess carries role=headline; the peak layers
     are the argmin slope and argmax clusterings."""
     _galaxy_tsv(tmp_path / "galaxy.tsv")
-    rows = registry.build_stage_summary("galaxy", {"galaxy": str(tmp_path / "galaxy.tsv")},
-                                        {"model": "m"})
+    rows = registry.build_stage_summary(
+        "galaxy", {"galaxy": str(tmp_path / "galaxy.tsv")}, {"model": "m"}
+    )
     one = rows.set_index(["quantity", "setting"])["value"]
     assert rows["setting"].tolist()[:2] == ["layer=1", "layer=3"]
     assert one[("powerlaw_slope", "layer=3")] == -0.5
@@ -178,14 +253,24 @@ def test_required_quantity_all_nan_is_refused(tmp_path):
     g = io.read_tsv(tmp_path / "galaxy.tsv").assign(slope=float("nan"))
     io.write_tsv(tmp_path / "nan.tsv", g)
     with pytest.raises(InputDataError, match=r"powerlaw_slope.*galaxy.fit_range"):
-        registry.build_stage_summary("galaxy", {"galaxy": str(tmp_path / "nan.tsv")},
-                                     {"model": "m"}, "results/summary/galaxy.tsv")
+        registry.build_stage_summary(
+            "galaxy",
+            {"galaxy": str(tmp_path / "nan.tsv")},
+            {"model": "m"},
+            "results/summary/galaxy.tsv",
+        )
 
 
 def test_malformed_declarations_and_unknown_stage_are_refused():
-    bad = Stage("planted", (Table("a", "r", "a.tsv"),),
-                (Quantity("q", "a", "x", (), "f", "", "real", "d"),
-                 Quantity("q", "b", "x", (), "f", "", "number", "")), load=None)
+    bad = Stage(
+        "planted",
+        (Table("a", "r", "a.tsv"),),
+        (
+            Quantity("q", "a", "x", (), "f", "", "real", "d"),
+            Quantity("q", "b", "x", (), "f", "", "number", ""),
+        ),
+        load=None,
+    )
     with pytest.raises(InputDataError) as err:
         registry.check_stage(bad)
     msg = str(err.value)

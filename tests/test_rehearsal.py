@@ -10,6 +10,8 @@ import sys
 import numpy as np
 import pytest
 import yaml
+from conftest import ROOT
+
 from concept_geometry import io
 from concept_geometry.rehearsal import build, config_paths, tiny
 from concept_geometry.rehearsal.build import (
@@ -17,36 +19,57 @@ from concept_geometry.rehearsal.build import (
     filler_words,
     gemma_scope_params,
 )
-from conftest import ROOT
 
 # Cost only: the rehearsal's shapes and paper settings that the tiny build can hold stay
 # (1024-token truncation, 256-token chunks, layers 12 / 0, 12, 25 / hidden_states 0 and 12).
 COST = {
-    "simulation": {"m": 3, "d": 3, "steps": 150, "log_every": 50, "seeds": [0],
-                   "experiments": ["full"]},
+    "simulation": {
+        "m": 3,
+        "d": 3,
+        "steps": 150,
+        "log_every": 50,
+        "seeds": [0],
+        "experiments": ["full"],
+    },
     "alignment": {"random_pair_draws": 3},
     "features": {"corpus": {"n_documents": 40}},
-    "crystals": {"relations": ["country-capital", "english-french", "present-past",
-                               "singular-plural"],
-                 "max_pairs_per_relation": 30, "batch_size": 64, "kmeans_n_init": 2,
-                 "lda": {"n_components": 2}, "distractors": {"n_components": 4},
-                 "silhouette": {"n_splits": 3}, "quality": {"n_quadruples": 50}},
-    "lobes": {"measures": ["jaccard", "phi"], "ks": [2, 3], "ami": {"n_permutations": 20},
-              "clustering": {"n_neighbors": 10},
-              "probe": {"ks": [2, 3], "n_null": 2, "n_splits": 3, "max_iter": 100},
-              "figures": {"k": 2, "embedding": "pca", "max_points": 200,
-                          "specialization_ks": [2]}},
-    "galaxy": {"fit_range": [3, 30], "slope_ci": {"replicates": 10},
-               "entropy": {"n_points": 150, "pca_dim": 10}, "faithful": {"bootstrap": 3},
-               "corrected": {"replicates": 5, "pca_dim": 5}, "null": {"replicates": 2}},
+    "crystals": {
+        "relations": ["country-capital", "english-french", "present-past", "singular-plural"],
+        "max_pairs_per_relation": 30,
+        "batch_size": 64,
+        "kmeans_n_init": 2,
+        "lda": {"n_components": 2},
+        "distractors": {"n_components": 4},
+        "silhouette": {"n_splits": 3},
+        "quality": {"n_quadruples": 50},
+    },
+    "lobes": {
+        "measures": ["jaccard", "phi"],
+        "ks": [2, 3],
+        "ami": {"n_permutations": 20},
+        "clustering": {"n_neighbors": 10},
+        "probe": {"ks": [2, 3], "n_null": 2, "n_splits": 3, "max_iter": 100},
+        "figures": {"k": 2, "embedding": "pca", "max_points": 200, "specialization_ks": [2]},
+    },
+    "galaxy": {
+        "fit_range": [3, 30],
+        "slope_ci": {"replicates": 10},
+        "entropy": {"n_points": 150, "pca_dim": 10},
+        "faithful": {"bootstrap": 3},
+        "corrected": {"replicates": 5, "pca_dim": 5},
+        "null": {"replicates": 2},
+    },
 }
 
 
 def _merge(base: dict, over: dict) -> dict:
     out = dict(base)
     for key, value in over.items():
-        out[key] = _merge(out[key], value) if isinstance(value, dict) and isinstance(
-            out.get(key), dict) else value
+        out[key] = (
+            _merge(out[key], value)
+            if isinstance(value, dict) and isinstance(out.get(key), dict)
+            else value
+        )
     return out
 
 
@@ -68,7 +91,7 @@ def test_sae_thresholds_give_the_target_l0_on_residuals_of_the_calibrated_norm()
     x *= r / np.linalg.norm(x, axis=1, keepdims=True)
     pre = x @ p["W_enc"] + p["b_enc"]
     l0 = (pre > p["threshold"]).sum(1).mean()
-    assert abs(l0 - target) < 3.0   # sd of the mean over 2000 tokens ~ 0.15 (+ direction spread)
+    assert abs(l0 - target) < 3.0  # sd of the mean over 2000 tokens ~ 0.15 (+ direction spread)
     assert (p["threshold"] > 1.0).all()  # every firing activation passes features.threshold = 1
     np.testing.assert_allclose(np.linalg.norm(p["W_dec"], axis=1), 1.0, rtol=1e-5)
 
@@ -88,10 +111,21 @@ def rehearsal_run(tmp_path_factory):
     summary = build(work / "build", sizes, seed=0)
     overrides = _merge(COST, config_paths(work / "build"))
     (work / "tiny.yaml").write_text(yaml.safe_dump(overrides))
-    cmd = [sys.executable, "-m", "snakemake", "--snakefile", str(ROOT / "Snakefile"),
-           "--directory", str(work), "--cores", "2", "--configfile",
-           str(ROOT / "config/paper.yaml"), str(ROOT / "config/rehearsal.yaml"),
-           str(work / "tiny.yaml")]
+    cmd = [
+        sys.executable,
+        "-m",
+        "snakemake",
+        "--snakefile",
+        str(ROOT / "Snakefile"),
+        "--directory",
+        str(work),
+        "--cores",
+        "2",
+        "--configfile",
+        str(ROOT / "config/paper.yaml"),
+        str(ROOT / "config/rehearsal.yaml"),
+        str(work / "tiny.yaml"),
+    ]
     proc = subprocess.run(cmd, capture_output=True, text=True, timeout=900, check=False)
     assert proc.returncode == 0, proc.stdout[-6000:] + proc.stderr[-6000:]
     return work, sizes, summary
@@ -103,24 +137,35 @@ def test_builder_writes_the_hub_and_gemma_scope_formats(rehearsal_run):
     base = work / "build"
     index = json.loads((base / "llama-2-7b/model.safetensors.index.json").read_text())
     assert set(index["weight_map"]) == {"model.embed_tokens.weight", "lm_head.weight"}
-    assert sorted(set(index["weight_map"].values())) == ["model-00001-of-00002.safetensors",
-                                                         "model-00002-of-00002.safetensors"]
+    assert sorted(set(index["weight_map"].values())) == [
+        "model-00001-of-00002.safetensors",
+        "model-00002-of-00002.safetensors",
+    ]
     llama = json.loads((base / "llama-2-7b/config.json").read_text())
     assert llama["tie_word_embeddings"] is False and llama["torch_dtype"] == "float16"
     gemma = json.loads((base / "gemma-2-2b/config.json").read_text())
     assert gemma["num_hidden_layers"] == 26 and gemma["model_type"] == "gemma2"
-    with np.load(base / "gemma-scope-2b-pt-res-canonical/layer_25/width_65k/canonical/params.npz") as p:
-        assert p["W_dec"].shape == (sizes.galaxy_width, 32) and p["W_enc"].shape == (32, sizes.galaxy_width)
+    with np.load(
+        base / "gemma-scope-2b-pt-res-canonical/layer_25/width_65k/canonical/params.npz"
+    ) as p:
+        assert p["W_dec"].shape == (sizes.galaxy_width, 32) and p["W_enc"].shape == (
+            32,
+            sizes.galaxy_width,
+        )
         assert {"b_enc", "b_dec", "threshold"} <= set(p.files)
         np.testing.assert_allclose(np.linalg.norm(p["W_dec"], axis=1), 1.0, rtol=1e-5)
     # Every built folder is checksummed and says what it is, as workflow artifacts do.
-    for part, path in [("gemma-2-2b", base / "gemma-2-2b"),
-                       ("gemma-2-2b", base / "gemma-scope-2b-pt-res/layer_12/width_16k/average_l0_41")]:
+    for part, path in [
+        ("gemma-2-2b", base / "gemma-2-2b"),
+        ("gemma-2-2b", base / "gemma-scope-2b-pt-res/layer_12/width_16k/average_l0_41"),
+    ]:
         io.verify(path, expect={"model": part})
     io.verify(base / "pile/pile-rehearsal.jsonl", expect={"corpus": "pile-rehearsal"})
     docs = [json.loads(line) for line in (base / "pile/pile-rehearsal.jsonl").open()]
     assert len(docs) == sizes.n_documents
-    assert {"Github", "StackExchange", "DM Mathematics"} <= {d["meta"]["pile_set_name"] for d in docs}
+    assert {"Github", "StackExchange", "DM Mathematics"} <= {
+        d["meta"]["pile_set_name"] for d in docs
+    }
     assert min(len(d["text"].split()) for d in docs) >= sizes.doc_words
 
 
@@ -132,8 +177,10 @@ def test_the_paper_dag_ran_on_the_built_folders(rehearsal_run):
     assert align["source"] == "safetensors" and align["d_model"] == 32
     assert align["vocab_size"] == summary["llama"]["vocab_size"]
     layer = res / "features/gemma-2-2b/pile-rehearsal/layer_12"
-    meta = io.read_json(layer / "meta.json", expect={"model": "gemma-2-2b", "layer": "12",
-                                                      "corpus": "pile-rehearsal"})
+    meta = io.read_json(
+        layer / "meta.json",
+        expect={"model": "gemma-2-2b", "layer": "12", "corpus": "pile-rehearsal"},
+    )
     assert meta["chunk_size"] == 256
     # Every document has >= 1,100 one-token words: truncated at 1,024 with the BOS, 1,023
     # content tokens, so exactly 3 full 256-token chunks each.

@@ -12,13 +12,28 @@ import pytest
 import yaml
 
 from concept_geometry.errors import ConfigError, InputDataError
-from concept_geometry.report import (GLOSSARY_COLUMNS, HEADLINE_COLUMNS, PAPER_COLUMNS,
-                                     REPORT_COMMAND, STAGES, SUMMARY_COLUMNS,
-                                     assemble_summary, check_glossary, check_glossary_covers,
-                                     check_paper_table, check_report_config,
-                                     check_stage_table, format_for_tsv, format_value,
-                                     headline_rst, headline_table, next_steps_message,
-                                     parse_setting, setting_matches, summary_html)
+from concept_geometry.report import (
+    GLOSSARY_COLUMNS,
+    HEADLINE_COLUMNS,
+    PAPER_COLUMNS,
+    REPORT_COMMAND,
+    STAGES,
+    SUMMARY_COLUMNS,
+    assemble_summary,
+    check_glossary,
+    check_glossary_covers,
+    check_paper_table,
+    check_report_config,
+    check_stage_table,
+    format_for_tsv,
+    format_value,
+    headline_rst,
+    headline_table,
+    next_steps_message,
+    parse_setting,
+    setting_matches,
+    summary_html,
+)
 
 ROOT = Path(__file__).resolve().parents[1]
 
@@ -32,6 +47,7 @@ def paper_table(rows):
 
 
 # --- settings ----------------------------------------------------------------------------
+
 
 def test_parse_setting():
     assert parse_setting("") == {}
@@ -47,59 +63,98 @@ def test_setting_matches_order_and_wildcard():
     assert setting_matches(parse_setting("measure=phi,layer=12"), a)
     assert setting_matches(parse_setting("layer=*,measure=phi"), a)
     assert not setting_matches(parse_setting("layer=13,measure=phi"), a)
-    assert not setting_matches(parse_setting("layer=*"), a)           # keys must agree
+    assert not setting_matches(parse_setting("layer=*"), a)  # keys must agree
     assert not setting_matches(parse_setting("layer=*,measure=phi,k=2"), a)
     assert setting_matches({}, {})
 
 
 # --- the join ----------------------------------------------------------------------------
 
+
 def test_assemble_summary_hand_made():
-    galaxy = check_stage_table(stage_table([
-        ("galaxy", "powerlaw_slope", "layer=0", "m", -0.2),
-        ("galaxy", "powerlaw_slope", "layer=1", "m", -0.3),
-        ("galaxy", "null_slope", "layer=0", "m", -0.01),
-        ("galaxy", "steepest_slope_layer", "", "m", 1.0),
-    ]), "galaxy", "g.tsv")
-    lobes = check_stage_table(stage_table([
-        ("lobes", "ami", "k=2,layer=3,measure=phi", "m", 0.1),   # key order differs from paper
-    ]), "lobes", "l.tsv")
-    paper = paper_table([
-        ("galaxy", "powerlaw_slope", "layer=0", "-0.238", "gemma", "Li"),
-        ("galaxy", "powerlaw_slope", "layer=24", "-0.254", "gemma", "Li"),   # not computed
-        ("galaxy", "null_slope", "layer=*", "-0.03", "null", "Li null"),
-        ("galaxy", "steepest_slope_layer", "", "13", "gemma", "Li steep"),
-        ("lobes", "ami", "layer=*,measure=phi,k=2", "0.06", "gemma", "Li lobes"),
-        ("lobes", "acc_z", "layer=*,measure=phi,k=2", "74", "gemma", "Li acc"),   # not computed
-        ("crystals", "silhouette", "", "0.5", "gemma", "made up"),   # stage not reported
-    ])
+    galaxy = check_stage_table(
+        stage_table(
+            [
+                ("galaxy", "powerlaw_slope", "layer=0", "m", -0.2),
+                ("galaxy", "powerlaw_slope", "layer=1", "m", -0.3),
+                ("galaxy", "null_slope", "layer=0", "m", -0.01),
+                ("galaxy", "steepest_slope_layer", "", "m", 1.0),
+            ]
+        ),
+        "galaxy",
+        "g.tsv",
+    )
+    lobes = check_stage_table(
+        stage_table(
+            [
+                (
+                    "lobes",
+                    "ami",
+                    "k=2,layer=3,measure=phi",
+                    "m",
+                    0.1,
+                ),  # key order differs from paper
+            ]
+        ),
+        "lobes",
+        "l.tsv",
+    )
+    paper = paper_table(
+        [
+            ("galaxy", "powerlaw_slope", "layer=0", "-0.238", "gemma", "Li"),
+            ("galaxy", "powerlaw_slope", "layer=24", "-0.254", "gemma", "Li"),  # not computed
+            ("galaxy", "null_slope", "layer=*", "-0.03", "null", "Li null"),
+            ("galaxy", "steepest_slope_layer", "", "13", "gemma", "Li steep"),
+            ("lobes", "ami", "layer=*,measure=phi,k=2", "0.06", "gemma", "Li lobes"),
+            ("lobes", "acc_z", "layer=*,measure=phi,k=2", "74", "gemma", "Li acc"),  # not computed
+            ("crystals", "silhouette", "", "0.5", "gemma", "made up"),  # stage not reported
+        ]
+    )
     out = assemble_summary({"galaxy": galaxy, "lobes": lobes}, paper)
     assert list(out.columns) == SUMMARY_COLUMNS
-    assert SUMMARY_COLUMNS[:6] == ["stage", "quantity", "setting", "value", "paper_value",
-                                   "source"]  # the contract's columns, in its order
+    assert SUMMARY_COLUMNS[:6] == [
+        "stage",
+        "quantity",
+        "setting",
+        "value",
+        "paper_value",
+        "source",
+    ]  # the contract's columns, in its order
     # reproduced rows first, in the stage's order, then the paper rows nobody matched
-    assert out["quantity"].tolist() == ["powerlaw_slope", "powerlaw_slope", "null_slope",
-                                        "steepest_slope_layer", "powerlaw_slope", "ami", "acc_z"]
+    assert out["quantity"].tolist() == [
+        "powerlaw_slope",
+        "powerlaw_slope",
+        "null_slope",
+        "steepest_slope_layer",
+        "powerlaw_slope",
+        "ami",
+        "acc_z",
+    ]
     key = out.set_index(["stage", "quantity", "setting"])
     assert key.loc[("galaxy", "powerlaw_slope", "layer=0"), "paper_value"] == "-0.238"
     assert key.loc[("galaxy", "powerlaw_slope", "layer=0"), "value"] == -0.2
-    assert key.loc[("galaxy", "powerlaw_slope", "layer=1"), "paper_value"] == ""   # none given
+    assert key.loc[("galaxy", "powerlaw_slope", "layer=1"), "paper_value"] == ""  # none given
     assert key.loc[("galaxy", "powerlaw_slope", "layer=1"), "source"] == ""
-    assert key.loc[("galaxy", "null_slope", "layer=0"), "paper_value"] == "-0.03"   # wildcard
+    assert key.loc[("galaxy", "null_slope", "layer=0"), "paper_value"] == "-0.03"  # wildcard
     assert key.loc[("galaxy", "steepest_slope_layer", ""), "source"] == "Li steep"
     assert key.loc[("lobes", "ami", "k=2,layer=3,measure=phi"), "paper_model"] == "gemma"
     missing = key.loc[("galaxy", "powerlaw_slope", "layer=24")]
     assert math.isnan(missing["value"]) and missing["paper_value"] == "-0.254"
     assert math.isnan(key.loc[("lobes", "acc_z", "layer=*,measure=phi,k=2"), "value"])
-    assert "crystals" not in set(out["stage"])          # paper rows of unreported stages dropped
+    assert "crystals" not in set(out["stage"])  # paper rows of unreported stages dropped
     assert out["value"].notna().sum() == 5
 
 
 def test_exact_setting_wins_over_wildcard():
-    t = check_stage_table(stage_table([("galaxy", "null_slope", "layer=4", "m", -0.02)]),
-                          "galaxy", "g.tsv")
-    paper = paper_table([("galaxy", "null_slope", "layer=*", "-0.03", "x", "any"),
-                         ("galaxy", "null_slope", "layer=4", "-0.05", "x", "layer 4")])
+    t = check_stage_table(
+        stage_table([("galaxy", "null_slope", "layer=4", "m", -0.02)]), "galaxy", "g.tsv"
+    )
+    paper = paper_table(
+        [
+            ("galaxy", "null_slope", "layer=*", "-0.03", "x", "any"),
+            ("galaxy", "null_slope", "layer=4", "-0.05", "x", "layer 4"),
+        ]
+    )
     out = assemble_summary({"galaxy": t}, paper)
     assert out.loc[0, "paper_value"] == "-0.05" and out.loc[0, "source"] == "layer 4"
     # the wildcard row matched nothing else; it is listed as not computed
@@ -129,9 +184,15 @@ def test_all_nan_headline_quantity_is_refused_naming_the_key():
 
     nan = float("nan")
     q = "steering_cos_mean"
-    rows = pd.DataFrame({"stage": "simulation", "quantity": ["other", "other", q, q],
-                         "setting": ["s=1", "s=2", "s=1", "s=2"], "model": "",
-                         "value": [nan, nan, nan, nan]})
+    rows = pd.DataFrame(
+        {
+            "stage": "simulation",
+            "quantity": ["other", "other", q, q],
+            "setting": ["s=1", "s=2", "s=1", "s=2"],
+            "model": "",
+            "value": [nan, nan, nan, nan],
+        }
+    )
     with pytest.raises(InputDataError) as err:
         check_headline_numbers(rows, "results/summary/simulation.tsv")
     msg = str(err.value)
@@ -151,8 +212,9 @@ def test_paper_table_errors():
 
 
 def test_html_greys_missing_rows():
-    t = check_stage_table(stage_table([("galaxy", "powerlaw_slope", "layer=0", "m", -0.2)]),
-                          "galaxy", "g.tsv")
+    t = check_stage_table(
+        stage_table([("galaxy", "powerlaw_slope", "layer=0", "m", -0.2)]), "galaxy", "g.tsv"
+    )
     paper = paper_table([("galaxy", "powerlaw_slope", "layer=24", "-0.254", "gemma", "Li <x>")])
     page = summary_html(assemble_summary({"galaxy": t}, paper), "T")
     assert page.count("<tr class=") == 2 and 'class="missing"' in page
@@ -164,18 +226,38 @@ def glossary_table(rows):
 
 
 def test_headline_labels_same_model_cross_model_and_not_computed():
-    sim = check_stage_table(stage_table([
-        ("simulation", "steering_cos_mean", "experiment=full", "latent", 0.97),
-        ("simulation", "final_loss_mean", "experiment=full", "latent", 1.5),   # no paper value
-    ]), "simulation", "s.tsv")
-    galaxy = check_stage_table(stage_table([
-        ("galaxy", "powerlaw_slope", "layer=0", "minilm", -0.7),
-    ]), "galaxy", "g.tsv")
-    paper = paper_table([
-        ("simulation", "steering_cos_mean", "experiment=full", ">=0.9", "latent", "Jiang"),
-        ("galaxy", "powerlaw_slope", "layer=0", "-0.238", "gemma", "Li"),
-        ("galaxy", "powerlaw_slope", "layer=24", "-0.254", "gemma", "Li"),    # not computed
-    ])
+    sim = check_stage_table(
+        stage_table(
+            [
+                ("simulation", "steering_cos_mean", "experiment=full", "latent", 0.97),
+                (
+                    "simulation",
+                    "final_loss_mean",
+                    "experiment=full",
+                    "latent",
+                    1.5,
+                ),  # no paper value
+            ]
+        ),
+        "simulation",
+        "s.tsv",
+    )
+    galaxy = check_stage_table(
+        stage_table(
+            [
+                ("galaxy", "powerlaw_slope", "layer=0", "minilm", -0.7),
+            ]
+        ),
+        "galaxy",
+        "g.tsv",
+    )
+    paper = paper_table(
+        [
+            ("simulation", "steering_cos_mean", "experiment=full", ">=0.9", "latent", "Jiang"),
+            ("galaxy", "powerlaw_slope", "layer=0", "-0.238", "gemma", "Li"),
+            ("galaxy", "powerlaw_slope", "layer=24", "-0.254", "gemma", "Li"),  # not computed
+        ]
+    )
     summary = assemble_summary({"simulation": sim, "galaxy": galaxy}, paper)
     head = headline_table(summary)
     assert list(head.columns) == HEADLINE_COLUMNS
@@ -186,35 +268,62 @@ def test_headline_labels_same_model_cross_model_and_not_computed():
         ["powerlaw_slope", "layer=24", "not computed", ""],
     ]
     text = headline_rst(head)
-    assert text.startswith(".. list-table::") and text.count("   * - ") == 4   # header + 3 rows
+    assert text.startswith(".. list-table::") and text.count("   * - ") == 4  # header + 3 rows
     assert "cross-model" in text and "-0.7" in text
 
 
 def test_values_print_as_integers_and_three_significant_figures():
     assert format_value(641.0, "count") == "641"
     assert format_value(1.0, "boolean") == "1" and format_value(13.0, "layer") == "13"
-    assert format_value(0.123456789, "real") == "0.123456789"           # full precision
+    assert format_value(0.123456789, "real") == "0.123456789"  # full precision
     assert format_value(0.123456789, "real", 3) == "0.123"
     assert format_value(366.24, "real", 3) == "366"
-    assert format_value(1234.5, "real", 3) == "1230"                    # not 1.23e+03
+    assert format_value(1234.5, "real", 3) == "1230"  # not 1.23e+03
     assert format_value(float("nan"), "count") == ""
-    assert format_value(2.5, "count") == "2.5"   # a fractional "count" is shown, not hidden
-    glossary = glossary_table([("lobes", "n_excluded", "count", "d"),
-                               ("lobes", "ami", "real", "d")])
-    table = pd.DataFrame({"stage": ["lobes", "lobes"], "quantity": ["n_excluded", "ami"],
-                          "value": [12.0, 0.0123456789012]})
+    assert format_value(2.5, "count") == "2.5"  # a fractional "count" is shown, not hidden
+    glossary = glossary_table(
+        [("lobes", "n_excluded", "count", "d"), ("lobes", "ami", "real", "d")]
+    )
+    table = pd.DataFrame(
+        {
+            "stage": ["lobes", "lobes"],
+            "quantity": ["n_excluded", "ami"],
+            "value": [12.0, 0.0123456789012],
+        }
+    )
     assert format_for_tsv(table, glossary)["value"].tolist() == ["12", "0.0123456789012"]
 
 
 def test_summary_page_puts_paper_rows_first_and_explains_empty_values():
-    t = check_stage_table(stage_table([
-        ("lobes", "acc_z", "k=2,variant=faithful", "m", float("nan")),   # undefined, no paper
-        ("lobes", "ami", "k=2,variant=faithful", "m", 0.0123456),
-    ]), "lobes", "l.tsv")
-    paper = paper_table([("lobes", "ami", "k=2,variant=faithful", "0.06", "gemma", "Li"),
-                         ("lobes", "ami_z", "k=2,variant=faithful", "954", "gemma", "Li")])
-    glossary = glossary_table([("lobes", "acc_z", "real", "z; empty when the null is flat"),
-                               ("lobes", "ami", "real", "AMI"), ("lobes", "ami_z", "real", "z")])
+    t = check_stage_table(
+        stage_table(
+            [
+                (
+                    "lobes",
+                    "acc_z",
+                    "k=2,variant=faithful",
+                    "m",
+                    float("nan"),
+                ),  # undefined, no paper
+                ("lobes", "ami", "k=2,variant=faithful", "m", 0.0123456),
+            ]
+        ),
+        "lobes",
+        "l.tsv",
+    )
+    paper = paper_table(
+        [
+            ("lobes", "ami", "k=2,variant=faithful", "0.06", "gemma", "Li"),
+            ("lobes", "ami_z", "k=2,variant=faithful", "954", "gemma", "Li"),
+        ]
+    )
+    glossary = glossary_table(
+        [
+            ("lobes", "acc_z", "real", "z; empty when the null is flat"),
+            ("lobes", "ami", "real", "AMI"),
+            ("lobes", "ami_z", "real", "z"),
+        ]
+    )
     page = summary_html(assemble_summary({"lobes": t}, paper), "T", glossary)
     rows = page.split("<tbody>")[1].split("</tbody>")[0].split("</tr>")
     assert ">ami<" in rows[0] and "0.0123<" in rows[0] and "cross-model" in rows[0]
@@ -240,10 +349,13 @@ def test_registry_glossary_is_valid_and_defines_every_paper_quantity():
     from concept_geometry import registry
 
     glossary = check_glossary(registry.glossary(), registry.WHERE)
-    paper = pd.read_csv(ROOT / "config/paper_values.tsv", sep="\t", dtype=str,
-                        keep_default_na=False)
+    paper = pd.read_csv(
+        ROOT / "config/paper_values.tsv", sep="\t", dtype=str, keep_default_na=False
+    )
     check_glossary_covers(paper, glossary, registry.WHERE)
-    kinds = dict(zip(zip(glossary.stage, glossary.quantity), glossary.kind))
+    kinds = dict(
+        zip(zip(glossary.stage, glossary.quantity, strict=False), glossary.kind, strict=False)
+    )
     # counts and booleans the issue names print as integers
     assert kinds[("alignment", "n_pairs_kept")] == "count"
     assert kinds[("lobes", "code_lobe_found")] == "boolean"
@@ -252,8 +364,13 @@ def test_registry_glossary_is_valid_and_defines_every_paper_quantity():
 
 def test_next_steps_message_names_the_outputs_and_the_report_command():
     text = next_steps_message(True)
-    for name in ("results/summary.tsv", "results/headline.tsv", "results/figures/", "logs/",
-                 REPORT_COMMAND):
+    for name in (
+        "results/summary.tsv",
+        "results/headline.tsv",
+        "results/figures/",
+        "logs/",
+        REPORT_COMMAND,
+    ):
         assert name in text, name
     assert "results/headline.tsv" not in next_steps_message(False)
     assert REPORT_COMMAND == "snakemake --report results/report.html"
@@ -270,9 +387,9 @@ def test_check_report_config():
 
 # --- the shipped paper values ----------------------------------------------------------------
 
+
 def test_paper_values_file_holds_the_papers_numbers():
-    raw = pd.read_csv(ROOT / "config/paper_values.tsv", sep="\t", dtype=str,
-                      keep_default_na=False)
+    raw = pd.read_csv(ROOT / "config/paper_values.tsv", sep="\t", dtype=str, keep_default_na=False)
     paper = check_paper_table(raw, "config/paper_values.tsv")
     key = paper.set_index(["stage", "quantity", "setting"])["paper_value"]
     # Li et al.'s galaxy slopes (spec B), Jiang/Park's Llama-2 numbers (spec A)
@@ -288,6 +405,7 @@ def test_paper_values_file_holds_the_papers_numbers():
 
 
 # --- end to end -------------------------------------------------------------------------------
+
 
 @pytest.mark.workflow
 def test_report_end_to_end(tmp_path, snakemake_runner):
@@ -307,23 +425,29 @@ def test_report_end_to_end(tmp_path, snakemake_runner):
     headline = pd.read_csv(work / "results/headline.tsv", sep="\t", keep_default_na=False)
     assert list(headline.columns) == HEADLINE_COLUMNS
     assert len(headline) == (summary["paper_value"] != "").sum() > 0
-    steer = headline[(headline.quantity == "steering_cos_mean")
-                     & (headline.setting == "experiment=full")]
+    steer = headline[
+        (headline.quantity == "steering_cos_mean") & (headline.setting == "experiment=full")
+    ]
     # the simulation is the paper's own model (the latent-concept model)
     assert steer[["comparison", "same_model"]].values.tolist() == [["same model", 1]]
-    text_values = pd.read_csv(work / "results/summary.tsv", sep="\t", dtype=str,
-                              keep_default_na=False)
+    text_values = pd.read_csv(
+        work / "results/summary.tsv", sep="\t", dtype=str, keep_default_na=False
+    )
     counts = text_values[text_values.quantity.str.endswith("_n_concepts")]["value"]
-    assert len(counts) and all(v.isdigit() for v in counts)   # counts print as integers
-    reported = [s for s in ["simulation", "alignment", "features", "crystals", "lobes", "galaxy"]
-                if s in cfg["stages"]]
+    assert len(counts) and all(v.isdigit() for v in counts)  # counts print as integers
+    reported = [
+        s
+        for s in ["simulation", "alignment", "features", "crystals", "lobes", "galaxy"]
+        if s in cfg["stages"]
+    ]
     assert reported and set(summary["stage"]) == set(reported)
-    for stage in reported:       # a reproduced (numeric) row for every reported stage
+    for stage in reported:  # a reproduced (numeric) row for every reported stage
         values = pd.to_numeric(summary.loc[summary.stage == stage, "value"], errors="coerce")
         assert values.notna().any(), stage
     if "simulation" in reported:
-        row = summary[(summary.quantity == "steering_cos_mean")
-                      & (summary.setting == "experiment=full")]
+        row = summary[
+            (summary.quantity == "steering_cos_mean") & (summary.setting == "experiment=full")
+        ]
         assert len(row) == 1 and row["paper_value"].iloc[0] == ">=0.9"
 
     html = work / "results/report.html"

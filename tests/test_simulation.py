@@ -9,8 +9,12 @@ import pytest
 
 from concept_geometry.simulation import dag as dm
 from concept_geometry.simulation.experiments import make_problem, run_experiment, run_setting
-from concept_geometry.simulation.metrics import (cosine_matrix, embedding_differences,
-                                                 mean_pairwise_cosine, steering_vectors)
+from concept_geometry.simulation.metrics import (
+    cosine_matrix,
+    embedding_differences,
+    mean_pairwise_cosine,
+    steering_vectors,
+)
 from concept_geometry.simulation.model import TrainConfig, train_log_linear
 
 
@@ -51,8 +55,7 @@ def test_joint_and_conditionals_match_brute_force():
     joint = dm.joint_distribution(d)
     brute = _brute_joint(d)
     cv = dm.concept_vectors(4)
-    np.testing.assert_allclose(joint, [brute[tuple(int(v) for v in row)] for row in cv],
-                               rtol=1e-12)
+    np.testing.assert_allclose(joint, [brute[tuple(int(v) for v in row)] for row in cv], rtol=1e-12)
     assert joint.sum() == pytest.approx(1.0)
     ctx = dm.all_contexts(4)
     cond = dm.conditionals(joint, ctx, 4)
@@ -68,9 +71,16 @@ def test_joint_and_conditionals_match_brute_force():
 
 def test_independence_matches_d_separation():
     # Chain 0 -> 1, isolated 2, collider 0 -> 3 <- 2.
-    d = dm.Dag(m=4, parents=[(), (0,), (), (0, 2)],
-               cpts=[np.array([0.4]), np.array([0.35, 0.65]), np.array([0.6]),
-                     np.array([0.3, 0.5, 0.45, 0.7])])
+    d = dm.Dag(
+        m=4,
+        parents=[(), (0,), (), (0, 2)],
+        cpts=[
+            np.array([0.4]),
+            np.array([0.35, 0.65]),
+            np.array([0.6]),
+            np.array([0.3, 0.5, 0.45, 0.7]),
+        ],
+    )
     ind = dm.independence_matrix(dm.joint_distribution(d), 4)
     expected = np.zeros((4, 4), bool)
     for a, b in [(0, 2), (1, 2)]:
@@ -78,8 +88,9 @@ def test_independence_matches_d_separation():
     np.testing.assert_array_equal(ind, expected)
     for seed in range(5):
         r = dm.random_dag(6, 0.3, np.random.default_rng(seed))
-        np.testing.assert_array_equal(dm.independence_matrix(dm.joint_distribution(r), 6),
-                                      dm.graph_independence(r))
+        np.testing.assert_array_equal(
+            dm.independence_matrix(dm.joint_distribution(r), 6), dm.graph_independence(r)
+        )
 
 
 def test_mean_pairwise_cosine_on_planted_vectors():
@@ -105,8 +116,9 @@ def test_cosine_matrix_planted_angles_and_unmeasured_concepts():
     ang = np.deg2rad([0.0, 60.0, 90.0])
     dirs = np.stack([np.cos(ang), np.sin(ang)], 1) * np.array([[1.0], [3.0], [0.5]])
     cos = cosine_matrix(dirs)
-    np.testing.assert_allclose(cos, [[1, 0.5, 0], [0.5, 1, np.sqrt(3) / 2],
-                                     [0, np.sqrt(3) / 2, 1]], atol=1e-12)
+    np.testing.assert_allclose(
+        cos, [[1, 0.5, 0], [0.5, 1, np.sqrt(3) / 2], [0, np.sqrt(3) / 2, 1]], atol=1e-12
+    )
     with_gaps = np.vstack([dirs, [[np.nan, np.nan]], [[0.0, 0.0]]])
     cos = cosine_matrix(with_gaps)
     np.testing.assert_allclose(cos[:3, :3], cosine_matrix(dirs))
@@ -157,8 +169,9 @@ def test_training_fits_and_becomes_linear():
     """A tiny run: the loss falls and the steering vectors of each concept align."""
     problem = make_problem(4, 0.5, master_seed=0, replicate=0)
     cfg = TrainConfig(steps=300, lr=20.0, init_scale=1e-3, log_every=100, optimizer="gd")
-    met, info = run_setting(problem, d=4, context_frac=1.0, concept_frac=1.0, train=cfg,
-                            master_seed=0, replicate=0)
+    met, info = run_setting(
+        problem, d=4, context_frac=1.0, concept_frac=1.0, train=cfg, master_seed=0, replicate=0
+    )
     curve = met["curve"]
     assert curve[0]["loss"] == pytest.approx(np.log(16), rel=1e-3)  # uniform at small init
     # d = m cannot represent the exact conditionals (that needs about m + 2 dimensions), so
@@ -176,8 +189,9 @@ def test_train_log_linear_recovers_representable_targets():
     logits = f0 @ g0.T
     p = np.exp(logits - logits.max(1, keepdims=True))
     p /= p.sum(1, keepdims=True)
-    res = train_log_linear(p, 2, TrainConfig(steps=800, lr=0.05, log_every=400,
-                                             optimizer="adam"), seed=1)
+    res = train_log_linear(
+        p, 2, TrainConfig(steps=800, lr=0.05, log_every=400, optimizer="adam"), seed=1
+    )
     ent = -(p * np.log(p)).sum(1).mean()
     assert res.final_loss - ent < 1e-3
 
@@ -197,7 +211,8 @@ def test_entropy_floor_is_in_nats_and_below_every_cross_entropy():
         warnings.simplefilter("error")  # 0 log 0 = 0 without a floating-point warning
         assert entropy(np.array([[1.0, 0.0, 0.0]])) == 0.0
     assert entropy(np.array([[0.5, 0.25, 0.25], [1.0, 0.0, 0.0]])) == pytest.approx(
-        0.75 * np.log(2), rel=1e-12)
+        0.75 * np.log(2), rel=1e-12
+    )
     rng = np.random.default_rng(0)
     p = rng.dirichlet(np.ones(5), size=7)
     assert cross_entropy(np.log(p), np.eye(5), p) == pytest.approx(entropy(p), rel=1e-12)
@@ -206,9 +221,22 @@ def test_entropy_floor_is_in_nats_and_below_every_cross_entropy():
         assert cross_entropy(f, g, p) - entropy(p) > 0
 
 
-CFG = dict(m=4, edge_prob=0.5, cpt_low=0.3, cpt_high=0.7, independence_tol=1e-9, d=4,
-           optimizer="gd", lr=20.0, steps=60, init_scale=1e-3, log_every=30,
-           context_fracs=[1.0, 0.5], concept_fracs=[1.0, 0.5], dims=[4, 2])
+CFG = dict(
+    m=4,
+    edge_prob=0.5,
+    cpt_low=0.3,
+    cpt_high=0.7,
+    independence_tol=1e-9,
+    d=4,
+    optimizer="gd",
+    lr=20.0,
+    steps=60,
+    init_scale=1e-3,
+    log_every=30,
+    context_fracs=[1.0, 0.5],
+    concept_fracs=[1.0, 0.5],
+    dims=[4, 2],
+)
 
 
 def test_kept_fraction_one_equals_full():
@@ -223,8 +251,8 @@ def test_kept_fraction_one_equals_full():
     assert (half["n_contexts"] == round(0.5 * 81)).all()
 
 
-
 # --- issue 14: divergence, lr scaling, coverage, mechanism -------------------------------
+
 
 def _default_sim_cfg():
     """The simulation section of config/config.yaml with the schema's defaults filled in."""
@@ -246,11 +274,22 @@ def test_default_lr_trains_every_small_m_to_the_entropy_floor(m):
 
     cfg = dict(_default_sim_cfg(), m=m)
     problem = make_problem(m, cfg["edge_prob"], master_seed=0, replicate=0)
-    train = TrainConfig(steps=cfg["steps"], lr=resolve_lr(cfg, cfg["optimizer"]),
-                        init_scale=cfg["init_scale"], log_every=cfg["steps"],
-                        optimizer=cfg["optimizer"])
-    _, info = run_setting(problem, d=cfg["d"], context_frac=1.0, concept_frac=1.0,
-                          train=train, master_seed=0, replicate=0)
+    train = TrainConfig(
+        steps=cfg["steps"],
+        lr=resolve_lr(cfg, cfg["optimizer"]),
+        init_scale=cfg["init_scale"],
+        log_every=cfg["steps"],
+        optimizer=cfg["optimizer"],
+    )
+    _, info = run_setting(
+        problem,
+        d=cfg["d"],
+        context_frac=1.0,
+        concept_frac=1.0,
+        train=train,
+        master_seed=0,
+        replicate=0,
+    )
     assert np.isfinite(info["final_loss"])
     assert info["final_loss"] <= 1.05 * info["entropy"]
 
@@ -288,8 +327,9 @@ def test_loss_above_ten_times_its_start_counts_as_divergence():
     # At a small initialisation the model starts uniform: initial loss ln 4.
     assert np.isfinite(exc.value.loss) and exc.value.loss > 10 * np.log(4)
     # A sane rate raises nothing.
-    res = train_log_linear(p, 2, TrainConfig(steps=50, lr=1.0, init_scale=1e-3,
-                                             log_every=50), seed=0)
+    res = train_log_linear(
+        p, 2, TrainConfig(steps=50, lr=1.0, init_scale=1e-3, log_every=50), seed=0
+    )
     assert res.final_loss < np.log(4)
 
 
@@ -303,15 +343,20 @@ def test_concept_log_odds_hand_computed():
 
     f = np.array([[1.0, 0.0], [0.0, 1.0]])
     g = np.array([[0.0, 0.0], [1.0, 0.0], [2.0, 0.0], [3.0, np.log(3.0)]])
-    np.testing.assert_allclose(concept_log_odds(f, g, np.array([0, 0, 1, 1])),
-                               [2.0, np.log(2.0)], rtol=1e-12)
-    np.testing.assert_allclose(concept_log_odds(f, g, np.array([0, 1, 0, 1])),
-                               [1.0, np.log(2.0)], rtol=1e-12)
+    np.testing.assert_allclose(
+        concept_log_odds(f, g, np.array([0, 0, 1, 1])), [2.0, np.log(2.0)], rtol=1e-12
+    )
+    np.testing.assert_allclose(
+        concept_log_odds(f, g, np.array([0, 1, 0, 1])), [1.0, np.log(2.0)], rtol=1e-12
+    )
     # The same from the model's probabilities, marginalised by hand.
     z = np.exp(f @ g.T)
     prob = z / z.sum(1, keepdims=True)
-    np.testing.assert_allclose(np.log(prob[:, 2] + prob[:, 3]) - np.log(prob[:, 0] + prob[:, 1]),
-                               [2.0, np.log(2.0)], rtol=1e-12)
+    np.testing.assert_allclose(
+        np.log(prob[:, 2] + prob[:, 3]) - np.log(prob[:, 0] + prob[:, 1]),
+        [2.0, np.log(2.0)],
+        rtol=1e-12,
+    )
     # Spread over the contexts where the concept is unknown: a third context knows concept 0,
     # so it counts for concept 1 only (its logits 0, 0, 0, 0: log-odds 0).
     f3 = np.vstack([f, [[0.0, 0.0]]])
@@ -326,8 +371,9 @@ def test_concept_log_odds_hand_computed():
     assert out["n_logodds_contexts"].dtype.kind == "i"  # counts: written as 3, not 3.0
     # |mean| below 0.1 is floored: log-odds +-0.01 -> sd 0.01 / 0.1.
     g_small = np.array([[0.0, 0.0], [0.0, 0.0], [0.01, 0.0], [0.01, 0.0]])
-    out = log_odds_spread(np.array([[1.0, 0], [-1.0, 0]]), g_small, np.arange(4),
-                          np.array([[-1, -1], [-1, -1]]), 2)
+    out = log_odds_spread(
+        np.array([[1.0, 0], [-1.0, 0]]), g_small, np.arange(4), np.array([[-1, -1], [-1, -1]]), 2
+    )
     assert out["logodds_rel_sd"][0] == pytest.approx(0.01 / 0.1)
 
 
@@ -336,22 +382,34 @@ def test_headline_and_sweep_points_count_the_concepts_they_average():
     steering cosine: the mean is over those 2, counted, and flagged (< half)."""
     import pandas as pd
 
-    from concept_geometry.simulation.plots import sweep_points
     from concept_geometry import registry
     from concept_geometry.simulation import quantities
+    from concept_geometry.simulation.plots import sweep_points
 
     def headline_rows(summary, orth):
-        return registry.stage_rows("simulation", "latent-concept-model",
-                                   quantities.tables(summary, orth))
+        return registry.stage_rows(
+            "simulation", "latent-concept-model", quantities.tables(summary, orth)
+        )
 
     rows = []
-    for frac, cos in [(0.25, [0.5, np.nan, np.nan, 0.7, np.nan, np.nan]),
-                      (1.0, [0.9, 0.8, 1.0, 0.9, np.nan, 1.0])]:
+    for frac, cos in [
+        (0.25, [0.5, np.nan, np.nan, 0.7, np.nan, np.nan]),
+        (1.0, [0.9, 0.8, 1.0, 0.9, np.nan, 1.0]),
+    ]:
         for k, c in enumerate(cos):
-            rows.append({"experiment": "incomplete_concepts", "setting": f"concept_frac={frac:g}",
-                         "seed": k // 3, "concept": k % 3, "concept_frac": frac,
-                         "steering_cos": c, "embedding_cos": 0.5, "alignment_cos": c,
-                         "final_loss": 1.0})
+            rows.append(
+                {
+                    "experiment": "incomplete_concepts",
+                    "setting": f"concept_frac={frac:g}",
+                    "seed": k // 3,
+                    "concept": k % 3,
+                    "concept_frac": frac,
+                    "steering_cos": c,
+                    "embedding_cos": 0.5,
+                    "alignment_cos": c,
+                    "final_loss": 1.0,
+                }
+            )
     summary = pd.DataFrame(rows)
     orth = pd.DataFrame(columns=["experiment", "setting", "independent", "cos"])
     head = headline_rows(summary, orth).set_index(["quantity", "setting"])["value"]
@@ -380,14 +438,22 @@ def test_mechanism_table_rank_correlation_and_optimiser_contrast():
     rows = []
     for opt, base in [("gd", 0.95), ("adam", 0.6)]:
         for k in range(4):
-            rows.append({"experiment": "full", "setting": "all" if opt == "gd" else
-                         "optimizer=adam", "optimizer": opt, "seed": 0, "concept": k,
-                         "logodds_rel_sd": 0.1 * (k + 1) + (0.0 if opt == "gd" else 1.0),
-                         "logodds_var": 0.01 * (k + 1) ** 2 + (0.0 if opt == "gd" else 1.0),
-                         "steering_cos": base - 0.01 * k,
-                         "excess_loss": 0.01 * k if opt == "gd" else 0.5})
+            rows.append(
+                {
+                    "experiment": "full",
+                    "setting": "all" if opt == "gd" else "optimizer=adam",
+                    "optimizer": opt,
+                    "seed": 0,
+                    "concept": k,
+                    "logodds_rel_sd": 0.1 * (k + 1) + (0.0 if opt == "gd" else 1.0),
+                    "logodds_var": 0.01 * (k + 1) ** 2 + (0.0 if opt == "gd" else 1.0),
+                    "steering_cos": base - 0.01 * k,
+                    "excess_loss": 0.01 * k if opt == "gd" else 0.5,
+                }
+            )
     mech = mechanism_table(pd.DataFrame(rows)).set_index(
-        ["quantity", "experiment", "setting", "optimizer"])
+        ["quantity", "experiment", "setting", "optimizer"]
+    )
     rho = mech.loc[("spearman_logodds_rel_sd_vs_steering_cos", "all", "all", "all")]
     assert rho["value"] == pytest.approx(-1.0) and rho["n"] == 8
     gd = mech.loc[("steering_cos_final", "full", "all", "gd"), "value"]
@@ -406,36 +472,55 @@ def test_full_experiment_adds_the_other_optimiser_when_asked():
 
     cfg = dict(CFG, m=3, d=3, steps=40, log_every=20, implicit_bias_contrast=True, lr="auto")
     settings = experiment_settings("full", cfg)
-    assert [(s["setting"], s["optimizer"]) for s in settings] == [("all", "gd"),
-                                                                  ("optimizer=adam", "adam")]
+    assert [(s["setting"], s["optimizer"]) for s in settings] == [
+        ("all", "gd"),
+        ("optimizer=adam", "adam"),
+    ]
     assert resolve_lr(cfg, "adam") == ADAM_LR
-    assert resolve_lr(cfg, "gd") == pytest.approx(20.0 * 2 ** 3 / 64)
+    assert resolve_lr(cfg, "gd") == pytest.approx(20.0 * 2**3 / 64)
     assert resolve_lr(dict(cfg, lr=7.0), "gd") == 7.0
     res = run_experiment("full", cfg, 0, 0)
     assert set(res.concepts["optimizer"]) == {"gd", "adam"}
     # every pair i < j of the 3 concepts, once per setting, keyed like the concept rows
     orth = res.orthogonality
-    assert sorted(orth.columns) == sorted(["experiment", "setting", "seed", "concept_i",
-                                           "concept_j", "independent", "cos", "embedding_cos",
-                                           "optimizer"])
+    assert sorted(orth.columns) == sorted(
+        [
+            "experiment",
+            "setting",
+            "seed",
+            "concept_i",
+            "concept_j",
+            "independent",
+            "cos",
+            "embedding_cos",
+            "optimizer",
+        ]
+    )
     for setting in ("all", "optimizer=adam"):
         part = orth[orth["setting"] == setting]
-        assert list(zip(part["concept_i"], part["concept_j"])) == [(0, 1), (0, 2), (1, 2)]
+        assert list(zip(part["concept_i"], part["concept_j"], strict=False)) == [
+            (0, 1),
+            (0, 2),
+            (1, 2),
+        ]
     assert set(orth["experiment"]) == {"full"} and set(orth["seed"]) == {0}
     assert (orth[["cos", "embedding_cos"]].abs() <= 1 + 1e-12).all().all()
     assert set(res.concepts["experiment"]) == {"full"} and set(res.curve["experiment"]) == {"full"}
-    np.testing.assert_allclose(res.concepts["excess_loss"],
-                               res.concepts["final_loss"] - res.concepts["entropy_floor"])
+    np.testing.assert_allclose(
+        res.concepts["excess_loss"], res.concepts["final_loss"] - res.concepts["entropy_floor"]
+    )
     assert set(res.curve["setting"]) == {"all", "optimizer=adam"}
     assert res.concepts["logodds_var"].notna().all()
     # m = 3, all contexts: concept i is unknown in 3^2 = 9 of them; rel_sd = sd / max(|mean|, 0.1)
     c = res.concepts
     assert (c["n_logodds_contexts"] == 9).all()
-    np.testing.assert_allclose(c["logodds_rel_sd"],
-                               np.sqrt(c["logodds_var"]) / np.maximum(c["logodds_mean"].abs(), 0.1))
+    np.testing.assert_allclose(
+        c["logodds_rel_sd"], np.sqrt(c["logodds_var"]) / np.maximum(c["logodds_mean"].abs(), 0.1)
+    )
 
 
 # --- issue 15: mutation-testing gaps ------------------------------------------------------
+
 
 def test_linearity_metrics_on_planted_directions():
     """f(x) = Σ over known-1 concepts of a_i, g(y) = Σ over 1-bits of b_i: every steering
@@ -503,11 +588,15 @@ def test_training_curve_steps_and_the_last_loss_is_checked():
 
     p = np.full((4, 4), 0.01)
     p[:, 0] = 0.97
-    res = train_log_linear(p, 2, TrainConfig(steps=50, lr=1.0, init_scale=1e-3, log_every=20), seed=0)
+    res = train_log_linear(
+        p, 2, TrainConfig(steps=50, lr=1.0, init_scale=1e-3, log_every=20), seed=0
+    )
     assert [row["step"] for row in res.curve] == [0, 20, 40, 50]
     assert res.curve[0]["loss"] == pytest.approx(np.log(4), rel=1e-4)
     assert res.curve[-1]["loss"] == res.final_loss
-    zero = train_log_linear(p, 2, TrainConfig(steps=0, lr=1.0, init_scale=1e-3, log_every=20), seed=0)
+    zero = train_log_linear(
+        p, 2, TrainConfig(steps=0, lr=1.0, init_scale=1e-3, log_every=20), seed=0
+    )
     assert [row["step"] for row in zero.curve] == [0]
     assert zero.final_loss == pytest.approx(np.log(4), rel=1e-4)
     with pytest.raises(TrainingDiverged) as exc:
@@ -524,15 +613,28 @@ def test_headline_orthogonality_uses_the_full_experiment_only():
     from concept_geometry.simulation import quantities
 
     def headline_rows(summary, orth):
-        return registry.stage_rows("simulation", "latent-concept-model",
-                                   quantities.tables(summary, orth))
+        return registry.stage_rows(
+            "simulation", "latent-concept-model", quantities.tables(summary, orth)
+        )
 
-    summary = pd.DataFrame({"experiment": ["full"], "setting": ["all"], "steering_cos": [0.9],
-                            "embedding_cos": [0.8], "alignment_cos": [0.7], "final_loss": [1.0]})
-    orth = pd.DataFrame({"experiment": ["full", "full", "full", "full", "dimension"],
-                         "setting": ["all", "all", "all", "optimizer=adam", "d=2"],
-                         "independent": [True, True, False, True, False],
-                         "cos": [0.1, -0.3, -0.5, 0.9, 0.7]})
+    summary = pd.DataFrame(
+        {
+            "experiment": ["full"],
+            "setting": ["all"],
+            "steering_cos": [0.9],
+            "embedding_cos": [0.8],
+            "alignment_cos": [0.7],
+            "final_loss": [1.0],
+        }
+    )
+    orth = pd.DataFrame(
+        {
+            "experiment": ["full", "full", "full", "full", "dimension"],
+            "setting": ["all", "all", "all", "optimizer=adam", "d=2"],
+            "independent": [True, True, False, True, False],
+            "cos": [0.1, -0.3, -0.5, 0.9, 0.7],
+        }
+    )
     head = headline_rows(summary, orth).set_index(["quantity", "setting"])["value"]
     assert head[("orth_abs_cos_independent", "experiment=full")] == pytest.approx(0.2)
     assert head[("n_pairs_independent", "experiment=full")] == 2
@@ -549,44 +651,87 @@ def test_headline_rows_columns_model_and_pooled_mechanism_only():
     from concept_geometry.simulation import quantities
 
     def headline_rows(summary, orth, mech=None):
-        return registry.stage_rows("simulation", "latent-concept-model",
-                                   quantities.tables(summary, orth, mech))
+        return registry.stage_rows(
+            "simulation", "latent-concept-model", quantities.tables(summary, orth, mech)
+        )
 
-    summary = pd.DataFrame({"experiment": ["full"], "setting": ["all"], "steering_cos": [0.9],
-                            "embedding_cos": [0.8], "alignment_cos": [0.7], "final_loss": [1.0]})
+    summary = pd.DataFrame(
+        {
+            "experiment": ["full"],
+            "setting": ["all"],
+            "steering_cos": [0.9],
+            "embedding_cos": [0.8],
+            "alignment_cos": [0.7],
+            "final_loss": [1.0],
+        }
+    )
     orth = pd.DataFrame(columns=["experiment", "setting", "independent", "cos"])
-    mech = pd.DataFrame({"quantity": ["spearman_logodds_var_vs_steering_cos"] * 2
-                         + ["logodds_var_median"],
-                         "experiment": ["all", "full", "all"], "setting": "all",
-                         "optimizer": "all", "value": [-0.4, -0.9, 0.3], "n": 5})
+    mech = pd.DataFrame(
+        {
+            "quantity": ["spearman_logodds_var_vs_steering_cos"] * 2 + ["logodds_var_median"],
+            "experiment": ["all", "full", "all"],
+            "setting": "all",
+            "optimizer": "all",
+            "value": [-0.4, -0.9, 0.3],
+            "n": 5,
+        }
+    )
     head = headline_rows(summary, orth, mech)
     assert head.columns.tolist() == ["stage", "quantity", "setting", "model", "value"]
     assert set(head["stage"]) == {"simulation"} and set(head["model"]) == {"latent-concept-model"}
     pooled = head[head["setting"] == "experiment=all"]
     assert pooled[["quantity", "value"]].values.tolist() == [
-        ["spearman_logodds_var_vs_steering_cos", -0.4]]
+        ["spearman_logodds_var_vs_steering_cos", -0.4]
+    ]
     # nothing to report (no setting, no pair): still the five columns, for the report's header
     empty = headline_rows(summary.iloc[:0], orth)
-    assert empty.empty and empty.columns.tolist() == ["stage", "quantity", "setting", "model",
-                                                      "value"]
+    assert empty.empty and empty.columns.tolist() == [
+        "stage",
+        "quantity",
+        "setting",
+        "model",
+        "value",
+    ]
 
 
-SIM_OK = {"m": 4, "cpt_low": 0.3, "cpt_high": 0.7, "steps": 100, "log_every": 100,
-          "experiments": ["full", "incomplete_concepts", "incomplete_contexts"],
-          "concept_fracs": [0.25, 1.0], "context_fracs": [0.025, 1.0]}
+SIM_OK = {
+    "m": 4,
+    "cpt_low": 0.3,
+    "cpt_high": 0.7,
+    "steps": 100,
+    "log_every": 100,
+    "experiments": ["full", "incomplete_concepts", "incomplete_contexts"],
+    "concept_fracs": [0.25, 1.0],
+    "context_fracs": [0.025, 1.0],
+}
 
 
-@pytest.mark.parametrize("change, needle", [
-    ({"m": 11}, "key `simulation.m` = 11 is too large for exact enumeration: the study computes "
-                "all 3^m x 2^m = 3.63e+08 exact conditionals (limit m <= 10)"),
-    ({"cpt_low": 0.7}, "keys `simulation.cpt_low` = 0.7 and `simulation.cpt_high` = 0.7 must "
-                       "satisfy cpt_low < cpt_high"),
-    ({"log_every": 101}, "key `simulation.log_every` = 101 exceeds `simulation.steps` = 100"),
-    ({"concept_fracs": [0.2]}, "key `simulation.concept_fracs` holds 0.2, which keeps 3.2 of "
-                               "the 2^m = 16 outputs; at least 4 are needed"),
-    ({"context_fracs": [0.02]}, "key `simulation.context_fracs` holds 0.02, which keeps fewer "
-                                "than 2 of the 3^m = 81 contexts"),
-])
+@pytest.mark.parametrize(
+    "change, needle",
+    [
+        (
+            {"m": 11},
+            "key `simulation.m` = 11 is too large for exact enumeration: the study computes "
+            "all 3^m x 2^m = 3.63e+08 exact conditionals (limit m <= 10)",
+        ),
+        (
+            {"cpt_low": 0.7},
+            "keys `simulation.cpt_low` = 0.7 and `simulation.cpt_high` = 0.7 must "
+            "satisfy cpt_low < cpt_high",
+        ),
+        ({"log_every": 101}, "key `simulation.log_every` = 101 exceeds `simulation.steps` = 100"),
+        (
+            {"concept_fracs": [0.2]},
+            "key `simulation.concept_fracs` holds 0.2, which keeps 3.2 of "
+            "the 2^m = 16 outputs; at least 4 are needed",
+        ),
+        (
+            {"context_fracs": [0.02]},
+            "key `simulation.context_fracs` holds 0.02, which keeps fewer "
+            "than 2 of the 3^m = 81 contexts",
+        ),
+    ],
+)
 def test_simulation_config_checks_name_the_key(change, needle):
     """Each cross-field check fails just past its bound (m 11 > 10; 0.2 x 16 = 3.2 < 4
     outputs; 0.02 x 81 = 1.62 < 2 contexts) with a message naming the key; the bounds
@@ -603,8 +748,11 @@ def test_simulation_config_checks_name_the_key(change, needle):
     assert text.startswith("Invalid config: ") and needle in text
     assert text.endswith(CONFIG_HINT)  # the one hint every config error ends with
     # a fraction of a disabled experiment is not checked
-    check_simulation_config({"simulation": dict(SIM_OK, **change, experiments=["full"])}
-                            if "fracs" in next(iter(change)) else {"simulation": SIM_OK})
+    check_simulation_config(
+        {"simulation": dict(SIM_OK, **change, experiments=["full"])}
+        if "fracs" in next(iter(change))
+        else {"simulation": SIM_OK}
+    )
 
 
 def test_divergence_probe_halves_the_rate_with_the_runs_other_settings():
@@ -621,8 +769,15 @@ def test_divergence_probe_halves_the_rate_with_the_runs_other_settings():
             raise TrainingDiverged("again")
 
     train = TrainConfig(steps=500, lr=8.0, init_scale=0.25, log_every=50, optimizer="adam")
-    err = _divergence_error(TrainingDiverged("loss inf", step=3, loss=np.inf), "full", 0,
-                            {"setting": "all", "optimizer": "gd"}, dict(CFG, m=2), train, retrain)
+    err = _divergence_error(
+        TrainingDiverged("loss inf", step=3, loss=np.inf),
+        "full",
+        0,
+        {"setting": "all", "optimizer": "gd"},
+        dict(CFG, m=2),
+        train,
+        retrain,
+    )
     assert [t.lr for t in trials] == [4.0, 2.0, 1.0]
     assert all((t.steps, t.init_scale, t.optimizer) == (300, 0.25, "adam") for t in trials)
     assert "Set `simulation.lr` to 1 or lower" in str(err) and err.step == 3
@@ -650,12 +805,20 @@ def test_headline_rows_are_sorted_by_experiment_and_setting():
     from concept_geometry.simulation import quantities
 
     def headline_rows(summary, orth, mech=None):
-        return registry.stage_rows("simulation", "latent-concept-model",
-                                   quantities.tables(summary, orth, mech))
+        return registry.stage_rows(
+            "simulation", "latent-concept-model", quantities.tables(summary, orth, mech)
+        )
 
-    summary = pd.DataFrame({"experiment": ["full", "dimension", "dimension"],
-                            "setting": ["all", "d=4", "d=2"], "steering_cos": 0.9,
-                            "embedding_cos": 0.8, "alignment_cos": 0.7, "final_loss": 1.0})
+    summary = pd.DataFrame(
+        {
+            "experiment": ["full", "dimension", "dimension"],
+            "setting": ["all", "d=4", "d=2"],
+            "steering_cos": 0.9,
+            "embedding_cos": 0.8,
+            "alignment_cos": 0.7,
+            "final_loss": 1.0,
+        }
+    )
     orth = pd.DataFrame(columns=["experiment", "setting", "independent", "cos"])
     settings = list(dict.fromkeys(headline_rows(summary, orth)["setting"]))
     assert settings == ["experiment=dimension,d=2", "experiment=dimension,d=4", "experiment=full"]

@@ -30,8 +30,9 @@ def test_candidate_tokens_cover_the_shared_vocabulary_less_special_tokens():
 
 
 def test_layer_stats_adds_chunk_counts_and_refuses_empty_layers():
-    got = layer_stats(3, {"dead_fraction": 0.25}, n_rows=4, nnz=10, chunk_size=32, max_length=66,
-                      threshold=0.1)
+    got = layer_stats(
+        3, {"dead_fraction": 0.25}, n_rows=4, nnz=10, chunk_size=32, max_length=66, threshold=0.1
+    )
     assert got == {"dead_fraction": 0.25, "n_chunks": 4, "mean_firing_per_chunk": 2.5}
     with pytest.raises(InputDataError, match="features.chunk_size"):
         layer_stats(3, {}, n_rows=0, nnz=0, chunk_size=32, max_length=66, threshold=0.1)
@@ -40,15 +41,31 @@ def test_layer_stats_adds_chunk_counts_and_refuses_empty_layers():
 
 
 def test_chunk_columns_and_layer_meta_count_by_hand():
-    docs = pd.DataFrame({"doc_id": [10, 11, 12], "category": ["a", "b", "a"],
-                         "split": ["histogram", "heldout", "histogram"]})
+    docs = pd.DataFrame(
+        {
+            "doc_id": [10, 11, 12],
+            "category": ["a", "b", "a"],
+            "split": ["histogram", "heldout", "histogram"],
+        }
+    )
     cols = chunk_columns(docs, np.array([0, 0, 1, 2]))
     assert cols["doc_id"].tolist() == [10, 10, 11, 12]
     assert cols["split"].tolist() == ["histogram", "histogram", "heldout", "histogram"]
-    meta = layer_meta(model="m", model_path="p", corpus="c", layer=3, sae={"w": 1}, threshold=0.5,
-                      chunk_size=8, max_length=16, split=cols["split"], doc_id=cols["doc_id"],
-                      occurrences=np.array([0, 2, 1, 0, 5]), n_chunks_histogram=3,
-                      stats={"n_chunks": 4})
+    meta = layer_meta(
+        model="m",
+        model_path="p",
+        corpus="c",
+        layer=3,
+        sae={"w": 1},
+        threshold=0.5,
+        chunk_size=8,
+        max_length=16,
+        split=cols["split"],
+        doc_id=cols["doc_id"],
+        occurrences=np.array([0, 2, 1, 0, 5]),
+        n_chunks_histogram=3,
+        stats={"n_chunks": 4},
+    )
     assert (meta["n_features"], meta["n_chunks_total"], meta["n_chunks_heldout"]) == (5, 4, 1)
     assert (meta["n_documents"], meta["features_ever_fired"]) == (3, 3)
     assert meta["n_chunks_histogram"] == 3 and meta["sae_n_chunks"] == 4 and meta["layer"] == 3
@@ -71,7 +88,14 @@ def test_named_seed_streams_keep_their_tags_and_differ():
     assert seeding.sae_train_seed(7, "tiny", 3) == d(7, "features", "sae", "tiny", 3)
     assert seeding.crystals_analysis_seed(7) == d(7, "crystals", "analysis")
     assert seeding.alignment_rng(7, "gpt2").random() == seeding.rng(7, "alignment", "gpt2").random()
-    assert seeding.crystals_subsample_rng(7).random() == seeding.rng(7, "crystals", "subsample").random()
-    seeds = {seeding.corpus_split_seed(7), seeding.sae_sample_seed(7),
-             seeding.sae_train_seed(7, "tiny", 3), seeding.crystals_analysis_seed(7)}
+    assert (
+        seeding.crystals_subsample_rng(7).random()
+        == seeding.rng(7, "crystals", "subsample").random()
+    )
+    seeds = {
+        seeding.corpus_split_seed(7),
+        seeding.sae_sample_seed(7),
+        seeding.sae_train_seed(7, "tiny", 3),
+        seeding.crystals_analysis_seed(7),
+    }
     assert len(seeds) == 4

@@ -8,7 +8,6 @@ from __future__ import annotations
 
 import copy
 import math
-
 from pathlib import Path
 from typing import Any
 
@@ -18,10 +17,10 @@ from jsonschema.exceptions import best_match
 from referencing import Registry, Resource  # noqa: F401
 from referencing.jsonschema import DRAFT202012
 
-from .errors import CONFIG_HINT as _HINT, ConfigError
+from .errors import CONFIG_HINT as _HINT
+from .errors import ConfigError
 
 __all__ = ["ConfigError", "validate_config", "load_schema"]
-
 
 
 def _with_defaults(cls):
@@ -38,7 +37,8 @@ def _with_defaults(cls):
     # JSON Schema counts 3.0 as an integer, but `range(3.0)`, `seed_1.0` paths and numpy
     # sizes do not: a whole number written with a decimal point is refused up front.
     strict_ints = cls.TYPE_CHECKER.redefine(
-        "integer", lambda _checker, value: isinstance(value, int) and not isinstance(value, bool))
+        "integer", lambda _checker, value: isinstance(value, int) and not isinstance(value, bool)
+    )
     return validators.extend(cls, {"properties": set_defaults}, type_checker=strict_ints)
 
 
@@ -75,7 +75,11 @@ def _format(error) -> str:
             f"Allowed keys there: {', '.join(allowed) or '(none)'}. {_HINT}"
         )
     fix = ""
-    if error.validator == "type" and isinstance(error.instance, float) and error.instance.is_integer():
+    if (
+        error.validator == "type"
+        and isinstance(error.instance, float)
+        and error.instance.is_integer()
+    ):
         fix = f" Write it without the decimal point: {int(error.instance)}."
     return f"Invalid config: key `{key}` = {error.instance!r}: {error.message}.{fix} {_HINT}"
 
@@ -130,7 +134,6 @@ def _model_config(spec: str) -> dict | None:
 
     from .errors import MissingResourceError
     from .models.loading import resolve_model_path
-
     from .settings import resolve_model_spec
 
     root = Path(__file__).resolve().parents[2]  # the repository root
@@ -176,17 +179,23 @@ def _check_layers_in_model(config):
     if n is None:
         return
     stages = set(config["stages"])
-    keys = [(f"{s}.layers", config[s].get("layers")) for s in ("features", "lobes", "galaxy")
-            if s in stages]
+    keys = [
+        (f"{s}.layers", config[s].get("layers"))
+        for s in ("features", "lobes", "galaxy")
+        if s in stages
+    ]
     if "crystals" in stages and not (config["crystals"].get("model") or {}).get("path"):
         from .crystals.config import check_crystal_layers
 
         # its own convention: hidden_states indices run to n (the last block's normed output)
-        check_crystal_layers(config["crystals"].get("layers") or [], n,
-                             config["crystals"].get("layer_convention", "block_output"),
-                             model=f"the model `{model}` (features.model.path)")
+        check_crystal_layers(
+            config["crystals"].get("layers") or [],
+            n,
+            config["crystals"].get("layer_convention", "block_output"),
+            model=f"the model `{model}` (features.model.path)",
+        )
     for key, layers in keys:
-        bad = [l for l in layers or [] if l != "embed" and not 0 <= l < n]
+        bad = [layer for layer in layers or [] if layer != "embed" and not 0 <= layer < n]
         if bad:
             raise ConfigError(
                 f"Invalid config: key `{key}` asks for layer(s) {bad}, but the model "

@@ -23,8 +23,11 @@ def _files(root: Path) -> list[Path]:
     ones (caches such as ``.cache/huggingface``, ``.git``)."""
     if root.is_file():
         return [root]
-    return sorted(p for p in root.rglob("*") if p.is_file()
-                  and not any(part.startswith(".") for part in p.relative_to(root).parts))
+    return sorted(
+        p
+        for p in root.rglob("*")
+        if p.is_file() and not any(part.startswith(".") for part in p.relative_to(root).parts)
+    )
 
 
 def fingerprint(path: str | Path | None) -> str | None:
@@ -38,8 +41,15 @@ def fingerprint(path: str | Path | None) -> str | None:
     stats = []
     for f in _files(root):
         st = f.stat()
-        stats.append((str(f.relative_to(root)) if f != root else ".", st.st_size,
-                      st.st_mtime_ns, st.st_ctime_ns, st.st_ino))
+        stats.append(
+            (
+                str(f.relative_to(root)) if f != root else ".",
+                st.st_size,
+                st.st_mtime_ns,
+                st.st_ctime_ns,
+                st.st_ino,
+            )
+        )
     return _digest(str(root), tuple(stats))
 
 

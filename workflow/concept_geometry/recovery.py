@@ -61,8 +61,11 @@ def leftovers(workdir: Path, temp_folders) -> tuple[list[Path], list[Path], list
 
     locks = sorted((workdir / ".snakemake" / "locks").glob("*.lock"))
     root = workdir / ".snakemake" / "incomplete"
-    markers = [m for m in root.rglob("*") if m.is_file() and m.name != "migration_underway"] \
-        if root.exists() else []
+    markers = (
+        [m for m in root.rglob("*") if m.is_file() and m.name != "migration_underway"]
+        if root.exists()
+        else []
+    )
     folders = [workdir / folder for folder in temp_folders if (workdir / folder).exists()]
     journals = [p for folder in folders for p in folder.rglob(f".*{JOURNAL_MARK}*.json")]
     temps = [p for folder in folders for p in folder.rglob(".*.tmp-*")]

@@ -39,12 +39,25 @@ from typing import Any
 from .recovery import Recovery, describe, leftovers, recover_killed_run
 
 RUNS_DIR = Path(".snakemake") / "concept-geometry-runs"
-__all__ = ["Recovery", "describe", "leftovers", "recover_killed_run", "RUNS_DIR", "this_host",
-           "this_run", "record_state", "blocked_message", "RunStart", "start_run", "end_run",
-           "install"]
+__all__ = [
+    "Recovery",
+    "describe",
+    "leftovers",
+    "recover_killed_run",
+    "RUNS_DIR",
+    "this_host",
+    "this_run",
+    "record_state",
+    "blocked_message",
+    "RunStart",
+    "start_run",
+    "end_run",
+    "install",
+]
 
 
 # --- run records --------------------------------------------------------------------------
+
 
 def _start_ticks(pid: int) -> int:
     """A process's start time (clock ticks after boot, /proc/<pid>/stat field 22).
@@ -52,14 +65,16 @@ def _start_ticks(pid: int) -> int:
     Raises FileNotFoundError when the process is gone, PermissionError when it is hidden.
     """
     stat = Path(f"/proc/{pid}/stat").read_text()
-    return int(stat[stat.rindex(")") + 2:].split()[19])
+    return int(stat[stat.rindex(")") + 2 :].split()[19])
 
 
 def this_host() -> dict[str, str]:
     """What identifies the machine and PID namespace a process runs in."""
-    return {"host": socket.gethostname(),
-            "boot_id": Path("/proc/sys/kernel/random/boot_id").read_text().strip(),
-            "pid_ns": os.readlink("/proc/self/ns/pid")}
+    return {
+        "host": socket.gethostname(),
+        "boot_id": Path("/proc/sys/kernel/random/boot_id").read_text().strip(),
+        "pid_ns": os.readlink("/proc/self/ns/pid"),
+    }
 
 
 def this_run() -> dict[str, Any]:
@@ -117,11 +132,15 @@ def blocked_message(workdir: Path, left: tuple, states: dict[Path, tuple[str, st
     """One paragraph: what was left, why it was not touched, and what the user can run."""
     locks, markers, journals, temps = left
     if states:
-        why = "; ".join(f"record {p.relative_to(workdir)} names {reason}"
-                        for p, (_state, reason) in states.items())
+        why = "; ".join(
+            f"record {p.relative_to(workdir)} names {reason}"
+            for p, (_state, reason) in states.items()
+        )
         hosts = sorted({str((_read_record(p) or {}).get("host", "?")) for p in states})
-        rerun = (f"either rerun on {' or '.join(hosts)}, where the record can be checked and "
-                 f"the run resumes by itself, or")
+        rerun = (
+            f"either rerun on {' or '.join(hosts)}, where the record can be checked and "
+            f"the run resumes by itself, or"
+        )
         records = f"delete {', '.join(str(p.relative_to(workdir)) for p in states)}, "
     else:
         why = "no run record names the run that left it"
@@ -207,8 +226,7 @@ def install(workflow: Any, logger: Any) -> None:
 
     def execute_after_resume(executor_plugin, *args, **kwargs):
         common = executor_plugin.common_settings
-        if workflow.exec_mode == ExecMode.DEFAULT and not (common.dryrun_exec
-                                                           or common.touch_exec):
+        if workflow.exec_mode == ExecMode.DEFAULT and not (common.dryrun_exec or common.touch_exec):
             start = start_run(Path.cwd())
             atexit.register(end_run, start.record, os.getpid())
             if start.recovery:

@@ -54,9 +54,12 @@ _STORAGE_ERRORS = {errno.ENOSPC, errno.EDQUOT, errno.EROFS}
 
 def _storage_error(err: OSError, outputs) -> ConceptGeometryError:
     where = err.filename or ", ".join(str(o) for o in outputs) or "an output under results/"
-    fix = ("Make that folder writable (or run the workflow in a writable copy with "
-           "`--directory`)" if err.errno == errno.EROFS else
-           "Free space on that filesystem (or run the workflow on a larger one with `--directory`)")
+    fix = (
+        "Make that folder writable (or run the workflow in a writable copy with `--directory`)"
+        if err.errno == errno.EROFS
+        else "Free space on that filesystem "
+        "(or run the workflow on a larger one with `--directory`)"
+    )
     return ConceptGeometryError(
         f"Could not write {where}: {os.strerror(err.errno)} (errno {errno.errorcode[err.errno]}). "
         f"{fix}, then re-run the same command: this job's outputs were not written (its temp "

@@ -193,10 +193,17 @@ def _alignment(cfg: dict, root) -> AlignmentSettings:
     models = []
     for entry in cfg["models"]:
         toy = entry["path"] == ALIGNMENT_TRAIN
-        models.append(AlignmentModel(
-            name=entry["name"], entry=entry, toy=toy,
-            spec=None if toy else resolve_model_spec(entry["path"], root),
-            concepts=None if toy else resolve_path(entry.get("concepts", "config/concepts"), root)))
+        models.append(
+            AlignmentModel(
+                name=entry["name"],
+                entry=entry,
+                toy=toy,
+                spec=None if toy else resolve_model_spec(entry["path"], root),
+                concepts=None
+                if toy
+                else resolve_path(entry.get("concepts", "config/concepts"), root),
+            )
+        )
     return AlignmentSettings(raw=cfg, models=tuple(models))
 
 
@@ -210,12 +217,26 @@ def _crystals(config: dict, root) -> CrystalsSettings:
         model = ModelRef(name=own.name, spec=resolve_model_spec(own.spec, root), key=own.key)
     folder = Path(resolve_path(cfg["relations_dir"], root))
     names = cfg["relations"]
-    files = (sorted(str(p) for p in folder.glob("*.json")) if names is None
-             else [str(folder / f"{name}.json") for name in names])
-    keys = ("model", "layer_convention", "relations", "max_pairs_per_relation",
-            "min_pairs_per_relation", "batch_size")
-    return CrystalsSettings(raw=cfg, model=model, layers=tuple(str(x) for x in cfg["layers"]),
-                            relation_files=tuple(files), differences_cfg={k: cfg[k] for k in keys})
+    files = (
+        sorted(str(p) for p in folder.glob("*.json"))
+        if names is None
+        else [str(folder / f"{name}.json") for name in names]
+    )
+    keys = (
+        "model",
+        "layer_convention",
+        "relations",
+        "max_pairs_per_relation",
+        "min_pairs_per_relation",
+        "batch_size",
+    )
+    return CrystalsSettings(
+        raw=cfg,
+        model=model,
+        layers=tuple(str(x) for x in cfg["layers"]),
+        relation_files=tuple(files),
+        differences_cfg={k: cfg[k] for k in keys},
+    )
 
 
 def build_settings(config: dict[str, Any], root) -> Settings:
@@ -223,8 +244,11 @@ def build_settings(config: dict[str, Any], root) -> Settings:
     feat = config["features"]
     features_sae = _sae_set("features", feat["sae"], "features.sae", root)
     galaxy_cfg = config["galaxy"]
-    galaxy_sae = (features_sae if not galaxy_cfg.get("sae")
-                  else _sae_set("galaxy", galaxy_cfg["sae"], "galaxy.sae", root))
+    galaxy_sae = (
+        features_sae
+        if not galaxy_cfg.get("sae")
+        else _sae_set("galaxy", galaxy_cfg["sae"], "galaxy.sae", root)
+    )
     galaxy_layers = tuple(stage_layers(config, "galaxy"))
     trained = [s for s in (features_sae, galaxy_sae) if s.source == "train"]
     sample = set(feat["layers"]) if features_sae.source == "train" else set()
@@ -232,9 +256,11 @@ def build_settings(config: dict[str, Any], root) -> Settings:
         sample |= set(galaxy_layers)
     features = FeaturesSettings(
         raw=feat,
-        model=ModelRef(name=feat["model"]["name"],
-                       spec=resolve_model_spec(feat["model"]["path"], root),
-                       key="features.model.path"),
+        model=ModelRef(
+            name=feat["model"]["name"],
+            spec=resolve_model_spec(feat["model"]["path"], root),
+            key="features.model.path",
+        ),
         corpus=feat["corpus"]["name"],
         corpus_path=resolve_path(feat["corpus"]["path"], root) if feat["corpus"]["path"] else None,
         layers=tuple(feat["layers"]),
@@ -250,18 +276,27 @@ def build_settings(config: dict[str, Any], root) -> Settings:
         seed=config["seed"],
         threads=config["threads"],
         stages=tuple(s for s in STAGES if s in config["stages"]),
-        simulation=SimulationSettings(raw=config["simulation"],
-                                      experiments=tuple(config["simulation"]["experiments"]),
-                                      seeds=tuple(config["simulation"]["seeds"])),
+        simulation=SimulationSettings(
+            raw=config["simulation"],
+            experiments=tuple(config["simulation"]["experiments"]),
+            seeds=tuple(config["simulation"]["seeds"]),
+        ),
         alignment=_alignment(config["alignment"], root),
         features=features,
         crystals=_crystals(config, root),
-        lobes=LobesSettings(raw=lobes_cfg, model=features.model.name, corpus=features.corpus,
-                            layers=tuple(stage_layers(config, "lobes")),
-                            measures=tuple(lobes_cfg["measures"])),
-        galaxy=GalaxySettings(raw=galaxy_cfg, model=features.model.name, layers=galaxy_layers,
-                              sae=galaxy_sae),
-        report=ReportSettings(raw=report_cfg,
-                              stages=tuple(s for s in STAGES if s in chosen and s != "report"),
-                              paper_values=resolve_path(report_cfg["paper_values"], root)),
+        lobes=LobesSettings(
+            raw=lobes_cfg,
+            model=features.model.name,
+            corpus=features.corpus,
+            layers=tuple(stage_layers(config, "lobes")),
+            measures=tuple(lobes_cfg["measures"]),
+        ),
+        galaxy=GalaxySettings(
+            raw=galaxy_cfg, model=features.model.name, layers=galaxy_layers, sae=galaxy_sae
+        ),
+        report=ReportSettings(
+            raw=report_cfg,
+            stages=tuple(s for s in STAGES if s in chosen and s != "report"),
+            paper_values=resolve_path(report_cfg["paper_values"], root),
+        ),
     )

@@ -11,8 +11,9 @@ from concept_geometry.runner import run
 def main(smk, log):
     summary = io.read_json(smk.input.summary)
     name = smk.wildcards.model
-    caption = config_caption(pairs=summary["n_pairs_kept"], concepts=summary["n_concepts_used"],
-                             seed=smk.params.seed)
+    caption = config_caption(
+        pairs=summary["n_pairs_kept"], concepts=summary["n_concepts_used"], seed=smk.params.seed
+    )
     log.info("phase: alignment heatmap")
     fig = plots.alignment_heatmap(io.read_tsv(smk.input.alignment), summary, name, caption)
     save_figure(fig, smk.output.heatmap_png, smk.output.heatmap_pdf)

@@ -13,8 +13,12 @@ def main(smk, log):
     docs = load_corpus(cfg, smk.params.path)
     seed = corpus_split_seed(smk.params.seed)
     docs["split"] = split_documents(docs["category"].to_numpy(), smk.params.heldout_fraction, seed)
-    log.info("phase: %d documents %s, split %s", len(docs), docs["category"].value_counts().to_dict(),
-             docs["split"].value_counts().to_dict())
+    log.info(
+        "phase: %d documents %s, split %s",
+        len(docs),
+        docs["category"].value_counts().to_dict(),
+        docs["split"].value_counts().to_dict(),
+    )
     write_documents(smk.output.documents, docs[["doc_id", "category", "split", "text"]])
 
 

@@ -19,22 +19,37 @@ def main(smk, log):
     data = io.read_npz(smk.input.differences)
     log.info("phase: analyse %d difference vectors of dimension %d", *data["differences"].shape)
     res = analyse_layer(
-        data["differences"], data["relation"], data["length_diff"],
-        last_subword_chars_diff=data["last_subword_chars_diff"], seed=crystals_analysis_seed(smk.params.seed),
-        lda_components=cfg["lda"]["n_components"], distractor_components=cfg["distractors"]["n_components"],
-        corr_threshold=cfg["distractors"]["corr_threshold"], n_splits=cfg["silhouette"]["n_splits"],
-        eval_fraction=cfg["eval_fraction"], silhouette_sample_size=cfg["silhouette"]["sample_size"],
-        n_quadruples=cfg["quality"]["n_quadruples"], kmeans_n_init=cfg["kmeans_n_init"],
-        n_clusters=cfg["n_clusters"], pair_id=data.get("pair_id"))
+        data["differences"],
+        data["relation"],
+        data["length_diff"],
+        last_subword_chars_diff=data["last_subword_chars_diff"],
+        seed=crystals_analysis_seed(smk.params.seed),
+        lda_components=cfg["lda"]["n_components"],
+        distractor_components=cfg["distractors"]["n_components"],
+        corr_threshold=cfg["distractors"]["corr_threshold"],
+        n_splits=cfg["silhouette"]["n_splits"],
+        eval_fraction=cfg["eval_fraction"],
+        silhouette_sample_size=cfg["silhouette"]["sample_size"],
+        n_quadruples=cfg["quality"]["n_quadruples"],
+        kmeans_n_init=cfg["kmeans_n_init"],
+        n_clusters=cfg["n_clusters"],
+        pair_id=data.get("pair_id"),
+    )
     for name in ("clusters", "silhouette", "quality", "distractors"):
         io.write_tsv(getattr(smk.output, name), getattr(res, name))
     s = res.samples
     numeric = ("parallelogram_error", "trapezoid_cos")
-    io.write_npz(smk.output.views, eval_index=res.eval_index, layer_label=data["layer_label"],
-                 **{f"pc1_{k}": v for k, v in res.pc1.items()}, length_diff=data["length_diff"],
-                 last_subword_chars_diff=data["last_subword_chars_diff"], relation=data["relation"],
-                 **{f"coords_{k}": v for k, v in res.coords.items()},
-                 **{f"sample_{c}": s[c].to_numpy(dtype=float if c in numeric else str) for c in s.columns})
+    io.write_npz(
+        smk.output.views,
+        eval_index=res.eval_index,
+        layer_label=data["layer_label"],
+        **{f"pc1_{k}": v for k, v in res.pc1.items()},
+        length_diff=data["length_diff"],
+        last_subword_chars_diff=data["last_subword_chars_diff"],
+        relation=data["relation"],
+        **{f"coords_{k}": v for k, v in res.coords.items()},
+        **{f"sample_{c}": s[c].to_numpy(dtype=float if c in numeric else str) for c in s.columns},
+    )
 
 
 run(main, snakemake)  # noqa: F821

@@ -1,4 +1,5 @@
-"""Crystals: relation pairs -> each word alone through the model -> difference vectors (one layer)."""
+"""Crystals: relation pairs -> each word alone through the model -> difference vectors
+(one layer)."""
 
 import _workflow_path  # first: puts workflow/ (the package) on sys.path
 
@@ -25,8 +26,16 @@ def main(smk, log):
     check_crystal_layers([layer], n_layers(model), convention, model=f"the model `{p.model_spec}`")
     label = layer_label(layer, convention, n_layers(model), long=True)
     log.info("phase: residuals at %s for %d pairs", label, len(pairs))
-    status, diffs = relation_differences(model, tokenizer, pairs, [layer], cfg["min_pairs_per_relation"],
-                                         cfg["batch_size"], cfg["model"]["device"], convention=convention)
+    status, diffs = relation_differences(
+        model,
+        tokenizer,
+        pairs,
+        [layer],
+        cfg["min_pairs_per_relation"],
+        cfg["batch_size"],
+        cfg["model"]["device"],
+        convention=convention,
+    )
     for reason, n in status["reason"].value_counts().items():
         log.info("pairs %s: %d", reason, n)
     check_usable(status)

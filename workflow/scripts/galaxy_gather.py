@@ -1,4 +1,3 @@
-
 import _workflow_path  # first: puts workflow/ (the package) on sys.path
 
 from concept_geometry import io

@@ -13,13 +13,26 @@ def main(smk, log):
     log.info("phase: load %s", smk.input.cooccurrence)
     cooc = io.read_npz(smk.input.cooccurrence, expect=smk.params.expect)
     decoder = io.read_npy(smk.input.decoder, expect=smk.params.expect)
-    pipeline.check_inputs(cooc["counts"], cooc["occurrences"], cooc["n_chunks"], decoder,
-                          smk.input.cooccurrence)
+    pipeline.check_inputs(
+        cooc["counts"], cooc["occurrences"], cooc["n_chunks"], decoder, smk.input.cooccurrence
+    )
     active = pipeline.active_features(cooc["occurrences"], cfg["min_occurrences"])
-    log.info("phase: cluster all %d features (faithful) and the %d that fire (corrected; "
-             "%d excluded)", decoder.shape[0], active.size, decoder.shape[0] - active.size)
-    labels = pipeline.cluster_all(cooc["counts"], cooc["occurrences"], int(cooc["n_chunks"]),
-                                  decoder, active, cfg, smk.params.seed, layer)
+    log.info(
+        "phase: cluster all %d features (faithful) and the %d that fire (corrected; %d excluded)",
+        decoder.shape[0],
+        active.size,
+        decoder.shape[0] - active.size,
+    )
+    labels = pipeline.cluster_all(
+        cooc["counts"],
+        cooc["occurrences"],
+        int(cooc["n_chunks"]),
+        decoder,
+        active,
+        cfg,
+        smk.params.seed,
+        layer,
+    )
     io.write_tsv(smk.output.labels, labels)
 
 

@@ -20,19 +20,29 @@ def main(smk, log):
     k = cfg["figures"]["k"]
     log.info("phase: figures")
     # the code lobe of each measure (corrected variant, the one the cloud shows), at its k
-    code_lobes = {m: v["corrected"]["code_lobe"] for m, v in verdicts.items()
-                  if (v.get("corrected") or {}).get("found") and v["corrected"]["k"] == k}
-    fig = plots.plot_feature_cloud(emb["feature"], emb["coords"], labels, k,
-                                   f"SAE features ({cfg['figures']['embedding']}) coloured by "
-                                   f"lobe, k={k}; {where} (cf. Li et al. Fig. 2)",
-                                   code_lobes=code_lobes)
+    code_lobes = {
+        m: v["corrected"]["code_lobe"]
+        for m, v in verdicts.items()
+        if (v.get("corrected") or {}).get("found") and v["corrected"]["k"] == k
+    }
+    fig = plots.plot_feature_cloud(
+        emb["feature"],
+        emb["coords"],
+        labels,
+        k,
+        f"SAE features ({cfg['figures']['embedding']}) coloured by "
+        f"lobe, k={k}; {where} (cf. Li et al. Fig. 2)",
+        code_lobes=code_lobes,
+    )
     save_figure(fig, smk.output.cloud_png, smk.output.cloud_pdf)
-    fig = plots.plot_tests_vs_k(tests, f"Function vs geometry: AMI and probe accuracy vs k; "
-                                f"{where} (cf. Li et al. Fig. 3)")
+    fig = plots.plot_tests_vs_k(
+        tests, f"Function vs geometry: AMI and probe accuracy vs k; {where} (cf. Li et al. Fig. 3)"
+    )
     save_figure(fig, smk.output.tests_png, smk.output.tests_pdf)
     ks = [k for k in cfg["figures"]["specialization_ks"] if k in cfg["ks"]] or [2]
-    fig = plots.plot_specialization(spec, ks, f"Lobe specialisation per category; {where} "
-                                    "(cf. Li et al. Figs. 4-5)")
+    fig = plots.plot_specialization(
+        spec, ks, f"Lobe specialisation per category; {where} (cf. Li et al. Figs. 4-5)"
+    )
     save_figure(fig, smk.output.spec_png, smk.output.spec_pdf)
 
 

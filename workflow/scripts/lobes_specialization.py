@@ -18,9 +18,15 @@ def main(smk, log):
     log.info("phase: specialisation of %d chunks (streamed)", data["split"].shape[0])
     blocks = firings.iter_sparse_rows("firings", block_rows=4096)
     spec, verdicts = pipeline.specialization(
-        labels, blocks, data["category"], data["split"], smk.params.cfg, smk.input.firings,
+        labels,
+        blocks,
+        data["category"],
+        data["split"],
+        smk.params.cfg,
+        smk.input.firings,
         doc_id=data["doc_id"],
-        histogram_documents=docs.loc[docs["split"] == "histogram", "doc_id"].to_numpy())
+        histogram_documents=docs.loc[docs["split"] == "histogram", "doc_id"].to_numpy(),
+    )
     for measure, by_variant in verdicts.items():
         log.info("code lobe at k=2, %s: %s", measure, by_variant)
     io.write_tsv(smk.output.specialization, spec)

@@ -18,8 +18,14 @@ def main(smk, log):
     measure = smk.wildcards.measure
     cfg = {**smk.params.cfg, "measures": [measure]}
     log.info("phase: tests of %s for k in %s", measure, cfg["ks"])
-    tests = pipeline.run_tests(labels, decoder, cfg, smk.params.seed, smk.wildcards.layer,
-                               progress=lambda xs: tqdm(xs, desc=f"tests {measure}"))
+    tests = pipeline.run_tests(
+        labels,
+        decoder,
+        cfg,
+        smk.params.seed,
+        smk.wildcards.layer,
+        progress=lambda xs: tqdm(xs, desc=f"tests {measure}"),
+    )
     io.write_tsv(smk.output.tests, tests)
 
 

@@ -18,10 +18,19 @@ def main(smk, log):
     log.info("phase: load model %s", p.model_spec)
     model, tokenizer, _ = load_model_and_tokenizer(p.model, p.model_spec, layers)
     log.info("phase: sample %d token activations at layers %s", p.n_tokens, layers)
-    sample = sample_activations(model, tokenizer, texts, layers, p.n_tokens,
-                                sae_sample_seed(p.seed), p.model["batch_size"],
-                                p.max_length, p.drop_special, p.model["device"])
-    for layer, path in zip(layers, smk.output.samples):
+    sample = sample_activations(
+        model,
+        tokenizer,
+        texts,
+        layers,
+        p.n_tokens,
+        sae_sample_seed(p.seed),
+        p.model["batch_size"],
+        p.max_length,
+        p.drop_special,
+        p.model["device"],
+    )
+    for layer, path in zip(layers, smk.output.samples, strict=False):
         io.write_npy(path, sample[layer])
     log.info("phase: wrote %s tokens per layer", sample[layers[0]].shape)
 

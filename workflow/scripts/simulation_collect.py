@@ -10,8 +10,11 @@ from concept_geometry.runner import run
 
 def main(smk, log):
     log.info("phase: concatenate %d jobs", len(smk.input.concepts))
-    outputs = {"concepts": smk.output.summary, "orthogonality": smk.output.orthogonality,
-               "curves": smk.output.curves}
+    outputs = {
+        "concepts": smk.output.summary,
+        "orthogonality": smk.output.orthogonality,
+        "curves": smk.output.curves,
+    }
     for name, out in outputs.items():
         io.write_tsv(out, io.concat_tsv(smk.input[name]))
 

@@ -5,8 +5,9 @@ from __future__ import annotations
 import numpy as np
 
 
-def content_mask(attention_mask: np.ndarray, special_tokens_mask: np.ndarray | None,
-                 drop_special: bool = True) -> np.ndarray:
+def content_mask(
+    attention_mask: np.ndarray, special_tokens_mask: np.ndarray | None, drop_special: bool = True
+) -> np.ndarray:
     """Positions that count as text: attended and (optionally) not a special token.
 
     attention_mask, special_tokens_mask: (batch, seq) 0/1. Returns (batch, seq) bool. With
@@ -34,7 +35,7 @@ def chunk_positions(keep: np.ndarray, chunk_size: int) -> tuple[np.ndarray, np.n
     rows_out, pos_out = [], []
     starts = np.concatenate([[0], np.cumsum(counts)[:-1]])
     for r in np.flatnonzero(n_chunks):
-        take = cols_all[starts[r]: starts[r] + n_chunks[r] * chunk_size]
+        take = cols_all[starts[r] : starts[r] + n_chunks[r] * chunk_size]
         pos_out.append(take.reshape(n_chunks[r], chunk_size))
         rows_out.append(np.full(n_chunks[r], r, dtype=np.int64))
     if not pos_out:

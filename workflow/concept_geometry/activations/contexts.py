@@ -52,8 +52,9 @@ class TopContexts:
         return sum(a.nbytes for a in (self.activation, self.doc_index, self.position, self.snippet))
 
     @torch.no_grad()
-    def add(self, feats: torch.Tensor, doc_index: np.ndarray, position: np.ndarray,
-            snippets) -> None:
+    def add(
+        self, feats: torch.Tensor, doc_index: np.ndarray, position: np.ndarray, snippets
+    ) -> None:
         """Merge one block. feats: (T, F) activations of T tokens; doc_index, position: (T,)
         each token's document and content position; snippets: callable(token rows (m,)) ->
         (m, 2W+1) token ids, called only for the candidates that can enter the table."""
@@ -104,12 +105,14 @@ class TopContexts:
     def result(self) -> TopContextsResult:
         act = self.activation.copy()
         act[~np.isfinite(act)] = np.nan
-        return TopContextsResult(act, self.doc_index.copy(), self.position.copy(),
-                                 self.snippet.copy(), self.window)
+        return TopContextsResult(
+            act, self.doc_index.copy(), self.position.copy(), self.snippet.copy(), self.window
+        )
 
 
-def snippet_ids(content_ids: np.ndarray, rows: np.ndarray, positions: np.ndarray,
-                window: int) -> np.ndarray:
+def snippet_ids(
+    content_ids: np.ndarray, rows: np.ndarray, positions: np.ndarray, window: int
+) -> np.ndarray:
     """Token ids of the ``window`` content tokens either side of each (row, position).
 
     content_ids: (B, S) ids of each row's content tokens left-aligned, -1 after the last.
@@ -117,7 +120,7 @@ def snippet_ids(content_ids: np.ndarray, rows: np.ndarray, positions: np.ndarray
     """
     b, s = content_ids.shape
     padded = np.full((b, s + 2 * window), NO_TOKEN, dtype=np.int64)
-    padded[:, window: window + s] = content_ids
+    padded[:, window : window + s] = content_ids
     cols = np.asarray(positions)[:, None] + np.arange(2 * window + 1)[None, :]
     return padded[np.asarray(rows)[:, None], cols]
 

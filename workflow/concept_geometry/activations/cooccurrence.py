@@ -13,7 +13,7 @@ from __future__ import annotations
 import numpy as np
 import scipy.sparse as sp
 
-EXACT_FLOAT32 = 2 ** 24
+EXACT_FLOAT32 = 2**24
 SPARSE_DENSITY = 0.01
 
 
@@ -45,8 +45,8 @@ class CooccurrenceAccumulator:
     def __init__(self, n_features: int, mode: str = "auto"):
         self.n_features = n_features
         self.mode = mode
-        self.total: np.ndarray | None = None      # int64 (F, F), allocated when first needed
-        self._acc = None                          # torch float32 (F, F)
+        self.total: np.ndarray | None = None  # int64 (F, F), allocated when first needed
+        self._acc = None  # torch float32 (F, F)
         self._acc_chunks = 0
         self.occurrences = np.zeros(n_features, dtype=np.int64)
         self.n_chunks = 0
@@ -72,7 +72,9 @@ class CooccurrenceAccumulator:
             return
         if n >= EXACT_FLOAT32:
             raise ValueError(f"batch of {n} chunks: float32 counts are exact only below 2^24")
-        density = (batch.nnz if sp.issparse(batch) else np.count_nonzero(batch)) / (n * self.n_features)
+        density = (batch.nnz if sp.issparse(batch) else np.count_nonzero(batch)) / (
+            n * self.n_features
+        )
         sparse = self.mode == "sparse" or (self.mode == "auto" and density < SPARSE_DENSITY)
         if sparse:
             x = sp.csr_matrix(batch != 0, dtype=np.int64)
@@ -98,8 +100,9 @@ class CooccurrenceAccumulator:
         return self._total().copy(), self.occurrences.copy(), self.n_chunks
 
 
-def cooccurrence_counts(firings, batch_size: int = 256, mode: str = "auto"
-                        ) -> tuple[np.ndarray, np.ndarray, int]:
+def cooccurrence_counts(
+    firings, batch_size: int = 256, mode: str = "auto"
+) -> tuple[np.ndarray, np.ndarray, int]:
     """Exact co-occurrence counts of a chunk × feature firing matrix, in batches of chunks.
 
     firings: (T, F) 0/1, scipy.sparse CSR or dense. Returns (counts (F, F) int64,
@@ -108,5 +111,5 @@ def cooccurrence_counts(firings, batch_size: int = 256, mode: str = "auto"
     acc = CooccurrenceAccumulator(firings.shape[1], mode=mode)
     rows = sp.csr_matrix(firings) if sp.issparse(firings) else np.asarray(firings)
     for start in range(0, firings.shape[0], batch_size):
-        acc.add(rows[start: start + batch_size])
+        acc.add(rows[start : start + batch_size])
     return acc.result()

@@ -26,25 +26,47 @@ def _encode_texts(tokenizer, texts: Sequence[str], max_length: int) -> dict:
     tokenizer.padding_side = "right"  # real tokens keep positions 0..n-1 in causal models
     if tokenizer.pad_token is None:
         tokenizer.pad_token = tokenizer.eos_token or tokenizer.unk_token
-    return tokenizer(list(texts), padding=True, truncation=True, max_length=max_length,
-                     return_special_tokens_mask=True, return_tensors="pt")
+    return tokenizer(
+        list(texts),
+        padding=True,
+        truncation=True,
+        max_length=max_length,
+        return_special_tokens_mask=True,
+        return_tensors="pt",
+    )
 
 
-def count_content_tokens(tokenizer, texts: Sequence[str], max_length: int,
-                         drop_special: bool = True, batch_size: int = 256) -> np.ndarray:
+def count_content_tokens(
+    tokenizer,
+    texts: Sequence[str],
+    max_length: int,
+    drop_special: bool = True,
+    batch_size: int = 256,
+) -> np.ndarray:
     """(n_docs,) number of content tokens of each document (after truncation)."""
     out = []
     for start in range(0, len(texts), batch_size):
-        enc = _encode_texts(tokenizer, texts[start: start + batch_size], max_length)
-        keep = content_mask(enc["attention_mask"].numpy(), enc["special_tokens_mask"].numpy(), drop_special)
+        enc = _encode_texts(tokenizer, texts[start : start + batch_size], max_length)
+        keep = content_mask(
+            enc["attention_mask"].numpy(), enc["special_tokens_mask"].numpy(), drop_special
+        )
         out.append(keep.sum(1))
     return np.concatenate(out) if out else np.zeros(0, dtype=np.int64)
 
 
-def iter_residual_batches(model, tokenizer, texts: Sequence[str], layers: Sequence[int],
-                          batch_size: int, max_length: int, drop_special: bool = True,
-                          device: str = "cpu", progress: bool = True,
-                          desc: str = "forward", with_ids: bool = False) -> Iterator[tuple]:
+def iter_residual_batches(
+    model,
+    tokenizer,
+    texts: Sequence[str],
+    layers: Sequence[int],
+    batch_size: int,
+    max_length: int,
+    drop_special: bool = True,
+    device: str = "cpu",
+    progress: bool = True,
+    desc: str = "forward",
+    with_ids: bool = False,
+) -> Iterator[tuple]:
     """Yield (doc_index (B,), {layer: (B, S, d) float32 tensor}, keep (B, S) bool) per batch,
     plus the batch's input_ids (B, S) as a fourth item when ``with_ids``.
 
@@ -56,19 +78,32 @@ def iter_residual_batches(model, tokenizer, texts: Sequence[str], layers: Sequen
     order = np.argsort([-len(t) for t in texts], kind="stable")
     bar = tqdm(total=len(texts), desc=desc, unit="doc", disable=not progress, mininterval=2)
     for start in range(0, len(order), batch_size):
-        idx = order[start: start + batch_size]
+        idx = order[start : start + batch_size]
         enc = _encode_texts(tokenizer, [texts[i] for i in idx], max_length)
-        keep = content_mask(enc["attention_mask"].numpy(), enc["special_tokens_mask"].numpy(), drop_special)
-        resid = residual_stream(model, enc["input_ids"].to(device), enc["attention_mask"].to(device),
-                                list(layers))
+        keep = content_mask(
+            enc["attention_mask"].numpy(), enc["special_tokens_mask"].numpy(), drop_special
+        )
+        resid = residual_stream(
+            model, enc["input_ids"].to(device), enc["attention_mask"].to(device), list(layers)
+        )
         yield (idx, resid, keep, enc["input_ids"].numpy()) if with_ids else (idx, resid, keep)
         bar.update(len(idx))
     bar.close()
 
 
-def sample_activations(model, tokenizer, texts: Sequence[str], layers: Sequence[int], n_tokens: int,
-                       seed: int, batch_size: int, max_length: int, drop_special: bool = True,
-                       device: str = "cpu", progress: bool = True) -> dict[int, np.ndarray]:
+def sample_activations(
+    model,
+    tokenizer,
+    texts: Sequence[str],
+    layers: Sequence[int],
+    n_tokens: int,
+    seed: int,
+    batch_size: int,
+    max_length: int,
+    drop_special: bool = True,
+    device: str = "cpu",
+    progress: bool = True,
+) -> dict[int, np.ndarray]:
     """A seeded sample of content-token residual activations, per layer (SAE training data).
 
     Documents are drawn in a seeded random order until they hold 1.25·n_tokens content
@@ -82,8 +117,18 @@ def sample_activations(model, tokenizer, texts: Sequence[str], layers: Sequence[
     n_docs = int(np.searchsorted(np.cumsum(counts), 1.25 * n_tokens) + 1)
     chosen = [texts[i] for i in order[:n_docs]]
     parts: dict[int, list] = {layer: [] for layer in layers}
-    for _, resid, keep in iter_residual_batches(model, tokenizer, chosen, layers, batch_size, max_length,
-                                                drop_special, device, progress, desc="sample activations"):
+    for _, resid, keep in iter_residual_batches(
+        model,
+        tokenizer,
+        chosen,
+        layers,
+        batch_size,
+        max_length,
+        drop_special,
+        device,
+        progress,
+        desc="sample activations",
+    ):
         rows, cols = np.nonzero(keep)
         for layer in layers:
             parts[layer].append(resid[layer][rows, cols].cpu().numpy().astype(np.float32))
@@ -129,16 +174,30 @@ class _Stats:
 
     def result(self) -> dict:
         if self.n == 0:
-            return {"n_tokens": 0, "explained_variance": float("nan"), "l0_per_token": float("nan"),
-                    "firing_per_token": float("nan")}
+            return {
+                "n_tokens": 0,
+                "explained_variance": float("nan"),
+                "l0_per_token": float("nan"),
+                "firing_per_token": float("nan"),
+            }
         sst = self.sum_sq - (self.sum_x.pow(2).sum().item() / self.n)
-        return {"n_tokens": self.n, "explained_variance": 1.0 - self.sse / max(sst, 1e-12),
-                "l0_per_token": self.l0 / self.n, "firing_per_token": self.fired / self.n}
+        return {
+            "n_tokens": self.n,
+            "explained_variance": 1.0 - self.sse / max(sst, 1e-12),
+            "l0_per_token": self.l0 / self.n,
+            "firing_per_token": self.fired / self.n,
+        }
 
 
 @torch.no_grad()
-def chunk_firings(sae, tokens: torch.Tensor, threshold: float, stats: _Stats | None = None,
-                  block_tokens: int = 8192, on_block=None) -> np.ndarray:
+def chunk_firings(
+    sae,
+    tokens: torch.Tensor,
+    threshold: float,
+    stats: _Stats | None = None,
+    block_tokens: int = 8192,
+    on_block=None,
+) -> np.ndarray:
     """Which features fire anywhere in each chunk.
 
     tokens: (n_chunks, chunk_size, d_model) residual activations. Returns (n_chunks, F) bool:
@@ -152,33 +211,46 @@ def chunk_firings(sae, tokens: torch.Tensor, threshold: float, stats: _Stats | N
     out = np.zeros((n_chunks, sae.cfg.d_sae), dtype=bool)
     dtype = sae.W_dec.dtype
     for start in range(0, n_chunks, per):
-        x = tokens[start: start + per].reshape(-1, d)
+        x = tokens[start : start + per].reshape(-1, d)
         feats = sae.encode(x.to(dtype)).float()
         if stats is not None:
             stats.add(x, feats, sae.decode(feats.to(dtype)).float(), threshold)
         if on_block is not None:
             on_block(start, min(start + per, n_chunks), feats)
         fired = (feats > threshold).reshape(-1, chunk_size, feats.shape[-1]).any(dim=1)
-        out[start: start + per] = fired.cpu().numpy()
+        out[start : start + per] = fired.cpu().numpy()
     return out
 
 
 def _contexts_hook(acc: TopContexts, tok_doc, tok_row, tok_pos, content_ids, chunk_size):
     """on_block for chunk_firings: feed a block's activations to ``acc`` (tokens of chunks
     start..stop; snippets from the batch's content tokens)."""
+
     def hook(start, stop, feats):
         sl = slice(start * chunk_size, stop * chunk_size)
         rows, pos = tok_row[sl], tok_pos[sl]
-        acc.add(feats, tok_doc[sl], pos,
-                lambda t: snippet_ids(content_ids, rows[t], pos[t], acc.window))
+        acc.add(
+            feats, tok_doc[sl], pos, lambda t: snippet_ids(content_ids, rows[t], pos[t], acc.window)
+        )
+
     return hook
 
 
-def extract_firings(model, tokenizer, texts: Sequence[str], saes: dict, threshold: float,
-                    chunk_size: int, batch_size: int, max_length: int, drop_special: bool = True,
-                    device: str = "cpu", progress: bool = True,
-                    sinks: dict | None = None,
-                    top_contexts: dict[int, TopContexts] | None = None) -> dict[int, LayerFirings]:
+def extract_firings(
+    model,
+    tokenizer,
+    texts: Sequence[str],
+    saes: dict,
+    threshold: float,
+    chunk_size: int,
+    batch_size: int,
+    max_length: int,
+    drop_special: bool = True,
+    device: str = "cpu",
+    progress: bool = True,
+    sinks: dict | None = None,
+    top_contexts: dict[int, TopContexts] | None = None,
+) -> dict[int, LayerFirings]:
     """Per-chunk firing sets of every layer's SAE, from one forward pass per document batch.
 
     saes: {layer: SAELens SAE}. Returns {layer: LayerFirings}; chunks are listed document by
@@ -194,9 +266,19 @@ def extract_firings(model, tokenizer, texts: Sequence[str], saes: dict, threshol
     shards: dict[int, list] = {layer: [] for layer in layers}
     doc_parts: list[np.ndarray] = []
     stats = {layer: _Stats(int(saes[layer].cfg.d_in)) for layer in layers}
-    for batch in iter_residual_batches(model, tokenizer, texts, layers, batch_size, max_length,
-                                       drop_special, device, progress, desc="extract firings",
-                                       with_ids=True):
+    for batch in iter_residual_batches(
+        model,
+        tokenizer,
+        texts,
+        layers,
+        batch_size,
+        max_length,
+        drop_special,
+        device,
+        progress,
+        desc="extract firings",
+        with_ids=True,
+    ):
         idx, resid, keep, input_ids = batch
         rows, positions = chunk_positions(keep, chunk_size)
         if top_contexts:
@@ -211,9 +293,14 @@ def extract_firings(model, tokenizer, texts: Sequence[str], saes: dict, threshol
             tokens = resid[layer][r[:, None], pos]  # (n_chunks, chunk_size, d)
             hook = None
             if top_contexts and layer in top_contexts:
-                hook = _contexts_hook(top_contexts[layer], tok_doc, tok_row, tok_pos, cids, chunk_size)
-            fired = sp.csr_matrix(chunk_firings(saes[layer], tokens, threshold, stats[layer],
-                                                on_block=hook).astype(np.uint8))
+                hook = _contexts_hook(
+                    top_contexts[layer], tok_doc, tok_row, tok_pos, cids, chunk_size
+                )
+            fired = sp.csr_matrix(
+                chunk_firings(saes[layer], tokens, threshold, stats[layer], on_block=hook).astype(
+                    np.uint8
+                )
+            )
             if sinks is not None:
                 sinks[layer](fired)
             else:
@@ -225,6 +312,10 @@ def extract_firings(model, tokenizer, texts: Sequence[str], saes: dict, threshol
             out[layer] = LayerFirings(None, doc_index, stats[layer].result())
             continue
         n_features = int(saes[layer].cfg.d_sae)
-        mat = sp.vstack(shards[layer], format="csr") if shards[layer] else sp.csr_matrix((0, n_features), dtype=np.uint8)
+        mat = (
+            sp.vstack(shards[layer], format="csr")
+            if shards[layer]
+            else sp.csr_matrix((0, n_features), dtype=np.uint8)
+        )
         out[layer] = LayerFirings(mat.astype(np.uint8), doc_index, stats[layer].result())
     return out

@@ -13,34 +13,102 @@ _ACC = "concept_geometry.activations.cooccurrence.CooccurrenceAccumulator"
 _STATS = "concept_geometry.activations.extract._Stats.result"
 
 QUANTITIES = (
-    Quantity("n_chunks_histogram", "meta", "n_chunks_histogram", _L, _ACC, "", "count",
-             "Token chunks of the histogram documents: the chunks whose firing sets make the "
-             "co-occurrence counts."),
-    Quantity("n_chunks_heldout", "meta", "n_chunks_heldout", _L,
-             "concept_geometry.activations.extract.extract_firings", "", "count",
-             "Token chunks of the held-out documents (used by corrected lobe specialisation "
-             "only)."),
-    Quantity("n_features", "meta", "n_features", _L,
-             "concept_geometry.activations.extract.extract_firings", "", "count",
-             "SAE features (dictionary size) at this layer."),
-    Quantity("features_ever_fired", "meta", "features_ever_fired", _L, _ACC, "", "count",
-             "Features that fire (activation > features.threshold) in at least one histogram "
-             "chunk; the corrected lobes exclude the others."),
-    Quantity("mean_firing_per_chunk", "meta", "sae_mean_firing_per_chunk", _L,
-             "concept_geometry.activations.extract.extract_firings", "", "real",
-             "Mean number of distinct features that fire at least once in a chunk (the size of "
-             "a chunk's firing set, which the co-occurrence counts use)."),
-    Quantity("sae_firing_per_token", "meta", "sae_firing_per_token", _L, _STATS, "", "real",
-             "Mean number of features per token whose activation exceeds features.threshold "
-             "(the paper's firing rule), over every encoded token."),
-    Quantity("sae_l0_per_token", "meta", "sae_l0_per_token", _L, _STATS, "", "real",
-             "Mean number of features per token with activation > 0 (the SAE's L0). Larger "
-             "than sae_firing_per_token, which uses the threshold."),
-    Quantity("sae_explained_variance", "meta", "sae_explained_variance", _L, _STATS, "", "real",
-             "1 − (squared reconstruction error / total variance) of the SAE on the residual "
-             "stream, over every encoded token."),
-    Quantity("sae_n_tokens", "meta", "sae_n_tokens", _L, _STATS, "", "count",
-             "Tokens encoded by the SAE at this layer (BOS dropped)."),
+    Quantity(
+        "n_chunks_histogram",
+        "meta",
+        "n_chunks_histogram",
+        _L,
+        _ACC,
+        "",
+        "count",
+        "Token chunks of the histogram documents: the chunks whose firing sets make the "
+        "co-occurrence counts.",
+    ),
+    Quantity(
+        "n_chunks_heldout",
+        "meta",
+        "n_chunks_heldout",
+        _L,
+        "concept_geometry.activations.extract.extract_firings",
+        "",
+        "count",
+        "Token chunks of the held-out documents (used by corrected lobe specialisation only).",
+    ),
+    Quantity(
+        "n_features",
+        "meta",
+        "n_features",
+        _L,
+        "concept_geometry.activations.extract.extract_firings",
+        "",
+        "count",
+        "SAE features (dictionary size) at this layer.",
+    ),
+    Quantity(
+        "features_ever_fired",
+        "meta",
+        "features_ever_fired",
+        _L,
+        _ACC,
+        "",
+        "count",
+        "Features that fire (activation > features.threshold) in at least one histogram "
+        "chunk; the corrected lobes exclude the others.",
+    ),
+    Quantity(
+        "mean_firing_per_chunk",
+        "meta",
+        "sae_mean_firing_per_chunk",
+        _L,
+        "concept_geometry.activations.extract.extract_firings",
+        "",
+        "real",
+        "Mean number of distinct features that fire at least once in a chunk (the size of "
+        "a chunk's firing set, which the co-occurrence counts use).",
+    ),
+    Quantity(
+        "sae_firing_per_token",
+        "meta",
+        "sae_firing_per_token",
+        _L,
+        _STATS,
+        "",
+        "real",
+        "Mean number of features per token whose activation exceeds features.threshold "
+        "(the paper's firing rule), over every encoded token.",
+    ),
+    Quantity(
+        "sae_l0_per_token",
+        "meta",
+        "sae_l0_per_token",
+        _L,
+        _STATS,
+        "",
+        "real",
+        "Mean number of features per token with activation > 0 (the SAE's L0). Larger "
+        "than sae_firing_per_token, which uses the threshold.",
+    ),
+    Quantity(
+        "sae_explained_variance",
+        "meta",
+        "sae_explained_variance",
+        _L,
+        _STATS,
+        "",
+        "real",
+        "1 − (squared reconstruction error / total variance) of the SAE on the residual "
+        "stream, over every encoded token.",
+    ),
+    Quantity(
+        "sae_n_tokens",
+        "meta",
+        "sae_n_tokens",
+        _L,
+        _STATS,
+        "",
+        "count",
+        "Tokens encoded by the SAE at this layer (BOS dropped).",
+    ),
 )
 
 

@@ -39,33 +39,50 @@ def sae_description(spec: dict, layer) -> dict:
     elif spec["source"] == "local":
         out.update(path=format_layer(spec["path"], layer))
     else:
-        out.update({k: spec[k] for k in ("width", "steps", "batch_size", "lr", "l1_coefficient",
-                                         "l1_warm_up_steps", "n_train_tokens")})
+        out.update(
+            {
+                k: spec[k]
+                for k in (
+                    "width",
+                    "steps",
+                    "batch_size",
+                    "lr",
+                    "l1_coefficient",
+                    "l1_warm_up_steps",
+                    "n_train_tokens",
+                )
+            }
+        )
     return out
 
 
-def load_pretrained_sae(release: str, sae_id: str, key: str, device: str = "cpu",
-                        dtype: str = "float32"):
+def load_pretrained_sae(
+    release: str, sae_id: str, key: str, device: str = "cpu", dtype: str = "float32"
+):
     """SAELens ``SAE.from_pretrained``; fails in seconds when the hub is unreachable."""
     from sae_lens import SAE
 
     from ..models.loading import hub_reachable
 
-    how = (f"To run offline, download it on a machine with network access (e.g. in Python: "
-           f"`SAE.from_pretrained('{release}', '{sae_id}').save_model('/path/to/sae')` with sae_lens, "
-           f"or the Gemma Scope folder with params.npz from the hub), copy the folder here and set "
-           f"`{key}.source: local` and `{key}.path: /path/to/sae` (`{{layer}}` in the path is "
-           f"replaced by each layer).")
+    how = (
+        f"To run offline, download it on a machine with network access (e.g. in Python: "
+        f"`SAE.from_pretrained('{release}', '{sae_id}').save_model('/path/to/sae')` with sae_lens, "
+        f"or the Gemma Scope folder with params.npz from the hub), copy the folder here and set "
+        f"`{key}.source: local` and `{key}.path: /path/to/sae` (`{{layer}}` in the path is "
+        f"replaced by each layer)."
+    )
     if not hub_reachable():
         raise MissingResourceError(
             f"The pretrained SAE `{release}` / `{sae_id}` (config key `{key}`) must be downloaded "
-            f"from the Hugging Face hub, which is not reachable from this machine. {how}")
+            f"from the Hugging Face hub, which is not reachable from this machine. {how}"
+        )
     try:
         return SAE.from_pretrained(release, sae_id, device=device, dtype=dtype)
     except (OSError, ValueError) as err:
         raise MissingResourceError(
             f"Could not load the pretrained SAE `{release}` / `{sae_id}` (config key `{key}`): "
-            f"{str(err).splitlines()[0]}. {how}") from None
+            f"{str(err).splitlines()[0]}. {how}"
+        ) from None
 
 
 def load_gemma_scope_npz(path: str | Path, device: str = "cpu", dtype: str = "float32"):
@@ -74,15 +91,19 @@ def load_gemma_scope_npz(path: str | Path, device: str = "cpu", dtype: str = "fl
     from sae_lens import JumpReLUSAE, JumpReLUSAEConfig
 
     with np.load(path) as data:
-        state = {("W_" + k[2:] if k.startswith("w_") else k): torch.tensor(data[k], dtype=torch.float32)
-                 for k in data.files}
+        state = {
+            ("W_" + k[2:] if k.startswith("w_") else k): torch.tensor(data[k], dtype=torch.float32)
+            for k in data.files
+        }
     missing = {"W_enc", "W_dec", "b_enc", "b_dec", "threshold"} - set(state)
     if missing:
         raise MissingResourceError(
-            f"{path} is not a Gemma Scope params.npz: it lacks {sorted(missing)}.")
+            f"{path} is not a Gemma Scope params.npz: it lacks {sorted(missing)}."
+        )
     d_sae, d_in = state["W_dec"].shape
-    cfg = JumpReLUSAEConfig(d_in=d_in, d_sae=d_sae, dtype="float32", device="cpu",
-                            apply_b_dec_to_input=False)
+    cfg = JumpReLUSAEConfig(
+        d_in=d_in, d_sae=d_sae, dtype="float32", device="cpu", apply_b_dec_to_input=False
+    )
     sae = JumpReLUSAE(cfg)
     sae.load_state_dict({k: v for k, v in state.items() if k != "scaling_factor"})
     return sae.to(device=device, dtype=getattr(torch, dtype)).eval()
@@ -98,15 +119,20 @@ def load_local_sae(path: str | Path, key: str, device: str = "cpu", dtype: str =
             return SAE.load_from_disk(path, device=device, dtype=dtype).eval()
         except (OSError, ValueError, KeyError, RuntimeError) as err:
             raise MissingResourceError(
-                f"Could not load the SAE in {path} (config key `{key}`): {str(err).splitlines()[0]}. "
+                f"Could not load the SAE in {path} (config key `{key}`): "
+                f"{str(err).splitlines()[0]}. "
                 f"It must be a folder written by SAELens `save_model` (cfg.json + "
-                f"sae_weights.safetensors).") from None
+                f"sae_weights.safetensors)."
+            ) from None
     if (path / "params.npz").exists() or path.suffix == ".npz":
-        return load_gemma_scope_npz(path if path.suffix == ".npz" else path / "params.npz", device, dtype)
+        return load_gemma_scope_npz(
+            path if path.suffix == ".npz" else path / "params.npz", device, dtype
+        )
     raise MissingResourceError(
         f"SAE folder {path} (config key `{key}`) does not exist or holds neither cfg.json (SAELens "
         f"`save_model` output) nor params.npz (Gemma Scope). Check `{key}` (relative paths are "
-        f"relative to the repository root; `{{layer}}` is replaced by the layer).")
+        f"relative to the repository root; `{{layer}}` is replaced by the layer)."
+    )
 
 
 def check_d_in(sae, d_model: int, what: str) -> None:
@@ -115,7 +141,8 @@ def check_d_in(sae, d_model: int, what: str) -> None:
         raise ConfigError(
             f"Invalid config: the SAE {what} has d_in = {sae.cfg.d_in}, but the model's residual "
             f"stream has hidden size {d_model}. Use SAEs trained on this model (or point "
-            f"`features.model.path` at the model the SAEs were trained on).")
+            f"`features.model.path` at the model the SAEs were trained on)."
+        )
 
 
 _HOOK = re.compile(r"(?:blocks|layers)\.(\d+)\.(?:hook_)?([a-z_]+)")
@@ -148,14 +175,19 @@ def check_hook_layer(sae, layer: int, what: str, key: str) -> None:
         return
     if block is None:
         raise ConfigError(
-            f"Invalid config: the SAE {what} was trained on hook `{name}`, which is not the residual "
+            f"Invalid config: the SAE {what} was trained on hook `{name}`, which is not the "
+            "residual "
             f"stream after a block; this stage reads the residual stream after block {layer} "
-            f"(`blocks.{layer}.hook_resid_post`). Give residual-stream SAEs in `{key}`.")
+            f"(`blocks.{layer}.hook_resid_post`). Give residual-stream SAEs in `{key}`."
+        )
     if block != int(layer):
         raise ConfigError(
-            f"Invalid config: the SAE {what} was trained on hook `{name}` (the residual stream after "
-            f"block {block}), but it is configured for layer {layer}. Check `{key}` (its `{{layer}}` "
-            f"placeholder must give each layer its own SAE) or `features.layers`.")
+            f"Invalid config: the SAE {what} was trained on hook `{name}` (the residual stream "
+            "after "
+            f"block {block}), but it is configured for layer {layer}. Check `{key}` (its "
+            "`{layer}` "
+            f"placeholder must give each layer its own SAE) or `features.layers`."
+        )
 
 
 def check_sae_fits(sae, d_model: int, layer: int, key: str) -> None:
@@ -171,11 +203,11 @@ def decoder_matrix(sae) -> np.ndarray:
 
 @dataclass
 class TrainResult:
-    sae: object            # the inference StandardSAE (scale folded in)
-    scale: float           # input rescaling folded into the weights
-    losses: np.ndarray     # (steps,) total loss per step
+    sae: object  # the inference StandardSAE (scale folded in)
+    scale: float  # input rescaling folded into the weights
+    losses: np.ndarray  # (steps,) total loss per step
     explained_variance: float  # on the held-back 10% of the sample
-    l0: float              # mean active features per token on the held-back part
+    l0: float  # mean active features per token on the held-back part
 
 
 def lr_factor(step: int, steps: int) -> float:
@@ -194,9 +226,17 @@ def l1_at(step: int, l1_coefficient: float, warm_up_steps: int) -> float:
     return l1_coefficient * min(1.0, (step + 1) / warm_up_steps)
 
 
-def train_sae(acts: np.ndarray, width: int, steps: int, batch_size: int, lr: float,
-              l1_coefficient: float, l1_warm_up_steps: int, seed: int,
-              progress: bool = True) -> TrainResult:
+def train_sae(
+    acts: np.ndarray,
+    width: int,
+    steps: int,
+    batch_size: int,
+    lr: float,
+    l1_coefficient: float,
+    l1_warm_up_steps: int,
+    seed: int,
+    progress: bool = True,
+) -> TrainResult:
     """Train a ReLU SAE (SAELens ``StandardTrainingSAE``) on token activations.
 
     acts: (n_tokens, d_model) float32 sample of residual activations. Uses 90% to train
@@ -218,8 +258,13 @@ def train_sae(acts: np.ndarray, width: int, steps: int, batch_size: int, lr: flo
     scale = float(np.sqrt(d / (x_train.pow(2).sum(1).mean().item() + 1e-12)))
     x_train = x_train * scale
 
-    cfg = StandardTrainingSAEConfig(d_in=d, d_sae=width, l1_coefficient=l1_coefficient,
-                                    l1_warm_up_steps=l1_warm_up_steps, decoder_init_norm=0.1)
+    cfg = StandardTrainingSAEConfig(
+        d_in=d,
+        d_sae=width,
+        l1_coefficient=l1_coefficient,
+        l1_warm_up_steps=l1_warm_up_steps,
+        decoder_init_norm=0.1,
+    )
     sae = StandardTrainingSAE(cfg)
     with torch.no_grad():
         sae.b_dec.copy_(x_train.mean(0))
@@ -228,11 +273,19 @@ def train_sae(acts: np.ndarray, width: int, steps: int, batch_size: int, lr: flo
     losses = np.zeros(steps, dtype=np.float32)
     bar = tqdm(range(steps), desc=f"train SAE d={d} F={width}", disable=not progress, mininterval=2)
     for step in bar:
-        idx = torch.randint(0, x_train.shape[0], (min(batch_size, x_train.shape[0]),), generator=gen)
+        idx = torch.randint(
+            0, x_train.shape[0], (min(batch_size, x_train.shape[0]),), generator=gen
+        )
         coef = l1_at(step, l1_coefficient, l1_warm_up_steps)
-        out = sae.training_forward_pass(TrainStepInput(
-            sae_in=x_train[idx], coefficients={"l1": coef}, dead_neuron_mask=None,
-            n_training_steps=step, is_logging_step=False))
+        out = sae.training_forward_pass(
+            TrainStepInput(
+                sae_in=x_train[idx],
+                coefficients={"l1": coef},
+                dead_neuron_mask=None,
+                n_training_steps=step,
+                is_logging_step=False,
+            )
+        )
         opt.zero_grad(set_to_none=True)
         out.loss.backward()
         opt.step()

@@ -9,8 +9,13 @@ import numpy as np
 PARK_RANDOM_SEED = 100  # 2_heatmap.ipynb, cell 1: torch.manual_seed(100)
 
 
-def concept_directions(matrix: np.ndarray, base_ids: np.ndarray, target_ids: np.ndarray,
-                       concept_index: np.ndarray, n_concepts: int) -> np.ndarray:
+def concept_directions(
+    matrix: np.ndarray,
+    base_ids: np.ndarray,
+    target_ids: np.ndarray,
+    concept_index: np.ndarray,
+    n_concepts: int,
+) -> np.ndarray:
     """Normalised mean difference per concept.
 
     matrix: (vocab, d). base_ids, target_ids, concept_index: (n_pairs,) ints, concept_index
@@ -42,8 +47,9 @@ def cosine_matrix(a: np.ndarray, b: np.ndarray, transform: np.ndarray | None = N
     return a @ b.T
 
 
-def causal_transform(matrix: np.ndarray, ridge: float = 0.0, rcond: float = 1e-10,
-                     dual: bool = False) -> np.ndarray:
+def causal_transform(
+    matrix: np.ndarray, ridge: float = 0.0, rcond: float = 1e-10, dual: bool = False
+) -> np.ndarray:
     """Park et al.'s causal inner product <x, y>_C = x^T Cov(γ)^{-1} y, as T = Cov(γ)^{-1/2}.
 
     matrix: (vocab, d), token rows γ(y) (the unembedding in Park et al.; ``analyse`` also

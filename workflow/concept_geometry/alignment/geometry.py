@@ -28,17 +28,26 @@ SPACES = ("embedding", "unembedding")
 INNER_PRODUCTS = ("euclidean", "causal", "causal_dual", "random_park", "random_gaussian")
 # causal_dual (x^T Cov(γ) y) is the inner product Cov(γ)^-1 induces on the context side; it
 # is defined for the embedding space only.
-ORTHOGONALITY = tuple((s, ip) for s in SPACES for ip in INNER_PRODUCTS
-                      if not (ip == "causal_dual" and s != "embedding"))
+ORTHOGONALITY = tuple(
+    (s, ip)
+    for s in SPACES
+    for ip in INNER_PRODUCTS
+    if not (ip == "causal_dual" and s != "embedding")
+)
 
 
 STANDS_OUT, DOES_NOT_STAND_OUT = "stands out", "does not stand out"
 NULL_P, NULL_Z = 0.05, 3.0  # the diagonal stands out when p < NULL_P and z > NULL_Z
 
 
-def random_pair_alignment(embedding: np.ndarray, unembedding: np.ndarray, candidates: np.ndarray,
-                          pair_counts: np.ndarray, draws: int,
-                          rng: np.random.Generator) -> np.ndarray:
+def random_pair_alignment(
+    embedding: np.ndarray,
+    unembedding: np.ndarray,
+    candidates: np.ndarray,
+    pair_counts: np.ndarray,
+    draws: int,
+    rng: np.random.Generator,
+) -> np.ndarray:
     """Baseline: cos(embedding dir, unembedding dir) of pseudo-concepts of random token pairs.
 
     For each real concept with n kept pairs, ``draws`` pseudo-concepts of n pairs of distinct
@@ -71,9 +80,15 @@ def diagonal_stats(alignment: np.ndarray) -> tuple[float, int]:
     return float(np.diag(a).mean()), int((np.argmax(a, axis=1) == np.arange(a.shape[0])).sum())
 
 
-def diagonal_null(base_ids: np.ndarray, target_ids: np.ndarray, concept_index: np.ndarray,
-                  n_concepts: int, d: int, draws: int,
-                  rng: np.random.Generator) -> tuple[np.ndarray, np.ndarray]:
+def diagonal_null(
+    base_ids: np.ndarray,
+    target_ids: np.ndarray,
+    concept_index: np.ndarray,
+    n_concepts: int,
+    d: int,
+    draws: int,
+    rng: np.random.Generator,
+) -> tuple[np.ndarray, np.ndarray]:
     """Null for "the diagonal stands out": independent Gaussian embedding and unembedding
     matrices with the same kept pairs.
 
@@ -84,7 +99,7 @@ def diagonal_null(base_ids: np.ndarray, target_ids: np.ndarray, concept_index: n
     number of rows whose diagonal is the row maximum.
     """
     ids, inverse = np.unique(np.concatenate([base_ids, target_ids]), return_inverse=True)
-    b, t = inverse[:len(base_ids)], inverse[len(base_ids):]
+    b, t = inverse[: len(base_ids)], inverse[len(base_ids) :]
     means, row_max = np.empty(draws), np.empty(draws, dtype=np.int64)
     for r in range(draws):
         e = concept_directions(rng.standard_normal((ids.size, d)), b, t, concept_index, n_concepts)
@@ -127,8 +142,9 @@ class AlignmentResult:
     null_diag_row_max: np.ndarray
 
 
-def inner_product_transforms(embedding: np.ndarray, unembedding: np.ndarray,
-                             rng: np.random.Generator, ridge: float) -> dict:
+def inner_product_transforms(
+    embedding: np.ndarray, unembedding: np.ndarray, rng: np.random.Generator, ridge: float
+) -> dict:
     """{(space, inner_product): T (d, d) or None (Euclidean)} for every entry of ORTHOGONALITY.
 
     causal: the spec's <x, y> = x^T Cov^-1 y in both spaces, Cov estimated from that space's
@@ -139,17 +155,30 @@ def inner_product_transforms(embedding: np.ndarray, unembedding: np.ndarray,
     one draw shared by both spaces.
     """
     d = embedding.shape[1]
-    shared = {"euclidean": None, "random_park": park_random_transform(d),
-              "random_gaussian": random_transform(d, rng),
-              "causal_dual": causal_transform(unembedding, ridge, dual=True)}
+    shared = {
+        "euclidean": None,
+        "random_park": park_random_transform(d),
+        "random_gaussian": random_transform(d, rng),
+        "causal_dual": causal_transform(unembedding, ridge, dual=True),
+    }
     mats = {"embedding": embedding, "unembedding": unembedding}
-    return {(space, ip): causal_transform(mats[space], ridge) if ip == "causal" else shared[ip]
-            for space, ip in ORTHOGONALITY}
+    return {
+        (space, ip): causal_transform(mats[space], ridge) if ip == "causal" else shared[ip]
+        for space, ip in ORTHOGONALITY
+    }
 
 
-def analyse(embedding: np.ndarray, unembedding: np.ndarray, tied: bool, pairs,
-            candidates: np.ndarray, seed_rng: np.random.Generator, ridge: float = 0.0,
-            random_pair_draws: int = 10, null_draws: int = 20) -> AlignmentResult:
+def analyse(
+    embedding: np.ndarray,
+    unembedding: np.ndarray,
+    tied: bool,
+    pairs,
+    candidates: np.ndarray,
+    seed_rng: np.random.Generator,
+    ridge: float = 0.0,
+    random_pair_draws: int = 10,
+    null_draws: int = 20,
+) -> AlignmentResult:
     """All of spec §3 for one model.
 
     embedding, unembedding: (vocab, d); pairs: the filter's frame (``kept`` rows used);
@@ -161,20 +190,33 @@ def analyse(embedding: np.ndarray, unembedding: np.ndarray, tied: bool, pairs,
     index = kept["concept"].map({c: i for i, c in enumerate(concepts)}).to_numpy()
     b, t = kept["base_id"].to_numpy(), kept["target_id"].to_numpy()
     k = len(concepts)
-    directions = {"embedding": concept_directions(embedding, b, t, index, k),
-                  "unembedding": concept_directions(unembedding, b, t, index, k)}
+    directions = {
+        "embedding": concept_directions(embedding, b, t, index, k),
+        "unembedding": concept_directions(unembedding, b, t, index, k),
+    }
     transforms = inner_product_transforms(embedding, unembedding, seed_rng, ridge)
-    orthogonality = {key: cosine_matrix(directions[key[0]], directions[key[0]], transform)
-                     for key, transform in transforms.items()}
+    orthogonality = {
+        key: cosine_matrix(directions[key[0]], directions[key[0]], transform)
+        for key, transform in transforms.items()
+    }
     alignment = None if tied else cosine_matrix(directions["embedding"], directions["unembedding"])
     counts = np.bincount(index, minlength=k)
     # With tied matrices every pair aligns trivially: no baseline and no null either.
-    random_pairs = (np.empty(0) if tied else random_pair_alignment(
-        embedding, unembedding, candidates, counts, random_pair_draws, seed_rng))
-    null_mean, null_max = ((np.empty(0), np.empty(0, dtype=np.int64)) if tied or k == 0 else
-                           diagonal_null(b, t, index, k, embedding.shape[1], null_draws, seed_rng))
-    return AlignmentResult(concepts, directions, alignment, orthogonality, random_pairs,
-                           null_mean, null_max)
+    random_pairs = (
+        np.empty(0)
+        if tied
+        else random_pair_alignment(
+            embedding, unembedding, candidates, counts, random_pair_draws, seed_rng
+        )
+    )
+    null_mean, null_max = (
+        (np.empty(0), np.empty(0, dtype=np.int64))
+        if tied or k == 0
+        else diagonal_null(b, t, index, k, embedding.shape[1], null_draws, seed_rng)
+    )
+    return AlignmentResult(
+        concepts, directions, alignment, orthogonality, random_pairs, null_mean, null_max
+    )
 
 
 def _mean(x) -> float | None:
@@ -197,8 +239,9 @@ def alignment_table(result: AlignmentResult):
     k = len(result.concepts)
     i, j = np.meshgrid(np.arange(k), np.arange(k), indexing="ij")
     names = np.asarray(result.concepts, dtype=object)
-    return pd.DataFrame({cols[0]: names[i.ravel()], cols[1]: names[j.ravel()],
-                         cols[2]: result.alignment.ravel()})
+    return pd.DataFrame(
+        {cols[0]: names[i.ravel()], cols[1]: names[j.ravel()], cols[2]: result.alignment.ravel()}
+    )
 
 
 def orthogonality_table(result: AlignmentResult):
@@ -209,13 +252,24 @@ def orthogonality_table(result: AlignmentResult):
     frames = []
     for (space, ip), cos in result.orthogonality.items():
         i, j, v = upper_pairs(cos)
-        frames.append(pd.DataFrame({"space": space, "inner_product": ip, "concept_i": names[i],
-                                    "concept_j": names[j], "abs_cos": np.abs(v)}))
+        frames.append(
+            pd.DataFrame(
+                {
+                    "space": space,
+                    "inner_product": ip,
+                    "concept_i": names[i],
+                    "concept_j": names[j],
+                    "abs_cos": np.abs(v),
+                }
+            )
+        )
     return pd.concat(frames, ignore_index=True)
 
 
-TIED_NOTE = ("tied input/output embeddings: the embedding-vs-unembedding alignment is "
-             "trivially perfect and not reported")
+TIED_NOTE = (
+    "tied input/output embeddings: the embedding-vs-unembedding alignment is "
+    "trivially perfect and not reported"
+)
 
 
 def summarise(result: AlignmentResult, pairs, tied: bool, **extra) -> dict:
@@ -231,12 +285,20 @@ def summarise(result: AlignmentResult, pairs, tied: bool, **extra) -> dict:
         "n_concepts": len(all_concepts),
         "n_concepts_used": len(result.concepts),
         "concepts_without_pairs": [c for c in all_concepts if c not in result.concepts],
-        "pairs_kept_per_concept": {c: int(n) for c, n in kept["concept"].value_counts(sort=False).items()},
-        "drop_reasons": {r: int(n) for r, n in pairs.loc[~pairs["kept"], "reason"].value_counts().items()},
+        "pairs_kept_per_concept": {
+            c: int(n) for c, n in kept["concept"].value_counts(sort=False).items()
+        },
+        "drop_reasons": {
+            r: int(n) for r, n in pairs.loc[~pairs["kept"], "reason"].value_counts().items()
+        },
         "tied": bool(tied),
-        "diag_mean_abs": None, "diag_mean": None, "diag_min": None, "diag_row_max": None,
+        "diag_mean_abs": None,
+        "diag_mean": None,
+        "diag_min": None,
+        "diag_row_max": None,
         "offdiag_mean_abs": None,
-        "diag_null": None, "diag_verdict": None,
+        "diag_null": None,
+        "diag_verdict": None,
         "random_pairs_mean_abs": _mean(np.abs(result.random_pairs)),
         "orth_mean_abs": {s: {} for s in SPACES},
         "orth_median_abs": {s: {} for s in SPACES},
@@ -254,9 +316,10 @@ def summarise(result: AlignmentResult, pairs, tied: bool, **extra) -> dict:
             "mean_abs": _mean(result.null_diag_mean_abs),
             "sd_abs": float(np.std(result.null_diag_mean_abs, ddof=1)),
             "row_max_mean": _mean(result.null_diag_row_max),
-            "z": verdict["z"], "p": verdict["p"],
+            "z": verdict["z"],
+            "p": verdict["p"],
             "rule": f"stands out when p < {NULL_P} and z > {NULL_Z:g} against independent "
-                    "Gaussian embedding/unembedding matrices with the same kept pairs",
+            "Gaussian embedding/unembedding matrices with the same kept pairs",
         }
         out["diag_verdict"] = verdict["verdict"]
     for (space, ip), cos in result.orthogonality.items():

@@ -23,8 +23,12 @@ SINGLE_FILE = "model.safetensors"
 INDEX_FILE = "model.safetensors.index.json"
 # Tensor names, most specific first; suffix matches cover wrappers such as
 # `model.language_model.embed_tokens.weight`.
-EMBEDDING_SUFFIXES = ("embed_tokens.weight", "transformer.wte.weight", "gpt_neox.embed_in.weight",
-                      "word_embeddings.weight")
+EMBEDDING_SUFFIXES = (
+    "embed_tokens.weight",
+    "transformer.wte.weight",
+    "gpt_neox.embed_in.weight",
+    "word_embeddings.weight",
+)
 UNEMBEDDING_SUFFIXES = ("lm_head.weight", "embed_out.weight")
 
 
@@ -67,7 +71,9 @@ def _config_tied(config: dict) -> bool:
     try:  # absent from the file: the config class's default decides (Gemma-2: True)
         from transformers import AutoConfig
 
-        return bool(getattr(AutoConfig.for_model(config["model_type"]), "tie_word_embeddings", False))
+        return bool(
+            getattr(AutoConfig.for_model(config["model_type"]), "tie_word_embeddings", False)
+        )
     except (KeyError, ValueError):
         return False
 
@@ -96,7 +102,11 @@ def read_safetensors_matrices(folder: str | Path) -> EmbeddingMatrices | None:
     if emb_name is None:
         return None
     unemb_name = _find(weight_map, UNEMBEDDING_SUFFIXES)
-    config = json.loads((folder / "config.json").read_text()) if (folder / "config.json").exists() else {}
+    config = (
+        json.loads((folder / "config.json").read_text())
+        if (folder / "config.json").exists()
+        else {}
+    )
 
     def load(name):
         with safe_open(folder / weight_map[name], framework="pt") as fh:
@@ -105,8 +115,9 @@ def read_safetensors_matrices(folder: str | Path) -> EmbeddingMatrices | None:
     embedding = load(emb_name)
     unembedding = embedding if unemb_name is None else load(unemb_name)
     tied = _config_tied(config) or np.array_equal(embedding, unembedding)  # no lm_head: equal
-    return EmbeddingMatrices(embedding, unembedding, tied, "safetensors",
-                             (emb_name, unemb_name or emb_name))
+    return EmbeddingMatrices(
+        embedding, unembedding, tied, "safetensors", (emb_name, unemb_name or emb_name)
+    )
 
 
 def _snapshot_files(repo_id: str, key: str) -> Path:
@@ -131,8 +142,14 @@ def _snapshot_files(repo_id: str, key: str) -> Path:
     try:
         index = get(INDEX_FILE)
         weight_map = json.loads(index.read_text())["weight_map"]
-        wanted = {weight_map[n] for n in (_find(weight_map, EMBEDDING_SUFFIXES),
-                                          _find(weight_map, UNEMBEDDING_SUFFIXES)) if n}
+        wanted = {
+            weight_map[n]
+            for n in (
+                _find(weight_map, EMBEDDING_SUFFIXES),
+                _find(weight_map, UNEMBEDDING_SUFFIXES),
+            )
+            if n
+        }
         for shard in sorted(wanted):
             get(shard)
     except EntryNotFoundError:
@@ -161,11 +178,15 @@ def load_embedding_matrices(spec: str, key: str = "alignment.models[].path") -> 
     model = load_model(str(folder) if local else source, key)
     inp, out = model.get_input_embeddings(), model.get_output_embeddings()
     if inp is None:
-        raise MissingResourceError(f"Model `{spec}` (config key `{key}`) has no input embedding "
-                                   f"module; it is not a causal LM the alignment stage can read.")
+        raise MissingResourceError(
+            f"Model `{spec}` (config key `{key}`) has no input embedding "
+            f"module; it is not a causal LM the alignment stage can read."
+        )
     embedding = _as_float32(inp.weight.detach())
     if out is None or out.weight is inp.weight:
         return EmbeddingMatrices(embedding, embedding, True, "model", ("input", "input"))
     unembedding = _as_float32(out.weight.detach())
-    tied = bool(getattr(model.config, "tie_word_embeddings", False)) or np.array_equal(embedding, unembedding)
+    tied = bool(getattr(model.config, "tie_word_embeddings", False)) or np.array_equal(
+        embedding, unembedding
+    )
     return EmbeddingMatrices(embedding, unembedding, tied, "model", ("input", "output"))

@@ -60,8 +60,9 @@ def read_word_pairs(path: str | Path) -> Concept:
             )
         pairs.append((parts[0].strip(), parts[1].strip()))
     if not pairs:
-        raise InputDataError(f"Word-pair file {path} holds no pairs. Add `base<TAB>target` "
-                             f"lines or delete the file.")
+        raise InputDataError(
+            f"Word-pair file {path} holds no pairs. Add `base<TAB>target` lines or delete the file."
+        )
     return Concept(concept_name(path), tuple(pairs))
 
 
@@ -78,8 +79,10 @@ def read_concepts(folder: str | Path, key: str = "alignment.models[].concepts") 
     names = [c.name for c in concepts]
     dup = sorted({n for n in names if names.count(n) > 1})
     if dup:
-        raise InputDataError(f"Concept folder {folder}: concept names {dup} occur twice "
-                             f"(file names differ only in the `NN_` prefix). Rename the files.")
+        raise InputDataError(
+            f"Concept folder {folder}: concept names {dup} occur twice "
+            f"(file names differ only in the `NN_` prefix). Rename the files."
+        )
     return concepts
 
 
@@ -108,8 +111,9 @@ def _single_token(ids: list[int], require_bos: bool, bos_id, unk_id) -> tuple[in
     return ids[0], KEPT
 
 
-def filter_pairs(tokenizer, concepts: Sequence[Concept], require_bos: bool = True,
-                 prefix_space: bool = False) -> pd.DataFrame:
+def filter_pairs(
+    tokenizer, concepts: Sequence[Concept], require_bos: bool = True, prefix_space: bool = False
+) -> pd.DataFrame:
     """Park et al.'s pair filter over all concepts.
 
     require_bos: the word must encode (with special tokens) to [BOS, one token]; when False
@@ -132,8 +136,10 @@ def filter_pairs(tokenizer, concepts: Sequence[Concept], require_bos: bool = Tru
     words = sorted({w for c in concepts for pair in c.pairs for w in pair})
     texts = [(" " + w) if prefix_space else w for w in words]
     encoded = tokenizer(texts, add_special_tokens=require_bos)["input_ids"]
-    lookup = {w: _single_token(list(ids), require_bos, bos_id, unk_id)
-              for w, ids in zip(words, encoded)}
+    lookup = {
+        w: _single_token(list(ids), require_bos, bos_id, unk_id)
+        for w, ids in zip(words, encoded, strict=False)
+    }
     rows = []
     for c in concepts:
         seen: set[tuple[str, str]] = set()
@@ -143,12 +149,23 @@ def filter_pairs(tokenizer, concepts: Sequence[Concept], require_bos: bool = Tru
             reasons += [f"target:{treason}" for _ in [0] if treason != KEPT]
             if not reasons and bid == tid:
                 reasons.append("same_id")
-            rows.append((c.name, base, target, bid, tid, not reasons,
-                         ";".join(reasons) or KEPT, (base, target) in seen))
+            rows.append(
+                (
+                    c.name,
+                    base,
+                    target,
+                    bid,
+                    tid,
+                    not reasons,
+                    ";".join(reasons) or KEPT,
+                    (base, target) in seen,
+                )
+            )
             seen.add((base, target))
     frame = pd.DataFrame(rows, columns=PAIR_COLUMNS)
-    return frame.astype({"base_id": np.int64, "target_id": np.int64, "kept": bool,
-                         "duplicate": bool})
+    return frame.astype(
+        {"base_id": np.int64, "target_id": np.int64, "kept": bool, "duplicate": bool}
+    )
 
 
 def drop_out_of_range(frame: pd.DataFrame, n_rows: int) -> pd.DataFrame:

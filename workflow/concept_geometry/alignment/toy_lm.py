@@ -77,15 +77,23 @@ def make_toy_text(dag: Dag, cfg: dict, rng: np.random.Generator) -> ToyText:
     m = dag.m
     outputs = choose_outputs(m, float(cfg["output_frac"]), rng)
     vocab = ToyVocabulary(m, outputs, int(cfg["fillers"]))
-    joint = np.zeros(2 ** m)
+    joint = np.zeros(2**m)
     joint[list(outputs)] = joint_distribution(dag)[list(outputs)]
     joint /= joint.sum()
     f = vocab.fillers
-    logits = FILLER_SCALE * (rng.standard_normal((f, FILLER_RANK)) @ rng.standard_normal((FILLER_RANK, f))
-                             / np.sqrt(FILLER_RANK))
+    logits = FILLER_SCALE * (
+        rng.standard_normal((f, FILLER_RANK))
+        @ rng.standard_normal((FILLER_RANK, f))
+        / np.sqrt(FILLER_RANK)
+    )
     expl = np.exp(logits - logits.max(axis=1, keepdims=True))
-    return ToyText(vocab, joint, expl / expl.sum(axis=1, keepdims=True),
-                   float(cfg["word_context_prob"]), float(cfg["filler_prob"]))
+    return ToyText(
+        vocab,
+        joint,
+        expl / expl.sum(axis=1, keepdims=True),
+        float(cfg["word_context_prob"]),
+        float(cfg["filler_prob"]),
+    )
 
 
 def sample_batch(text: ToyText, batch: int, rng: np.random.Generator):
@@ -98,7 +106,7 @@ def sample_batch(text: ToyText, batch: int, rng: np.random.Generator):
     """
     vocab, m = text.vocab, text.vocab.m
     cv = concept_vectors(m)
-    y = rng.choice(2 ** m, size=batch, p=text.joint)
+    y = rng.choice(2**m, size=batch, p=text.joint)
     values = cv[y]
     core = rng.integers(0, m + 1, size=batch)
     order = np.argsort(rng.random((batch, m)), axis=1)  # reveal order of the concepts
@@ -124,10 +132,12 @@ def sample_batch(text: ToyText, batch: int, rng: np.random.Generator):
 
     p_next = np.zeros((batch, vocab.size))
     outputs = list(vocab.outputs)
-    p_next[:, vocab.output_offset:vocab.filler_offset] = conditionals(text.joint, contexts, m)[:, outputs]
+    p_next[:, vocab.output_offset : vocab.filler_offset] = conditionals(text.joint, contexts, m)[
+        :, outputs
+    ]
     if filler.any():
         p_next[filler] = 0.0
-        p_next[filler, vocab.filler_offset:] = text.filler_next[first_filler[filler]]
+        p_next[filler, vocab.filler_offset :] = text.filler_next[first_filler[filler]]
     return ids, position, contexts, p_next
 
 
@@ -181,17 +191,30 @@ def train_toy_lm(cfg: dict, seed: int, progress: bool = True) -> ToyLM:
     from transformers import LlamaConfig, LlamaForCausalLM
 
     m = int(cfg["m"])
-    dag = random_dag(m, float(cfg["edge_prob"]), np.random.default_rng(derive_seed(seed, "alignment", "toy", "dag")))
-    text = make_toy_text(dag, cfg, np.random.default_rng(derive_seed(seed, "alignment", "toy", "vocab")))
+    dag = random_dag(
+        m,
+        float(cfg["edge_prob"]),
+        np.random.default_rng(derive_seed(seed, "alignment", "toy", "dag")),
+    )
+    text = make_toy_text(
+        dag, cfg, np.random.default_rng(derive_seed(seed, "alignment", "toy", "vocab"))
+    )
     vocab = text.vocab
     tokenizer = build_word_tokenizer(vocab.words)
     torch.manual_seed(derive_seed(seed, "alignment", "toy", "init"))
     config = LlamaConfig(
-        vocab_size=vocab.size, hidden_size=int(cfg["d_model"]),
-        intermediate_size=int(cfg["intermediate"]), num_hidden_layers=int(cfg["layers"]),
-        num_attention_heads=int(cfg["heads"]), num_key_value_heads=int(cfg["heads"]),
-        max_position_embeddings=m + 2, initializer_range=float(cfg["init_std"]),
-        tie_word_embeddings=False, bos_token_id=BOS, eos_token_id=EOS, pad_token_id=PAD,
+        vocab_size=vocab.size,
+        hidden_size=int(cfg["d_model"]),
+        intermediate_size=int(cfg["intermediate"]),
+        num_hidden_layers=int(cfg["layers"]),
+        num_attention_heads=int(cfg["heads"]),
+        num_key_value_heads=int(cfg["heads"]),
+        max_position_embeddings=m + 2,
+        initializer_range=float(cfg["init_std"]),
+        tie_word_embeddings=False,
+        bos_token_id=BOS,
+        eos_token_id=EOS,
+        pad_token_id=PAD,
     )
     model = LlamaForCausalLM(config)
     model.train()
@@ -204,8 +227,14 @@ def train_toy_lm(cfg: dict, seed: int, progress: bool = True) -> ToyLM:
     bar = tqdm(range(steps), desc="train toy Llama", disable=not progress, mininterval=2.0)
     for step in bar:
         ids, pos, _, p_next = sample_batch(text, int(cfg["batch_size"]), data_rng)
-        loss, kl = _loss(model, torch.from_numpy(ids), torch.from_numpy(pos),
-                         torch.from_numpy(p_next).float(), cfg["targets"], torch_rng)
+        loss, kl = _loss(
+            model,
+            torch.from_numpy(ids),
+            torch.from_numpy(pos),
+            torch.from_numpy(p_next).float(),
+            cfg["targets"],
+            torch_rng,
+        )
         opt.zero_grad(set_to_none=True)
         loss.backward()
         opt.step()
@@ -216,8 +245,14 @@ def train_toy_lm(cfg: dict, seed: int, progress: bool = True) -> ToyLM:
     model.eval()
     with torch.no_grad():
         ids, pos, _, p_next = sample_batch(text, int(cfg["eval_batch"]), data_rng)
-        _, kl = _loss(model, torch.from_numpy(ids), torch.from_numpy(pos),
-                      torch.from_numpy(p_next).float(), "exact", torch_rng)
+        _, kl = _loss(
+            model,
+            torch.from_numpy(ids),
+            torch.from_numpy(pos),
+            torch.from_numpy(p_next).float(),
+            "exact",
+            torch_rng,
+        )
     frame = pd.DataFrame(history, columns=["step", "loss", "kl_to_exact"])
     return ToyLM(model, tokenizer, dag, text, frame, kl.item(), history[-1][1])
 
@@ -227,8 +262,12 @@ def save_toy_lm(toy: ToyLM, folder: str | Path) -> None:
     folder = Path(folder)
     toy.model.save_pretrained(folder)
     toy.tokenizer.save_pretrained(folder)
-    dag = {"m": toy.dag.m, "parents": [list(p) for p in toy.dag.parents],
-           "cpts": [np.asarray(c).tolist() for c in toy.dag.cpts],
-           "concept_words": list(toy.text.vocab.outputs), "fillers": toy.text.vocab.fillers,
-           "kl_to_exact": toy.kl_to_exact}
+    dag = {
+        "m": toy.dag.m,
+        "parents": [list(p) for p in toy.dag.parents],
+        "cpts": [np.asarray(c).tolist() for c in toy.dag.cpts],
+        "concept_words": list(toy.text.vocab.outputs),
+        "fillers": toy.text.vocab.fillers,
+        "kl_to_exact": toy.kl_to_exact,
+    }
     (folder / "dag.json").write_text(json.dumps(dag, indent=1))

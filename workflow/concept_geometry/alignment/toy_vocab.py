@@ -60,8 +60,12 @@ class ToyVocabulary:
     def words(self) -> list[str]:
         cv = concept_vectors(self.m)
         ctx = [context_word(i, v) for i in range(self.m) for v in (0, 1)]
-        return (list(SPECIALS) + ctx + [output_word(cv[y]) for y in self.outputs]
-                + [filler_word(j) for j in range(self.fillers)])
+        return (
+            list(SPECIALS)
+            + ctx
+            + [output_word(cv[y]) for y in self.outputs]
+            + [filler_word(j) for j in range(self.fillers)]
+        )
 
     def context_id(self, concept, value):
         """Token id of context word (concept, value); vectorised."""
@@ -70,7 +74,7 @@ class ToyVocabulary:
     def output_id(self, y):
         """Token id of the concept word of concept vector y (index into ``concept_vectors(m)``,
         must be in ``outputs``); vectorised."""
-        lookup = np.full(2 ** self.m, -1, dtype=np.int64)
+        lookup = np.full(2**self.m, -1, dtype=np.int64)
         lookup[list(self.outputs)] = self.output_offset + np.arange(len(self.outputs))
         return lookup[np.asarray(y)]
 
@@ -78,10 +82,10 @@ class ToyVocabulary:
 def choose_outputs(m: int, frac: float, rng: np.random.Generator) -> tuple[int, ...]:
     """A random subset of round(frac * 2^m) concept vectors (at least 2) in which every concept
     has at least one pair differing only in it; redrawn (at most 1000 times) until so."""
-    n = max(2, int(round(frac * 2 ** m)))
+    n = max(2, int(round(frac * 2**m)))
     cv = concept_vectors(m)
     for _ in range(1000):
-        chosen = np.sort(rng.choice(2 ** m, size=n, replace=False))
+        chosen = np.sort(rng.choice(2**m, size=n, replace=False))
         if all(len(_pairs_of(cv, chosen, i)) for i in range(m)):
             return tuple(int(y) for y in chosen)
     raise ConfigError(
@@ -98,8 +102,13 @@ def _pairs_of(cv: np.ndarray, chosen: np.ndarray, i: int) -> list[tuple[int, int
     return [(int(y), int(y) | bit) for y in chosen if not int(y) & bit and (int(y) | bit) in have]
 
 
-def build_word_tokenizer(words: list[str], bos: str | None = "<s>", eos: str = "</s>",
-                         pad: str = "<pad>", unk: str = "<unk>"):
+def build_word_tokenizer(
+    words: list[str],
+    bos: str | None = "<s>",
+    eos: str = "</s>",
+    pad: str = "<pad>",
+    unk: str = "<unk>",
+):
     """A whitespace word-level fast tokenizer over ``words`` (ids = list order) that
     prepends ``bos`` (when not None). Returns a transformers fast tokenizer."""
     from tokenizers import Tokenizer, models, pre_tokenizers, processors
@@ -110,7 +119,8 @@ def build_word_tokenizer(words: list[str], bos: str | None = "<s>", eos: str = "
     tok.pre_tokenizer = pre_tokenizers.WhitespaceSplit()
     if bos is not None:
         tok.post_processor = processors.TemplateProcessing(
-            single=f"{bos} $A", pair=f"{bos} $A $B", special_tokens=[(bos, vocab[bos])])
+            single=f"{bos} $A", pair=f"{bos} $A $B", special_tokens=[(bos, vocab[bos])]
+        )
     kwargs = dict(eos_token=eos, pad_token=pad, unk_token=unk)
     if bos is not None:
         kwargs["bos_token"] = bos
@@ -121,6 +131,10 @@ def toy_concepts(vocab: ToyVocabulary) -> list[Concept]:
     """Concept i: every pair of concept words (c_i = 0, c_i = 1) equal elsewhere."""
     cv = concept_vectors(vocab.m)
     chosen = np.asarray(vocab.outputs)
-    return [Concept(f"c{i}", tuple((output_word(cv[a]), output_word(cv[b]))
-                                   for a, b in _pairs_of(cv, chosen, i)))
-            for i in range(vocab.m)]
+    return [
+        Concept(
+            f"c{i}",
+            tuple((output_word(cv[a]), output_word(cv[b])) for a, b in _pairs_of(cv, chosen, i)),
+        )
+        for i in range(vocab.m)
+    ]

@@ -15,8 +15,19 @@ import pandas as pd
 from ..errors import ConfigError, InputDataError, MissingResourceError
 
 COLUMNS = ["doc_id", "category", "text"]
-SKIP_DIRS = {"test", "tests", "idlelib", "site-packages", "dist-packages", "lib2to3", "__pycache__",
-             "turtledemo", "tkinter", "ensurepip", "pydoc_data"}
+SKIP_DIRS = {
+    "test",
+    "tests",
+    "idlelib",
+    "site-packages",
+    "dist-packages",
+    "lib2to3",
+    "__pycache__",
+    "turtledemo",
+    "tkinter",
+    "ensurepip",
+    "pydoc_data",
+}
 
 
 def _frame(records: Iterable[tuple[str, str]]) -> pd.DataFrame:
@@ -45,8 +56,12 @@ def _split_module(source: str) -> tuple[str, str]:
     for node in ast.walk(tree):
         if isinstance(node, (ast.Module, ast.ClassDef, ast.FunctionDef, ast.AsyncFunctionDef)):
             body = node.body
-            if body and isinstance(body[0], ast.Expr) and isinstance(body[0].value, ast.Constant) \
-                    and isinstance(body[0].value.value, str):
+            if (
+                body
+                and isinstance(body[0], ast.Expr)
+                and isinstance(body[0].value, ast.Constant)
+                and isinstance(body[0].value.value, str)
+            ):
                 doc = inspect.cleandoc(body[0].value.value)
                 if doc:
                     docs.append(doc)
@@ -55,8 +70,9 @@ def _split_module(source: str) -> tuple[str, str]:
     return code, "\n\n".join(docs)
 
 
-def stdlib_corpus(n_documents: int, min_chars: int = 200, max_chars: int = 20000,
-                  root: str | Path | None = None) -> pd.DataFrame:
+def stdlib_corpus(
+    n_documents: int, min_chars: int = 200, max_chars: int = 20000, root: str | Path | None = None
+) -> pd.DataFrame:
     """Offline two-category corpus from this Python's standard library (deterministic).
 
     Each module gives at most one ``code`` document (its source with docstrings and blank lines
@@ -86,8 +102,12 @@ def stdlib_corpus(n_documents: int, min_chars: int = 200, max_chars: int = 20000
             f"`features.corpus.n_documents` or `features.corpus.min_chars`."
         )
     # Interleave so that the first documents of the corpus cover both categories.
-    records = [(cat, found[cat][i]) for i in range(max(per_cat.values())) for cat in ("code", "prose")
-               if i < per_cat[cat]]
+    records = [
+        (cat, found[cat][i])
+        for i in range(max(per_cat.values()))
+        for cat in ("code", "prose")
+        if i < per_cat[cat]
+    ]
     return _frame(records)
 
 
@@ -109,8 +129,15 @@ def _field(record: dict, dotted: str):
     return value
 
 
-def _records_to_docs(records: Iterator[dict], n_documents: int, text_field: str, category_field: str,
-                     min_chars: int, max_chars: int, where: str) -> pd.DataFrame:
+def _records_to_docs(
+    records: Iterator[dict],
+    n_documents: int,
+    text_field: str,
+    category_field: str,
+    min_chars: int,
+    max_chars: int,
+    where: str,
+) -> pd.DataFrame:
     out = []
     for i, record in enumerate(records):
         for key, name in (("text_field", text_field), ("category_field", category_field)):
@@ -135,21 +162,28 @@ def _records_to_docs(records: Iterator[dict], n_documents: int, text_field: str,
             break
     if not out:
         raise InputDataError(
-            f"The corpus {where} gave no document of at least {min_chars} characters (empty file or "
+            f"The corpus {where} gave no document of at least {min_chars} characters (empty file "
+            "or "
             f"wrong `features.corpus.text_field`). Give a non-empty corpus or lower "
             f"`features.corpus.min_chars`."
         )
     return _frame(out)
 
 
-def read_local_corpus(path: str | Path, n_documents: int, text_field: str = "text",
-                      category_field: str = "meta.pile_set_name", min_chars: int = 0,
-                      max_chars: int = 20000) -> pd.DataFrame:
+def read_local_corpus(
+    path: str | Path,
+    n_documents: int,
+    text_field: str = "text",
+    category_field: str = "meta.pile_set_name",
+    min_chars: int = 0,
+    max_chars: int = 20000,
+) -> pd.DataFrame:
     """The first ``n_documents`` documents of a local .jsonl, .jsonl.zst or .parquet file."""
     path = Path(path)
     if not path.exists():
         raise MissingResourceError(
-            f"Corpus file {path} (config key `features.corpus.path`) does not exist. Check the path "
+            f"Corpus file {path} (config key `features.corpus.path`) does not exist. Check the "
+            "path "
             f"(relative paths are relative to the repository root)."
         )
     name = path.name.lower()
@@ -159,11 +193,13 @@ def read_local_corpus(path: str | Path, n_documents: int, text_field: str = "tex
         records = _jsonl(path)
     else:
         raise ConfigError(
-            f"Invalid config: key `features.corpus.path` = {str(path)!r} has an unsupported format; "
+            f"Invalid config: key `features.corpus.path` = {str(path)!r} has an unsupported "
+            "format; "
             f"use .jsonl, .jsonl.zst or .parquet."
         )
-    return _records_to_docs(records, n_documents, text_field, category_field, min_chars, max_chars,
-                            str(path))
+    return _records_to_docs(
+        records, n_documents, text_field, category_field, min_chars, max_chars, str(path)
+    )
 
 
 def _jsonl(path: Path) -> Iterator[dict]:
@@ -182,8 +218,10 @@ def _jsonl(path: Path) -> Iterator[dict]:
         fh = io.TextIOWrapper(raw, encoding="utf-8")
     else:
         fh = open(path, encoding="utf-8")
-    jsonl = ("one JSON object per line, e.g. {\"text\": ..., \"meta\": {\"pile_set_name\": ...}}; "
-             f"a file holding one JSON array converts with `jq -c '.[]' {path} > corpus.jsonl`")
+    jsonl = (
+        'one JSON object per line, e.g. {"text": ..., "meta": {"pile_set_name": ...}}; '
+        f"a file holding one JSON array converts with `jq -c '.[]' {path} > corpus.jsonl`"
+    )
     with fh:
         lineno = 0
         try:
@@ -193,12 +231,15 @@ def _jsonl(path: Path) -> Iterator[dict]:
                 try:
                     record = json.loads(line)
                 except ValueError as err:
-                    raise InputDataError(f"Line {lineno} of corpus file {path} is not JSON ({err}). "
-                                         f"A corpus file holds {jsonl}.") from None
+                    raise InputDataError(
+                        f"Line {lineno} of corpus file {path} is not JSON ({err}). "
+                        f"A corpus file holds {jsonl}."
+                    ) from None
                 if not isinstance(record, dict):
                     raise InputDataError(
                         f"Line {lineno} of corpus file {path} is a JSON {type(record).__name__}, "
-                        f"not an object. A corpus file holds {jsonl}.")
+                        f"not an object. A corpus file holds {jsonl}."
+                    )
                 yield record
         except UnicodeDecodeError as err:
             raise InputDataError(
@@ -209,29 +250,47 @@ def _jsonl(path: Path) -> Iterator[dict]:
             ) from None
 
 
-def stream_hf_corpus(dataset: str, split: str, n_documents: int, text_field: str = "text",
-                     category_field: str = "meta.pile_set_name", min_chars: int = 0,
-                     max_chars: int = 20000) -> pd.DataFrame:
+def stream_hf_corpus(
+    dataset: str,
+    split: str,
+    n_documents: int,
+    text_field: str = "text",
+    category_field: str = "meta.pile_set_name",
+    min_chars: int = 0,
+    max_chars: int = 20000,
+) -> pd.DataFrame:
     """The first ``n_documents`` of a Hugging Face dataset, streamed (The Pile uncopyrighted)."""
     from ..models.loading import hub_reachable
 
-    how = (f"To run offline, download the first documents on a machine with network access (e.g. "
-           f"`datasets.load_dataset('{dataset}', split='{split}', streaming=True)`, write them as "
-           f"jsonl with fields `{text_field}` and `{category_field}`), copy the file here and set "
-           f"`features.corpus.source: local` and `features.corpus.path: /path/to/file.jsonl`.")
+    how = (
+        f"To run offline, download the first documents on a machine with network access (e.g. "
+        f"`datasets.load_dataset('{dataset}', split='{split}', streaming=True)`, write them as "
+        f"jsonl with fields `{text_field}` and `{category_field}`), copy the file here and set "
+        f"`features.corpus.source: local` and `features.corpus.path: /path/to/file.jsonl`."
+    )
     if not hub_reachable():
         raise MissingResourceError(
-            f"The corpus dataset `{dataset}` (config key `features.corpus.dataset`) must be streamed "
-            f"from the Hugging Face hub, which is not reachable from this machine. {how}")
+            f"The corpus dataset `{dataset}` (config key `features.corpus.dataset`) must be "
+            "streamed "
+            f"from the Hugging Face hub, which is not reachable from this machine. {how}"
+        )
     import datasets
 
     try:
         stream = datasets.load_dataset(dataset, split=split, streaming=True)
-        return _records_to_docs(iter(stream), n_documents, text_field, category_field, min_chars,
-                                max_chars, f"dataset {dataset}")
+        return _records_to_docs(
+            iter(stream),
+            n_documents,
+            text_field,
+            category_field,
+            min_chars,
+            max_chars,
+            f"dataset {dataset}",
+        )
     except (OSError, ValueError, ConnectionError) as err:
         raise MissingResourceError(
-            f"Could not stream dataset `{dataset}` split `{split}`: {str(err).splitlines()[0]}. {how}"
+            f"Could not stream dataset `{dataset}` split `{split}`: {str(err).splitlines()[0]}. "
+            f"{how}"
         ) from None
 
 
@@ -243,8 +302,10 @@ def load_corpus(cfg: dict, path: str | None = None) -> pd.DataFrame:
     fields = dict(text_field=cfg["text_field"], category_field=cfg["category_field"], **common)
     if cfg["source"] == "local":
         if not path:
-            raise ConfigError("Invalid config: `features.corpus.source: local` needs "
-                              "`features.corpus.path` (a .jsonl, .jsonl.zst or .parquet file).")
+            raise ConfigError(
+                "Invalid config: `features.corpus.source: local` needs "
+                "`features.corpus.path` (a .jsonl, .jsonl.zst or .parquet file)."
+            )
         return read_local_corpus(path, cfg["n_documents"], **fields)
     return stream_hf_corpus(cfg["dataset"], cfg["dataset_split"], cfg["n_documents"], **fields)
 

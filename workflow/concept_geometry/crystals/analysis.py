@@ -55,20 +55,23 @@ class CrystalResults:
     samples: pd.DataFrame | None = None
 
 
-def check_inputs(y: np.ndarray, lda_components: int, d: int, n_splits: int,
-                 eval_fraction: float) -> None:
+def check_inputs(
+    y: np.ndarray, lda_components: int, d: int, n_splits: int, eval_fraction: float
+) -> None:
     """Refuse an LDA dimension or fold count the data cannot support, naming the key."""
     rel, counts = np.unique(y, return_counts=True)
     if len(rel) < 2:
         raise InputDataError(
             f"The crystals analysis needs pairs from at least 2 relations, but only {list(rel)} "
             f"has usable pairs. Add relations (`crystals.relations`) or raise "
-            f"`crystals.max_pairs_per_relation`.")
+            f"`crystals.max_pairs_per_relation`."
+        )
     if lda_components > min(len(rel) - 1, d):
         raise ConfigError(
             f"Invalid config: key `crystals.lda.n_components` = {lda_components}, but LDA on "
             f"{len(rel)} relations in {d} dimensions has at most {min(len(rel) - 1, d)} "
-            f"components. Lower `crystals.lda.n_components`.")
+            f"components. Lower `crystals.lda.n_components`."
+        )
     smallest = counts.min()
     need = max(n_splits, int(np.ceil(2 / min(eval_fraction, 1 - eval_fraction))))
     if smallest < need:
@@ -76,16 +79,28 @@ def check_inputs(y: np.ndarray, lda_components: int, d: int, n_splits: int,
             f"Relation {rel[counts.argmin()]!r} has only {smallest} usable pairs; the folds "
             f"(`crystals.silhouette.n_splits` = {n_splits}) and the fit/eval split "
             f"(`crystals.eval_fraction` = {eval_fraction}) need at least {need}. Raise "
-            f"`crystals.min_pairs_per_relation` so such relations are dropped up front.")
+            f"`crystals.min_pairs_per_relation` so such relations are dropped up front."
+        )
 
 
-def analyse_layer(D: np.ndarray, y: np.ndarray, length_diff: np.ndarray, *,
-                  last_subword_chars_diff: np.ndarray, seed: int,
-                  lda_components: int = 8, distractor_components: int = 10,
-                  corr_threshold: float = 0.3, n_splits: int = 5, eval_fraction: float = 0.5,
-                  silhouette_sample_size: int | None = None, n_quadruples: int = 2000,
-                  kmeans_n_init: int = 10, n_clusters: int | None = None,
-                  pair_id: np.ndarray | None = None) -> CrystalResults:
+def analyse_layer(
+    D: np.ndarray,
+    y: np.ndarray,
+    length_diff: np.ndarray,
+    *,
+    last_subword_chars_diff: np.ndarray,
+    seed: int,
+    lda_components: int = 8,
+    distractor_components: int = 10,
+    corr_threshold: float = 0.3,
+    n_splits: int = 5,
+    eval_fraction: float = 0.5,
+    silhouette_sample_size: int | None = None,
+    n_quadruples: int = 2000,
+    kmeans_n_init: int = 10,
+    n_clusters: int | None = None,
+    pair_id: np.ndarray | None = None,
+) -> CrystalResults:
     """All crystal statistics of one layer.
 
     D: (n_pairs, d) difference vectors output − input; y: (n_pairs,) relation names;
@@ -108,47 +123,72 @@ def analyse_layer(D: np.ndarray, y: np.ndarray, length_diff: np.ndarray, *,
     D, y, length_diff, chars_diff = D_all[rows], y_all[rows], ld_all[rows], chars_all[rows]
     check_inputs(y, lda_components, D.shape[1], n_splits, eval_fraction)
     k = n_clusters or len(np.unique(y))
-    kw = dict(lda_components=lda_components, distractor_components=distractor_components,
-              corr_threshold=corr_threshold)
+    kw = dict(
+        lda_components=lda_components,
+        distractor_components=distractor_components,
+        corr_threshold=corr_threshold,
+    )
 
     # distractors (PCA does not see the relation labels): faithful on every row as the
     # official code, corrected on the distinct pairs; scores of every row for the PC1 view
-    faithful, scores = g.fit_distractors_faithful(D_all, chars_all, distractor_components,
-                                                  corr_threshold, seed)
+    faithful, scores = g.fit_distractors_faithful(
+        D_all, chars_all, distractor_components, corr_threshold, seed
+    )
     corrected = g.fit_distractors(D, length_diff, distractor_components, corr_threshold)
     corr_scores = (D_all - D.mean(axis=0)) @ corrected.components.T
-    distractors = pd.concat([pd.DataFrame({
-        "variant": variant,
-        "component": np.arange(1, len(fit.removed) + 1),
-        "explained_variance": fit.explained_variance_ratio,
-        "corr_last_subword_chars_diff": g.pearson(sc, cd),
-        "corr_length_diff": g.pearson(sc, ld),
-        "removed": fit.removed,
-    }) for variant, fit, sc, cd, ld in (
-        ("faithful", faithful, scores, chars_all, ld_all),
-        ("corrected", corrected, corr_scores[rows], chars_diff, length_diff))],
-        ignore_index=True)
+    distractors = pd.concat(
+        [
+            pd.DataFrame(
+                {
+                    "variant": variant,
+                    "component": np.arange(1, len(fit.removed) + 1),
+                    "explained_variance": fit.explained_variance_ratio,
+                    "corr_last_subword_chars_diff": g.pearson(sc, cd),
+                    "corr_length_diff": g.pearson(sc, ld),
+                    "removed": fit.removed,
+                }
+            )
+            for variant, fit, sc, cd, ld in (
+                ("faithful", faithful, scores, chars_all, ld_all),
+                ("corrected", corrected, corr_scores[rows], chars_diff, length_diff),
+            )
+        ],
+        ignore_index=True,
+    )
     pc1 = {"faithful": scores[:, 0], "corrected": corr_scores[:, 0]}
 
     # silhouettes: faithful (in-sample, repeats kept) and corrected (cross-validated)
     sil_rows = []
     for space in g.SPACES:
-        dim = {"raw": D.shape[1], "lda": lda_components,
-               "distractor_removed": D.shape[1] - int(corrected.removed.sum())}[space]
+        dim = {
+            "raw": D.shape[1],
+            "lda": lda_components,
+            "distractor_removed": D.shape[1] - int(corrected.removed.sum()),
+        }[space]
         common = dict(sample_size=silhouette_sample_size, seed=seed, **kw)
-        sil_rows.append((space, "faithful", dim,
-                         g.silhouette_faithful(space, D_all, y_all, ld_all, **common)))
-        sil_rows.append((space, "corrected", dim, g.silhouette_corrected(
-            space, D, y, length_diff, n_splits=n_splits, **common)))
+        sil_rows.append(
+            (space, "faithful", dim, g.silhouette_faithful(space, D_all, y_all, ld_all, **common))
+        )
+        sil_rows.append(
+            (
+                space,
+                "corrected",
+                dim,
+                g.silhouette_corrected(space, D, y, length_diff, n_splits=n_splits, **common),
+            )
+        )
     silhouette = pd.DataFrame(sil_rows, columns=["space", "variant", "n_components", "silhouette"])
 
     # clusters and crystal quality: in-sample on every row (faithful) and, on the distinct
     # pairs, fitted on one part and scored on the held-out part (corrected)
-    fit_idx, eval_idx = train_test_split(np.arange(len(y)), test_size=eval_fraction,
-                                         stratify=y, random_state=seed)
+    fit_idx, eval_idx = train_test_split(
+        np.arange(len(y)), test_size=eval_fraction, stratify=y, random_state=seed
+    )
     everything = np.arange(len(y_all))
-    splits = {"faithful": (everything, everything),
-              "corrected": (rows[np.sort(fit_idx)], rows[np.sort(eval_idx)])}
+    splits = {
+        "faithful": (everything, everything),
+        "corrected": (rows[np.sort(fit_idx)], rows[np.sort(eval_idx)]),
+    }
     cl_rows, q_rows, samples, coords = [], [], [], {}
     for variant, (fit_rows, score_rows) in splits.items():
         rng = np.random.default_rng(seed)
@@ -156,23 +196,41 @@ def analyse_layer(D: np.ndarray, y: np.ndarray, length_diff: np.ndarray, *,
             f = g.fit_space(space, D_all[fit_rows], y_all[fit_rows], ld_all[fit_rows], **kw)
             V = f(D_all[score_rows])
             ye = y_all[score_rows]
-            cl_rows.append((space, variant, *cluster_scores(V, ye, k, seed, kmeans_n_init), k, len(ye)))
+            cl_rows.append(
+                (space, variant, *cluster_scores(V, ye, k, seed, kmeans_n_init), k, len(ye))
+            )
             quality, sampled = crystal_quality(V, ye, n_quadruples, rng, ids_all[score_rows])
             q_rows += [(rel, space, variant, *row) for rel, row in quality]
             if variant == "corrected":
                 coords[space] = V[:, :2] if space == "lda" else (V - V.mean(axis=0)) @ _top2(V)
                 samples += [frame.assign(space=space) for frame in sampled]
-    clusters = pd.DataFrame(cl_rows, columns=["space", "variant", "ari", "purity", "n_clusters", "n_pairs"])
-    quality = pd.DataFrame(q_rows, columns=[
-        "relation", "space", "variant", "parallelogram_error_median", "trapezoid_cos_median",
-        "baseline_error_median", "baseline_cos_median", "n_quadruples"])
+    clusters = pd.DataFrame(
+        cl_rows, columns=["space", "variant", "ari", "purity", "n_clusters", "n_pairs"]
+    )
+    quality = pd.DataFrame(
+        q_rows,
+        columns=[
+            "relation",
+            "space",
+            "variant",
+            "parallelogram_error_median",
+            "trapezoid_cos_median",
+            "baseline_error_median",
+            "baseline_cos_median",
+            "n_quadruples",
+        ],
+    )
     samples = pd.concat(samples, ignore_index=True)[
-        ["space", "relation", "kind", "parallelogram_error", "trapezoid_cos"]]
-    return CrystalResults(clusters, silhouette, quality, distractors, coords, pc1,
-                          splits["corrected"][1], samples)
+        ["space", "relation", "kind", "parallelogram_error", "trapezoid_cos"]
+    ]
+    return CrystalResults(
+        clusters, silhouette, quality, distractors, coords, pc1, splits["corrected"][1], samples
+    )
 
 
-def cluster_scores(V: np.ndarray, y: np.ndarray, k: int, seed: int, n_init: int) -> tuple[float, float]:
+def cluster_scores(
+    V: np.ndarray, y: np.ndarray, k: int, seed: int, n_init: int
+) -> tuple[float, float]:
     """(ARI, purity) of k-means (k clusters, seeded) on V against the relations y."""
     from sklearn.metrics import adjusted_rand_score
 
@@ -180,8 +238,13 @@ def cluster_scores(V: np.ndarray, y: np.ndarray, k: int, seed: int, n_init: int)
     return adjusted_rand_score(y, labels), g.purity(y, labels)
 
 
-def crystal_quality(V: np.ndarray, y: np.ndarray, n_quadruples: int, rng: np.random.Generator,
-                    pair_id: np.ndarray | None = None):
+def crystal_quality(
+    V: np.ndarray,
+    y: np.ndarray,
+    n_quadruples: int,
+    rng: np.random.Generator,
+    pair_id: np.ndarray | None = None,
+):
     """Per relation: medians of parallelogram error and trapezoid cosine of same-relation
     quadruples and of the mixed-relation baseline, and the sampled values. pair_id: (n,)
     identity of each row's word pair (a quadruple never pairs a pair with itself).
@@ -197,8 +260,11 @@ def crystal_quality(V: np.ndarray, y: np.ndarray, n_quadruples: int, rng: np.ran
         berr, bcos = g.parallelogram_error(V, bi, bj), g.trapezoid_cos(V, bi, bj)
         rows.append((rel, (_median(err), _median(cos), _median(berr), _median(bcos), len(i))))
         for kind, e, c in (("same", err, cos), ("baseline", berr, bcos)):
-            frames.append(pd.DataFrame({"relation": rel, "kind": kind,
-                                        "parallelogram_error": e, "trapezoid_cos": c}))
+            frames.append(
+                pd.DataFrame(
+                    {"relation": rel, "kind": kind, "parallelogram_error": e, "trapezoid_cos": c}
+                )
+            )
     return rows, frames
 
 

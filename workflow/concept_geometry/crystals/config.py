@@ -3,10 +3,11 @@
 from __future__ import annotations
 
 import re
-from typing import Sequence
 from pathlib import Path
+from typing import Sequence
 
-from ..errors import CONFIG_HINT as _HINT, ConfigError
+from ..errors import CONFIG_HINT as _HINT
+from ..errors import ConfigError
 from ..settings import ModelRef
 
 _NAME = re.compile(r"^[A-Za-z0-9_.\-]+$")
@@ -14,26 +15,40 @@ _NAME = re.compile(r"^[A-Za-z0-9_.\-]+$")
 LAYER_CONVENTIONS = ("block_output", "hidden_states")
 
 
-def check_crystal_layers(layers: Sequence, n_blocks: int, convention: str,
-                         key: str = "crystals.layers", model: str = "the model") -> None:
+def check_crystal_layers(
+    layers: Sequence,
+    n_blocks: int,
+    convention: str,
+    key: str = "crystals.layers",
+    model: str = "the model",
+) -> None:
     """Refuse layers a model of ``n_blocks`` blocks does not have under ``convention``
     (block_output: "embed" or 0..n−1; hidden_states: 0..n, n = the last, normed, output)."""
     if convention == "hidden_states":
-        bad = [l for l in layers if not (isinstance(l, int) and 0 <= l <= n_blocks)]
-        valid = (f"0..{n_blocks} (hidden_states[L] = input of block L; 0 = the embedding, "
-                 f"{n_blocks} = the last block's output after the final norm; \"embed\" is "
-                 f"written 0 under this convention)")
+        bad = [layer for layer in layers if not (isinstance(layer, int) and 0 <= layer <= n_blocks)]
+        valid = (
+            f"0..{n_blocks} (hidden_states[L] = input of block L; 0 = the embedding, "
+            f'{n_blocks} = the last block\'s output after the final norm; "embed" is '
+            f"written 0 under this convention)"
+        )
     elif convention == "block_output":
-        bad = [l for l in layers if l != "embed" and not (isinstance(l, int) and 0 <= l < n_blocks)]
-        valid = f"0..{n_blocks - 1} (output of block L), or \"embed\" for the embedding"
+        bad = [
+            layer
+            for layer in layers
+            if layer != "embed" and not (isinstance(layer, int) and 0 <= layer < n_blocks)
+        ]
+        valid = f'0..{n_blocks - 1} (output of block L), or "embed" for the embedding'
     else:
-        raise ConfigError(f"Invalid config: key `crystals.layer_convention` = {convention!r}; "
-                          f"expected one of {list(LAYER_CONVENTIONS)}.")
+        raise ConfigError(
+            f"Invalid config: key `crystals.layer_convention` = {convention!r}; "
+            f"expected one of {list(LAYER_CONVENTIONS)}."
+        )
     if bad:
         raise ConfigError(
             f"Invalid config: key `{key}` asks for layer(s) {bad}, but {model} has {n_blocks} "
             f"blocks and `crystals.layer_convention` is {convention!r} (valid layers: {valid}). "
-            f"Fix `{key}`. {_HINT}")
+            f"Fix `{key}`. {_HINT}"
+        )
 
 
 def layer_label(layer, convention: str, n_blocks: int | None = None, long: bool = False) -> str:
@@ -74,11 +89,13 @@ def crystals_model(config: dict) -> ModelRef:
         raise ConfigError(
             "Invalid config: the crystals stage has no model: set `crystals.model.path` and "
             "`crystals.model.name` (or `features.model.path` / `features.model.name`, which "
-            f"they default to). {_HINT}")
+            f"they default to). {_HINT}"
+        )
     if not _NAME.match(str(name)):
         raise ConfigError(
             f"Invalid config: model name {name!r} (`crystals.model.name` or "
-            f"`features.model.name`) must match [A-Za-z0-9_.-]+ (it is a folder name). {_HINT}")
+            f"`features.model.name`) must match [A-Za-z0-9_.-]+ (it is a folder name). {_HINT}"
+        )
     return ModelRef(name=str(name), spec=str(path), key=key)
 
 
@@ -90,9 +107,10 @@ def check_crystals_config(config: dict) -> None:
     crystals_model(config)
     if cfg.get("layer_convention") == "hidden_states" and "embed" in cfg["layers"]:
         raise ConfigError(
-            "Invalid config: key `crystals.layers` has \"embed\", but under "
+            'Invalid config: key `crystals.layers` has "embed", but under '
             "`crystals.layer_convention: hidden_states` layers are hidden_states indices: write "
-            f"0 (hidden_states[0] is the embedding). {_HINT}")
+            f"0 (hidden_states[0] is the embedding). {_HINT}"
+        )
     names = cfg.get("relations")
     if cfg.get("relations_dir") is not None:  # always, once the schema filled defaults in
         _check_relation_files(cfg["relations_dir"], names)
@@ -101,19 +119,24 @@ def check_crystals_config(config: dict) -> None:
     if n_rel is not None and k > n_rel - 1:
         raise ConfigError(
             f"Invalid config: key `crystals.lda.n_components` = {k}, but LDA on the {n_rel} "
-            f"relations in `crystals.relations` has at most {n_rel - 1} components. Lower it. {_HINT}")
+            f"relations in `crystals.relations` has at most {n_rel - 1} components. Lower it. "
+            f"{_HINT}"
+        )
     cap = cfg.get("max_pairs_per_relation")
     if cap is not None and cap < cfg["min_pairs_per_relation"]:
         raise ConfigError(
             f"Invalid config: key `crystals.max_pairs_per_relation` = {cap} is below "
             f"`crystals.min_pairs_per_relation` = {cfg['min_pairs_per_relation']}, so every "
-            f"relation would be dropped. Raise the cap (or null for all pairs). {_HINT}")
+            f"relation would be dropped. Raise the cap (or null for all pairs). {_HINT}"
+        )
     need = cfg["silhouette"]["n_splits"]
     if cfg["min_pairs_per_relation"] < need:
         raise ConfigError(
-            f"Invalid config: key `crystals.min_pairs_per_relation` = {cfg['min_pairs_per_relation']} "
+            "Invalid config: key `crystals.min_pairs_per_relation` = "
+            f"{cfg['min_pairs_per_relation']} "
             f"is below `crystals.silhouette.n_splits` = {need}; every kept relation needs a pair "
-            f"in each fold. {_HINT}")
+            f"in each fold. {_HINT}"
+        )
 
 
 def _check_relation_files(relations_dir: str, names) -> None:
@@ -124,11 +147,14 @@ def _check_relation_files(relations_dir: str, names) -> None:
     if not folder.is_dir():
         raise ConfigError(
             f"Invalid config: key `crystals.relations_dir` = {relations_dir!r}: no such folder "
-            f"({folder}). Point it at a folder of relation JSON files, e.g. config/relations. {_HINT}")
+            f"({folder}). Point it at a folder of relation JSON files, e.g. config/relations. "
+            f"{_HINT}"
+        )
     available = sorted(p.stem for p in folder.glob("*.json"))
     missing = [n for n in names or [] if n not in available]
     if missing:
         raise ConfigError(
             f"Invalid config: key `crystals.relations` lists {missing}, which have no JSON file in "
             f"{folder} (available: {available or '(none)'}). Fix the names, add the files, or "
-            f"set `crystals.relations: null` to use every file there. {_HINT}")
+            f"set `crystals.relations: null` to use every file there. {_HINT}"
+        )

@@ -55,13 +55,19 @@ class Differences:
 
     def arrays(self) -> dict:
         """The arrays of ``differences.npz``."""
-        return dict(inputs=self.inputs, outputs=self.outputs, differences=self.differences,
-                    relation=self.relation.astype(str), length_input=self.length_input,
-                    length_output=self.length_output, length_diff=self.length_diff,
-                    last_subword_chars_input=self.last_subword_chars_input,
-                    last_subword_chars_output=self.last_subword_chars_output,
-                    last_subword_chars_diff=self.last_subword_chars_diff,
-                    pair_id=self.pair_id)
+        return dict(
+            inputs=self.inputs,
+            outputs=self.outputs,
+            differences=self.differences,
+            relation=self.relation.astype(str),
+            length_input=self.length_input,
+            length_output=self.length_output,
+            length_diff=self.length_diff,
+            last_subword_chars_input=self.last_subword_chars_input,
+            last_subword_chars_output=self.last_subword_chars_output,
+            last_subword_chars_diff=self.last_subword_chars_diff,
+            pair_id=self.pair_id,
+        )
 
 
 def screen_pairs(pairs: pd.DataFrame, tokenizer, min_pairs_per_relation: int):
@@ -93,13 +99,21 @@ def check_usable(status: pd.DataFrame) -> None:
             f"Only {kept} relation(s) have usable pairs after screening (pairs by reason: "
             f"{reasons}); the crystals analysis needs at least 2. Unknown words are words the "
             f"model's tokenizer maps to its unk token: use relations in the model's language, "
-            f"another model (`crystals.model.path`), or lower `crystals.min_pairs_per_relation`.")
+            f"another model (`crystals.model.path`), or lower `crystals.min_pairs_per_relation`."
+        )
 
 
-def relation_differences(model, tokenizer, pairs: pd.DataFrame, layers: Sequence,
-                         min_pairs_per_relation: int = 10, batch_size: int = 256,
-                         device: str = "cpu", progress: bool = True,
-                         convention: str = "block_output"):
+def relation_differences(
+    model,
+    tokenizer,
+    pairs: pd.DataFrame,
+    layers: Sequence,
+    min_pairs_per_relation: int = 10,
+    batch_size: int = 256,
+    device: str = "cpu",
+    progress: bool = True,
+    convention: str = "block_output",
+):
     """Difference vectors of the usable pairs at each of ``layers`` (read under the layer
     ``convention``, see ``residuals``).
 
@@ -112,20 +126,36 @@ def relation_differences(model, tokenizer, pairs: pd.DataFrame, layers: Sequence
     index = {w: i for i, w in enumerate(words)}
     rows = np.array([index[w] for w in needed], dtype=np.int64)
     sub = tokens.subset(rows)
-    res = last_token_residuals(model, sub, layers, batch_size=batch_size, device=device,
-                               progress=progress, convention=convention) if needed else {}
+    res = (
+        last_token_residuals(
+            model,
+            sub,
+            layers,
+            batch_size=batch_size,
+            device=device,
+            progress=progress,
+            convention=convention,
+        )
+        if needed
+        else {}
+    )
     pos = {w: i for i, w in enumerate(needed)}
     a = used["input"].map(pos).to_numpy(dtype=np.int64)
     b = used["output"].map(pos).to_numpy(dtype=np.int64)
-    key = list(zip(used["relation"], used["input"], used["output"]))
+    key = list(zip(used["relation"], used["input"], used["output"], strict=False))
     first = {}
     pair_id = np.array([first.setdefault(k, n) for n, k in enumerate(key)], dtype=np.int64)
     out = {}
     for layer in layers:
         R = res.get(layer, np.zeros((0, 0), dtype=np.float32))
-        out[layer] = Differences(R[a], R[b], used["relation"].to_numpy().astype(str),
-                                 used["n_tokens_input"].to_numpy(), used["n_tokens_output"].to_numpy(),
-                                 used["last_subword_chars_input"].to_numpy(),
-                                 used["last_subword_chars_output"].to_numpy(),
-                                 pair_id)
+        out[layer] = Differences(
+            R[a],
+            R[b],
+            used["relation"].to_numpy().astype(str),
+            used["n_tokens_input"].to_numpy(),
+            used["n_tokens_output"].to_numpy(),
+            used["last_subword_chars_input"].to_numpy(),
+            used["last_subword_chars_output"].to_numpy(),
+            pair_id,
+        )
     return status, out

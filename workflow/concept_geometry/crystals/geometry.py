@@ -26,6 +26,7 @@ SPACES = ("raw", "distractor_removed", "lda")
 
 # --- distractors -------------------------------------------------------------------------
 
+
 @dataclass
 class DistractorFit:
     """Leading principal components of the difference vectors and their length correlation.
@@ -53,13 +54,16 @@ def pearson(x: np.ndarray, y: np.ndarray) -> np.ndarray:
     """Pearson correlation of each column of ``x`` (n, k) with ``y`` (n,); NaN if constant."""
     xc = x - x.mean(axis=0)
     yc = y - y.mean()
-    denom = np.sqrt((xc ** 2).sum(axis=0) * (yc ** 2).sum())
+    denom = np.sqrt((xc**2).sum(axis=0) * (yc**2).sum())
     # the inner where keeps the division away from 0, so it never warns
-    return np.where(denom > 0, (xc * yc[:, None]).sum(axis=0) / np.where(denom > 0, denom, 1), np.nan)
+    return np.where(
+        denom > 0, (xc * yc[:, None]).sum(axis=0) / np.where(denom > 0, denom, 1), np.nan
+    )
 
 
-def fit_distractors(D: np.ndarray, length_diff: np.ndarray, n_components: int,
-                    corr_threshold: float) -> DistractorFit:
+def fit_distractors(
+    D: np.ndarray, length_diff: np.ndarray, n_components: int, corr_threshold: float
+) -> DistractorFit:
     """PCA of D (centred) and the correlation of each leading PC with ``length_diff``.
 
     D: (n, d). Returns the first ``n_components`` PCs (cf. Li et al. Fig. 1 right: the first
@@ -90,9 +94,13 @@ def zscore_columns(X: np.ndarray) -> np.ndarray:
     return np.where(ok, (X - X.mean(axis=0)) / np.where(ok, sd, 1.0), 0.0)
 
 
-def fit_distractors_faithful(D: np.ndarray, last_subword_chars_diff: np.ndarray,
-                             n_components: int, corr_threshold: float,
-                             seed: int) -> tuple[DistractorFit, np.ndarray]:
+def fit_distractors_faithful(
+    D: np.ndarray,
+    last_subword_chars_diff: np.ndarray,
+    n_components: int,
+    corr_threshold: float,
+    seed: int,
+) -> tuple[DistractorFit, np.ndarray]:
     """The paper's distractor analysis (Fig. 10): PCs of the z-scored input − output
     differences and their correlation with the last-subword character-length difference.
 
@@ -127,6 +135,7 @@ def remove_subspace(X: np.ndarray, basis: np.ndarray) -> np.ndarray:
 
 # --- LDA ---------------------------------------------------------------------------------
 
+
 def lda_directions(D: np.ndarray, y: np.ndarray, n_components: int) -> np.ndarray:
     """Linear part of sklearn's LDA (svd solver) fitted on (D, y): W (d, n_components).
 
@@ -143,9 +152,16 @@ def lda_directions(D: np.ndarray, y: np.ndarray, n_components: int) -> np.ndarra
 
 # --- spaces ------------------------------------------------------------------------------
 
-def fit_space(space: str, D: np.ndarray, y: np.ndarray, length_diff: np.ndarray,
-              lda_components: int, distractor_components: int,
-              corr_threshold: float) -> Callable[[np.ndarray], np.ndarray]:
+
+def fit_space(
+    space: str,
+    D: np.ndarray,
+    y: np.ndarray,
+    length_diff: np.ndarray,
+    lda_components: int,
+    distractor_components: int,
+    corr_threshold: float,
+) -> Callable[[np.ndarray], np.ndarray]:
     """The map X (n, d) → projected X of ``space``, fitted on (D, y, length_diff)."""
     if space == "raw":
         return lambda X: np.asarray(X, dtype=np.float64)
@@ -160,6 +176,7 @@ def fit_space(space: str, D: np.ndarray, y: np.ndarray, length_diff: np.ndarray,
 
 # --- cluster quality ---------------------------------------------------------------------
 
+
 def silhouette(X: np.ndarray, y: np.ndarray, sample_size: int | None, seed: int) -> float:
     """sklearn silhouette score (Euclidean), on a seeded subsample when ``sample_size``."""
     from sklearn.metrics import silhouette_score
@@ -170,15 +187,36 @@ def silhouette(X: np.ndarray, y: np.ndarray, sample_size: int | None, seed: int)
     return float(silhouette_score(X, y, sample_size=size, random_state=seed))
 
 
-def silhouette_faithful(space: str, D, y, length_diff, *, lda_components, distractor_components,
-                        corr_threshold, sample_size=None, seed=0) -> float:
+def silhouette_faithful(
+    space: str,
+    D,
+    y,
+    length_diff,
+    *,
+    lda_components,
+    distractor_components,
+    corr_threshold,
+    sample_size=None,
+    seed=0,
+) -> float:
     """The paper's silhouette: the projection fitted and scored on the same pairs."""
     f = fit_space(space, D, y, length_diff, lda_components, distractor_components, corr_threshold)
     return silhouette(f(D), y, sample_size, seed)
 
 
-def silhouette_corrected(space: str, D, y, length_diff, *, lda_components, distractor_components,
-                         corr_threshold, n_splits=5, sample_size=None, seed=0) -> float:
+def silhouette_corrected(
+    space: str,
+    D,
+    y,
+    length_diff,
+    *,
+    lda_components,
+    distractor_components,
+    corr_threshold,
+    n_splits=5,
+    sample_size=None,
+    seed=0,
+) -> float:
     """Out-of-sample silhouette: fit on k−1 folds (StratifiedKFold, seeded), score the held-out
     fold, average over folds weighted by fold size."""
     from sklearn.model_selection import StratifiedKFold
@@ -186,8 +224,15 @@ def silhouette_corrected(space: str, D, y, length_diff, *, lda_components, distr
     folds = StratifiedKFold(n_splits=n_splits, shuffle=True, random_state=seed)
     scores, sizes = [], []
     for k, (tr, te) in enumerate(folds.split(D, y)):
-        f = fit_space(space, D[tr], y[tr], length_diff[tr], lda_components,
-                      distractor_components, corr_threshold)
+        f = fit_space(
+            space,
+            D[tr],
+            y[tr],
+            length_diff[tr],
+            lda_components,
+            distractor_components,
+            corr_threshold,
+        )
         scores.append(silhouette(f(D[te]), y[te], sample_size, seed + k))
         sizes.append(len(te))
     return float(np.average(scores, weights=sizes))
@@ -211,9 +256,15 @@ def kmeans_labels(X: np.ndarray, k: int, seed: int, n_init: int = 10) -> np.ndar
 
 # --- crystal quality ---------------------------------------------------------------------
 
-def sample_quadruples(y: np.ndarray, relation: object, n: int, rng: np.random.Generator,
-                      mix: bool = False, pair_id: np.ndarray | None = None
-                      ) -> tuple[np.ndarray, np.ndarray]:
+
+def sample_quadruples(
+    y: np.ndarray,
+    relation: object,
+    n: int,
+    rng: np.random.Generator,
+    mix: bool = False,
+    pair_id: np.ndarray | None = None,
+) -> tuple[np.ndarray, np.ndarray]:
     """Index pairs (i, j) of difference vectors forming quadruples (a, b, c, d).
 
     i is a pair of ``relation``; j is another pair of the same relation, or with ``mix`` a

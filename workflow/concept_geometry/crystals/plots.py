@@ -7,7 +7,11 @@ import numpy as np
 
 from ..plotting import plt  # Agg backend set there
 
-SPACE_TITLES = {"raw": "raw", "distractor_removed": "distractor removed", "lda": "LDA (held-out pairs)"}
+SPACE_TITLES = {
+    "raw": "raw",
+    "distractor_removed": "distractor removed",
+    "lda": "LDA (held-out pairs)",
+}
 
 
 def plot_difference_views(coords: dict, relation: np.ndarray, title: str):
@@ -23,8 +27,8 @@ def plot_difference_views(coords: dict, relation: np.ndarray, title: str):
     fig, axes = plt.subplots(1, len(spaces), figsize=(5 * len(spaces), 4.8))
     axes = np.atleast_1d(axes)
     names = sorted(set(relation.tolist()))
-    palette = dict(zip(names, distinct_colors(len(names))))
-    for ax, space in zip(axes, spaces):
+    palette = dict(zip(names, distinct_colors(len(names)), strict=False))
+    for ax, space in zip(axes, spaces, strict=False):
         xy = coords[space]
         strip = xy.shape[1] == 1  # one LDA direction (`crystals.lda.n_components: 1`)
         for row, name in enumerate(names):
@@ -34,8 +38,9 @@ def plot_difference_views(coords: dict, relation: np.ndarray, title: str):
         ax.set_title(SPACE_TITLES[space])
         ax.set_xlabel("LD1" if space == "lda" else "PC1")
         ax.set_ylabel("relation (one row each)" if strip else "LD2" if space == "lda" else "PC2")
-    axes[-1].legend(loc="center left", bbox_to_anchor=(1.0, 0.5), fontsize=7, markerscale=3,
-                    frameon=False)
+    axes[-1].legend(
+        loc="center left", bbox_to_anchor=(1.0, 0.5), fontsize=7, markerscale=3, frameon=False
+    )
     fig.suptitle(title, fontsize=10)
     return fig
 
@@ -47,7 +52,7 @@ def plot_pc1_length(panels: list, title: str):
     panels: [(variant title, pc1 (n,), covariate (n,) int, covariate label, Pearson r)].
     """
     fig, axes = plt.subplots(1, len(panels), figsize=(7 * len(panels), 5), squeeze=False)
-    for ax, (name, pc1, cov, label, corr) in zip(axes[0], panels):
+    for ax, (name, pc1, cov, label, corr) in zip(axes[0], panels, strict=False):
         jitter = np.random.default_rng(0).uniform(-0.15, 0.15, len(cov))
         ax.scatter(cov + jitter, pc1, s=4, alpha=0.4)
         levels = np.unique(cov)
@@ -75,10 +80,19 @@ def plot_quality(samples: dict, title: str):
     frame = pd.DataFrame(samples)
     frame["space"] = frame["space"].map(lambda s: SPACE_TITLES.get(s, s))
     fig, axes = plt.subplots(1, 2, figsize=(11, 4.5))
-    for ax, measure, label in ((axes[0], "parallelogram_error", "‖(b−a)−(d−c)‖ / (‖b−a‖+‖d−c‖)"),
-                               (axes[1], "trapezoid_cos", "cos(b−a, d−c)")):
-        sns.boxplot(data=frame, x="space", y=measure, hue="kind", ax=ax, showfliers=False,
-                    hue_order=["same", "baseline"])
+    for ax, measure, label in (
+        (axes[0], "parallelogram_error", "‖(b−a)−(d−c)‖ / (‖b−a‖+‖d−c‖)"),
+        (axes[1], "trapezoid_cos", "cos(b−a, d−c)"),
+    ):
+        sns.boxplot(
+            data=frame,
+            x="space",
+            y=measure,
+            hue="kind",
+            ax=ax,
+            showfliers=False,
+            hue_order=["same", "baseline"],
+        )
         ax.set_ylabel(label)
         ax.set_xlabel("")
     axes[0].set_title("parallelogram error (lower = crystal)", fontsize=9)

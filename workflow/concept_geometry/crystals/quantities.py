@@ -35,63 +35,169 @@ _LSV = ("layer", "space", "variant")
 _LV = ("layer", "variant")
 
 QUANTITIES = (
-    Quantity("silhouette", "silhouette", "silhouette", _LSV, f"{_GEO}.silhouette",
-             f"{_LI} (LDA silhouette)", "real",
-             "Silhouette of the word-pair differences grouped by relation, in one space "
-             "(setting space=: raw, distractor_removed, lda); faithful: LDA fitted and scored "
-             "on the same pairs; corrected: held-out pairs.", required=True),
-    Quantity("ari", "clusters", "ari", _LSV, f"{_AN}.cluster_scores", f"{_LI} (k-means)", "real",
-             "Adjusted Rand index between k-means clusters of the differences (k = number of "
-             "relations) and the relation labels, in one space.", required=True),
-    Quantity("purity", "clusters", "purity", _LSV, f"{_GEO}.purity", f"{_LI} (k-means)", "real",
-             "Cluster purity of the same k-means clusters: fraction of pairs whose cluster's "
-             "majority relation is their own."),
-    Quantity("parallelogram_error_median", "quality", "parallelogram_error_median", _LSV,
-             f"{_GEO}.parallelogram_error", f"{_LI} (parallelograms)", "real",
-             "Median over relations of the median, over same-relation quadruples "
-             "(a:b :: c:d), of ‖(b−a) − (d−c)‖ / (‖b−a‖ + ‖d−c‖): 0 for a perfect "
-             "parallelogram, 1 for opposite vectors."),
-    Quantity("trapezoid_cos_median", "quality", "trapezoid_cos_median", _LSV,
-             f"{_GEO}.trapezoid_cos", f"{_LI} (trapezoids)", "real",
-             "Median over relations of the median cos(b−a, d−c) over same-relation quadruples: "
-             "1 for a trapezoid (parallel sides)."),
-    Quantity("baseline_error_median", "quality", "baseline_error_median", _LSV,
-             f"{_GEO}.parallelogram_error", "", "real",
-             "parallelogram_error_median for mixed-relation quadruples (the two pairs from "
-             "different relations): the chance level."),
-    Quantity("baseline_cos_median", "quality", "baseline_cos_median", _LSV,
-             f"{_GEO}.trapezoid_cos", "", "real",
-             "trapezoid_cos_median for mixed-relation quadruples: the chance level."),
-    Quantity("pc1_corr_last_subword_chars_diff", "distractors", "corr_last_subword_chars_diff",
-             _LV, f"{_GEO}.fit_distractors_faithful", f"{_LI}, Fig. 10", "real",
-             "Correlation between the first principal component of the differences and the "
-             "difference in characters of the two words' last subword strings (the paper's "
-             "Fig. 10 distractor)."),
-    Quantity("pc1_corr_length_diff", "distractors", "corr_length_diff", _LV,
-             f"{_GEO}.fit_distractors", "", "real",
-             "Correlation between the first principal component of the differences and the "
-             "difference in token length of the two words."),
-    Quantity("pc1_explained_variance", "distractors", "explained_variance", _LV,
-             f"{_GEO}.fit_distractors", "", "real",
-             "Fraction of the differences' variance explained by the first principal component."),
-    Quantity("n_distractor_components_removed", "distractors", "removed", _LV,
-             f"{_GEO}.fit_distractors", "", "count",
-             "Leading principal components the corrected variant projects out as distractors "
-             "(those correlated with length)."),
-    Quantity("n_pairs_used", "pairs", "n_pairs_used", ("layer",),
-             "concept_geometry.crystals.residuals.pair_status", "", "count",
-             "Word pairs used (known words, not identical tokens), over all relations."),
-    Quantity("n_pairs_dropped", "pairs", "n_pairs_dropped", ("layer",),
-             "concept_geometry.crystals.residuals.pair_status", "", "count",
-             "Word pairs dropped (unknown or identical-token words); reasons in pairs.tsv."),
+    Quantity(
+        "silhouette",
+        "silhouette",
+        "silhouette",
+        _LSV,
+        f"{_GEO}.silhouette",
+        f"{_LI} (LDA silhouette)",
+        "real",
+        "Silhouette of the word-pair differences grouped by relation, in one space "
+        "(setting space=: raw, distractor_removed, lda); faithful: LDA fitted and scored "
+        "on the same pairs; corrected: held-out pairs.",
+        required=True,
+    ),
+    Quantity(
+        "ari",
+        "clusters",
+        "ari",
+        _LSV,
+        f"{_AN}.cluster_scores",
+        f"{_LI} (k-means)",
+        "real",
+        "Adjusted Rand index between k-means clusters of the differences (k = number of "
+        "relations) and the relation labels, in one space.",
+        required=True,
+    ),
+    Quantity(
+        "purity",
+        "clusters",
+        "purity",
+        _LSV,
+        f"{_GEO}.purity",
+        f"{_LI} (k-means)",
+        "real",
+        "Cluster purity of the same k-means clusters: fraction of pairs whose cluster's "
+        "majority relation is their own.",
+    ),
+    Quantity(
+        "parallelogram_error_median",
+        "quality",
+        "parallelogram_error_median",
+        _LSV,
+        f"{_GEO}.parallelogram_error",
+        f"{_LI} (parallelograms)",
+        "real",
+        "Median over relations of the median, over same-relation quadruples "
+        "(a:b :: c:d), of ‖(b−a) − (d−c)‖ / (‖b−a‖ + ‖d−c‖): 0 for a perfect "
+        "parallelogram, 1 for opposite vectors.",
+    ),
+    Quantity(
+        "trapezoid_cos_median",
+        "quality",
+        "trapezoid_cos_median",
+        _LSV,
+        f"{_GEO}.trapezoid_cos",
+        f"{_LI} (trapezoids)",
+        "real",
+        "Median over relations of the median cos(b−a, d−c) over same-relation quadruples: "
+        "1 for a trapezoid (parallel sides).",
+    ),
+    Quantity(
+        "baseline_error_median",
+        "quality",
+        "baseline_error_median",
+        _LSV,
+        f"{_GEO}.parallelogram_error",
+        "",
+        "real",
+        "parallelogram_error_median for mixed-relation quadruples (the two pairs from "
+        "different relations): the chance level.",
+    ),
+    Quantity(
+        "baseline_cos_median",
+        "quality",
+        "baseline_cos_median",
+        _LSV,
+        f"{_GEO}.trapezoid_cos",
+        "",
+        "real",
+        "trapezoid_cos_median for mixed-relation quadruples: the chance level.",
+    ),
+    Quantity(
+        "pc1_corr_last_subword_chars_diff",
+        "distractors",
+        "corr_last_subword_chars_diff",
+        _LV,
+        f"{_GEO}.fit_distractors_faithful",
+        f"{_LI}, Fig. 10",
+        "real",
+        "Correlation between the first principal component of the differences and the "
+        "difference in characters of the two words' last subword strings (the paper's "
+        "Fig. 10 distractor).",
+    ),
+    Quantity(
+        "pc1_corr_length_diff",
+        "distractors",
+        "corr_length_diff",
+        _LV,
+        f"{_GEO}.fit_distractors",
+        "",
+        "real",
+        "Correlation between the first principal component of the differences and the "
+        "difference in token length of the two words.",
+    ),
+    Quantity(
+        "pc1_explained_variance",
+        "distractors",
+        "explained_variance",
+        _LV,
+        f"{_GEO}.fit_distractors",
+        "",
+        "real",
+        "Fraction of the differences' variance explained by the first principal component.",
+    ),
+    Quantity(
+        "n_distractor_components_removed",
+        "distractors",
+        "removed",
+        _LV,
+        f"{_GEO}.fit_distractors",
+        "",
+        "count",
+        "Leading principal components the corrected variant projects out as distractors "
+        "(those correlated with length).",
+    ),
+    Quantity(
+        "n_pairs_used",
+        "pairs",
+        "n_pairs_used",
+        ("layer",),
+        "concept_geometry.crystals.residuals.pair_status",
+        "",
+        "count",
+        "Word pairs used (known words, not identical tokens), over all relations.",
+    ),
+    Quantity(
+        "n_pairs_dropped",
+        "pairs",
+        "n_pairs_dropped",
+        ("layer",),
+        "concept_geometry.crystals.residuals.pair_status",
+        "",
+        "count",
+        "Word pairs dropped (unknown or identical-token words); reasons in pairs.tsv.",
+    ),
 )
-_QUALITY = ["parallelogram_error_median", "trapezoid_cos_median", "baseline_error_median",
-            "baseline_cos_median"]
+_QUALITY = [
+    "parallelogram_error_median",
+    "trapezoid_cos_median",
+    "baseline_error_median",
+    "baseline_cos_median",
+]
 
 
-def tables(layer: str, clusters: pd.DataFrame, silhouette: pd.DataFrame, quality: pd.DataFrame,
-           distractors: pd.DataFrame, pairs: pd.DataFrame) -> dict:
+def tables(
+    layer: str,
+    clusters: pd.DataFrame,
+    silhouette: pd.DataFrame,
+    quality: pd.DataFrame,
+    distractors: pd.DataFrame,
+    pairs: pd.DataFrame,
+) -> dict:
     """One layer's analysis tables -> the stage tables (``layer``: the layer's label)."""
+
     def records(frame):
         return [dict(r, layer=layer) for r in frame.to_dict("records")]
 
@@ -99,15 +205,29 @@ def tables(layer: str, clusters: pd.DataFrame, silhouette: pd.DataFrame, quality
     pcs = []
     for variant, d in distractors.groupby("variant", sort=False):
         first = d.sort_values("component").iloc[0]
-        rec = {"layer": layer, "variant": variant, **{c: first[c] for c in (
-            "corr_last_subword_chars_diff", "corr_length_diff", "explained_variance")}}
+        rec = {
+            "layer": layer,
+            "variant": variant,
+            **{
+                c: first[c]
+                for c in ("corr_last_subword_chars_diff", "corr_length_diff", "explained_variance")
+            },
+        }
         if variant == "corrected":  # the subspace distractor_removed projects out
             rec["removed"] = d["removed"].sum()
         pcs.append(rec)
-    used = {"layer": layer, "n_pairs_used": pairs["used"].sum(),
-            "n_pairs_dropped": (~pairs["used"].astype(bool)).sum()}
-    return {"silhouette": records(silhouette), "clusters": records(clusters),
-            "quality": records(med), "distractors": pcs, "pairs": [used]}
+    used = {
+        "layer": layer,
+        "n_pairs_used": pairs["used"].sum(),
+        "n_pairs_dropped": (~pairs["used"].astype(bool)).sum(),
+    }
+    return {
+        "silhouette": records(silhouette),
+        "clusters": records(clusters),
+        "quality": records(med),
+        "distractors": pcs,
+        "pairs": [used],
+    }
 
 
 def load(inputs, params) -> list[Unit]:
@@ -117,8 +237,10 @@ def load(inputs, params) -> list[Unit]:
 
     units = []
     for i, layer in enumerate(params["layers"]):
-        frames = {k: io.read_tsv(inputs[k][i]) for k in
-                  ("clusters", "silhouette", "quality", "distractors", "pairs")}
+        frames = {
+            k: io.read_tsv(inputs[k][i])
+            for k in ("clusters", "silhouette", "quality", "distractors", "pairs")
+        }
         label = layer_label(layer if layer == "embed" else int(layer), params["layer_convention"])
         units.append(Unit(params["model"], tables(label, **frames)))
     return units

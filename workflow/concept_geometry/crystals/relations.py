@@ -32,30 +32,36 @@ def load_relation_file(path: str | Path) -> pd.DataFrame:
     except (OSError, UnicodeDecodeError, json.JSONDecodeError) as err:
         raise InputDataError(
             f"Relation file {path} could not be read as JSON ({err}). Each relation file must be "
-            f"a JSON list of {{\"input\": word, \"output\": word}} objects (see config/relations/README.md)."
+            'a JSON list of {"input": word, "output": word} objects (see '
+            "config/relations/README.md)."
         ) from None
     bad = None
     if not isinstance(records, list) or not records:
         bad = "it is not a non-empty JSON list"
     else:
         for i, rec in enumerate(records):
-            if not (isinstance(rec, dict) and isinstance(rec.get("input"), str)
-                    and isinstance(rec.get("output"), str)):
-                bad = f"entry {i} is {rec!r}, not {{\"input\": str, \"output\": str}}"
+            if not (
+                isinstance(rec, dict)
+                and isinstance(rec.get("input"), str)
+                and isinstance(rec.get("output"), str)
+            ):
+                bad = f'entry {i} is {rec!r}, not {{"input": str, "output": str}}'
                 break
     if bad:
         raise InputDataError(
             f"Relation file {path} is malformed: {bad}. Each relation file must be a JSON list of "
-            f"{{\"input\": word, \"output\": word}} objects (see config/relations/README.md)."
+            f'{{"input": word, "output": word}} objects (see config/relations/README.md).'
         )
-    frame = pd.DataFrame({"input": [r["input"] for r in records],
-                          "output": [r["output"] for r in records]})
+    frame = pd.DataFrame(
+        {"input": [r["input"] for r in records], "output": [r["output"] for r in records]}
+    )
     frame.insert(0, "relation", path.stem)
     return frame
 
 
-def load_relations(directory: str | Path, names: Sequence[str] | None = None,
-                   key: str = "crystals.relations") -> pd.DataFrame:
+def load_relations(
+    directory: str | Path, names: Sequence[str] | None = None, key: str = "crystals.relations"
+) -> pd.DataFrame:
     """All relation files in ``directory`` (sorted by name), or only ``names``.
 
     Returns one frame (relation, input, output). Raises InputDataError for a missing folder or
@@ -73,7 +79,8 @@ def load_relations(directory: str | Path, names: Sequence[str] | None = None,
     missing = [n for n in names if n not in available]
     if missing or not names:
         raise InputDataError(
-            f"Relations {missing or '(none)'} (config key `{key}`) have no JSON file in {directory}; "
+            f"Relations {missing or '(none)'} (config key `{key}`) have no JSON file in "
+            f"{directory}; "
             f"available: {sorted(available) or '(none)'}. Fix `{key}` or add the files."
         )
     return pd.concat([load_relation_file(available[n]) for n in names], ignore_index=True)
@@ -84,12 +91,14 @@ def load_relation_files(paths: Sequence[str | Path]) -> pd.DataFrame:
     if not paths:
         raise InputDataError(
             "No relation files to read: `crystals.relations_dir` holds no *.json file. Point it "
-            "at a folder of relation JSON files, e.g. config/relations.")
+            "at a folder of relation JSON files, e.g. config/relations."
+        )
     return pd.concat([load_relation_file(p) for p in paths], ignore_index=True)
 
 
-def subsample_pairs(pairs: pd.DataFrame, max_per_relation: int | None,
-                    rng: np.random.Generator) -> pd.DataFrame:
+def subsample_pairs(
+    pairs: pd.DataFrame, max_per_relation: int | None, rng: np.random.Generator
+) -> pd.DataFrame:
     """At most ``max_per_relation`` pairs of each relation, drawn without replacement.
 
     Relations are visited in sorted order and pairs keep their file order, so the result

@@ -27,6 +27,7 @@ from ..models.loading import n_layers
 from ..models.residual import residual_stream
 from .config import check_crystal_layers
 
+
 def residuals_at(model, input_ids, attention_mask, layers: Sequence, convention: str) -> dict:
     """Residual stream {layer: (batch, seq, d) float32} at ``layers`` under ``convention``.
 
@@ -42,12 +43,13 @@ def residuals_at(model, input_ids, attention_mask, layers: Sequence, convention:
         import torch
 
         with torch.no_grad():  # the base model: no (batch, seq, vocab) logits
-            hs = model.base_model(input_ids=input_ids, attention_mask=attention_mask,
-                                  output_hidden_states=True).hidden_states
-        return {l: hs[l].detach().float() for l in layers}
-    hooks = {l: "embed" if l == 0 else l - 1 for l in layers}
+            hs = model.base_model(
+                input_ids=input_ids, attention_mask=attention_mask, output_hidden_states=True
+            ).hidden_states
+        return {layer: hs[layer].detach().float() for layer in layers}
+    hooks = {layer: "embed" if layer == 0 else layer - 1 for layer in layers}
     res = residual_stream(model, input_ids, attention_mask, list(dict.fromkeys(hooks.values())))
-    return {l: res[h] for l, h in hooks.items()}
+    return {layer: res[h] for layer, h in hooks.items()}
 
 
 @dataclass
@@ -71,8 +73,13 @@ class WordTokens:
 
     def subset(self, rows: np.ndarray) -> "WordTokens":
         """The words at ``rows``."""
-        return WordTokens([self.ids[r] for r in rows], self.last[rows], self.n_tokens[rows],
-                          self.unknown[rows], self.last_subword_chars[rows])
+        return WordTokens(
+            [self.ids[r] for r in rows],
+            self.last[rows],
+            self.n_tokens[rows],
+            self.unknown[rows],
+            self.last_subword_chars[rows],
+        )
 
 
 def tokenize_words(tokenizer, words: Sequence[str]) -> WordTokens:
@@ -81,7 +88,7 @@ def tokenize_words(tokenizer, words: Sequence[str]) -> WordTokens:
     enc = tokenizer(list(words), add_special_tokens=True, return_special_tokens_mask=True)
     bos, unk = tokenizer.bos_token_id, tokenizer.unk_token_id  # None when it has none
     ids, last, n_tok, unknown = [], [], [], []
-    for seq, special in zip(enc["input_ids"], enc["special_tokens_mask"]):
+    for seq, special in zip(enc["input_ids"], enc["special_tokens_mask"], strict=False):
         seq, special = list(seq), list(special)
         if bos is not None and (not seq or seq[0] != bos):
             seq, special = [bos] + seq, [1] + special
@@ -93,18 +100,30 @@ def tokenize_words(tokenizer, words: Sequence[str]) -> WordTokens:
     # The official covariate reads tokenize()'s strings, not the ids' (same pieces, but the
     # string is what it measures).
     chars = [len(pieces[-1]) if pieces else 0 for pieces in map(tokenizer.tokenize, words)]
-    return WordTokens(ids, np.asarray(last, dtype=np.int64), np.asarray(n_tok, dtype=np.int64),
-                      np.asarray(unknown, dtype=bool), np.asarray(chars, dtype=np.int64))
+    return WordTokens(
+        ids,
+        np.asarray(last, dtype=np.int64),
+        np.asarray(n_tok, dtype=np.int64),
+        np.asarray(unknown, dtype=bool),
+        np.asarray(chars, dtype=np.int64),
+    )
 
 
-def last_token_residuals(model, tokens: WordTokens, layers: Sequence, batch_size: int = 256,
-                         device: str = "cpu", progress: bool = True,
-                         convention: str = "block_output") -> dict:
+def last_token_residuals(
+    model,
+    tokens: WordTokens,
+    layers: Sequence,
+    batch_size: int = 256,
+    device: str = "cpu",
+    progress: bool = True,
+    convention: str = "block_output",
+) -> dict:
     """Residual stream at each word's last own token, for every layer in ``layers``
     (read under ``convention``, see the module docstring).
 
     Words are sorted by length and batched with right padding (the attention mask hides the
-    pads; positions before them are unchanged, so the pad id, 0, never reaches a result). Words with ``last < 0`` (empty) get zeros.
+    pads; positions before them are unchanged, so the pad id, 0, never reaches a result). Words
+    with ``last < 0`` (empty) get zeros.
     Returns {layer: (n_words, d_model) float32}.
     """
     import torch
@@ -115,14 +134,14 @@ def last_token_residuals(model, tokens: WordTokens, layers: Sequence, batch_size
     out: dict = {}
     starts = range(0, n, batch_size)
     for start in tqdm(starts, desc="words", disable=not progress, mininterval=5):
-        rows = order[start:start + batch_size]
+        rows = order[start : start + batch_size]
         width = max(len(tokens.ids[r]) for r in rows)
         ids = torch.zeros((len(rows), width), dtype=torch.long)
         mask = torch.zeros((len(rows), width), dtype=torch.long)
         for j, r in enumerate(rows):
             seq = tokens.ids[r]
-            ids[j, :len(seq)] = torch.tensor(seq, dtype=torch.long)
-            mask[j, :len(seq)] = 1
+            ids[j, : len(seq)] = torch.tensor(seq, dtype=torch.long)
+            mask[j, : len(seq)] = 1
         res = residuals_at(model, ids.to(device), mask.to(device), list(layers), convention)
         pos = torch.as_tensor(np.maximum(tokens.last[rows], 0), device=device)
         take = torch.arange(len(rows), device=device)
@@ -155,12 +174,16 @@ def pair_status(pairs: pd.DataFrame, words: Sequence[str], tokens: WordTokens) -
     out["length_diff"] = out["n_tokens_output"] - out["n_tokens_input"]
     out["last_subword_chars_input"] = tokens.last_subword_chars[a]
     out["last_subword_chars_output"] = tokens.last_subword_chars[b]
-    out["last_subword_chars_diff"] = out["last_subword_chars_output"] - out["last_subword_chars_input"]
+    out["last_subword_chars_diff"] = (
+        out["last_subword_chars_output"] - out["last_subword_chars_input"]
+    )
     unk_a, unk_b = tokens.unknown[a], tokens.unknown[b]
     reason = np.full(len(out), "ok", dtype=object)
     # Words that tokenise identically (e.g. "café"/"cafe" under an accent-stripping
     # tokenizer) give a zero difference vector, whose direction is undefined.
-    same = np.array([tokens.ids[i] == tokens.ids[j] for i, j in zip(a, b)], dtype=bool)
+    same = np.array(
+        [tokens.ids[i] == tokens.ids[j] for i, j in zip(a, b, strict=False)], dtype=bool
+    )
     reason[same] = "identical"
     reason[unk_a & ~unk_b] = "unknown_input"
     reason[unk_b & ~unk_a] = "unknown_output"

@@ -16,5 +16,13 @@ from .layer import (
     render_layer_explorer,
 )
 
-__all__ = ["crystals_explorer_page", "decoder_cloud_2d", "galaxy_explorer_page", "category_counts", "display_tokens", "layer_explorer_data", "layer_explorer_page",
-           "render_layer_explorer"]
+__all__ = [
+    "crystals_explorer_page",
+    "decoder_cloud_2d",
+    "galaxy_explorer_page",
+    "category_counts",
+    "display_tokens",
+    "layer_explorer_data",
+    "layer_explorer_page",
+    "render_layer_explorer",
+]

@@ -27,17 +27,32 @@ class Browser:
         self.profile = tempfile.mkdtemp(prefix="cg-chromium-")
         r_ours, w_theirs = os.pipe()  # chromium reads commands on fd 3, writes on fd 4
         r_theirs, w_ours = os.pipe()
-        args = [binary, "--headless=new", "--no-sandbox", "--disable-gpu", "--no-first-run",
-                "--disable-extensions", "--disable-background-networking", "--remote-debugging-pipe",
-                f"--user-data-dir={self.profile}", f"--window-size={width},{height}", "about:blank"]
+        args = [
+            binary,
+            "--headless=new",
+            "--no-sandbox",
+            "--disable-gpu",
+            "--no-first-run",
+            "--disable-extensions",
+            "--disable-background-networking",
+            "--remote-debugging-pipe",
+            f"--user-data-dir={self.profile}",
+            f"--window-size={width},{height}",
+            "about:blank",
+        ]
 
         def child_fds():  # runs before Popen closes the fds not in pass_fds, so keep 3 and 4
             a, b = os.dup(r_theirs), os.dup(w_theirs)  # copies: a dup2 onto 3 cannot lose them
             os.dup2(a, 3)
             os.dup2(b, 4)
 
-        self.proc = subprocess.Popen(args, pass_fds=(3, 4), preexec_fn=child_fds,
-                                     stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL)
+        self.proc = subprocess.Popen(
+            args,
+            pass_fds=(3, 4),
+            preexec_fn=child_fds,
+            stdout=subprocess.DEVNULL,
+            stderr=subprocess.DEVNULL,
+        )
         os.close(r_theirs)
         os.close(w_theirs)
         self.wfd, self.rfile = w_ours, os.fdopen(r_ours, "rb")
@@ -45,8 +60,9 @@ class Browser:
         self.console_errors: list[str] = []
         targets = self.send("Target.getTargets")["targetInfos"]
         page = next(t for t in targets if t["type"] == "page")
-        self.session = self.send("Target.attachToTarget", targetId=page["targetId"],
-                                 flatten=True)["sessionId"]
+        self.session = self.send("Target.attachToTarget", targetId=page["targetId"], flatten=True)[
+            "sessionId"
+        ]
         for domain in ("Page", "Runtime", "Log"):
             self.send(f"{domain}.enable", session=True)
 
@@ -64,11 +80,14 @@ class Browser:
     def _note(self, msg: dict) -> None:
         method, params = msg.get("method"), msg.get("params", {})
         if method == "Runtime.consoleAPICalled" and params.get("type") in ("error", "assert"):
-            self.console_errors.append(" ".join(str(a.get("value", a.get("description")))
-                                                for a in params.get("args", [])))
+            self.console_errors.append(
+                " ".join(str(a.get("value", a.get("description"))) for a in params.get("args", []))
+            )
         elif method == "Runtime.exceptionThrown":
             d = params.get("exceptionDetails", {})
-            self.console_errors.append(d.get("exception", {}).get("description") or d.get("text", ""))
+            self.console_errors.append(
+                d.get("exception", {}).get("description") or d.get("text", "")
+            )
         elif method == "Log.entryAdded" and params.get("entry", {}).get("level") == "error":
             self.console_errors.append(params["entry"].get("text", ""))
         if method:
@@ -97,16 +116,28 @@ class Browser:
             self._note(self._read_message(deadline))
 
     def eval(self, expression: str):
-        res = self.send("Runtime.evaluate", session=True, expression=expression,
-                        returnByValue=True, awaitPromise=True)
+        res = self.send(
+            "Runtime.evaluate",
+            session=True,
+            expression=expression,
+            returnByValue=True,
+            awaitPromise=True,
+        )
         if "exceptionDetails" in res:
             raise RuntimeError(f"{expression}: {res['exceptionDetails']}")
         return res["result"].get("value")
 
     def click(self, x: float, y: float) -> None:
         for kind in ("mouseMoved", "mousePressed", "mouseReleased"):
-            self.send("Input.dispatchMouseEvent", session=True, type=kind, x=x, y=y,
-                      button="left" if kind != "mouseMoved" else "none", clickCount=1)
+            self.send(
+                "Input.dispatchMouseEvent",
+                session=True,
+                type=kind,
+                x=x,
+                y=y,
+                button="left" if kind != "mouseMoved" else "none",
+                clickCount=1,
+            )
 
     def screenshot(self, path, fmt: str = "png", quality: int | None = None) -> None:
         import base64

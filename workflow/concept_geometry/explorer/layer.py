@@ -15,8 +15,9 @@ MISSING = 0  # token slot with no token (outside the document); vocabulary entri
 
 def _b64(array: np.ndarray, dtype) -> str:
     """Little-endian bytes of ``array`` as ``dtype``, base64 (JS reads them as a typed array)."""
-    return base64.b64encode(np.ascontiguousarray(array, dtype=np.dtype(dtype).newbyteorder("<"))
-                            .tobytes()).decode("ascii")
+    return base64.b64encode(
+        np.ascontiguousarray(array, dtype=np.dtype(dtype).newbyteorder("<")).tobytes()
+    ).decode("ascii")
 
 
 def display_tokens(vocab) -> list[str]:
@@ -72,8 +73,14 @@ def _colourings(labels: pd.DataFrame, n_features: int) -> list[dict]:
     return out
 
 
-def _lobe_summary(lobe: np.ndarray, k: int, spec: pd.DataFrame | None, firing_token: np.ndarray,
-                  display: list[str], top: int = 5) -> list[dict]:
+def _lobe_summary(
+    lobe: np.ndarray,
+    k: int,
+    spec: pd.DataFrame | None,
+    firing_token: np.ndarray,
+    display: list[str],
+    top: int = 5,
+) -> list[dict]:
     """Per lobe: size, the fraction of each category's chunks it wins, and its most frequent
     top-context (firing) tokens (ties: the earlier vocabulary entry first)."""
     size = np.bincount(lobe[lobe >= 0], minlength=k)
@@ -90,7 +97,7 @@ def _lobe_summary(lobe: np.ndarray, k: int, spec: pd.DataFrame | None, firing_to
             lst.append([display[int(pair_tok[i]) - 1], int(counts[i])])
     fractions = {}
     if spec is not None:
-        for j, c, f in zip(spec["lobe"], spec["category"], spec["fraction"]):
+        for j, c, f in zip(spec["lobe"], spec["category"], spec["fraction"], strict=False):
             fractions.setdefault(int(j), {})[str(c)] = None if pd.isna(f) else round(float(f), 4)
     rows = []
     for j in range(k):
@@ -101,10 +108,20 @@ def _lobe_summary(lobe: np.ndarray, k: int, spec: pd.DataFrame | None, firing_to
     return rows
 
 
-def layer_explorer_data(*, feature: np.ndarray, coords: np.ndarray, labels: pd.DataFrame,
-                        occurrences: np.ndarray, n_chunks: int, categories: list[str],
-                        category_chunks: np.ndarray, contexts: dict, specialization: pd.DataFrame,
-                        title: str, threshold: float) -> dict:
+def layer_explorer_data(
+    *,
+    feature: np.ndarray,
+    coords: np.ndarray,
+    labels: pd.DataFrame,
+    occurrences: np.ndarray,
+    n_chunks: int,
+    categories: list[str],
+    category_chunks: np.ndarray,
+    contexts: dict,
+    specialization: pd.DataFrame,
+    title: str,
+    threshold: float,
+) -> dict:
     """Everything one layer's page shows, as JSON-able data.
 
     feature: (n,) ids of the mapped features, coords: (n, 2) their 2-D map; labels: the
@@ -124,7 +141,9 @@ def layer_explorer_data(*, feature: np.ndarray, coords: np.ndarray, labels: pd.D
     tok_dtype = np.uint16 if len(display) < 65535 else np.uint32
     colourings = _colourings(labels, n_features)
     firing_token = snippet[:, :, window]
-    specs = {key: sel for key, sel in specialization.groupby(["measure", "k", "variant"], sort=False)}
+    specs = {
+        key: sel for key, sel in specialization.groupby(["measure", "k", "variant"], sort=False)
+    }
     for c in colourings:
         spec = None
         if c["measure"] != "geometric":
@@ -163,8 +182,11 @@ def render_page(asset: str, data: dict) -> str:
     script = (ASSETS / f"{asset}.js").read_text()
     # JSON inside <script>: "<" escaped so no "</script>" in a token can end the element.
     blob = json.dumps(data, ensure_ascii=False, separators=(",", ":")).replace("<", "\\u003c")
-    return (page.replace("__TITLE__", _html_escape(data["title"]))
-            .replace("/*__DATA__*/", blob).replace("/*__SCRIPT__*/", script))
+    return (
+        page.replace("__TITLE__", _html_escape(data["title"]))
+        .replace("/*__DATA__*/", blob)
+        .replace("/*__SCRIPT__*/", script)
+    )
 
 
 def render_layer_explorer(data: dict) -> str:
@@ -176,8 +198,13 @@ def _html_escape(text: str) -> str:
     return text.replace("&", "&amp;").replace("<", "&lt;").replace(">", "&gt;")
 
 
-def explorer_map(decoder: np.ndarray, figure_map: tuple[np.ndarray, np.ndarray], embedding: str,
-                 seed: int, max_points: int | None) -> tuple[np.ndarray, np.ndarray]:
+def explorer_map(
+    decoder: np.ndarray,
+    figure_map: tuple[np.ndarray, np.ndarray],
+    embedding: str,
+    seed: int,
+    max_points: int | None,
+) -> tuple[np.ndarray, np.ndarray]:
     """The explorer's 2-D map: the lobes figure's own map (``figure_map`` = (indices, coords)
     of embedding_2d.npz, made by ``feature_cloud_2d`` with the same method and seed) when it
     already holds every feature the explorer shows, else ``feature_cloud_2d`` over
@@ -191,11 +218,23 @@ def explorer_map(decoder: np.ndarray, figure_map: tuple[np.ndarray, np.ndarray],
     return feature_cloud_2d(decoder, embedding, seed, max_points)
 
 
-def layer_explorer_page(*, decoder: np.ndarray, figure_map: tuple, firing_blocks,
-                        chunk_category: np.ndarray, occurrences: np.ndarray, n_chunks: int,
-                        labels: pd.DataFrame, specialization: pd.DataFrame, contexts: dict,
-                        embedding: str, seed: int, max_points: int | None, title: str,
-                        threshold: float) -> str:
+def layer_explorer_page(
+    *,
+    decoder: np.ndarray,
+    figure_map: tuple,
+    firing_blocks,
+    chunk_category: np.ndarray,
+    occurrences: np.ndarray,
+    n_chunks: int,
+    labels: pd.DataFrame,
+    specialization: pd.DataFrame,
+    contexts: dict,
+    embedding: str,
+    seed: int,
+    max_points: int | None,
+    title: str,
+    threshold: float,
+) -> str:
     """The HTML page of one layer, from the stage artifacts' arrays.
 
     decoder: (F, d) W_dec; figure_map: (indices, coords) of the lobes figure's 2-D map;
@@ -205,8 +244,17 @@ def layer_explorer_page(*, decoder: np.ndarray, figure_map: tuple, firing_blocks
     """
     feature, coords = explorer_map(decoder, figure_map, embedding, seed, max_points)
     categories, counts = category_counts(firing_blocks, chunk_category, decoder.shape[0])
-    data = layer_explorer_data(feature=feature, coords=coords, labels=labels,
-                               occurrences=occurrences, n_chunks=n_chunks, categories=categories,
-                               category_chunks=counts, contexts=contexts,
-                               specialization=specialization, title=title, threshold=threshold)
+    data = layer_explorer_data(
+        feature=feature,
+        coords=coords,
+        labels=labels,
+        occurrences=occurrences,
+        n_chunks=n_chunks,
+        categories=categories,
+        category_chunks=counts,
+        contexts=contexts,
+        specialization=specialization,
+        title=title,
+        threshold=threshold,
+    )
     return render_layer_explorer(data)

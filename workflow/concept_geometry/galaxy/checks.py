@@ -14,7 +14,8 @@ def _entropy_points(cfg: dict, n_features: int) -> int:
     if n > n_features:
         raise InputDataError(
             f"`galaxy.entropy.n_points` = {n} but this SAE has only {n_features} features. "
-            f"Set `galaxy.entropy.n_points` to at most {n_features}, or to null to use every feature."
+            f"Set `galaxy.entropy.n_points` to at most {n_features}, or to null to use every "
+            "feature."
         )
     return int(n)
 
@@ -25,8 +26,10 @@ def check_decoder_fits(cfg: dict, n_features: int, d_model: int, layer) -> int:
     (``galaxy.entropy.pca_dim``, ``galaxy.corrected.pca_dim``) above min(n_points − 1, d_model).
     ``cfg``: the ``galaxy`` config section."""
     n_points = _entropy_points(cfg, n_features)
-    for key, dim in (("galaxy.entropy.pca_dim", int(cfg["entropy"]["pca_dim"])),
-                     ("galaxy.corrected.pca_dim", int(cfg["corrected"]["pca_dim"]))):
+    for key, dim in (
+        ("galaxy.entropy.pca_dim", int(cfg["entropy"]["pca_dim"])),
+        ("galaxy.corrected.pca_dim", int(cfg["corrected"]["pca_dim"])),
+    ):
         if dim > min(n_points - 1, d_model):
             raise ConfigError(
                 f"Invalid config: key `{key}` = {dim} exceeds min(n_points − 1, d_model) "

@@ -67,8 +67,9 @@ class Preprocessed:
     rows: np.ndarray
 
 
-def preprocess_cloud(points: np.ndarray, n_points: int | None, pca_dim: int, zscore: bool,
-                     rng: np.random.Generator) -> Preprocessed:
+def preprocess_cloud(
+    points: np.ndarray, n_points: int | None, pca_dim: int, zscore: bool, rng: np.random.Generator
+) -> Preprocessed:
     """The paper's preprocessing: subsample n points, z-score each dimension, PCA to pca_dim.
 
     points: (n_features, d_model) decoder rows. n_points: rows drawn without replacement
@@ -103,8 +104,13 @@ class FaithfulCloud:
     rows: np.ndarray
 
 
-def faithful_preprocess(points: np.ndarray, n_points: int | None, pca_dim: int, zscore: bool,
-                        random_state: np.random.RandomState) -> FaithfulCloud:
+def faithful_preprocess(
+    points: np.ndarray,
+    n_points: int | None,
+    pca_dim: int,
+    zscore: bool,
+    random_state: np.random.RandomState,
+) -> FaithfulCloud:
     """The official preprocessing: subsample, z-score, sklearn ``PCA`` with its default solver.
 
     points: (n_features, d_model) decoder rows, cast to float32 (the official arrays are
@@ -137,9 +143,14 @@ def faithful_gaussian_entropy(points: np.ndarray) -> float:
     return gaussian_entropy(lam)
 
 
-def faithful_knn_entropy(points: np.ndarray, random_state: np.random.RandomState, k: int = 1,
-                         theta: float = 0.01, bootstrap: int = 30,
-                         chunk: int = 8192) -> np.ndarray:
+def faithful_knn_entropy(
+    points: np.ndarray,
+    random_state: np.random.RandomState,
+    k: int = 1,
+    theta: float = 0.01,
+    bootstrap: int = 30,
+    chunk: int = 8192,
+) -> np.ndarray:
     """The paper code's k-NN entropy on each of ``bootstrap`` resamples WITH replacement.
 
     points: (n, d) PCA coordinates, scored in float32. For each resample s of n rows
@@ -171,8 +182,14 @@ def faithful_knn_entropy(points: np.ndarray, random_state: np.random.RandomState
         s = x[torch.from_numpy(random_state.choice(n, n, replace=True))]
         const = float(np.mean(np.log(np.maximum(covariance_eigenvalues(s.numpy()), 1e-10)[:d])))
         const += np.log(n - 1) - psi
-        rho = torch.cat([torch.topk(torch.cdist(s[i:i + chunk], s, p=2), k + 1, dim=1, largest=False,
-                                    sorted=True).values[:, k] for i in range(0, n, chunk)])
+        rho = torch.cat(
+            [
+                torch.topk(
+                    torch.cdist(s[i : i + chunk], s, p=2), k + 1, dim=1, largest=False, sorted=True
+                ).values[:, k]
+                for i in range(0, n, chunk)
+            ]
+        )
         values[b] = (d * torch.mean(torch.log(rho + theta)) + const).item()
     return values
 
@@ -193,8 +210,13 @@ class FaithfulClustering:
     values: np.ndarray
 
 
-def faithful_clustering(points: np.ndarray, random_state: np.random.RandomState, k: int = 1,
-                        theta: float = 0.01, bootstrap: int = 30) -> FaithfulClustering:
+def faithful_clustering(
+    points: np.ndarray,
+    random_state: np.random.RandomState,
+    k: int = 1,
+    theta: float = 0.01,
+    bootstrap: int = 30,
+) -> FaithfulClustering:
     """Clustering entropy of preprocessed points (n, d) with the paper's estimator.
 
     H_gauss from ``faithful_gaussian_entropy(points)``, the k-NN entropy from
@@ -208,10 +230,20 @@ def faithful_clustering(points: np.ndarray, random_state: np.random.RandomState,
     values = faithful_knn_entropy(points, random_state, k=k, theta=theta, bootstrap=bootstrap)
     h_gauss = faithful_gaussian_entropy(points)
     h_knn = float(values.mean())
-    half = float(t.ppf(0.975, bootstrap - 1) * values.std(ddof=1) / np.sqrt(bootstrap)) if bootstrap > 1 else np.nan
+    half = (
+        float(t.ppf(0.975, bootstrap - 1) * values.std(ddof=1) / np.sqrt(bootstrap))
+        if bootstrap > 1
+        else np.nan
+    )
     clus = h_gauss - h_knn
-    return FaithfulClustering(entropy_gauss=h_gauss, entropy_knn=h_knn, clustering=clus,
-                              ci_low=clus - half, ci_high=clus + half, values=values)
+    return FaithfulClustering(
+        entropy_gauss=h_gauss,
+        entropy_knn=h_knn,
+        clustering=clus,
+        ci_low=clus - half,
+        ci_high=clus + half,
+        values=values,
+    )
 
 
 def kl_entropy(points: np.ndarray, k: int = 1) -> float:
@@ -222,7 +254,7 @@ def kl_entropy(points: np.ndarray, k: int = 1) -> float:
     from point i to its k-th nearest other point, V_d the volume of the unit d-ball.
     Kozachenko & Leonenko (1987); the corrected estimator of this workflow (spec §Galaxy).
     """
-    x = np.unique(np.asarray(points), axis=0)   # knn_distances works in float64
+    x = np.unique(np.asarray(points), axis=0)  # knn_distances works in float64
     n, d = x.shape
     dist, _ = knn_distances(x, k)
     rho = dist[:, k - 1]
@@ -231,9 +263,14 @@ def kl_entropy(points: np.ndarray, k: int = 1) -> float:
     return float(digamma(n) - digamma(k) + log_unit_ball_volume(d) + d * np.mean(np.log(rho)))
 
 
-def kl_entropy_ci(points: np.ndarray, rng: np.random.Generator, k: int = 1,
-                  fraction: float = 0.5, replicates: int = 30,
-                  level: float = 0.95) -> tuple[float, float, float]:
+def kl_entropy_ci(
+    points: np.ndarray,
+    rng: np.random.Generator,
+    k: int = 1,
+    fraction: float = 0.5,
+    replicates: int = 30,
+    level: float = 0.95,
+) -> tuple[float, float, float]:
     """KL entropy with a subsampling (without replacement) confidence interval.
 
     points: (n, d). Each replicate draws m = round(fraction·n) distinct rows without
@@ -245,13 +282,15 @@ def kl_entropy_ci(points: np.ndarray, rng: np.random.Generator, k: int = 1,
     of H_n itself is not in the interval (that is what the Gaussian null calibrates).
     Returns (estimate, ci_low, ci_high).
     """
-    x = np.unique(np.asarray(points), axis=0)   # kl_entropy works in float64
+    x = np.unique(np.asarray(points), axis=0)  # kl_entropy works in float64
     n = x.shape[0]
     h = kl_entropy(x, k)
     m = int(round(fraction * n))
     if not k < m < n:
         raise ValueError(f"subsample size {m} must lie strictly between k={k} and n={n}")
-    sub = np.array([kl_entropy(x[rng.choice(n, size=m, replace=False)], k) for _ in range(replicates)])
+    sub = np.array(
+        [kl_entropy(x[rng.choice(n, size=m, replace=False)], k) for _ in range(replicates)]
+    )
     dev = np.sqrt(m / (n - m)) * (sub - sub.mean())
     alpha = (1 - level) / 2
     return h, float(h - np.quantile(dev, 1 - alpha)), float(h - np.quantile(dev, alpha))

@@ -40,8 +40,9 @@ def _covariance_from_chunks(chunks, d: int) -> np.ndarray:
     return (ss - n * np.outer(mean, mean)) / (n - 1)
 
 
-def covariance_spectrum(points: np.ndarray, weights: np.ndarray | None = None,
-                        chunk: int = 8192) -> np.ndarray:
+def covariance_spectrum(
+    points: np.ndarray, weights: np.ndarray | None = None, chunk: int = 8192
+) -> np.ndarray:
     """Eigenvalues of the covariance of a point cloud, sorted in decreasing order.
 
     points: (n_points, d) — e.g. SAE decoder rows W_dec (n_features, d_model).
@@ -53,15 +54,15 @@ def covariance_spectrum(points: np.ndarray, weights: np.ndarray | None = None,
     points = np.asarray(points)
     n, d = points.shape
     if weights is None:
-        cov = _covariance_from_chunks((points[i:i + chunk] for i in range(0, n, chunk)), d)
+        cov = _covariance_from_chunks((points[i : i + chunk] for i in range(0, n, chunk)), d)
     else:
         w = np.asarray(weights, dtype=np.float64)
         m = w.sum()
         s = np.zeros(d)
         ss = np.zeros((d, d))
         for i in range(0, n, chunk):
-            block = np.asarray(points[i:i + chunk], dtype=np.float64)
-            wb = w[i:i + chunk]
+            block = np.asarray(points[i : i + chunk], dtype=np.float64)
+            wb = w[i : i + chunk]
             s += wb @ block
             ss += (block * wb[:, None]).T @ block
         mean = s / m
@@ -70,8 +71,9 @@ def covariance_spectrum(points: np.ndarray, weights: np.ndarray | None = None,
     return np.clip(eig[: min(n - 1, d)], 0.0, None)
 
 
-def isotropic_null_spectrum(n_points: int, d: int, variance: float,
-                            rng: np.random.Generator, chunk: int = 8192) -> np.ndarray:
+def isotropic_null_spectrum(
+    n_points: int, d: int, variance: float, rng: np.random.Generator, chunk: int = 8192
+) -> np.ndarray:
     """Spectrum of an isotropic Gaussian cloud N(0, variance·I) of shape (n_points, d).
 
     Drawn in row chunks (never the whole cloud in memory); the finite-sample spectrum is
@@ -91,7 +93,9 @@ def isotropic_null_spectrum(n_points: int, d: int, variance: float,
     return np.clip(eig[: min(n_points - 1, d)], 0.0, None)
 
 
-def check_fit_range(fit_range, n_eigenvalues: int, key: str = "galaxy.fit_range") -> tuple[int, int]:
+def check_fit_range(
+    fit_range, n_eigenvalues: int, key: str = "galaxy.fit_range"
+) -> tuple[int, int]:
     """Validate a 1-based inclusive rank range [lo, hi] against the number of eigenvalues."""
     lo, hi = int(fit_range[0]), int(fit_range[1])
     if not 1 <= lo < hi:
@@ -122,7 +126,9 @@ class PowerLawFit:
     hi: int
 
 
-def powerlaw_slope(eigenvalues: np.ndarray, fit_range=(11, 150), level: float = 0.95) -> PowerLawFit:
+def powerlaw_slope(
+    eigenvalues: np.ndarray, fit_range=(11, 150), level: float = 0.95
+) -> PowerLawFit:
     """Power-law exponent of a sorted spectrum from a log10–log10 OLS fit.
 
     eigenvalues: (n,) decreasing, positive over the fit range.
@@ -133,19 +139,34 @@ def powerlaw_slope(eigenvalues: np.ndarray, fit_range=(11, 150), level: float = 
     """
     eigenvalues = np.asarray(eigenvalues, dtype=np.float64)
     lo, hi = check_fit_range(fit_range, eigenvalues.size)
-    lam = eigenvalues[lo - 1: hi]
+    lam = eigenvalues[lo - 1 : hi]
     if np.any(lam <= 0):
-        raise ValueError(f"non-positive eigenvalue within ranks {lo}–{hi}; the cloud is rank-deficient there")
+        raise ValueError(
+            f"non-positive eigenvalue within ranks {lo}–{hi}; the cloud is rank-deficient there"
+        )
     x = np.log10(np.arange(lo, hi + 1, dtype=np.float64))
     y = np.log10(lam)
     res = stats.linregress(x, y)
     t = stats.t.ppf(0.5 + level / 2, df=x.size - 2)
-    return PowerLawFit(float(res.slope), float(res.intercept), float(res.stderr),
-                       float(res.slope - t * res.stderr), float(res.slope + t * res.stderr), lo, hi)
+    return PowerLawFit(
+        float(res.slope),
+        float(res.intercept),
+        float(res.stderr),
+        float(res.slope - t * res.stderr),
+        float(res.slope + t * res.stderr),
+        lo,
+        hi,
+    )
 
 
-def bootstrap_slope_ci(points: np.ndarray, fit_range, replicates: int, level: float,
-                       rng: np.random.Generator, progress=None) -> tuple[float, float]:
+def bootstrap_slope_ci(
+    points: np.ndarray,
+    fit_range,
+    replicates: int,
+    level: float,
+    rng: np.random.Generator,
+    progress=None,
+) -> tuple[float, float]:
     """Bootstrap CI of the power-law slope, resampling points (features) with replacement.
 
     points: (n_points, d). Each replicate draws n_points rows with replacement (as
@@ -169,4 +190,4 @@ def bootstrap_slope_ci(points: np.ndarray, fit_range, replicates: int, level: fl
 def log_volume(eigenvalues: np.ndarray, fit_range) -> float:
     """Effective volume Σ ln λ_r over the fitted ranks (natural log; paper §5)."""
     lo, hi = check_fit_range(fit_range, np.asarray(eigenvalues).size)
-    return float(np.sum(np.log(np.asarray(eigenvalues, dtype=np.float64)[lo - 1: hi])))
+    return float(np.sum(np.log(np.asarray(eigenvalues, dtype=np.float64)[lo - 1 : hi])))

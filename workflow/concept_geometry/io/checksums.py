@@ -51,7 +51,9 @@ def _check_identity(path: Path, meta: dict, expect: dict | None) -> None:
 
         logging.getLogger(__name__).warning(
             "%s records no identity (not written by a rule of this workflow); its provenance "
-            "is not checked", path)
+            "is not checked",
+            path,
+        )
         return
     want = {k: str(v) for k, v in expect.items()}
     wrong = [k for k in want if got.get(k) != want[k]]
@@ -94,7 +96,9 @@ def verify(path: str | Path, expect: dict | None = None) -> None:
         _check_identity(path, meta, expect)
         return
     if not path.exists():
-        raise CorruptArtifactError(f"Expected artifact {path} does not exist. Re-run snakemake to rebuild it.")
+        raise CorruptArtifactError(
+            f"Expected artifact {path} does not exist. Re-run snakemake to rebuild it."
+        )
     side = sidecar(path)
     if not side.exists():
         raise _corrupt(path, f"missing its checksum file {side.name}", "unknown")
@@ -104,8 +108,9 @@ def verify(path: str | Path, expect: dict | None = None) -> None:
         meta = None
     if not isinstance(meta, dict) or not {"size", "sha256", "producer"} <= meta.keys():
         # Empty or garbled (e.g. written as a disk filled up): the artifact cannot be verified.
-        raise _corrupt(path, f"unverifiable: its checksum file {side.name} is empty or corrupt",
-                       "unknown")
+        raise _corrupt(
+            path, f"unverifiable: its checksum file {side.name} is empty or corrupt", "unknown"
+        )
     if path.stat().st_size != meta["size"]:
         raise _corrupt(path, "truncated or resized", meta["producer"])
     if sha256_file(path) != meta["sha256"]:

@@ -52,8 +52,10 @@ JOURNAL_MARK = ".commit-journal-"
 
 def _write_journal(pending: list) -> Path:
     first = Path(pending[0][1])
-    entries = [{"tmp": str(Path(tmp).resolve()), "final": str(Path(final).resolve()), "meta": meta}
-               for tmp, final, meta in pending]
+    entries = [
+        {"tmp": str(Path(tmp).resolve()), "final": str(Path(final).resolve()), "meta": meta}
+        for tmp, final, meta in pending
+    ]
     journal = first.parent / f".{first.name}{JOURNAL_MARK}{os.getpid()}.json"
     _write_text_atomic(journal, json.dumps(entries))
     return journal
@@ -147,8 +149,9 @@ def _write_text_atomic(path: Path, text: str) -> None:
 
 
 @contextlib.contextmanager
-def atomic_path(path: str | Path, producer: str | None = None,
-                identity: dict | None = None) -> Iterator[Path]:
+def atomic_path(
+    path: str | Path, producer: str | None = None, identity: dict | None = None
+) -> Iterator[Path]:
     """Yield a temp path (same folder, same suffix); on success checksum and rename it.
 
     On any exception the temp file is removed and ``path`` is left untouched.
@@ -160,8 +163,12 @@ def atomic_path(path: str | Path, producer: str | None = None,
     tmp = Path(tmp)
     try:
         yield tmp
-        meta = {"sha256": sha256_file(tmp), "size": tmp.stat().st_size,
-                "producer": _producer(producer), **_identity(identity)}
+        meta = {
+            "sha256": sha256_file(tmp),
+            "size": tmp.stat().st_size,
+            "producer": _producer(producer),
+            **_identity(identity),
+        }
         _finish(tmp, path, meta)
     finally:
         if tmp.exists() and resolve(path) != tmp:
@@ -169,18 +176,23 @@ def atomic_path(path: str | Path, producer: str | None = None,
 
 
 @contextlib.contextmanager
-def atomic_dir(path: str | Path, producer: str | None = None,
-               identity: dict | None = None) -> Iterator[Path]:
+def atomic_dir(
+    path: str | Path, producer: str | None = None, identity: dict | None = None
+) -> Iterator[Path]:
     """Yield a temp folder; on success write a manifest of checksums and rename it."""
     path = Path(path)
     path.parent.mkdir(parents=True, exist_ok=True)
     tmp = Path(tempfile.mkdtemp(dir=path.parent, prefix=f".{path.name}.tmp-"))
     try:
         yield tmp
-        files = {str(p.relative_to(tmp)): {"sha256": sha256_file(p), "size": p.stat().st_size}
-                 for p in sorted(tmp.rglob("*")) if p.is_file() and p.name != MANIFEST}
-        (tmp / MANIFEST).write_text(json.dumps({"producer": _producer(producer), "files": files,
-                                                     **_identity(identity)}))
+        files = {
+            str(p.relative_to(tmp)): {"sha256": sha256_file(p), "size": p.stat().st_size}
+            for p in sorted(tmp.rglob("*"))
+            if p.is_file() and p.name != MANIFEST
+        }
+        (tmp / MANIFEST).write_text(
+            json.dumps({"producer": _producer(producer), "files": files, **_identity(identity)})
+        )
         _finish(tmp, path, None)
     finally:
         if tmp.exists() and resolve(path) != tmp:

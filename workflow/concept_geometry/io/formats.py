@@ -16,8 +16,13 @@ from .pending import resolve
 from .sparse import stream_sparse_rows
 
 
-def write_npz(path: str | Path, producer: str | None = None, compressed: bool = True,
-              identity: dict | None = None, **arrays: Any) -> None:
+def write_npz(
+    path: str | Path,
+    producer: str | None = None,
+    compressed: bool = True,
+    identity: dict | None = None,
+    **arrays: Any,
+) -> None:
     """Write arrays (and scipy.sparse matrices, stored as CSR parts) to ``path`` atomically."""
     import scipy.sparse as sp
 
@@ -57,8 +62,10 @@ class VerifiedNpz:
             if keys is not None:
                 missing = [k for k in keys if k not in data.files]
                 if missing:
-                    raise CorruptArtifactError(f"Cached artifact {path} lacks the arrays {missing}; "
-                                               f"delete it and re-run snakemake to rebuild it.")
+                    raise CorruptArtifactError(
+                        f"Cached artifact {path} lacks the arrays {missing}; "
+                        f"delete it and re-run snakemake to rebuild it."
+                    )
                 return {k: data[k] for k in keys}
             keys = list(data.keys())
             for key in keys:
@@ -69,12 +76,18 @@ class VerifiedNpz:
                 if key.endswith("__csr_shape"):
                     name = key[: -len("__csr_shape")]
                     out[name] = sp.csr_matrix(
-                        (data[f"{name}__csr_data"], data[f"{name}__csr_indices"],
-                         data[f"{name}__csr_indptr"]), shape=tuple(data[key]))
+                        (
+                            data[f"{name}__csr_data"],
+                            data[f"{name}__csr_indices"],
+                            data[f"{name}__csr_indptr"],
+                        ),
+                        shape=tuple(data[key]),
+                    )
         return out
 
-    def iter_sparse_rows(self, name: str, rows: np.ndarray | None = None,
-                         block_rows: int = 4096) -> Iterator[tuple[np.ndarray, Any]]:
+    def iter_sparse_rows(
+        self, name: str, rows: np.ndarray | None = None, block_rows: int = 4096
+    ) -> Iterator[tuple[np.ndarray, Any]]:
         """Stream the sparse matrix ``name`` in blocks of ``block_rows`` rows, in order: yields
         (row numbers, CSR block of those rows). rows: optional (n_rows,) bool mask; only those
         rows are yielded (blocks may then be smaller or skipped). Memory is one block."""
@@ -86,8 +99,9 @@ def open_npz(path: str | Path, expect: dict | None = None) -> VerifiedNpz:
     return VerifiedNpz(path, expect)
 
 
-def read_npz(path: str | Path, keys: Sequence[str] | None = None,
-             expect: dict | None = None) -> dict[str, Any]:
+def read_npz(
+    path: str | Path, keys: Sequence[str] | None = None, expect: dict | None = None
+) -> dict[str, Any]:
     """Verify and load an npz written by ``write_npz``; sparse groups come back as CSR.
 
     keys: load only these arrays (dense ones, or single parts of a sparse group such as
@@ -96,15 +110,17 @@ def read_npz(path: str | Path, keys: Sequence[str] | None = None,
     return VerifiedNpz(path, expect).read(keys)
 
 
-def iter_sparse_rows(path: str | Path, name: str, rows: np.ndarray | None = None,
-                     block_rows: int = 4096) -> Iterator[tuple[np.ndarray, Any]]:
+def iter_sparse_rows(
+    path: str | Path, name: str, rows: np.ndarray | None = None, block_rows: int = 4096
+) -> Iterator[tuple[np.ndarray, Any]]:
     """Verify ``path`` and stream its sparse matrix ``name`` (``VerifiedNpz.iter_sparse_rows``);
     to read arrays of the same file too, ``open_npz`` it once and use both of its methods."""
     yield from VerifiedNpz(path).iter_sparse_rows(name, rows, block_rows)
 
 
-def write_npy(path: str | Path, array: np.ndarray, producer: str | None = None,
-              identity: dict | None = None) -> None:
+def write_npy(
+    path: str | Path, array: np.ndarray, producer: str | None = None, identity: dict | None = None
+) -> None:
     with atomic_path(path, producer, identity) as tmp:
         np.save(tmp, np.asarray(array))
 
@@ -116,8 +132,10 @@ def read_npy(path: str | Path, mmap: bool = False, expect: dict | None = None) -
 
 # --- tables and json ---------------------------------------------------------------------
 
-def write_tsv(path: str | Path, frame, producer: str | None = None,
-              identity: dict | None = None) -> None:
+
+def write_tsv(
+    path: str | Path, frame, producer: str | None = None, identity: dict | None = None
+) -> None:
     """Write a pandas DataFrame as TSV (no index; floats in repr precision) atomically."""
     with atomic_path(path, producer, identity) as tmp:
         frame.to_csv(tmp, sep="\t", index=False)
@@ -130,8 +148,11 @@ def read_tsv(path: str | Path, expect: dict | None = None):
     return pd.read_csv(resolve(path), sep="\t")
 
 
-def concat_tsv(paths: Sequence[str | Path], columns: Sequence[str] | None = None,
-               sort_by: str | Sequence[str] | None = None):
+def concat_tsv(
+    paths: Sequence[str | Path],
+    columns: Sequence[str] | None = None,
+    sort_by: str | Sequence[str] | None = None,
+):
     """The rows of the TSV tables ``paths``, in that order, as one DataFrame (the gather step of
     per-layer or per-job tables); ``columns``: keep these, in this order; ``sort_by``: then sort
     the rows by these columns."""
@@ -145,8 +166,9 @@ def concat_tsv(paths: Sequence[str | Path], columns: Sequence[str] | None = None
     return frame
 
 
-def write_json(path: str | Path, obj: Any, producer: str | None = None,
-               identity: dict | None = None) -> None:
+def write_json(
+    path: str | Path, obj: Any, producer: str | None = None, identity: dict | None = None
+) -> None:
     with atomic_path(path, producer, identity) as tmp:
         tmp.write_text(json.dumps(obj, indent=2, sort_keys=True, default=_json_default) + "\n")
 

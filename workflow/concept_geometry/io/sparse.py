@@ -59,8 +59,9 @@ class SparseRowsWriter:
     def __exit__(self, exc_type, exc, tb) -> None:
         self.abort()  # after close() there is nothing left to drop
 
-    def close(self, producer: str | None = None, identity: dict | None = None,
-              **arrays: Any) -> None:
+    def close(
+        self, producer: str | None = None, identity: dict | None = None, **arrays: Any
+    ) -> None:
         """Write the npz (the matrix plus ``arrays``) and remove the temp files."""
         import zipfile
 
@@ -69,20 +70,33 @@ class SparseRowsWriter:
             self._indices.close()
             nnz = np.concatenate(self._row_nnz) if self._row_nnz else np.zeros(0, np.int64)
             indptr = np.concatenate([[0], np.cumsum(nnz)]).astype(np.int64)
-            small = {f"{self.name}__csr_indptr": indptr,
-                     f"{self.name}__csr_shape": np.asarray([self.n_rows, self.n_cols], np.int64),
-                     **{k: np.asarray(v) for k, v in arrays.items()}}
-            raw = {f"{self.name}__csr_data": (self._dir / "data.bin", self.dtype),
-                   f"{self.name}__csr_indices": (self._dir / "indices.bin", np.dtype(np.int32))}
+            small = {
+                f"{self.name}__csr_indptr": indptr,
+                f"{self.name}__csr_shape": np.asarray([self.n_rows, self.n_cols], np.int64),
+                **{k: np.asarray(v) for k, v in arrays.items()},
+            }
+            raw = {
+                f"{self.name}__csr_data": (self._dir / "data.bin", self.dtype),
+                f"{self.name}__csr_indices": (self._dir / "indices.bin", np.dtype(np.int32)),
+            }
             with atomic_path(self.path, producer, identity) as tmp:
-                with zipfile.ZipFile(tmp, "w", compression=zipfile.ZIP_DEFLATED,
-                                     allowZip64=True) as zf:
+                with zipfile.ZipFile(
+                    tmp, "w", compression=zipfile.ZIP_DEFLATED, allowZip64=True
+                ) as zf:
                     for key, (file, dtype) in raw.items():
                         n = file.stat().st_size // dtype.itemsize
-                        with zf.open(f"{key}.npy", "w", force_zip64=True) as fh, open(file, "rb") as src:
+                        with (
+                            zf.open(f"{key}.npy", "w", force_zip64=True) as fh,
+                            open(file, "rb") as src,
+                        ):
                             np.lib.format.write_array_header_2_0(
-                                fh, {"descr": np.lib.format.dtype_to_descr(dtype),
-                                     "fortran_order": False, "shape": (n,)})
+                                fh,
+                                {
+                                    "descr": np.lib.format.dtype_to_descr(dtype),
+                                    "fortran_order": False,
+                                    "shape": (n,),
+                                },
+                            )
                             shutil.copyfileobj(src, fh, 1 << 20)  # 1 MiB at a time
                     for key, value in small.items():
                         with zf.open(f"{key}.npy", "w", force_zip64=True) as fh:
@@ -101,14 +115,18 @@ def _read_exact(fh, n: int) -> bytes:
 def _open_npy_member(zf, key: str):
     fh = zf.open(f"{key}.npy")
     version = np.lib.format.read_magic(fh)
-    read_header = (np.lib.format.read_array_header_1_0 if version == (1, 0)
-                   else np.lib.format.read_array_header_2_0)
+    read_header = (
+        np.lib.format.read_array_header_1_0
+        if version == (1, 0)
+        else np.lib.format.read_array_header_2_0
+    )
     shape, _fortran, dtype = read_header(fh)
     return fh, shape, dtype
 
 
-def stream_sparse_rows(path: str | Path, name: str, rows: np.ndarray | None = None,
-                       block_rows: int = 4096) -> Iterator[tuple[np.ndarray, Any]]:
+def stream_sparse_rows(
+    path: str | Path, name: str, rows: np.ndarray | None = None, block_rows: int = 4096
+) -> Iterator[tuple[np.ndarray, Any]]:
     """Stream the sparse matrix ``name`` of the npz at ``path`` (already verified: callers go
     through ``VerifiedNpz.iter_sparse_rows``) in blocks of ``block_rows`` rows, in order:
     yields (row numbers, CSR block of those rows).
@@ -135,8 +153,9 @@ def stream_sparse_rows(path: str | Path, name: str, rows: np.ndarray | None = No
                 nnz = int(indptr[r1] - indptr[r0])
                 data = np.frombuffer(_read_exact(fdata, nnz * ddata.itemsize), dtype=ddata)
                 idx = np.frombuffer(_read_exact(findices, nnz * dindices.itemsize), dtype=dindices)
-                block = sp.csr_matrix((data, idx, indptr[r0:r1 + 1] - indptr[r0]),
-                                      shape=(r1 - r0, n_cols))
+                block = sp.csr_matrix(
+                    (data, idx, indptr[r0 : r1 + 1] - indptr[r0]), shape=(r1 - r0, n_cols)
+                )
                 numbers = np.arange(r0, r1)
                 if rows is not None:
                     keep = np.asarray(rows[r0:r1], dtype=bool)

@@ -11,5 +11,10 @@ logistic-regression probe vs random unit vectors; faithful and corrected variant
 from .affinity import MEASURES, cooccurrence_affinity, geometric_affinity, phi_coefficient
 from .config import check_lobes_config
 
-__all__ = ["MEASURES", "cooccurrence_affinity", "geometric_affinity", "phi_coefficient",
-           "check_lobes_config"]
+__all__ = [
+    "MEASURES",
+    "cooccurrence_affinity",
+    "geometric_affinity",
+    "phi_coefficient",
+    "check_lobes_config",
+]

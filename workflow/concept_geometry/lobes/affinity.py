@@ -93,9 +93,15 @@ _FUNCS = {
 }
 
 
-def affinity_rows(counts_rows: np.ndarray, occ_rows: np.ndarray, occurrences: np.ndarray,
-                  n_chunks: int, measure: str, shift_phi: bool = True,
-                  official_int64: bool = False) -> np.ndarray:
+def affinity_rows(
+    counts_rows: np.ndarray,
+    occ_rows: np.ndarray,
+    occurrences: np.ndarray,
+    n_chunks: int,
+    measure: str,
+    shift_phi: bool = True,
+    official_int64: bool = False,
+) -> np.ndarray:
     """One block of an affinity matrix.
 
     counts_rows: (r, F) co-occurrence counts of r features with all F features;
@@ -107,8 +113,12 @@ def affinity_rows(counts_rows: np.ndarray, occ_rows: np.ndarray, occurrences: np
     if measure not in _FUNCS:
         raise ValueError(f"unknown measure {measure!r}; expected one of {MEASURES}")
     if measure == "phi" and official_int64:
-        out = phi_coefficient_int64(np.asarray(counts_rows), np.asarray(occ_rows)[:, None],
-                                    np.asarray(occurrences)[None, :], int(n_chunks))
+        out = phi_coefficient_int64(
+            np.asarray(counts_rows),
+            np.asarray(occ_rows)[:, None],
+            np.asarray(occurrences)[None, :],
+            int(n_chunks),
+        )
         return out + 1.0 if shift_phi else out
     c_ij = np.asarray(counts_rows, dtype=np.float64)
     c_i = np.asarray(occ_rows, dtype=np.float64)[:, None]
@@ -119,8 +129,9 @@ def affinity_rows(counts_rows: np.ndarray, occ_rows: np.ndarray, occurrences: np
     return out
 
 
-def cooccurrence_affinity(counts: np.ndarray, occurrences: np.ndarray, n_chunks: int,
-                          measure: str, shift_phi: bool = True) -> np.ndarray:
+def cooccurrence_affinity(
+    counts: np.ndarray, occurrences: np.ndarray, n_chunks: int, measure: str, shift_phi: bool = True
+) -> np.ndarray:
     """Dense (F, F) affinity of one measure from co-occurrence counts (F, F) and
     occurrences (F,) over ``n_chunks`` chunks (Li et al. Sec. 4, Eqs. for the five measures)."""
     return affinity_rows(counts, occurrences, occurrences, n_chunks, measure, shift_phi)
@@ -145,9 +156,17 @@ def geometric_affinity(decoder: np.ndarray) -> np.ndarray:
     return angular_affinity_rows(u, u)
 
 
-def affinity_blocks(measure: str, *, counts=None, occurrences=None, n_chunks=None,
-                    decoder=None, shift_phi: bool = True, official_int64: bool = False,
-                    block: int = 2048) -> Iterator[tuple[slice, np.ndarray]]:
+def affinity_blocks(
+    measure: str,
+    *,
+    counts=None,
+    occurrences=None,
+    n_chunks=None,
+    decoder=None,
+    shift_phi: bool = True,
+    official_int64: bool = False,
+    block: int = 2048,
+) -> Iterator[tuple[slice, np.ndarray]]:
     """Yield (row slice, (r, F) affinity block) for a co-occurrence measure or 'geometric'.
 
     Keeps peak memory at a few blocks, so a 16k x 16k matrix can be sparsified on the fly.
@@ -163,5 +182,15 @@ def affinity_blocks(measure: str, *, counts=None, occurrences=None, n_chunks=Non
     n = occ.shape[0]
     for start in range(0, n, block):
         rows = slice(start, min(start + block, n))
-        yield rows, affinity_rows(np.asarray(counts[rows]), occ[rows], occ, n_chunks, measure,
-                                  shift_phi, official_int64)
+        yield (
+            rows,
+            affinity_rows(
+                np.asarray(counts[rows]),
+                occ[rows],
+                occ,
+                n_chunks,
+                measure,
+                shift_phi,
+                official_int64,
+            ),
+        )

@@ -42,8 +42,9 @@ def _kmeans_labels(maps: np.ndarray, k: int, seed: int, n_init: int) -> np.ndarr
     return KMeans(n_clusters=k, random_state=seed, n_init=n_init).fit_predict(maps[:, :k])
 
 
-def spectral_lobes_dense(affinity: np.ndarray, ks: list[int], seed: int,
-                         n_init: int | None = None) -> dict[int, np.ndarray]:
+def spectral_lobes_dense(
+    affinity: np.ndarray, ks: list[int], seed: int, n_init: int | None = None
+) -> dict[int, np.ndarray]:
     """sklearn SpectralClustering on a dense precomputed affinity (F, F), once per k.
 
     ``n_init=None`` leaves sklearn's default (10), as the official call does.
@@ -55,8 +56,13 @@ def spectral_lobes_dense(affinity: np.ndarray, ks: list[int], seed: int,
     with warnings.catch_warnings():
         warnings.filterwarnings("ignore", message="Graph is not fully connected")
         for k in ks:
-            model = SpectralClustering(n_clusters=int(k), affinity="precomputed",
-                                       assign_labels="kmeans", random_state=seed, **extra)
+            model = SpectralClustering(
+                n_clusters=int(k),
+                affinity="precomputed",
+                assign_labels="kmeans",
+                random_state=seed,
+                **extra,
+            )
             out[int(k)] = model.fit_predict(affinity).astype(np.int64)
     return out
 
@@ -78,9 +84,10 @@ def knn_sparsify_blocks(blocks, n_features: int, n_neighbors: int) -> sp.csr_mat
         rows_all.append(np.repeat(idx, m))
         cols_all.append(top.ravel())
         vals_all.append(vals.ravel())
-    graph = sp.csr_matrix((np.concatenate(vals_all), (np.concatenate(rows_all),
-                                                       np.concatenate(cols_all))),
-                          shape=(n_features, n_features))
+    graph = sp.csr_matrix(
+        (np.concatenate(vals_all), (np.concatenate(rows_all), np.concatenate(cols_all))),
+        shape=(n_features, n_features),
+    )
     graph.data = np.maximum(graph.data, 0.0)
     graph = graph.maximum(graph.T).tocsr()
     graph.eliminate_zeros()
@@ -102,25 +109,38 @@ def spectral_embedding_sparse(graph: sp.spmatrix, n_components: int, seed: int) 
     inv_sqrt = 1.0 / np.sqrt(np.maximum(degree, np.finfo(float).tiny))
     m = sp.diags(inv_sqrt) @ graph @ sp.diags(inv_sqrt)
     v0 = np.random.default_rng(seed).uniform(-1, 1, graph.shape[0])
-    vals, vecs = eigsh(m, k=n_components, which="LA", v0=v0, tol=1e-8,
-                       maxiter=max(1000, 20 * graph.shape[0]))
+    vals, vecs = eigsh(
+        m, k=n_components, which="LA", v0=v0, tol=1e-8, maxiter=max(1000, 20 * graph.shape[0])
+    )
     order = np.argsort(-vals)
     return vecs[:, order] * inv_sqrt[:, None]
 
 
-def spectral_lobes_sparse(graph: sp.spmatrix, ks: list[int], seed: int, *,
-                          n_init: int) -> dict[int, np.ndarray]:
+def spectral_lobes_sparse(
+    graph: sp.spmatrix, ks: list[int], seed: int, *, n_init: int
+) -> dict[int, np.ndarray]:
     """Spectral embedding of a sparse affinity graph (once, max(ks) components) + k-means per k."""
     maps = spectral_embedding_sparse(graph, int(max(ks)), seed)
     return {int(k): _kmeans_labels(maps, int(k), seed, n_init).astype(np.int64) for k in ks}
 
 
-def cluster_measure(measure: str, ks: list[int], seed: int, *, method: str = "auto",
-                    dense_max_features: int = 4096, n_neighbors: int = 64,
-                    n_init: int | None = 10,
-                    counts=None, occurrences=None, n_chunks=None, decoder=None,
-                    shift_phi: bool = True, official_int64: bool = False,
-                    block: int = 2048) -> LobeLabels:
+def cluster_measure(
+    measure: str,
+    ks: list[int],
+    seed: int,
+    *,
+    method: str = "auto",
+    dense_max_features: int = 4096,
+    n_neighbors: int = 64,
+    n_init: int | None = 10,
+    counts=None,
+    occurrences=None,
+    n_chunks=None,
+    decoder=None,
+    shift_phi: bool = True,
+    official_int64: bool = False,
+    block: int = 2048,
+) -> LobeLabels:
     """Lobes of one affinity (a co-occurrence measure or 'geometric') for every k in ``ks``.
 
     Pass counts (F, F), occurrences (F,), n_chunks for a co-occurrence measure, or decoder
@@ -129,12 +149,19 @@ def cluster_measure(measure: str, ks: list[int], seed: int, *, method: str = "au
     ``n_init``: k-means restarts (None: sklearn's default; the dense route only, the
     sparse route needs a number).
     """
-    n = (np.asarray(occurrences).shape[0] if decoder is None else np.asarray(decoder).shape[0])
+    n = np.asarray(occurrences).shape[0] if decoder is None else np.asarray(decoder).shape[0]
     if method == "auto":
         method = "dense" if n <= dense_max_features else "sparse"
-    blocks = affinity_blocks(measure, counts=counts, occurrences=occurrences, n_chunks=n_chunks,
-                             decoder=decoder, shift_phi=shift_phi,
-                             official_int64=official_int64, block=block)
+    blocks = affinity_blocks(
+        measure,
+        counts=counts,
+        occurrences=occurrences,
+        n_chunks=n_chunks,
+        decoder=decoder,
+        shift_phi=shift_phi,
+        official_int64=official_int64,
+        block=block,
+    )
     if method == "dense":
         affinity = np.empty((n, n), dtype=np.float64)
         for rows, values in blocks:

@@ -2,8 +2,8 @@
 
 from __future__ import annotations
 
-from ..errors import CONFIG_HINT as _HINT, ConfigError
-
+from ..errors import CONFIG_HINT as _HINT
+from ..errors import ConfigError
 
 
 def check_lobes_config(config: dict) -> None:
@@ -15,7 +15,8 @@ def check_lobes_config(config: dict) -> None:
     if 2 not in ks:
         raise ConfigError(
             f"Invalid config: key `lobes.ks` = {ks} lacks 2; the headline tests and the "
-            f"code-lobe verdict are made at k=2 (Li et al. Figs. 3-4). Add 2. {_HINT}")
+            f"code-lobe verdict are made at k=2 (Li et al. Figs. 3-4). Add 2. {_HINT}"
+        )
     layers = cfg.get("layers")
     feat_layers = (config.get("features") or {}).get("layers")
     if layers is not None and feat_layers is not None:
@@ -24,12 +25,14 @@ def check_lobes_config(config: dict) -> None:
             raise ConfigError(
                 f"Invalid config: key `lobes.layers` = {layers} names layers {missing} that "
                 f"`features.layers` = {feat_layers} does not compute. Add them to "
-                f"`features.layers` or remove them from `lobes.layers` (null = all). {_HINT}")
+                f"`features.layers` or remove them from `lobes.layers` (null = all). {_HINT}"
+            )
     probe_ks = (cfg.get("probe") or {}).get("ks")
     if probe_ks is not None and 2 not in probe_ks:
         raise ConfigError(
             f"Invalid config: key `lobes.probe.ks` = {probe_ks} lacks 2, where the headline "
-            f"probe accuracy is reported. Add 2, or set it to null (all of `lobes.ks`). {_HINT}")
+            f"probe accuracy is reported. Add 2, or set it to null (all of `lobes.ks`). {_HINT}"
+        )
     spec = cfg.get("specialization") or {}
     other = spec.get("other_categories")
     if other is not None and set(other) & set(spec.get("code_categories", [])):
@@ -37,9 +40,11 @@ def check_lobes_config(config: dict) -> None:
             "Invalid config: keys `lobes.specialization.code_categories` and "
             "`lobes.specialization.other_categories` share categories "
             f"{sorted(set(other) & set(spec['code_categories']))}; a category is either code "
-            f"or other. {_HINT}")
+            f"or other. {_HINT}"
+        )
     fig = cfg.get("figures") or {}
     if fig.get("k") is not None and int(fig["k"]) not in ks:
         raise ConfigError(
             f"Invalid config: key `lobes.figures.k` = {fig['k']} is not in `lobes.ks` = {ks}; "
-            f"the feature-cloud figure colours lobes computed for one of them. {_HINT}")
+            f"the feature-cloud figure colours lobes computed for one of them. {_HINT}"
+        )

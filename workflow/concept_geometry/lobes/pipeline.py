@@ -26,15 +26,35 @@ from ..seeding import derive_seed
 from .affinity import GEOMETRIC
 from .clustering import cluster_measure
 from .significance import NULL_DDOF, VARIANTS, ami_permutation_test, probe_test
-from .specialization import (SPLIT_OF_VARIANT, category_histogram, chunk_winners,
-                             find_code_lobe, first_documents)
+from .specialization import (
+    SPLIT_OF_VARIANT,
+    category_histogram,
+    chunk_winners,
+    find_code_lobe,
+    first_documents,
+)
 
 log = logging.getLogger("concept_geometry")
 
 LABEL_COLUMNS = ["variant", "clustering", "measure", "k", "feature", "lobe"]
-TEST_COLUMNS = ["measure", "k", "variant", "ami", "ami_null_mean", "ami_null_std", "ami_z",
-                "balanced_accuracy", "acc_null_mean", "acc_null_std", "acc_z", "ami_p", "acc_p",
-                "clustering", "n_features", "n_excluded"]
+TEST_COLUMNS = [
+    "measure",
+    "k",
+    "variant",
+    "ami",
+    "ami_null_mean",
+    "ami_null_std",
+    "ami_z",
+    "balanced_accuracy",
+    "acc_null_mean",
+    "acc_null_std",
+    "acc_z",
+    "ami_p",
+    "acc_p",
+    "clustering",
+    "n_features",
+    "n_excluded",
+]
 # The faithful variant reads chunks whose winner is decided even when no feature fired
 # (the official ``max`` over an all-zero dict picks lobe 0); the corrected one drops them.
 UNSCORED_WINNER = {"faithful": 0, "corrected": -1}
@@ -48,12 +68,14 @@ def check_inputs(counts, occurrences, n_chunks, decoder, path_hint: str = "") ->
             f"Feature data {path_hint} disagree: cooccurrence counts {counts.shape}, "
             f"occurrences ({f},), decoder {decoder.shape}; all must have the same number of "
             "features. Re-run the features stage for this layer (delete its results/features "
-            "folder and run snakemake again).")
+            "folder and run snakemake again)."
+        )
     if int(n_chunks) <= 0:
         raise InputDataError(
             f"Feature data {path_hint} count no histogram chunks (n_chunks={int(n_chunks)}): "
             "the corpus is too small for the chunk size. Enlarge `features.corpus` or lower "
-            "the chunk size, then re-run.")
+            "the chunk size, then re-run."
+        )
 
 
 def active_features(occurrences: np.ndarray, min_occurrences: int) -> np.ndarray:
@@ -61,8 +83,9 @@ def active_features(occurrences: np.ndarray, min_occurrences: int) -> np.ndarray
     return np.flatnonzero(np.asarray(occurrences) >= int(min_occurrences))
 
 
-def cluster_all(counts, occurrences, n_chunks, decoder, active: np.ndarray, cfg: dict,
-                seed: int, layer) -> pd.DataFrame:
+def cluster_all(
+    counts, occurrences, n_chunks, decoder, active: np.ndarray, cfg: dict, seed: int, layer
+) -> pd.DataFrame:
     """Lobes for every configured measure and the geometric clusters, for every k and variant.
 
     ``active``: the features the corrected variant analyses. Returns the labels frame
@@ -83,30 +106,57 @@ def cluster_all(counts, occurrences, n_chunks, decoder, active: np.ndarray, cfg:
         else:
             sub_counts, sub_occ = counts, occurrences
         for measure in list(cfg["measures"]) + [GEOMETRIC]:
-            kw = (dict(decoder=decoder[keep]) if measure == GEOMETRIC else
-                  dict(counts=sub_counts, occurrences=sub_occ, n_chunks=int(n_chunks)))
-            route = (dict(method="dense", n_init=None, shift_phi=True, official_int64=True)
-                     if faithful else
-                     dict(method=cl["method"], dense_max_features=cl["dense_max_features"],
-                          n_neighbors=cl["n_neighbors"], n_init=cl["n_init"],
-                          shift_phi=cfg["shift_phi"]))
-            res = cluster_measure(measure, ks, derive_seed(seed, "lobes", "cluster", layer, measure),
-                                  **route, **kw)
-            log.info("clustered %s, %s (%s, %d of %d features, ks=%s)", measure, variant,
-                     res.method, keep.size, n_feat, ks)
+            kw = (
+                dict(decoder=decoder[keep])
+                if measure == GEOMETRIC
+                else dict(counts=sub_counts, occurrences=sub_occ, n_chunks=int(n_chunks))
+            )
+            route = (
+                dict(method="dense", n_init=None, shift_phi=True, official_int64=True)
+                if faithful
+                else dict(
+                    method=cl["method"],
+                    dense_max_features=cl["dense_max_features"],
+                    n_neighbors=cl["n_neighbors"],
+                    n_init=cl["n_init"],
+                    shift_phi=cfg["shift_phi"],
+                )
+            )
+            res = cluster_measure(
+                measure, ks, derive_seed(seed, "lobes", "cluster", layer, measure), **route, **kw
+            )
+            log.info(
+                "clustered %s, %s (%s, %d of %d features, ks=%s)",
+                measure,
+                variant,
+                res.method,
+                keep.size,
+                n_feat,
+                ks,
+            )
             for k in ks:
                 lobe = np.full(n_feat, -1, dtype=np.int64)
                 lobe[keep] = res.labels[k]
-                frames.append(pd.DataFrame({"variant": variant, "clustering": res.method,
-                                            "measure": measure, "k": k,
-                                            "feature": everything, "lobe": lobe}))
+                frames.append(
+                    pd.DataFrame(
+                        {
+                            "variant": variant,
+                            "clustering": res.method,
+                            "measure": measure,
+                            "k": k,
+                            "feature": everything,
+                            "lobe": lobe,
+                        }
+                    )
+                )
         del sub_counts, sub_occ
     return pd.concat(frames, ignore_index=True)[LABEL_COLUMNS]
 
 
 def _labels_of(labels: pd.DataFrame, variant: str, measure: str, k: int) -> np.ndarray:
-    sel = labels[(labels["variant"] == variant) & (labels["measure"] == measure)
-                 & (labels["k"] == k)].sort_values("feature")
+    sel = labels[
+        (labels["variant"] == variant) & (labels["measure"] == measure) & (labels["k"] == k)
+    ].sort_values("feature")
     return sel["lobe"].to_numpy()
 
 
@@ -116,8 +166,9 @@ def _method_of(labels: pd.DataFrame, variant: str, measure: str) -> str:
     return "+".join(sorted(set(sel["clustering"])))
 
 
-def run_tests(labels: pd.DataFrame, decoder: np.ndarray, cfg: dict, seed: int, layer,
-              progress=None) -> pd.DataFrame:
+def run_tests(
+    labels: pd.DataFrame, decoder: np.ndarray, cfg: dict, seed: int, layer, progress=None
+) -> pd.DataFrame:
     """AMI permutation test and probe test for every measure, k and variant (tests.tsv).
 
     Each variant tests its own lobes against its own geometric clusters on its own features
@@ -129,34 +180,68 @@ def run_tests(labels: pd.DataFrame, decoder: np.ndarray, cfg: dict, seed: int, l
     decoder = np.asarray(decoder)
     nan = float("nan")
     triples = [(m, int(k), v) for m in cfg["measures"] for k in cfg["ks"] for v in VARIANTS]
-    for measure, k, variant in (progress(triples) if progress else triples):
+    for measure, k, variant in progress(triples) if progress else triples:
         lobes = _labels_of(labels, variant, measure, k)
         geo = _labels_of(labels, variant, GEOMETRIC, k)
         keep = lobes >= 0
-        ami = ami_permutation_test(lobes[keep], geo[keep], cfg["ami"]["n_permutations"],
-                                   derive_seed(seed, "lobes", "ami", layer, measure, k),
-                                   ddof=NULL_DDOF[variant])
-        row = dict(measure=measure, k=k, variant=variant, ami=ami.observed,
-                   ami_null_mean=ami.null_mean, ami_null_std=ami.null_std, ami_z=ami.z,
-                   ami_p=ami.p, clustering=_method_of(labels, variant, measure),
-                   n_features=int(keep.sum()), n_excluded=int((~keep).sum()))
+        ami = ami_permutation_test(
+            lobes[keep],
+            geo[keep],
+            cfg["ami"]["n_permutations"],
+            derive_seed(seed, "lobes", "ami", layer, measure, k),
+            ddof=NULL_DDOF[variant],
+        )
+        row = dict(
+            measure=measure,
+            k=k,
+            variant=variant,
+            ami=ami.observed,
+            ami_null_mean=ami.null_mean,
+            ami_null_std=ami.null_std,
+            ami_z=ami.z,
+            ami_p=ami.p,
+            clustering=_method_of(labels, variant, measure),
+            n_features=int(keep.sum()),
+            n_excluded=int((~keep).sum()),
+        )
         if k in probe_ks:
-            acc = probe_test(decoder[keep], lobes[keep], variant, pc["n_null"],
-                             derive_seed(seed, "lobes", "probe", layer, measure, k, variant),
-                             train_fraction=pc["faithful_train_fraction"],
-                             n_splits=pc["n_splits"], C=pc["C"], max_iter=pc["max_iter"])
-            row.update(balanced_accuracy=acc.observed, acc_null_mean=acc.null_mean,
-                       acc_null_std=acc.null_std, acc_z=acc.z, acc_p=acc.p)
+            acc = probe_test(
+                decoder[keep],
+                lobes[keep],
+                variant,
+                pc["n_null"],
+                derive_seed(seed, "lobes", "probe", layer, measure, k, variant),
+                train_fraction=pc["faithful_train_fraction"],
+                n_splits=pc["n_splits"],
+                C=pc["C"],
+                max_iter=pc["max_iter"],
+            )
+            row.update(
+                balanced_accuracy=acc.observed,
+                acc_null_mean=acc.null_mean,
+                acc_null_std=acc.null_std,
+                acc_z=acc.z,
+                acc_p=acc.p,
+            )
         else:  # probe skipped at this k (config lobes.probe.ks)
-            row.update(balanced_accuracy=nan, acc_null_mean=nan, acc_null_std=nan, acc_z=nan,
-                       acc_p=nan)
+            row.update(
+                balanced_accuracy=nan, acc_null_mean=nan, acc_null_std=nan, acc_z=nan, acc_p=nan
+            )
         rows.append(row)
     return pd.DataFrame(rows, columns=TEST_COLUMNS)
 
 
-def specialization(labels: pd.DataFrame, firings, category: np.ndarray, split: np.ndarray,
-                   cfg: dict, path_hint: str = "", *, doc_id: np.ndarray,
-                   histogram_documents: np.ndarray) -> tuple[pd.DataFrame, dict]:
+def specialization(
+    labels: pd.DataFrame,
+    firings,
+    category: np.ndarray,
+    split: np.ndarray,
+    cfg: dict,
+    path_hint: str = "",
+    *,
+    doc_id: np.ndarray,
+    histogram_documents: np.ndarray,
+) -> tuple[pd.DataFrame, dict]:
     """Specialisation histograms (measure, k, variant, category, lobe, fraction, n_chunks)
     and the code-lobe verdicts at k = 2 per measure and variant.
 
@@ -180,19 +265,27 @@ def specialization(labels: pd.DataFrame, firings, category: np.ndarray, split: n
             raise InputDataError(
                 f"No `{wanted}` chunks in the firings {path_hint}: the {variant} specialisation "
                 f"needs them. The features stage splits documents into histogram and held-out "
-                "ones; give it more documents or a non-zero held-out fraction, then re-run.")
+                "ones; give it more documents or a non-zero held-out fraction, then re-run."
+            )
     first = first_documents(histogram_documents, sc.get("max_documents"))
-    scored = {"faithful": (split == SPLIT_OF_VARIANT["faithful"]) & np.isin(doc_id, first),
-              "corrected": split == SPLIT_OF_VARIANT["corrected"]}
+    scored = {
+        "faithful": (split == SPLIT_OF_VARIANT["faithful"]) & np.isin(doc_id, first),
+        "corrected": split == SPLIT_OF_VARIANT["corrected"],
+    }
     n_documents = {v: int(np.unique(np.asarray(doc_id)[m]).size) for v, m in scored.items()}
-    lobes = {(v, m, k): _labels_of(labels, v, m, k)
-             for v in VARIANTS for m in cfg["measures"] for k in ks}
+    lobes = {
+        (v, m, k): _labels_of(labels, v, m, k)
+        for v in VARIANTS
+        for m in cfg["measures"]
+        for k in ks
+    }
     winners = {key: np.full(split.shape[0], -1, dtype=np.int64) for key in lobes}
     blocks = [(np.arange(firings.shape[0]), firings)] if sp.issparse(firings) else firings
     for rows, block in blocks:  # a chunk's winner depends on its own row only
         for (variant, measure, k), lobe in lobes.items():
             winners[(variant, measure, k)][rows] = chunk_winners(
-                block, lobe, k, unscored=UNSCORED_WINNER[variant])
+                block, lobe, k, unscored=UNSCORED_WINNER[variant]
+            )
     frames, verdicts = [], {}
     k_code = 2  # the config check guarantees 2 in ks
     for variant in VARIANTS:
@@ -206,9 +299,12 @@ def specialization(labels: pd.DataFrame, firings, category: np.ndarray, split: n
                 hist.insert(0, "measure", measure)
                 frames.append(hist)
                 if k == k_code:
-                    found = find_code_lobe(won, category[chunks], sc["code_categories"],
-                                           sc["other_categories"], k)
+                    found = find_code_lobe(
+                        won, category[chunks], sc["code_categories"], sc["other_categories"], k
+                    )
                     verdicts.setdefault(measure, {})[variant] = (
-                        None if found is None else
-                        dict(found.__dict__, k=k, n_documents=n_documents[variant]))
+                        None
+                        if found is None
+                        else dict(found.__dict__, k=k, n_documents=n_documents[variant])
+                    )
     return pd.concat(frames, ignore_index=True), verdicts

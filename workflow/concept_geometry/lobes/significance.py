@@ -54,8 +54,9 @@ def _null_test(observed: float, null: np.ndarray, ddof: int) -> NullTest:
     return NullTest(float(observed), mean, std, float(z), float(p))
 
 
-def ami_permutation_test(lobes: np.ndarray, clusters: np.ndarray, n_permutations: int,
-                         seed: int, ddof: int) -> NullTest:
+def ami_permutation_test(
+    lobes: np.ndarray, clusters: np.ndarray, n_permutations: int, seed: int, ddof: int
+) -> NullTest:
     """AMI(lobes, clusters) vs AMI with ``lobes`` randomly permuted.
 
     lobes, clusters: (F,) int labels of the same features; ``ddof`` of the null's std
@@ -79,8 +80,9 @@ def random_unit_vectors(n: int, d: int, gen: np.random.Generator) -> np.ndarray:
 def _probe(C: float, max_iter: int, seed: int, balanced: bool):
     from sklearn.linear_model import LogisticRegression
 
-    return LogisticRegression(C=C, max_iter=max_iter, random_state=seed,
-                              class_weight="balanced" if balanced else None)
+    return LogisticRegression(
+        C=C, max_iter=max_iter, random_state=seed, class_weight="balanced" if balanced else None
+    )
 
 
 def _fit_predict(X_train, y_train, X_test, C, max_iter, seed, balanced=False) -> np.ndarray:
@@ -93,9 +95,17 @@ def _fit_predict(X_train, y_train, X_test, C, max_iter, seed, balanced=False) ->
         return _probe(C, max_iter, seed, balanced).fit(X_train, y_train).predict(X_test)
 
 
-def probe_balanced_accuracy(X: np.ndarray, y: np.ndarray, variant: str, seed: int, *,
-                            train_fraction: float = 0.8, n_splits: int = 5, C: float = 1.0,
-                            max_iter: int = 1000) -> float:
+def probe_balanced_accuracy(
+    X: np.ndarray,
+    y: np.ndarray,
+    variant: str,
+    seed: int,
+    *,
+    train_fraction: float = 0.8,
+    n_splits: int = 5,
+    C: float = 1.0,
+    max_iter: int = 1000,
+) -> float:
     """Held-out balanced accuracy of a logistic-regression probe X (F, d) -> y (F,)."""
     from sklearn.metrics import balanced_accuracy_score
     from sklearn.model_selection import StratifiedKFold
@@ -113,8 +123,9 @@ def probe_balanced_accuracy(X: np.ndarray, y: np.ndarray, variant: str, seed: in
         with warnings.catch_warnings():
             warnings.filterwarnings("ignore", message=".*least populated class.*")
             for train, test in folds.split(X, y):
-                pred[test] = _fit_predict(X[train], y[train], X[test], C, max_iter, seed,
-                                          balanced=True)
+                pred[test] = _fit_predict(
+                    X[train], y[train], X[test], C, max_iter, seed, balanced=True
+                )
         truth = y
     else:
         raise ValueError(f"unknown variant {variant!r}; expected one of {VARIANTS}")
@@ -123,8 +134,9 @@ def probe_balanced_accuracy(X: np.ndarray, y: np.ndarray, variant: str, seed: in
         return float(balanced_accuracy_score(truth, pred))
 
 
-def probe_test(decoder: np.ndarray, lobes: np.ndarray, variant: str, n_null: int, seed: int,
-               **probe_kw) -> NullTest:
+def probe_test(
+    decoder: np.ndarray, lobes: np.ndarray, variant: str, n_null: int, seed: int, **probe_kw
+) -> NullTest:
     """Probe on decoder directions vs the same probe on ``n_null`` sets of random unit vectors.
 
     decoder: (F, d); lobes: (F,) labels. ``faithful`` probes the decoder rows as given (the
@@ -136,8 +148,12 @@ def probe_test(decoder: np.ndarray, lobes: np.ndarray, variant: str, n_null: int
     gen = np.random.default_rng(seed)
     X = np.asarray(decoder) if variant == "faithful" else unit_rows(decoder)
     observed = probe_balanced_accuracy(X, lobes, variant, seed, **probe_kw)
-    null = np.array([
-        probe_balanced_accuracy(random_unit_vectors(X.shape[0], X.shape[1], gen), lobes,
-                                variant, seed, **probe_kw)
-        for _ in range(int(n_null))])
+    null = np.array(
+        [
+            probe_balanced_accuracy(
+                random_unit_vectors(X.shape[0], X.shape[1], gen), lobes, variant, seed, **probe_kw
+            )
+            for _ in range(int(n_null))
+        ]
+    )
     return _null_test(observed, null, NULL_DDOF[variant])

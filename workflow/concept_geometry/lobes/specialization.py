@@ -25,8 +25,9 @@ import scipy.sparse as sp
 SPLIT_OF_VARIANT = {"faithful": "histogram", "corrected": "heldout"}
 
 
-def chunk_winners(firings: sp.spmatrix, lobes: np.ndarray, k: int,
-                  unscored: int = -1) -> np.ndarray:
+def chunk_winners(
+    firings: sp.spmatrix, lobes: np.ndarray, k: int, unscored: int = -1
+) -> np.ndarray:
     """Winning lobe of each chunk.
 
     firings: (n_chunks, F) binary; lobes: (F,) labels in [0, k), or -1 for features not
@@ -35,8 +36,9 @@ def chunk_winners(firings: sp.spmatrix, lobes: np.ndarray, k: int,
     """
     lobes = np.asarray(lobes)
     keep = lobes >= 0
-    onehot = sp.csr_matrix((np.ones(keep.sum()), (np.flatnonzero(keep), lobes[keep])),
-                           shape=(lobes.shape[0], k))
+    onehot = sp.csr_matrix(
+        (np.ones(keep.sum()), (np.flatnonzero(keep), lobes[keep])), shape=(lobes.shape[0], k)
+    )
     fired = (sp.csr_matrix(firings, dtype=np.float64) @ onehot).toarray()  # (n_chunks, k)
     sizes = np.bincount(lobes[keep], minlength=k).astype(np.float64)
     frac = fired / np.maximum(sizes, 1.0)  # an empty lobe: nothing fired in it, 0 / 1 = 0
@@ -48,7 +50,7 @@ def chunk_winners(firings: sp.spmatrix, lobes: np.ndarray, k: int,
 def first_documents(doc_ids: np.ndarray, max_documents: int | None) -> np.ndarray:
     """The first ``max_documents`` of ``doc_ids`` in corpus order (ascending id); all if None."""
     ids = np.unique(np.asarray(doc_ids))
-    return ids if max_documents is None else ids[:int(max_documents)]
+    return ids if max_documents is None else ids[: int(max_documents)]
 
 
 def category_histogram(winners: np.ndarray, category: np.ndarray, k: int) -> pd.DataFrame:
@@ -79,8 +81,13 @@ class CodeLobe:
     found: bool  # code_lobe != other_lobe
 
 
-def find_code_lobe(winners: np.ndarray, category: np.ndarray, code_categories: list[str],
-                   other_categories: list[str] | None, k: int) -> CodeLobe | None:
+def find_code_lobe(
+    winners: np.ndarray,
+    category: np.ndarray,
+    code_categories: list[str],
+    other_categories: list[str] | None,
+    k: int,
+) -> CodeLobe | None:
     """A code lobe exists when the lobe winning most code chunks differs from the lobe
     winning most chunks of the other categories (all non-code ones when None).
 
@@ -88,8 +95,9 @@ def find_code_lobe(winners: np.ndarray, category: np.ndarray, code_categories: l
     """
     category = np.asarray(category).astype(str)
     is_code = np.isin(category, list(code_categories))
-    is_other = (np.isin(category, list(other_categories)) if other_categories is not None
-                else ~is_code)
+    is_other = (
+        np.isin(category, list(other_categories)) if other_categories is not None else ~is_code
+    )
     wc = winners[is_code & (winners >= 0)]
     wo = winners[is_other & (winners >= 0)]
     if wc.size == 0 or wo.size == 0:
@@ -97,5 +105,6 @@ def find_code_lobe(winners: np.ndarray, category: np.ndarray, code_categories: l
     hc = np.bincount(wc, minlength=k) / wc.size
     ho = np.bincount(wo, minlength=k) / wo.size
     code_lobe, other_lobe = int(hc.argmax()), int(ho.argmax())
-    return CodeLobe(code_lobe, other_lobe, float(hc[code_lobe]), float(ho[code_lobe]),
-                    code_lobe != other_lobe)
+    return CodeLobe(
+        code_lobe, other_lobe, float(hc[code_lobe]), float(ho[code_lobe]), code_lobe != other_lobe
+    )

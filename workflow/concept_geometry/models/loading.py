@@ -20,22 +20,24 @@ PACKAGE_PREFIX = "package:"
 def how_to_fix(spec: str, key: str) -> str:
     return (
         f"To use it offline, download it on a machine with network access "
-        f"(e.g. `huggingface-cli download {spec} --local-dir /path/to/{Path(spec).name}`, after accepting "
+        f"(e.g. `huggingface-cli download {spec} --local-dir /path/to/{Path(spec).name}`, after "
+        "accepting "
         f"its licence on the hub if it is gated), copy the folder here, and set `{key}: "
         f"/path/to/{Path(spec).name}` in your config (a local folder with config.json and the "
         f"weights; tokenizer files too)."
     )
 
 
-def resolve_model_path(spec: str, key: str = "model",
-                       markers: tuple[str, ...] = ("config.json",)) -> str:
+def resolve_model_path(
+    spec: str, key: str = "model", markers: tuple[str, ...] = ("config.json",)
+) -> str:
     """Turn a model spec into what ``from_pretrained`` takes (a folder path or hub id).
 
     ``key`` names the config key the spec came from, for the error message.
     """
     spec = str(spec)
     if spec.startswith(PACKAGE_PREFIX):
-        module_name = spec[len(PACKAGE_PREFIX):]
+        module_name = spec[len(PACKAGE_PREFIX) :]
         try:
             module = importlib.import_module(module_name)
         except ImportError as err:
@@ -55,7 +57,8 @@ def resolve_model_path(spec: str, key: str = "model",
     if path.exists():
         if not any((path / m).exists() for m in markers):
             raise MissingResourceError(
-                f"Model folder {path} (config key `{key}`) has no {' or '.join(markers)}, so it is not a "
+                f"Model folder {path} (config key `{key}`) has no {' or '.join(markers)}, so it "
+                "is not a "
                 f"saved Hugging Face model. Point `{key}` at the folder written by "
                 f"`save_pretrained` (or a hub snapshot)."
             )
@@ -110,8 +113,13 @@ def load_tokenizer(spec: str, key: str = "model"):
     """The tokenizer of a model spec (AutoTokenizer)."""
     from transformers import AutoTokenizer
 
-    return _load(AutoTokenizer.from_pretrained, spec, key, "tokenizer",
-                 markers=("tokenizer_config.json", "tokenizer.json", "config.json"))
+    return _load(
+        AutoTokenizer.from_pretrained,
+        spec,
+        key,
+        "tokenizer",
+        markers=("tokenizer_config.json", "tokenizer.json", "config.json"),
+    )
 
 
 def load_model_config(spec: str, key: str = "model"):
@@ -137,11 +145,11 @@ def load_model(spec: str, key: str = "model", dtype: str = "float32", device: st
 def model_blocks(model):
     """The ModuleList of transformer blocks (Llama/Gemma/Mistral, BERT, GPT-2, GPT-NeoX)."""
     candidates = [
-        ("model", "layers"),            # LlamaForCausalLM, Gemma2ForCausalLM, ...
-        ("layers",),                    # LlamaModel, Gemma2Model
-        ("encoder", "layer"),           # BertModel
-        ("bert", "encoder", "layer"),   # BertFor*
-        ("transformer", "h"),           # GPT-2
+        ("model", "layers"),  # LlamaForCausalLM, Gemma2ForCausalLM, ...
+        ("layers",),  # LlamaModel, Gemma2Model
+        ("encoder", "layer"),  # BertModel
+        ("bert", "encoder", "layer"),  # BertFor*
+        ("transformer", "h"),  # GPT-2
         ("gpt_neox", "layers"),
     ]
     for path in candidates:

@@ -27,17 +27,22 @@ def _first(output):
 def check_layers(model, layers: Sequence, key: str = "layers") -> None:
     """Refuse layers the model does not have, naming the config key."""
     n = len(model_blocks(model))
-    bad = [l for l in layers if l != "embed" and not (isinstance(l, int) and 0 <= l < n)]
+    bad = [
+        layer
+        for layer in layers
+        if layer != "embed" and not (isinstance(layer, int) and 0 <= layer < n)
+    ]
     if bad:
         raise ConfigError(
             f"Invalid config: key `{key}` asks for layer(s) {bad}, but the model has {n} blocks "
-            f"(valid layers: 0..{n - 1}, or \"embed\" for the embedding output). Fix `{key}`."
+            f'(valid layers: 0..{n - 1}, or "embed" for the embedding output). Fix `{key}`.'
         )
 
 
 @torch.no_grad()
-def residual_stream(model, input_ids: torch.Tensor, attention_mask: torch.Tensor | None,
-                    layers: Sequence) -> dict:
+def residual_stream(
+    model, input_ids: torch.Tensor, attention_mask: torch.Tensor | None, layers: Sequence
+) -> dict:
     """Residual stream at ``layers`` for one batch.
 
     input_ids, attention_mask: (batch, seq). Returns {layer: (batch, seq, d_model) float32}.
@@ -46,7 +51,7 @@ def residual_stream(model, input_ids: torch.Tensor, attention_mask: torch.Tensor
     blocks = model_blocks(model)
     check_layers(model, layers)
     wanted = set(layers)
-    deepest = max((l for l in wanted if l != "embed"), default=None)
+    deepest = max((layer for layer in wanted if layer != "embed"), default=None)
     captured: dict = {}
     handles = []
 
@@ -55,6 +60,7 @@ def residual_stream(model, input_ids: torch.Tensor, attention_mask: torch.Tensor
             captured[index] = _first(output).detach().float()
             if index == deepest:
                 raise _Stop
+
         return hook
 
     def pre_hook(module, args, kwargs):
@@ -66,7 +72,7 @@ def residual_stream(model, input_ids: torch.Tensor, attention_mask: torch.Tensor
     try:
         if "embed" in wanted:
             handles.append(blocks[0].register_forward_pre_hook(pre_hook, with_kwargs=True))
-        for index in sorted(l for l in wanted if l != "embed"):
+        for index in sorted(layer for layer in wanted if layer != "embed"):
             handles.append(blocks[index].register_forward_hook(post_hook(index)))
         try:
             model(input_ids=input_ids, attention_mask=attention_mask)
@@ -75,4 +81,4 @@ def residual_stream(model, input_ids: torch.Tensor, attention_mask: torch.Tensor
     finally:
         for h in handles:
             h.remove()
-    return {l: captured[l] for l in layers}
+    return {layer: captured[layer] for layer in layers}

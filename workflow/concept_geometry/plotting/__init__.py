@@ -12,12 +12,23 @@ import matplotlib.pyplot as plt  # noqa: E402
 
 from ..io import atomic_path  # noqa: E402
 
-
 # Twelve colours chosen to be told apart (Kelly 1965, "twenty-two colours of maximum
 # contrast", without white, black and the greys), in an order where neighbours differ in
 # hue: for categorical legends with up to 12 entries (e.g. the 12 crystals relations).
-DISTINCT_12 = ["#0067A5", "#F38400", "#008856", "#BE0032", "#875692", "#F3C300",
-               "#A1CAF1", "#882D17", "#E68FAC", "#8DB600", "#2B3D26", "#C2B280"]
+DISTINCT_12 = [
+    "#0067A5",
+    "#F38400",
+    "#008856",
+    "#BE0032",
+    "#875692",
+    "#F3C300",
+    "#A1CAF1",
+    "#882D17",
+    "#E68FAC",
+    "#8DB600",
+    "#2B3D26",
+    "#C2B280",
+]
 
 
 def distinct_colors(n: int) -> list:

@@ -8,5 +8,13 @@ shapes and formats with random weights (issue 19), and the config keys that poin
 from .build import PARTS, build, config_paths, layout
 from .sizes import ALL_GALAXY_LAYERS, TRUE, RehearsalSizes, tiny
 
-__all__ = ["ALL_GALAXY_LAYERS", "PARTS", "TRUE", "RehearsalSizes", "build", "config_paths",
-           "layout", "tiny"]
+__all__ = [
+    "ALL_GALAXY_LAYERS",
+    "PARTS",
+    "TRUE",
+    "RehearsalSizes",
+    "build",
+    "config_paths",
+    "layout",
+    "tiny",
+]

@@ -54,9 +54,14 @@ MANIFEST = "MANIFEST.sha256.json"
 def layout(build_dir: str | Path) -> dict[str, str]:
     """Paths of a build's parts (``{layer}`` left in the SAE paths, as the config takes them)."""
     base = Path(build_dir)
-    return {"llama": str(base / LLAMA_DIR), "gemma": str(base / GEMMA_DIR),
-            "lobes_sae": str(base / LOBES_SAE), "galaxy_sae": str(base / GALAXY_SAE),
-            "corpus": str(base / CORPUS_FILE), "summary": str(base / SUMMARY)}
+    return {
+        "llama": str(base / LLAMA_DIR),
+        "gemma": str(base / GEMMA_DIR),
+        "lobes_sae": str(base / LOBES_SAE),
+        "galaxy_sae": str(base / GALAXY_SAE),
+        "corpus": str(base / CORPUS_FILE),
+        "summary": str(base / SUMMARY),
+    }
 
 
 def config_paths(build_dir: str | Path) -> dict:
@@ -64,21 +69,33 @@ def config_paths(build_dir: str | Path) -> dict:
     config/rehearsal.yaml, which a test checks against this)."""
     p = layout(build_dir)
     return {
-        "features": {"model": {"path": p["gemma"]},
-                     "corpus": {"name": CORPUS_NAME, "source": "local", "path": p["corpus"]},
-                     "sae": {"source": "local", "path": p["lobes_sae"]}},
+        "features": {
+            "model": {"path": p["gemma"]},
+            "corpus": {"name": CORPUS_NAME, "source": "local", "path": p["corpus"]},
+            "sae": {"source": "local", "path": p["lobes_sae"]},
+        },
         "galaxy": {"sae": {"source": "local", "path": p["galaxy_sae"]}},
         "crystals": {"model": {"path": p["gemma"]}},
-        "alignment": {"models": [{"name": "llama-2-7b", "path": p["llama"],
-                                  "concepts": "config/concepts", "require_bos": True,
-                                  "prefix_space": False}]},
+        "alignment": {
+            "models": [
+                {
+                    "name": "llama-2-7b",
+                    "path": p["llama"],
+                    "concepts": "config/concepts",
+                    "require_bos": True,
+                    "prefix_space": False,
+                }
+            ]
+        },
     }
 
 
 # --- vocabulary and tokenizers --------------------------------------------------------------
 
-def workflow_words(concepts_dir: Path = REPO / "config/concepts",
-                   relations_dir: Path = REPO / "config/relations") -> list[str]:
+
+def workflow_words(
+    concepts_dir: Path = REPO / "config/concepts", relations_dir: Path = REPO / "config/relations"
+) -> list[str]:
     """Every whitespace-separated word of the workflow's word-pair lists (alignment concepts,
     crystals relations), sorted: each becomes one token, as most are in the real tokenizers."""
     words: set[str] = set()
@@ -122,8 +139,9 @@ def filler_words(n: int, exclude: Iterable[str], seed: int) -> list[str]:
     return out
 
 
-def make_tokenizer(specials: list[str], words: list[str], bos: str, eos: str, pad: str | None,
-                   unk: str):
+def make_tokenizer(
+    specials: list[str], words: list[str], bos: str, eos: str, pad: str | None, unk: str
+):
     """A whitespace word-level fast tokenizer: ids = specials, then ``words``; adds BOS."""
     from tokenizers import Tokenizer, models, pre_tokenizers, processors
     from transformers import PreTrainedTokenizerFast
@@ -134,18 +152,21 @@ def make_tokenizer(specials: list[str], words: list[str], bos: str, eos: str, pa
     tok = Tokenizer(models.WordLevel(vocab=vocab, unk_token=unk))
     tok.pre_tokenizer = pre_tokenizers.WhitespaceSplit()
     tok.post_processor = processors.TemplateProcessing(
-        single=f"{bos} $A", pair=f"{bos} $A $B", special_tokens=[(bos, vocab[bos])])
+        single=f"{bos} $A", pair=f"{bos} $A $B", special_tokens=[(bos, vocab[bos])]
+    )
     kwargs = {"pad_token": pad} if pad else {}
-    return PreTrainedTokenizerFast(tokenizer_object=tok, bos_token=bos, eos_token=eos,
-                                   unk_token=unk, **kwargs)
+    return PreTrainedTokenizerFast(
+        tokenizer_object=tok, bos_token=bos, eos_token=eos, unk_token=unk, **kwargs
+    )
 
 
-LLAMA_SPECIALS = ["<unk>", "<s>", "</s>"]                 # ids 0, 1, 2 as Llama-2
-GEMMA_SPECIALS = ["<pad>", "<eos>", "<bos>", "<unk>"]     # ids 0, 1, 2, 3 as Gemma
+LLAMA_SPECIALS = ["<unk>", "<s>", "</s>"]  # ids 0, 1, 2 as Llama-2
+GEMMA_SPECIALS = ["<pad>", "<eos>", "<bos>", "<unk>"]  # ids 0, 1, 2, 3 as Gemma
 
 
-def vocabulary(vocab_size: int | None, specials: list[str], must: list[str], n_filler: int,
-               seed: int) -> list[str]:
+def vocabulary(
+    vocab_size: int | None, specials: list[str], must: list[str], n_filler: int, seed: int
+) -> list[str]:
     """The non-special words of a vocabulary of ``vocab_size`` tokens (None: must + n_filler)."""
     n_words = (len(must) + n_filler) if vocab_size is None else vocab_size - len(specials)
     if n_words < len(must):
@@ -154,6 +175,7 @@ def vocabulary(vocab_size: int | None, specials: list[str], must: list[str], n_f
 
 
 # --- tensors --------------------------------------------------------------------------------
+
 
 def _normal(shape: tuple[int, ...], std: float, dtype, gen, block_rows: int = 8192):
     """Seeded N(0, std²) tensor made block by block (no float32 copy of the whole tensor)."""
@@ -169,12 +191,13 @@ def _normal(shape: tuple[int, ...], std: float, dtype, gen, block_rows: int = 81
     return out
 
 
-def _plan_shards(entries: list[tuple[str, tuple, int]], n_shards: int | None,
-                 max_bytes: int | None) -> list[list[tuple[str, tuple, int]]]:
+def _plan_shards(
+    entries: list[tuple[str, tuple, int]], n_shards: int | None, max_bytes: int | None
+) -> list[list[tuple[str, tuple, int]]]:
     """Split (name, shape, bytes) entries, in order, into shards (a fixed number, or by size)."""
     if n_shards is not None:
         per = math.ceil(len(entries) / n_shards)
-        return [entries[i:i + per] for i in range(0, len(entries), per)]
+        return [entries[i : i + per] for i in range(0, len(entries), per)]
     shards, cur, size = [], [], 0
     for entry in entries:
         if cur and size + entry[2] > max_bytes:
@@ -185,8 +208,13 @@ def _plan_shards(entries: list[tuple[str, tuple, int]], n_shards: int | None,
     return shards + [cur] if cur else shards
 
 
-def write_sharded(folder: Path, entries: list[tuple[str, tuple, int]], make_tensor,
-                  n_shards: int | None = None, max_bytes: int | None = None) -> int:
+def write_sharded(
+    folder: Path,
+    entries: list[tuple[str, tuple, int]],
+    make_tensor,
+    n_shards: int | None = None,
+    max_bytes: int | None = None,
+) -> int:
     """Hub-layout sharded safetensors: ``model-0000i-of-0000n.safetensors`` and the index.
     Tensors are made shard by shard (memory: one shard). Returns the total bytes."""
     from safetensors.torch import save_file
@@ -208,8 +236,11 @@ def write_sharded(folder: Path, entries: list[tuple[str, tuple, int]], make_tens
 
 
 def _identity(sizes_part: dict, seed: int, **fields) -> dict:
-    return {**fields, "weights": "random (rehearsal)", "config": settings_hash({**sizes_part,
-                                                                               "seed": seed})}
+    return {
+        **fields,
+        "weights": "random (rehearsal)",
+        "config": settings_hash({**sizes_part, "seed": seed}),
+    }
 
 
 def built_identity(path: Path) -> dict | None:
@@ -236,8 +267,10 @@ def _skip(path: Path, identity: dict, force: bool) -> bool:
 
 # --- the parts ------------------------------------------------------------------------------
 
-def build_llama(build_dir: Path, sizes: RehearsalSizes, seed: int, words: list[str],
-                force: bool = False) -> dict:
+
+def build_llama(
+    build_dir: Path, sizes: RehearsalSizes, seed: int, words: list[str], force: bool = False
+) -> dict:
     """Llama-2-7b-shaped, untied, float16, embed_tokens and lm_head only (see module doc)."""
     import torch
 
@@ -250,20 +283,31 @@ def build_llama(build_dir: Path, sizes: RehearsalSizes, seed: int, words: list[s
     if not _skip(path, ident, force):
         gen = torch.Generator().manual_seed(seed + 11)
         nbytes = cfg["vocab_size"] * d * 2
-        entries = [("model.embed_tokens.weight", (cfg["vocab_size"], d), nbytes),
-                   ("lm_head.weight", (cfg["vocab_size"], d), nbytes)]
+        entries = [
+            ("model.embed_tokens.weight", (cfg["vocab_size"], d), nbytes),
+            ("lm_head.weight", (cfg["vocab_size"], d), nbytes),
+        ]
         with atomic_dir(path, PRODUCER, ident) as tmp:
             (tmp / "config.json").write_text(json.dumps(cfg, indent=2) + "\n")
-            write_sharded(tmp, entries, lambda n, s: _normal(s, cfg["initializer_range"],
-                                                             torch.float16, gen),
-                          n_shards=sizes.llama_shards)
+            write_sharded(
+                tmp,
+                entries,
+                lambda n, s: _normal(s, cfg["initializer_range"], torch.float16, gen),
+                n_shards=sizes.llama_shards,
+            )
             make_tokenizer(LLAMA_SPECIALS, vocab, "<s>", "</s>", None, "<unk>").save_pretrained(tmp)
             (tmp / "REHEARSAL.md").write_text(
                 "Random weights of Llama-2-7b's shape. Only model.embed_tokens.weight and "
                 "lm_head.weight are stored: the alignment stage's safetensors fast path reads "
-                "nothing else. Not loadable as a full model.\n")
-    return {"path": str(path), "vocab_size": cfg["vocab_size"], "d_model": d,
-            "tensors": ["model.embed_tokens.weight", "lm_head.weight"], "identity": ident}
+                "nothing else. Not loadable as a full model.\n"
+            )
+    return {
+        "path": str(path),
+        "vocab_size": cfg["vocab_size"],
+        "d_model": d,
+        "tensors": ["model.embed_tokens.weight", "lm_head.weight"],
+        "identity": ident,
+    }
 
 
 def gemma_entries(cfg: dict) -> list[tuple[str, tuple, int]]:
@@ -272,8 +316,9 @@ def gemma_entries(cfg: dict) -> list[tuple[str, tuple, int]]:
     import torch
     from transformers import Gemma2Config, Gemma2ForCausalLM
 
-    config = Gemma2Config(**{k: v for k, v in cfg.items() if k not in ("architectures",
-                                                                       "model_type")})
+    config = Gemma2Config(
+        **{k: v for k, v in cfg.items() if k not in ("architectures", "model_type")}
+    )
     with torch.device("meta"):
         model = Gemma2ForCausalLM(config)
     out = []
@@ -284,8 +329,9 @@ def gemma_entries(cfg: dict) -> list[tuple[str, tuple, int]]:
     return out
 
 
-def build_gemma(build_dir: Path, sizes: RehearsalSizes, seed: int, words: list[str],
-                force: bool = False) -> dict:
+def build_gemma(
+    build_dir: Path, sizes: RehearsalSizes, seed: int, words: list[str], force: bool = False
+) -> dict:
     """gemma-2-2b-shaped Gemma2ForCausalLM, random weights, bfloat16, with its tokenizer."""
     import torch
 
@@ -307,11 +353,18 @@ def build_gemma(build_dir: Path, sizes: RehearsalSizes, seed: int, words: list[s
         with atomic_dir(path, PRODUCER, ident) as tmp:
             (tmp / "config.json").write_text(json.dumps(cfg, indent=2) + "\n")
             write_sharded(tmp, entries, make, max_bytes=sizes.gemma_shard_bytes)
-            make_tokenizer(GEMMA_SPECIALS, vocab, "<bos>", "<eos>", "<pad>", "<unk>").save_pretrained(tmp)
+            make_tokenizer(
+                GEMMA_SPECIALS, vocab, "<bos>", "<eos>", "<pad>", "<unk>"
+            ).save_pretrained(tmp)
             (tmp / "REHEARSAL.md").write_text("Random weights of gemma-2-2b's shape (bfloat16).\n")
-    return {"path": str(path), "vocab_size": cfg["vocab_size"], "d_model": cfg["hidden_size"],
-            "n_parameters": int(sum(np.prod(s) for _, s, _ in entries)), "identity": ident,
-            "words": vocab}
+    return {
+        "path": str(path),
+        "vocab_size": cfg["vocab_size"],
+        "d_model": cfg["hidden_size"],
+        "n_parameters": int(sum(np.prod(s) for _, s, _ in entries)),
+        "identity": ident,
+        "words": vocab,
+    }
 
 
 def category_schedule(n: int, seed: int) -> list[str]:
@@ -328,17 +381,22 @@ def category_schedule(n: int, seed: int) -> list[str]:
     rest = np.argsort(-(share * n - np.floor(share * n)), kind="stable")
     for i in rest[: n - counts.sum()]:
         counts[i] += 1
-    cats = [c for c, k in zip(names, counts) for _ in range(k)]
+    cats = [c for c, k in zip(names, counts, strict=False) for _ in range(k)]
     return [cats[i] for i in np.random.default_rng(seed).permutation(len(cats))]
 
 
-def build_corpus(build_dir: Path, sizes: RehearsalSizes, seed: int, words: list[str],
-                 force: bool = False) -> dict:
+def build_corpus(
+    build_dir: Path, sizes: RehearsalSizes, seed: int, words: list[str], force: bool = False
+) -> dict:
     """Pile-like jsonl: each category draws words Zipf-wise from its own ordering of the
     vocabulary (so categories differ in what they say), doc_words to doc_words + 200 each."""
     path = build_dir / CORPUS_FILE
-    part = {"n_documents": sizes.n_documents, "doc_words": sizes.doc_words,
-            "vocab": len(words), "categories": PILE_CATEGORIES}
+    part = {
+        "n_documents": sizes.n_documents,
+        "doc_words": sizes.doc_words,
+        "vocab": len(words),
+        "categories": PILE_CATEGORIES,
+    }
     ident = _identity(part, seed, corpus=CORPUS_NAME)
     if not _skip(path, ident, force):
         rng = np.random.default_rng(seed + 3)
@@ -353,14 +411,16 @@ def build_corpus(build_dir: Path, sizes: RehearsalSizes, seed: int, words: list[
                 n = sizes.doc_words + int(rng.integers(0, 201))
                 idx = orders[cat][np.minimum(np.searchsorted(cdf, rng.random(n)), top - 1)]
                 tokens = pool[idx]
-                lines = [" ".join(tokens[i:i + 16]) for i in range(0, n, 16)]
-                fh.write(json.dumps({"text": "\n".join(lines),
-                                     "meta": {"pile_set_name": cat}}) + "\n")
+                lines = [" ".join(tokens[i : i + 16]) for i in range(0, n, 16)]
+                fh.write(
+                    json.dumps({"text": "\n".join(lines), "meta": {"pile_set_name": cat}}) + "\n"
+                )
     return {"path": str(path), "n_documents": sizes.n_documents, "identity": ident}
 
 
-def residual_norms(model_dir: Path, corpus: Path, sizes: RehearsalSizes,
-                   layers: list[int]) -> dict[int, float]:
+def residual_norms(
+    model_dir: Path, corpus: Path, sizes: RehearsalSizes, layers: list[int]
+) -> dict[int, float]:
     """Mean residual-stream norm after each block in ``layers`` over a few corpus tokens
     (BOS excluded), for calibrating the SAE thresholds to the model actually built."""
     import torch
@@ -372,8 +432,13 @@ def residual_norms(model_dir: Path, corpus: Path, sizes: RehearsalSizes,
     model = load_model(str(model_dir), "rehearsal.gemma", dtype="bfloat16")
     with open(corpus, encoding="utf-8") as fh:
         texts = [json.loads(next(fh))["text"] for _ in range(sizes.calibration_docs)]
-    enc = tokenizer(texts, truncation=True, max_length=sizes.calibration_tokens,
-                    return_tensors="pt", padding=True)
+    enc = tokenizer(
+        texts,
+        truncation=True,
+        max_length=sizes.calibration_tokens,
+        return_tensors="pt",
+        padding=True,
+    )
     with torch.no_grad():
         resid = residual_stream(model, enc["input_ids"], enc["attention_mask"], layers)
     mask = enc["attention_mask"].bool().clone()
@@ -395,30 +460,54 @@ def gemma_scope_params(d_model: int, width: int, norm: float, target_l0: float, 
     w_dec /= np.linalg.norm(w_dec, axis=1, keepdims=True)
     w_enc = np.ascontiguousarray(w_dec.T * np.float32(math.sqrt(d_model) / norm))
     z = float(gauss.isf(min(1.0, target_l0 / width)))
-    return {"W_enc": w_enc, "W_dec": w_dec, "b_enc": np.zeros(width, np.float32),
-            "b_dec": np.zeros(d_model, np.float32),
-            "threshold": np.full(width, max(z, 1.0), np.float32)}
+    return {
+        "W_enc": w_enc,
+        "W_dec": w_dec,
+        "b_enc": np.zeros(width, np.float32),
+        "b_dec": np.zeros(d_model, np.float32),
+        "threshold": np.full(width, max(z, 1.0), np.float32),
+    }
 
 
-def build_sae(build_dir: Path, template: str, layer: int, width: int, d_model: int,
-              norm: float, target_l0: float, seed: int, force: bool = False) -> dict:
+def build_sae(
+    build_dir: Path,
+    template: str,
+    layer: int,
+    width: int,
+    d_model: int,
+    norm: float,
+    target_l0: float,
+    seed: int,
+    force: bool = False,
+) -> dict:
     path = build_dir / template.replace("{layer}", str(layer))
     part = {"width": width, "d_model": d_model, "norm": round(norm, 4), "target_l0": target_l0}
-    ident = _identity(part, seed, model="gemma-2-2b", layer=layer,
-                      sae=template.replace("{layer}", str(layer)))
+    ident = _identity(
+        part, seed, model="gemma-2-2b", layer=layer, sae=template.replace("{layer}", str(layer))
+    )
     if not _skip(path, ident, force):
         params = gemma_scope_params(d_model, width, norm, target_l0, seed + 100 + layer)
         with atomic_dir(path, PRODUCER, ident) as tmp:
             np.savez(tmp / "params.npz", **params)
-    return {"path": str(path), "layer": layer, "width": width, "residual_norm": norm,
-            "identity": ident}
+    return {
+        "path": str(path),
+        "layer": layer,
+        "width": width,
+        "residual_norm": norm,
+        "identity": ident,
+    }
 
 
 PARTS = ("llama", "gemma", "corpus", "saes")
 
 
-def build(build_dir: str | Path, sizes: RehearsalSizes, seed: int = 0,
-          parts: Iterable[str] = PARTS, force: bool = False) -> dict:
+def build(
+    build_dir: str | Path,
+    sizes: RehearsalSizes,
+    seed: int = 0,
+    parts: Iterable[str] = PARTS,
+    force: bool = False,
+) -> dict:
     """Build (or keep, when built before with the same sizes and seed) the rehearsal parts.
 
     parts: any of ``llama``, ``gemma``, ``corpus``, ``saes`` (the SAEs need the gemma model
@@ -445,22 +534,48 @@ def build(build_dir: str | Path, sizes: RehearsalSizes, seed: int = 0,
         summary["gemma"] = {k: v for k, v in gemma.items() if k != "words"}
     if parts & {"corpus", "saes"}:
         log.info("building the corpus")
-        fillers = gemma["words"][len(words):] or gemma["words"]
+        fillers = gemma["words"][len(words) :] or gemma["words"]
         summary["corpus"] = build_corpus(build_dir, sizes, seed, fillers, force)
     if "saes" in parts:
         layers = sorted({sizes.lobes_layer, *sizes.galaxy_layers})
         log.info("calibrating SAE thresholds: residual norms at layers %s", layers)
         norms = residual_norms(build_dir / GEMMA_DIR, build_dir / CORPUS_FILE, sizes, layers)
         d = gemma["d_model"]
-        saes = [build_sae(build_dir, LOBES_SAE, sizes.lobes_layer, sizes.lobes_width, d,
-                          norms[sizes.lobes_layer], sizes.target_l0, seed, force)]
+        saes = [
+            build_sae(
+                build_dir,
+                LOBES_SAE,
+                sizes.lobes_layer,
+                sizes.lobes_width,
+                d,
+                norms[sizes.lobes_layer],
+                sizes.target_l0,
+                seed,
+                force,
+            )
+        ]
         for layer in sizes.galaxy_layers:
             log.info("SAE layer %s, width %s", layer, sizes.galaxy_width)
-            saes.append(build_sae(build_dir, GALAXY_SAE, layer, sizes.galaxy_width, d,
-                                  norms[layer], sizes.target_l0, seed, force))
+            saes.append(
+                build_sae(
+                    build_dir,
+                    GALAXY_SAE,
+                    layer,
+                    sizes.galaxy_width,
+                    d,
+                    norms[layer],
+                    sizes.target_l0,
+                    seed,
+                    force,
+                )
+            )
         summary["saes"] = saes
         summary["residual_norms"] = {str(k): v for k, v in norms.items()}
     summary["layout"] = layout(build_dir)
-    write_json(summary_path, summary, producer=PRODUCER,
-               identity={"config": settings_hash({"sizes": sizes.as_dict(), "seed": seed})})
+    write_json(
+        summary_path,
+        summary,
+        producer=PRODUCER,
+        identity={"config": settings_hash({"sizes": sizes.as_dict(), "seed": seed})},
+    )
     return summary

@@ -66,10 +66,22 @@ GEMMA2_2B_CONFIG = {
 
 # The Pile's subsets (meta.pile_set_name) with roughly their document shares.
 PILE_CATEGORIES = {
-    "Pile-CC": 0.30, "PubMed Central": 0.12, "Github": 0.10, "ArXiv": 0.08, "FreeLaw": 0.06,
-    "StackExchange": 0.08, "USPTO Backgrounds": 0.05, "PubMed Abstracts": 0.05,
-    "Wikipedia (en)": 0.06, "DM Mathematics": 0.04, "HackerNews": 0.02, "EuroParl": 0.01,
-    "PhilPapers": 0.01, "NIH ExPorter": 0.01, "Enron Emails": 0.005, "Ubuntu IRC": 0.005,
+    "Pile-CC": 0.30,
+    "PubMed Central": 0.12,
+    "Github": 0.10,
+    "ArXiv": 0.08,
+    "FreeLaw": 0.06,
+    "StackExchange": 0.08,
+    "USPTO Backgrounds": 0.05,
+    "PubMed Abstracts": 0.05,
+    "Wikipedia (en)": 0.06,
+    "DM Mathematics": 0.04,
+    "HackerNews": 0.02,
+    "EuroParl": 0.01,
+    "PhilPapers": 0.01,
+    "NIH ExPorter": 0.01,
+    "Enron Emails": 0.005,
+    "Ubuntu IRC": 0.005,
 }
 
 
@@ -122,13 +134,31 @@ def tiny(**overrides) -> RehearsalSizes:
     """A scaled-down rehearsal for tests: same layer numbers as the paper (26 layers, the
     lobes at 12, galaxy at 0/12/25), tiny widths and vocabularies, a dozen documents."""
     small = RehearsalSizes(
-        llama={"hidden_size": 32, "intermediate_size": 64, "num_hidden_layers": 2,
-               "num_attention_heads": 4, "num_key_value_heads": 4, "vocab_size": None},
-        gemma={"hidden_size": 32, "intermediate_size": 64, "num_attention_heads": 2,
-               "num_key_value_heads": 1, "head_dim": 16, "query_pre_attn_scalar": 16,
-               "vocab_size": None},
-        filler_words=400, lobes_width=64, galaxy_width=256, target_l0=6.0,
-        n_documents=40, doc_words=1100, calibration_docs=2, calibration_tokens=64,
+        llama={
+            "hidden_size": 32,
+            "intermediate_size": 64,
+            "num_hidden_layers": 2,
+            "num_attention_heads": 4,
+            "num_key_value_heads": 4,
+            "vocab_size": None,
+        },
+        gemma={
+            "hidden_size": 32,
+            "intermediate_size": 64,
+            "num_attention_heads": 2,
+            "num_key_value_heads": 1,
+            "head_dim": 16,
+            "query_pre_attn_scalar": 16,
+            "vocab_size": None,
+        },
+        filler_words=400,
+        lobes_width=64,
+        galaxy_width=256,
+        target_l0=6.0,
+        n_documents=40,
+        doc_words=1100,
+        calibration_docs=2,
+        calibration_tokens=64,
         gemma_shard_bytes=2 * 2**20,
     )
     return replace(small, **overrides)

@@ -44,12 +44,30 @@ from .tables import (  # noqa: F401
 
 REPORT_COMMAND = "snakemake --report results/report.html"
 
-__all__ = ["STAGE_COLUMNS", "PAPER_COLUMNS", "SUMMARY_COLUMNS", "GLOSSARY_COLUMNS",
-           "HEADLINE_COLUMNS", "KINDS", "REPORT_COMMAND", "parse_setting",
-           "setting_matches", "check_stage_table", "check_paper_table", "check_glossary",
-           "check_glossary_covers", "assemble_summary", "headline_table", "format_value",
-           "format_for_tsv", "summary_html", "headline_rst", "glossary_html",
-           "next_steps_message", "check_report_config"]
+__all__ = [
+    "STAGE_COLUMNS",
+    "PAPER_COLUMNS",
+    "SUMMARY_COLUMNS",
+    "GLOSSARY_COLUMNS",
+    "HEADLINE_COLUMNS",
+    "KINDS",
+    "REPORT_COMMAND",
+    "parse_setting",
+    "setting_matches",
+    "check_stage_table",
+    "check_paper_table",
+    "check_glossary",
+    "check_glossary_covers",
+    "assemble_summary",
+    "headline_table",
+    "format_value",
+    "format_for_tsv",
+    "summary_html",
+    "headline_rst",
+    "glossary_html",
+    "next_steps_message",
+    "check_report_config",
+]
 
 
 def next_steps_message(report_enabled: bool) -> str:
@@ -59,7 +77,8 @@ def next_steps_message(report_enabled: bool) -> str:
         lines += [
             "  results/headline.tsv   the rows that compare with the papers; column `comparison`",
             "                         says same model, cross-model (a stand-in) or not computed",
-            "  results/summary.tsv    every reproduced quantity (definitions: results/report/glossary.html)",
+            "  results/summary.tsv    every reproduced quantity (definitions: "
+            "results/report/glossary.html)",
         ]
     lines += [
         "  figures                results/figures/ (simulation) and results/<stage>/.../figures/",
@@ -87,4 +106,5 @@ def check_report_config(config: dict) -> None:
             f"Invalid config: `report.stages` lists {off}, which are not in `stages` "
             f"{stages}. Enable them in `stages` or remove them from `report.stages` (leave "
             f"`report.stages` unset to report every enabled stage). Every key is "
-            f"documented in config/README.md.")
+            f"documented in config/README.md."
+        )

@@ -12,8 +12,17 @@ from .tables import CROSS_MODEL, INTEGER_KINDS, NOT_COMPUTED, SAME_MODEL
 def _kinds(summary: pd.DataFrame, glossary: pd.DataFrame | None) -> list[str]:
     if glossary is None:
         return ["real"] * len(summary)
-    kind = dict(zip(zip(glossary["stage"], glossary["quantity"]), glossary["kind"]))
-    return [kind.get((s, q), "real") for s, q in zip(summary["stage"], summary["quantity"])]
+    kind = dict(
+        zip(
+            zip(glossary["stage"], glossary["quantity"], strict=False),
+            glossary["kind"],
+            strict=False,
+        )
+    )
+    return [
+        kind.get((s, q), "real")
+        for s, q in zip(summary["stage"], summary["quantity"], strict=False)
+    ]
 
 
 def format_value(value, kind: str = "real", digits: int | None = None) -> str:
@@ -41,7 +50,9 @@ def format_for_tsv(table: pd.DataFrame, glossary: pd.DataFrame | None) -> pd.Dat
     """The table with ``value`` as text: counts and booleans as integers, reals in full
     precision, NaN empty (for results/summary.tsv and results/headline.tsv)."""
     out = table.copy()
-    out["value"] = [format_value(v, k) for v, k in zip(out["value"], _kinds(out, glossary))]
+    out["value"] = [
+        format_value(v, k) for v, k in zip(out["value"], _kinds(out, glossary), strict=False)
+    ]
     return out
 
 
@@ -55,8 +66,7 @@ def _value_cell(value, model, kind) -> tuple[str, str]:
     return format_value(value, kind, digits=3), ""
 
 
-def summary_html(summary: pd.DataFrame, title: str, glossary: pd.DataFrame | None = None
-                 ) -> str:
+def summary_html(summary: pd.DataFrame, title: str, glossary: pd.DataFrame | None = None) -> str:
     """A self-contained HTML page showing the summary table (for the Snakemake report).
 
     Rows that carry a paper number come first (in stage order), then the others. Values are
@@ -68,10 +78,28 @@ def summary_html(summary: pd.DataFrame, title: str, glossary: pd.DataFrame | Non
     kinds = _kinds(summary, glossary)
     has_paper = summary["paper_value"].astype(str) != ""
     order = list(np.flatnonzero(has_paper.to_numpy())) + list(np.flatnonzero(~has_paper.to_numpy()))
-    defs = ({} if glossary is None else
-            dict(zip(zip(glossary["stage"], glossary["quantity"]), glossary["definition"])))
-    columns = ["stage", "quantity", "setting", "value", "paper_value", "comparison", "source",
-               "model", "paper_model"]
+    defs = (
+        {}
+        if glossary is None
+        else dict(
+            zip(
+                zip(glossary["stage"], glossary["quantity"], strict=False),
+                glossary["definition"],
+                strict=False,
+            )
+        )
+    )
+    columns = [
+        "stage",
+        "quantity",
+        "setting",
+        "value",
+        "paper_value",
+        "comparison",
+        "source",
+        "model",
+        "paper_model",
+    ]
     body = []
     for i in order:
         row = summary.iloc[i]
@@ -94,18 +122,24 @@ def summary_html(summary: pd.DataFrame, title: str, glossary: pd.DataFrame | Non
                 cells.append(f"<td>{_esc(comparison)}</td>")
             elif c == "quantity":
                 tip = defs.get((row["stage"], row["quantity"]), "")
-                cells.append(f'<td title="{_esc(tip)}"><a href="#q-{_esc(row["stage"])}-'
-                             f'{_esc(row["quantity"])}">{_esc(row["quantity"])}</a></td>')
+                cells.append(
+                    f'<td title="{_esc(tip)}"><a href="#q-{_esc(row["stage"])}-'
+                    f'{_esc(row["quantity"])}">{_esc(row["quantity"])}</a></td>'
+                )
             else:
                 cells.append(f"<td>{_esc(row[c])}</td>")
         body.append(f'<tr class="{" ".join(classes)}">{"".join(cells)}</tr>')
     head = "".join(f"<th>{c}</th>" for c in columns)
     n_paper = int(has_paper.sum())
     n_done = int(summary["value"].notna().sum())
-    n_same = int(((summary["model"] == summary["paper_model"]) & has_paper
-                  & (summary["model"] != "")).sum())
-    gloss = "" if glossary is None else "<h3 id=\"glossary\">Glossary of quantities</h3>\n" + \
-        _glossary_table(glossary)
+    n_same = int(
+        ((summary["model"] == summary["paper_model"]) & has_paper & (summary["model"] != "")).sum()
+    )
+    gloss = (
+        ""
+        if glossary is None
+        else '<h3 id="glossary">Glossary of quantities</h3>\n' + _glossary_table(glossary)
+    )
     return f"""<!DOCTYPE html>
 <html><head><meta charset="utf-8"><title>{_esc(title)}</title>
 <style>
@@ -141,9 +175,13 @@ def _glossary_table(glossary: pd.DataFrame) -> str:
     rows = "\n".join(
         f'<tr id="q-{_esc(r.stage)}-{_esc(r.quantity)}"><td>{_esc(r.stage)}</td>'
         f"<td><code>{_esc(r.quantity)}</code></td><td>{_esc(r.kind)}</td>"
-        f"<td>{_esc(r.definition)}</td></tr>" for r in glossary.itertuples())
-    return ("<table><thead><tr><th>stage</th><th>quantity</th><th>kind</th>"
-            f"<th>definition</th></tr></thead><tbody>\n{rows}\n</tbody></table>")
+        f"<td>{_esc(r.definition)}</td></tr>"
+        for r in glossary.itertuples()
+    )
+    return (
+        "<table><thead><tr><th>stage</th><th>quantity</th><th>kind</th>"
+        f"<th>definition</th></tr></thead><tbody>\n{rows}\n</tbody></table>"
+    )
 
 
 def glossary_html(glossary: pd.DataFrame, title: str = "Glossary of quantities") -> str:
@@ -163,7 +201,8 @@ prints (<i>count</i>, <i>boolean</i> 1/0 and <i>layer</i> as integers, <i>real</
 precision in the TSV, 3 significant figures in the report). Settings (<code>layer=</code>,
 <code>measure=</code>, <code>variant=</code>, …) say where a value was measured; faithful
 variants are the papers' code, corrected ones the fixed computation. From
-the registry of headline quantities (<code>workflow/concept_geometry/&lt;stage&gt;/quantities.py</code>).</p>
+the registry of headline quantities \
+(<code>workflow/concept_geometry/&lt;stage&gt;/quantities.py</code>).</p>
 {_glossary_table(glossary)}
 </body></html>
 """
@@ -189,9 +228,14 @@ def headline_rst(headline: pd.DataFrame, glossary: pd.DataFrame | None = None) -
         value = "–" if pd.isna(r.value) or r.value == "" else format_value(r.value, kinds[i], 3)
         if value == "–" and r.comparison != NOT_COMPUTED:
             value = "undefined"
-        cells = [_rst(r.stage), f"``{r.quantity}``" if r.quantity else "\\ ",
-                 f"``{r.setting}``" if r.setting else "\\ ", _rst(value), _rst(r.paper_value),
-                 _rst(r.comparison)]
+        cells = [
+            _rst(r.stage),
+            f"``{r.quantity}``" if r.quantity else "\\ ",
+            f"``{r.setting}``" if r.setting else "\\ ",
+            _rst(value),
+            _rst(r.paper_value),
+            _rst(r.comparison),
+        ]
         lines.append("   * - " + "\n     - ".join(cells))
     return "\n".join(lines) + "\n"
 

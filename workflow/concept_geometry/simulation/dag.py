@@ -53,17 +53,20 @@ class Dag:
 
     def __post_init__(self) -> None:
         if len(self.parents) != self.m or len(self.cpts) != self.m:
-            raise ValueError(f"Dag needs {self.m} parent tuples and cpts, got "
-                             f"{len(self.parents)} and {len(self.cpts)}")
-        for i, (pa, cpt) in enumerate(zip(self.parents, self.cpts)):
+            raise ValueError(
+                f"Dag needs {self.m} parent tuples and cpts, got "
+                f"{len(self.parents)} and {len(self.cpts)}"
+            )
+        for i, (pa, cpt) in enumerate(zip(self.parents, self.cpts, strict=False)):
             if any(p >= i or p < 0 for p in pa):
                 raise ValueError(f"node {i}: parents {pa} break index-order topology")
             if np.shape(cpt) != (2 ** len(pa),):
                 raise ValueError(f"node {i}: cpt shape {np.shape(cpt)} != ({2 ** len(pa)},)")
 
 
-def random_dag(m: int, edge_prob: float, rng: np.random.Generator,
-               low: float = 0.3, high: float = 0.7) -> Dag:
+def random_dag(
+    m: int, edge_prob: float, rng: np.random.Generator, low: float = 0.3, high: float = 0.7
+) -> Dag:
     """A random DAG: each edge j -> i (j < i) present with probability ``edge_prob``.
 
     Each node gets one Bernoulli parameter per parent configuration, drawn from
@@ -83,7 +86,7 @@ def random_dag(m: int, edge_prob: float, rng: np.random.Generator,
 
 def concept_vectors(m: int) -> np.ndarray:
     """All concept vectors, shape (2**m, m) int8; row y is y in binary (column 0 = MSB)."""
-    y = np.arange(2 ** m, dtype=np.int64)
+    y = np.arange(2**m, dtype=np.int64)
     shifts = np.arange(m - 1, -1, -1, dtype=np.int64)
     return ((y[:, None] >> shifts[None, :]) & 1).astype(np.int8)
 
@@ -91,9 +94,9 @@ def concept_vectors(m: int) -> np.ndarray:
 def joint_distribution(dag: Dag) -> np.ndarray:
     """The exact joint P(C = c) for every c, shape (2**m,) float64 (index = output token y)."""
     cv = concept_vectors(dag.m).astype(np.int64)
-    p = np.ones(2 ** dag.m, dtype=np.float64)
-    for i, (pa, cpt) in enumerate(zip(dag.parents, dag.cpts)):
-        k = np.zeros(2 ** dag.m, dtype=np.int64)
+    p = np.ones(2**dag.m, dtype=np.float64)
+    for i, (pa, cpt) in enumerate(zip(dag.parents, dag.cpts, strict=False)):
+        k = np.zeros(2**dag.m, dtype=np.int64)
         for parent in pa:  # first parent ends up most significant
             k = (k << 1) | cv[:, parent]
         p1 = np.asarray(cpt, dtype=np.float64)[k]
@@ -107,7 +110,7 @@ def all_contexts(m: int) -> np.ndarray:
     Row n is n written in base 3 (column 0 most significant) with digits 0, 1, 2 mapped to
     ⋄, 0, 1; so row 0 is the all-unknown context.
     """
-    n = np.arange(3 ** m, dtype=np.int64)
+    n = np.arange(3**m, dtype=np.int64)
     powers = 3 ** np.arange(m - 1, -1, -1, dtype=np.int64)
     digits = (n[:, None] // powers[None, :]) % 3
     return (digits - 1).astype(np.int8)
@@ -117,7 +120,7 @@ def consistent_mask(contexts: np.ndarray, m: int) -> np.ndarray:
     """Boolean (n_contexts, 2**m): output y agrees with every known concept of context x."""
     contexts = np.asarray(contexts)
     cv = concept_vectors(m)
-    mask = np.ones((contexts.shape[0], 2 ** m), dtype=bool)
+    mask = np.ones((contexts.shape[0], 2**m), dtype=bool)
     for i in range(m):
         ci = contexts[:, i][:, None]
         mask &= (ci == UNKNOWN) | (ci == cv[None, :, i])

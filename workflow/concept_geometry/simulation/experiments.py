@@ -75,32 +75,51 @@ class SettingResult:
     curve: pd.DataFrame
 
 
-def make_problem(m: int, edge_prob: float, master_seed: int, replicate: int,
-                 low: float = 0.3, high: float = 0.7, tol: float = 1e-9) -> Problem:
+def make_problem(
+    m: int,
+    edge_prob: float,
+    master_seed: int,
+    replicate: int,
+    low: float = 0.3,
+    high: float = 0.7,
+    tol: float = 1e-9,
+) -> Problem:
     """Draw the replicate's random DAG and compute everything exact about it."""
     rng = np.random.default_rng(derive_seed(master_seed, "simulation", "dag", replicate))
     dag = dagmod.random_dag(m, edge_prob, rng, low=low, high=high)
     joint = dagmod.joint_distribution(dag)
     contexts = dagmod.all_contexts(m)
     targets = dagmod.conditionals(joint, contexts, m)
-    return Problem(dag=dag, joint=joint, contexts=contexts, targets=targets,
-                   independent=dagmod.independence_matrix(joint, m, tol=tol))
+    return Problem(
+        dag=dag,
+        joint=joint,
+        contexts=contexts,
+        targets=targets,
+        independent=dagmod.independence_matrix(joint, m, tol=tol),
+    )
 
 
 def setting_label(experiment: str, value) -> str:
     """The `setting` string of a sweep value: 'all', 'context_frac=0.5', 'd=4', ..."""
     if experiment == "full":
         return "all"
-    key = {"incomplete_contexts": "context_frac", "incomplete_concepts": "concept_frac",
-           "dimension": "d"}[experiment]
+    key = {
+        "incomplete_contexts": "context_frac",
+        "incomplete_concepts": "concept_frac",
+        "dimension": "d",
+    }[experiment]
     return f"{key}={value:g}" if isinstance(value, float) else f"{key}={value}"
 
 
 def experiment_settings(experiment: str, cfg: dict) -> list[dict]:
     """The settings (d, context_frac, concept_frac, label) an experiment runs, from the
     config section ``simulation``."""
-    base = {"d": int(cfg["d"]), "context_frac": 1.0, "concept_frac": 1.0,
-            "optimizer": cfg["optimizer"]}
+    base = {
+        "d": int(cfg["d"]),
+        "context_frac": 1.0,
+        "concept_frac": 1.0,
+        "optimizer": cfg["optimizer"],
+    }
     if experiment == "full":
         out = [{**base, "setting": setting_label("full", None)}]
         if cfg.get("implicit_bias_contrast", False):
@@ -108,14 +127,19 @@ def experiment_settings(experiment: str, cfg: dict) -> list[dict]:
             out.append({**base, "optimizer": other, "setting": f"optimizer={other}"})
         return out
     if experiment == "incomplete_contexts":
-        return [{**base, "context_frac": float(q), "setting": setting_label(experiment, float(q))}
-                for q in cfg["context_fracs"]]
+        return [
+            {**base, "context_frac": float(q), "setting": setting_label(experiment, float(q))}
+            for q in cfg["context_fracs"]
+        ]
     if experiment == "incomplete_concepts":
-        return [{**base, "concept_frac": float(q), "setting": setting_label(experiment, float(q))}
-                for q in cfg["concept_fracs"]]
+        return [
+            {**base, "concept_frac": float(q), "setting": setting_label(experiment, float(q))}
+            for q in cfg["concept_fracs"]
+        ]
     if experiment == "dimension":
-        return [{**base, "d": int(d), "setting": setting_label(experiment, int(d))}
-                for d in cfg["dims"]]
+        return [
+            {**base, "d": int(d), "setting": setting_label(experiment, int(d))} for d in cfg["dims"]
+        ]
     raise ValueError(f"unknown experiment {experiment!r}; expected one of {EXPERIMENTS}")
 
 
@@ -137,9 +161,16 @@ def _subset(n: int, frac: float, seed: int) -> np.ndarray:
     return np.sort(np.random.default_rng(seed).choice(n, size=k, replace=False))
 
 
-def run_setting(problem: Problem, d: int, context_frac: float, concept_frac: float,
-                train: TrainConfig, master_seed: int, replicate: int,
-                progress: bool = False) -> tuple[dict, dict]:
+def run_setting(
+    problem: Problem,
+    d: int,
+    context_frac: float,
+    concept_frac: float,
+    train: TrainConfig,
+    master_seed: int,
+    replicate: int,
+    progress: bool = False,
+) -> tuple[dict, dict]:
     """Train one model on (a subset of) the problem and measure it.
 
     Returns (metrics, info): metrics as in ``linearity_metrics`` plus ``curve`` (list of
@@ -147,14 +178,20 @@ def run_setting(problem: Problem, d: int, context_frac: float, concept_frac: flo
     numbers of contexts and outputs used.
     """
     m = problem.m
-    n_out = 2 ** m
+    n_out = 2**m
     keep_out = np.zeros(n_out, dtype=bool)
-    keep_out[_subset(n_out, concept_frac,
-                     derive_seed(master_seed, "simulation", "outputs", replicate,
-                                 f"{concept_frac:g}"))] = True
-    ctx_idx = _subset(len(problem.contexts), context_frac,
-                      derive_seed(master_seed, "simulation", "contexts", replicate,
-                                  f"{context_frac:g}"))
+    keep_out[
+        _subset(
+            n_out,
+            concept_frac,
+            derive_seed(master_seed, "simulation", "outputs", replicate, f"{concept_frac:g}"),
+        )
+    ] = True
+    ctx_idx = _subset(
+        len(problem.contexts),
+        context_frac,
+        derive_seed(master_seed, "simulation", "contexts", replicate, f"{context_frac:g}"),
+    )
     targets = problem.targets[np.ix_(ctx_idx, np.flatnonzero(keep_out))]
     mass = targets.sum(axis=1)
     has_mass = mass > 1e-300
@@ -169,90 +206,156 @@ def run_setting(problem: Problem, d: int, context_frac: float, concept_frac: flo
 
     def monitor(f: np.ndarray, g_kept: np.ndarray) -> dict:
         met = linearity_metrics(f, full_g(g_kept), contexts, m, keep_out)
-        return {"steering_cos": _nanmean(met["steering_cos"]),
-                "embedding_cos": _nanmean(met["embedding_cos"])}
+        return {
+            "steering_cos": _nanmean(met["steering_cos"]),
+            "embedding_cos": _nanmean(met["embedding_cos"]),
+        }
 
-    res = train_log_linear(targets, d, train,
-                           seed=derive_seed(master_seed, "simulation", "init", replicate, d),
-                           monitor=monitor, progress=progress)
+    res = train_log_linear(
+        targets,
+        d,
+        train,
+        seed=derive_seed(master_seed, "simulation", "init", replicate, d),
+        monitor=monitor,
+        progress=progress,
+    )
     metrics = linearity_metrics(res.f, full_g(res.g), contexts, m, keep_out)
     metrics.update(log_odds_spread(res.f, res.g, out_idx, contexts, m))
     metrics["curve"] = res.curve
-    info = {"final_loss": res.final_loss, "entropy": entropy(targets),
-            "n_contexts": int(len(ctx_idx)), "n_outputs": int(keep_out.sum())}
+    info = {
+        "final_loss": res.final_loss,
+        "entropy": entropy(targets),
+        "n_contexts": int(len(ctx_idx)),
+        "n_outputs": int(keep_out.sum()),
+    }
     return metrics, info
 
 
-def run_experiment(experiment: str, cfg: dict, master_seed: int, replicate: int,
-                   log=None, progress: bool = False) -> SettingResult:
+def run_experiment(
+    experiment: str, cfg: dict, master_seed: int, replicate: int, log=None, progress: bool = False
+) -> SettingResult:
     """Run every setting of ``experiment`` for one replicate; tidy tables out.
 
     cfg: the validated config section ``simulation``. Tables:
     concepts (one row per setting × concept), orthogonality (one row per setting × pair
     i < j), curve (one row per setting × logged step).
     """
-    problem = make_problem(cfg["m"], cfg["edge_prob"], master_seed, replicate,
-                           low=cfg["cpt_low"], high=cfg["cpt_high"],
-                           tol=cfg["independence_tol"])
+    problem = make_problem(
+        cfg["m"],
+        cfg["edge_prob"],
+        master_seed,
+        replicate,
+        low=cfg["cpt_low"],
+        high=cfg["cpt_high"],
+        tol=cfg["independence_tol"],
+    )
     m = problem.m
     concept_rows, orth_rows, curve_rows = [], [], []
     iu, ju = np.triu_indices(m, k=1)
     for s in experiment_settings(experiment, cfg):
-        train = TrainConfig(steps=cfg["steps"], lr=resolve_lr(cfg, s["optimizer"]),
-                            init_scale=cfg["init_scale"], log_every=cfg["log_every"],
-                            optimizer=s["optimizer"])
+        train = TrainConfig(
+            steps=cfg["steps"],
+            lr=resolve_lr(cfg, s["optimizer"]),
+            init_scale=cfg["init_scale"],
+            log_every=cfg["log_every"],
+            optimizer=s["optimizer"],
+        )
         if log is not None:
-            log.info("experiment %s, replicate %d, setting %s: training (%s, lr %g)",
-                     experiment, replicate, s["setting"], train.optimizer, train.lr)
+            log.info(
+                "experiment %s, replicate %d, setting %s: training (%s, lr %g)",
+                experiment,
+                replicate,
+                s["setting"],
+                train.optimizer,
+                train.lr,
+            )
         args = (problem, s["d"], s["context_frac"], s["concept_frac"])
         try:
             met, info = run_setting(*args, train, master_seed, replicate, progress=progress)
         except TrainingDiverged as err:
-            raise _divergence_error(err, experiment, replicate, s, cfg, train,
-                                    lambda t: run_setting(*args, t, master_seed, replicate)
-                                    ) from None
+            raise _divergence_error(
+                err,
+                experiment,
+                replicate,
+                s,
+                cfg,
+                train,
+                lambda t, args=args: run_setting(*args, t, master_seed, replicate),
+            ) from None
         key = {"experiment": experiment, "setting": s["setting"], "seed": replicate}
         for i in range(m):
-            concept_rows.append({
-                **key, "optimizer": train.optimizer, "m": m, "d": s["d"], "context_frac": s["context_frac"],
-                "concept_frac": s["concept_frac"], "concept": i,
-                "steering_cos": met["steering_cos"][i], "embedding_cos": met["embedding_cos"][i],
-                "alignment_cos": met["alignment_cos"][i], "final_loss": info["final_loss"],
-                "entropy_floor": info["entropy"],
-                "excess_loss": info["final_loss"] - info["entropy"],
-                "n_steering_vectors": met["n_steering"][i],
-                "n_embedding_pairs": met["n_embedding"][i],
-                "n_contexts": info["n_contexts"], "n_outputs": info["n_outputs"],
-                "logodds_mean": met["logodds_mean"][i], "logodds_var": met["logodds_var"][i],
-                "logodds_rel_sd": met["logodds_rel_sd"][i],
-                "n_logodds_contexts": met["n_logodds_contexts"][i],
-            })
+            concept_rows.append(
+                {
+                    **key,
+                    "optimizer": train.optimizer,
+                    "m": m,
+                    "d": s["d"],
+                    "context_frac": s["context_frac"],
+                    "concept_frac": s["concept_frac"],
+                    "concept": i,
+                    "steering_cos": met["steering_cos"][i],
+                    "embedding_cos": met["embedding_cos"][i],
+                    "alignment_cos": met["alignment_cos"][i],
+                    "final_loss": info["final_loss"],
+                    "entropy_floor": info["entropy"],
+                    "excess_loss": info["final_loss"] - info["entropy"],
+                    "n_steering_vectors": met["n_steering"][i],
+                    "n_embedding_pairs": met["n_embedding"][i],
+                    "n_contexts": info["n_contexts"],
+                    "n_outputs": info["n_outputs"],
+                    "logodds_mean": met["logodds_mean"][i],
+                    "logodds_var": met["logodds_var"][i],
+                    "logodds_rel_sd": met["logodds_rel_sd"][i],
+                    "n_logodds_contexts": met["n_logodds_contexts"][i],
+                }
+            )
         cu = cosine_matrix(met["unembedding_dirs"])  # NaN where a concept has no pairs
         ce = cosine_matrix(met["embedding_dirs"])
-        for i, j in zip(iu, ju):
-            orth_rows.append({**key, "concept_i": int(i), "concept_j": int(j),
-                              "independent": bool(problem.independent[i, j]),
-                              "cos": float(cu[i, j]), "embedding_cos": float(ce[i, j]),
-                              "optimizer": train.optimizer})
+        for i, j in zip(iu, ju, strict=False):
+            orth_rows.append(
+                {
+                    **key,
+                    "concept_i": int(i),
+                    "concept_j": int(j),
+                    "independent": bool(problem.independent[i, j]),
+                    "cos": float(cu[i, j]),
+                    "embedding_cos": float(ce[i, j]),
+                    "optimizer": train.optimizer,
+                }
+            )
         for row in met["curve"]:
             curve_rows.append({**key, "optimizer": train.optimizer, **row})
-    return SettingResult(concepts=pd.DataFrame(concept_rows),
-                         orthogonality=pd.DataFrame(orth_rows), curve=pd.DataFrame(curve_rows))
+    return SettingResult(
+        concepts=pd.DataFrame(concept_rows),
+        orthogonality=pd.DataFrame(orth_rows),
+        curve=pd.DataFrame(curve_rows),
+    )
 
 
 PROBE_STEPS = 300  # steps of each trial run when a diverged run looks for a stable lr
 PROBE_HALVINGS = 10
 
 
-def _divergence_error(err: TrainingDiverged, experiment: str, replicate: int, setting: dict,
-                      cfg: dict, train: TrainConfig, retrain) -> TrainingDiverged:
+def _divergence_error(
+    err: TrainingDiverged,
+    experiment: str,
+    replicate: int,
+    setting: dict,
+    cfg: dict,
+    train: TrainConfig,
+    retrain,
+) -> TrainingDiverged:
     """One paragraph for a diverged run, with the largest of lr/2, lr/4, … that trained
     ``PROBE_STEPS`` steps of the same setting without diverging (``retrain(TrainConfig)``)."""
     suggestion = None
     for k in range(1, PROBE_HALVINGS + 1):
-        trial = TrainConfig(steps=min(PROBE_STEPS, train.steps), lr=train.lr / 2 ** k,
-                            init_scale=train.init_scale, log_every=train.steps + 1,
-                            optimizer=train.optimizer)
+        trial = TrainConfig(
+            steps=min(PROBE_STEPS, train.steps),
+            lr=train.lr / 2**k,
+            init_scale=train.init_scale,
+            log_every=train.steps + 1,
+            optimizer=train.optimizer,
+        )
         try:
             retrain(trial)
         except TrainingDiverged:
@@ -260,18 +363,26 @@ def _divergence_error(err: TrainingDiverged, experiment: str, replicate: int, se
         suggestion = trial.lr
         break
     m = int(cfg["m"])
-    key = ("`simulation.lr`" if setting["optimizer"] == cfg["optimizer"]
-           else f"the `auto` rate of the contrast optimiser {setting['optimizer']}")
-    fix = (f"Set `simulation.lr` to {suggestion:.3g} or lower (the largest of lr/2, lr/4, … "
-           f"that trained {min(PROBE_STEPS, train.steps)} steps of this setting without "
-           f"diverging)" if suggestion is not None else
-           f"No rate down to lr/{2 ** PROBE_HALVINGS} trained stably; lower `simulation.lr` "
-           f"further or `simulation.init_scale`")
+    key = (
+        "`simulation.lr`"
+        if setting["optimizer"] == cfg["optimizer"]
+        else f"the `auto` rate of the contrast optimiser {setting['optimizer']}"
+    )
+    fix = (
+        f"Set `simulation.lr` to {suggestion:.3g} or lower (the largest of lr/2, lr/4, … "
+        f"that trained {min(PROBE_STEPS, train.steps)} steps of this setting without "
+        f"diverging)"
+        if suggestion is not None
+        else f"No rate down to lr/{2**PROBE_HALVINGS} trained stably; lower `simulation.lr` "
+        f"further or `simulation.init_scale`"
+    )
     return TrainingDiverged(
         f"Simulation training diverged (experiment `{experiment}`, replicate {replicate}, "
         f"setting `{setting['setting']}`): {err}, with `simulation.m` = {m} "
-        f"({2 ** m} outputs, {3 ** m} contexts). The learning rate ({key} = {train.lr:g}) is "
+        f"({2**m} outputs, {3**m} contexts). The learning rate ({key} = {train.lr:g}) is "
         f"too large for this problem. {fix}, or use `simulation.lr: auto` "
         f"(= {auto_lr('gd', m):.3g} for gd at m = {m}, scaled with the 2^m outputs; "
         f"config/README.md, ## simulation). No output of this job was written.",
-        step=err.step, loss=err.loss)
+        step=err.step,
+        loss=err.loss,
+    )

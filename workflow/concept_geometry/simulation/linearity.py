@@ -19,8 +19,13 @@ from .model import (
 REL_SD_FLOOR = 0.1  # sd / max(|mean|, floor): log-odds near 0 do not blow the ratio up
 
 
-def linearity_metrics(f: np.ndarray, g: np.ndarray, contexts: np.ndarray, m: int,
-                      kept_outputs: np.ndarray | None = None) -> dict:
+def linearity_metrics(
+    f: np.ndarray,
+    g: np.ndarray,
+    contexts: np.ndarray,
+    m: int,
+    kept_outputs: np.ndarray | None = None,
+) -> dict:
     """All metrics of one trained model.
 
     f: (n_ctx, d) for ``contexts`` (n_ctx, m); g: (2**m, d) by output token; kept_outputs:
@@ -48,8 +53,9 @@ def linearity_metrics(f: np.ndarray, g: np.ndarray, contexts: np.ndarray, m: int
     return out
 
 
-def log_odds_spread(f: np.ndarray, g_kept: np.ndarray, out_idx: np.ndarray,
-                    contexts: np.ndarray, m: int) -> dict:
+def log_odds_spread(
+    f: np.ndarray, g_kept: np.ndarray, out_idx: np.ndarray, contexts: np.ndarray, m: int
+) -> dict:
     """Spread of the model's log-odds of each concept across the contexts where it is unknown.
 
     f: (n_ctx, d) for ``contexts`` (n_ctx, m); g_kept: (len(out_idx), d) for the output tokens

@@ -47,26 +47,34 @@ def mechanism_table(summary: pd.DataFrame) -> pd.DataFrame:
     rows = []
 
     def add(quantity, experiment, setting, optimizer, value, n):
-        rows.append({"quantity": quantity, "experiment": experiment, "setting": setting,
-                     "optimizer": optimizer, "value": float(value), "n": int(n)})
+        rows.append(
+            {
+                "quantity": quantity,
+                "experiment": experiment,
+                "setting": setting,
+                "optimizer": optimizer,
+                "value": float(value),
+                "n": int(n),
+            }
+        )
 
-    for (exp, label, opt), grp in summary.groupby(["experiment", "setting", "optimizer"],
-                                                  sort=True):
+    for (exp, label, opt), grp in summary.groupby(
+        ["experiment", "setting", "optimizer"], sort=True
+    ):
         for spread in SPREADS:
             v = grp[spread].to_numpy(dtype=float)
             v = v[np.isfinite(v)]
-            add(f"{spread}_median", exp, label, opt, np.median(v) if len(v) else np.nan,
-                len(v))
+            add(f"{spread}_median", exp, label, opt, np.median(v) if len(v) else np.nan, len(v))
     scopes = [("all", summary)] + [(e, g) for e, g in summary.groupby("experiment", sort=True)]
     for exp, grp in scopes:
         for spread in SPREADS:
-            rho, n = _spearman(grp[spread].to_numpy(dtype=float),
-                               grp["steering_cos"].to_numpy(dtype=float))
+            rho, n = _spearman(
+                grp[spread].to_numpy(dtype=float), grp["steering_cos"].to_numpy(dtype=float)
+            )
             add(f"spearman_{spread}_vs_steering_cos", exp, "all", "all", rho, n)
     full = summary[summary["experiment"] == "full"]
     for (label, opt), grp in full.groupby(["setting", "optimizer"], sort=True):
         cos = grp["steering_cos"].to_numpy(dtype=float)
-        add("steering_cos_final", "full", label, opt, np.nanmean(cos),
-            np.isfinite(cos).sum())
+        add("steering_cos_final", "full", label, opt, np.nanmean(cos), np.isfinite(cos).sum())
         add("excess_loss_mean", "full", label, opt, grp["excess_loss"].mean(), len(grp))
     return pd.DataFrame(rows, columns=COLUMNS)

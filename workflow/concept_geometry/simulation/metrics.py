@@ -71,15 +71,16 @@ def cosine_matrix(directions: np.ndarray) -> np.ndarray:
     return cos
 
 
-def steering_vectors(g: np.ndarray, m: int, concept: int,
-                     kept: np.ndarray | None = None) -> np.ndarray:
+def steering_vectors(
+    g: np.ndarray, m: int, concept: int, kept: np.ndarray | None = None
+) -> np.ndarray:
     """Steering vectors of ``concept``: g(y1) - g(y0), shape (n_pairs, d).
 
     g: (2**m, d) unembeddings indexed by output token y (concept vector = binary of y,
     concept 0 = most significant bit). kept: optional (2**m,) bool mask of outputs in Ĉ; only
     pairs with both outputs kept are used. Paper §2/§5.1.
     """
-    y = np.arange(2 ** m)
+    y = np.arange(2**m)
     bit = 1 << (m - 1 - concept)
     y0 = y[(y & bit) == 0]
     y1 = y0 | bit

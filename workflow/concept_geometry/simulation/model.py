@@ -21,9 +21,19 @@ import torch
 
 from ..errors import ConfigError
 
-__all__ = ["TrainConfig", "TrainResult", "TrainingDiverged", "DIVERGENCE_FACTOR",
-           "GD_LR_PER_OUTPUT", "ADAM_LR", "auto_lr", "train_log_linear", "cross_entropy",
-           "entropy", "concept_log_odds"]
+__all__ = [
+    "TrainConfig",
+    "TrainResult",
+    "TrainingDiverged",
+    "DIVERGENCE_FACTOR",
+    "GD_LR_PER_OUTPUT",
+    "ADAM_LR",
+    "auto_lr",
+    "train_log_linear",
+    "cross_entropy",
+    "entropy",
+    "concept_log_odds",
+]
 
 DIVERGENCE_FACTOR = 10.0  # a loss above this multiple of the initial loss counts as diverged
 
@@ -41,7 +51,7 @@ def auto_lr(optimizer: str, m: int) -> float:
     if optimizer == "adam":
         return ADAM_LR
     if optimizer == "gd":
-        return GD_LR_PER_OUTPUT * 2 ** m
+        return GD_LR_PER_OUTPUT * 2**m
     raise ValueError(f"optimizer must be 'gd' or 'adam', got {optimizer!r}")
 
 
@@ -95,9 +105,14 @@ def cross_entropy(f: np.ndarray, g: np.ndarray, targets: np.ndarray) -> float:
     return float(-(np.asarray(targets) * logp).sum(axis=1).mean())
 
 
-def train_log_linear(targets: np.ndarray, d: int, cfg: TrainConfig, seed: int,
-                     monitor: Callable[[np.ndarray, np.ndarray], dict] | None = None,
-                     progress: bool = False) -> TrainResult:
+def train_log_linear(
+    targets: np.ndarray,
+    d: int,
+    cfg: TrainConfig,
+    seed: int,
+    monitor: Callable[[np.ndarray, np.ndarray], dict] | None = None,
+    progress: bool = False,
+) -> TrainResult:
     """Fit f, g so that softmax(f gᵀ) matches ``targets`` (n_contexts, n_outputs).
 
     seed: initialisation seed (f, g ~ N(0, init_scale²)). monitor(f, g) -> dict of metrics is
@@ -137,7 +152,10 @@ def train_log_linear(targets: np.ndarray, d: int, cfg: TrainConfig, seed: int,
         if not np.isfinite(value) or value > DIVERGENCE_FACTOR * initial:
             raise TrainingDiverged(
                 f"training diverged at step {step}: loss {value:.4g} (initial {initial:.4g}, "
-                f"{cfg.optimizer} at lr {cfg.lr:g})", step=step, loss=value)
+                f"{cfg.optimizer} at lr {cfg.lr:g})",
+                step=step,
+                loss=value,
+            )
 
     for step in steps:
         opt.zero_grad(set_to_none=True)
@@ -157,8 +175,9 @@ def train_log_linear(targets: np.ndarray, d: int, cfg: TrainConfig, seed: int,
         initial = final
     check(cfg.steps, final)
     record(cfg.steps, final)
-    return TrainResult(f=f.detach().numpy().copy(), g=g.detach().numpy().copy(),
-                       final_loss=final, curve=curve)
+    return TrainResult(
+        f=f.detach().numpy().copy(), g=g.detach().numpy().copy(), final_loss=final, curve=curve
+    )
 
 
 def concept_log_odds(f: np.ndarray, g: np.ndarray, concept_bits: np.ndarray) -> np.ndarray:

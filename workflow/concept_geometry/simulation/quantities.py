@@ -31,87 +31,169 @@ _S = ("experiment", "optimizer", "context_frac", "concept_frac", "d")
 _J = "Jiang et al. 2024 §5.1"
 _LIN = "concept_geometry.simulation.experiments.linearity_metrics"
 _THIS = "concept_geometry.simulation.quantities"
-_WHAT = {"steering_cos": ("steering", "steering_cos_mean"),
-         "embedding_cos": ("embedding", "embedding_cos_mean"),
-         "alignment_cos": ("alignment", "alignment_cos_mean")}
+_WHAT = {
+    "steering_cos": ("steering", "steering_cos_mean"),
+    "embedding_cos": ("embedding", "embedding_cos_mean"),
+    "alignment_cos": ("alignment", "alignment_cos_mean"),
+}
 _MEAN_DEFINITION = {
     "steering_cos": "Mean cosine between same-concept steering vectors: differences of the "
-                    "unembedding vectors g(y) of two outputs that differ only in that concept, "
-                    "compared across the other concepts' values; averaged over the measured "
-                    "concept × seed cells. Near 1: the concept is one direction (linear). Jiang "
-                    "et al. §5.1.",
+    "unembedding vectors g(y) of two outputs that differ only in that concept, "
+    "compared across the other concepts' values; averaged over the measured "
+    "concept × seed cells. Near 1: the concept is one direction (linear). Jiang "
+    "et al. §5.1.",
     "embedding_cos": "As steering_cos_mean for the context embeddings f(x): cosine between "
-                     "differences of embeddings of contexts that differ only in one concept, "
-                     "averaged over concept × seed cells.",
+    "differences of embeddings of contexts that differ only in one concept, "
+    "averaged over concept × seed cells.",
     "alignment_cos": "Mean cosine between a concept's embedding direction and its unembedding "
-                     "(steering) direction, over concept × seed cells: the simulation's version "
-                     "of the embedding/unembedding alignment.",
+    "(steering) direction, over concept × seed cells: the simulation's version "
+    "of the embedding/unembedding alignment.",
 }
 _N_DEFINITION = {
     "steering_cos": "Concept × seed cells that steering_cos_mean averages over (cells without a "
-                    "usable pair are left out).",
+    "usable pair are left out).",
     "embedding_cos": "Concept × seed cells that embedding_cos_mean averages over.",
     "alignment_cos": "Concept × seed cells that alignment_cos_mean averages over.",
 }
 _LOW_DEFINITION = {
     "steering_cos": "1 when steering_cos_mean averages over fewer than half of the concept × "
-                    "seed cells (n_concept_cells), else 0.",
+    "seed cells (n_concept_cells), else 0.",
     "embedding_cos": "1 when embedding_cos_mean averages over fewer than half of the concept × "
-                     "seed cells, else 0.",
+    "seed cells, else 0.",
     "alignment_cos": "1 when alignment_cos_mean averages over fewer than half of the concept × "
-                     "seed cells, else 0.",
+    "seed cells, else 0.",
 }
 
 
 def _cosine_quantities(metric: str) -> tuple:
     paper = {"steering_cos": f"{_J} (linearity of steering vectors)"}.get(metric, "")
     return (
-        Quantity(f"{metric}_mean", "cells", f"{metric}_mean", _S, _LIN, paper, "real",
-                 _MEAN_DEFINITION[metric], required=metric == "steering_cos"),
-        Quantity(f"{metric}_n_concepts", "cells", f"{metric}_n_concepts", _S,
-                 f"{_THIS}.cells", "", "count", _N_DEFINITION[metric]),
-        Quantity(f"{metric}_low_coverage", "cells", f"{metric}_low_coverage", _S,
-                 f"{_THIS}.cells", "", "boolean", _LOW_DEFINITION[metric]),
+        Quantity(
+            f"{metric}_mean",
+            "cells",
+            f"{metric}_mean",
+            _S,
+            _LIN,
+            paper,
+            "real",
+            _MEAN_DEFINITION[metric],
+            required=metric == "steering_cos",
+        ),
+        Quantity(
+            f"{metric}_n_concepts",
+            "cells",
+            f"{metric}_n_concepts",
+            _S,
+            f"{_THIS}.cells",
+            "",
+            "count",
+            _N_DEFINITION[metric],
+        ),
+        Quantity(
+            f"{metric}_low_coverage",
+            "cells",
+            f"{metric}_low_coverage",
+            _S,
+            f"{_THIS}.cells",
+            "",
+            "boolean",
+            _LOW_DEFINITION[metric],
+        ),
     )
 
 
 QUANTITIES = (
     *(q for metric in COSINES for q in _cosine_quantities(metric)),
-    Quantity("n_concept_cells", "cells", "n_concept_cells", _S, f"{_THIS}.cells", "", "count",
-             "Concepts × replicate seeds at this setting: the most cells a cosine mean can "
-             "average over."),
-    Quantity("final_loss_mean", "cells", "final_loss_mean", _S,
-             "concept_geometry.simulation.experiments.run_setting", "", "real",
-             "Cross-entropy (nats) of the model's next-token distribution against the exact "
-             "conditionals at the last training step, mean over seeds."),
-    Quantity("orth_abs_cos_independent", "orthogonality", "orth_abs_cos_independent",
-             ("experiment",), f"{_THIS}.orthogonality", f"{_J} and §4 (orthogonality)", "real",
-             "Mean |cos| between steering directions of two different concepts that are "
-             "independent in the DAG's joint distribution (experiment full). Near 0: "
-             "near-orthogonal."),
-    Quantity("n_pairs_independent", "orthogonality", "n_pairs_independent", ("experiment",),
-             f"{_THIS}.orthogonality", "", "count",
-             "Concept pairs × seeds behind orth_abs_cos_independent."),
-    Quantity("orth_abs_cos_dependent", "orthogonality", "orth_abs_cos_dependent",
-             ("experiment",), f"{_THIS}.orthogonality", "", "real",
-             "Mean |cos| between steering directions of two different concepts that are "
-             "dependent in the joint (experiment full)."),
-    Quantity("n_pairs_dependent", "orthogonality", "n_pairs_dependent", ("experiment",),
-             f"{_THIS}.orthogonality", "", "count",
-             "Concept pairs × seeds behind orth_abs_cos_dependent."),
-    Quantity("spearman_logodds_rel_sd_vs_steering_cos", "mechanism",
-             "spearman_logodds_rel_sd_vs_steering_cos", ("experiment",),
-             "concept_geometry.simulation.mechanism.mechanism_table", "", "real",
-             "Spearman rank correlation, pooled over the concept × seed cells of every "
-             "experiment (setting experiment=all), between the relative spread (sd / mean "
-             "|value|) of the model's log-odds of a concept across the contexts where it is "
-             "unknown and that concept's steering cosine (log-odds matching: expected "
-             "negative)."),
-    Quantity("spearman_logodds_var_vs_steering_cos", "mechanism",
-             "spearman_logodds_var_vs_steering_cos", ("experiment",),
-             "concept_geometry.simulation.mechanism.mechanism_table", "", "real",
-             "As spearman_logodds_rel_sd_vs_steering_cos with the variance of the log-odds "
-             "instead of the relative spread."),
+    Quantity(
+        "n_concept_cells",
+        "cells",
+        "n_concept_cells",
+        _S,
+        f"{_THIS}.cells",
+        "",
+        "count",
+        "Concepts × replicate seeds at this setting: the most cells a cosine mean can "
+        "average over.",
+    ),
+    Quantity(
+        "final_loss_mean",
+        "cells",
+        "final_loss_mean",
+        _S,
+        "concept_geometry.simulation.experiments.run_setting",
+        "",
+        "real",
+        "Cross-entropy (nats) of the model's next-token distribution against the exact "
+        "conditionals at the last training step, mean over seeds.",
+    ),
+    Quantity(
+        "orth_abs_cos_independent",
+        "orthogonality",
+        "orth_abs_cos_independent",
+        ("experiment",),
+        f"{_THIS}.orthogonality",
+        f"{_J} and §4 (orthogonality)",
+        "real",
+        "Mean |cos| between steering directions of two different concepts that are "
+        "independent in the DAG's joint distribution (experiment full). Near 0: "
+        "near-orthogonal.",
+    ),
+    Quantity(
+        "n_pairs_independent",
+        "orthogonality",
+        "n_pairs_independent",
+        ("experiment",),
+        f"{_THIS}.orthogonality",
+        "",
+        "count",
+        "Concept pairs × seeds behind orth_abs_cos_independent.",
+    ),
+    Quantity(
+        "orth_abs_cos_dependent",
+        "orthogonality",
+        "orth_abs_cos_dependent",
+        ("experiment",),
+        f"{_THIS}.orthogonality",
+        "",
+        "real",
+        "Mean |cos| between steering directions of two different concepts that are "
+        "dependent in the joint (experiment full).",
+    ),
+    Quantity(
+        "n_pairs_dependent",
+        "orthogonality",
+        "n_pairs_dependent",
+        ("experiment",),
+        f"{_THIS}.orthogonality",
+        "",
+        "count",
+        "Concept pairs × seeds behind orth_abs_cos_dependent.",
+    ),
+    Quantity(
+        "spearman_logodds_rel_sd_vs_steering_cos",
+        "mechanism",
+        "spearman_logodds_rel_sd_vs_steering_cos",
+        ("experiment",),
+        "concept_geometry.simulation.mechanism.mechanism_table",
+        "",
+        "real",
+        "Spearman rank correlation, pooled over the concept × seed cells of every "
+        "experiment (setting experiment=all), between the relative spread (sd / mean "
+        "|value|) of the model's log-odds of a concept across the contexts where it is "
+        "unknown and that concept's steering cosine (log-odds matching: expected "
+        "negative).",
+    ),
+    Quantity(
+        "spearman_logodds_var_vs_steering_cos",
+        "mechanism",
+        "spearman_logodds_var_vs_steering_cos",
+        ("experiment",),
+        "concept_geometry.simulation.mechanism.mechanism_table",
+        "",
+        "real",
+        "As spearman_logodds_rel_sd_vs_steering_cos with the variance of the log-odds "
+        "instead of the relative spread.",
+    ),
 )
 
 
@@ -159,11 +241,22 @@ def mechanism(table: pd.DataFrame) -> list[dict]:
 
 def tables(summary: pd.DataFrame, orth: pd.DataFrame, mech: pd.DataFrame | None = None) -> dict:
     """summary.tsv, orthogonality.tsv (and mechanism.tsv) -> the stage tables."""
-    return {"cells": cells(summary), "orthogonality": orthogonality(orth),
-            "mechanism": [] if mech is None else mechanism(mech)}
+    return {
+        "cells": cells(summary),
+        "orthogonality": orthogonality(orth),
+        "mechanism": [] if mech is None else mechanism(mech),
+    }
 
 
 def load(inputs, params) -> list[Unit]:
     """Rule simulation_summary: inputs summary, orthogonality, mechanism."""
-    return [Unit(MODEL, tables(io.read_tsv(inputs["summary"]), io.read_tsv(inputs["orthogonality"]),
-                               io.read_tsv(inputs["mechanism"])))]
+    return [
+        Unit(
+            MODEL,
+            tables(
+                io.read_tsv(inputs["summary"]),
+                io.read_tsv(inputs["orthogonality"]),
+                io.read_tsv(inputs["mechanism"]),
+            ),
+        )
+    ]
