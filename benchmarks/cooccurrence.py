@@ -24,7 +24,7 @@ import numpy as np
 import scipy.sparse as sp
 
 sys.path.insert(0, str(Path(__file__).resolve().parents[1] / "workflow"))
-from concept_geometry.activations.cooccurrence import (  # noqa: E402
+from concept_geometry.features.cooccurrence import (  # noqa: E402
     CooccurrenceAccumulator,
     cooccurrence_reference,
 )

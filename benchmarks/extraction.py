@@ -13,9 +13,9 @@ import numpy as np
 import torch
 
 sys.path.insert(0, str(Path(__file__).resolve().parents[1] / "workflow"))
-from concept_geometry.activations.contexts import TopContexts  # noqa: E402
-from concept_geometry.activations.extract import extract_firings, iter_residual_batches  # noqa: E402
 from concept_geometry.corpus import stdlib_corpus  # noqa: E402
+from concept_geometry.features.contexts import TopContexts  # noqa: E402
+from concept_geometry.features.extract import extract_firings, iter_residual_batches  # noqa: E402
 from concept_geometry.models import load_model, load_tokenizer  # noqa: E402
 
 

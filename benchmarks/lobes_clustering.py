@@ -31,7 +31,7 @@ from pathlib import Path
 import numpy as np
 
 sys.path.insert(0, str(Path(__file__).resolve().parents[1] / "workflow"))
-from concept_geometry.activations.cooccurrence import cooccurrence_counts  # noqa: E402
+from concept_geometry.features.cooccurrence import cooccurrence_counts  # noqa: E402
 from concept_geometry.lobes import pipeline  # noqa: E402
 
 

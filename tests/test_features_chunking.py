@@ -2,7 +2,7 @@
 
 import numpy as np
 
-from concept_geometry.activations.chunking import chunk_positions, content_mask
+from concept_geometry.features.chunking import chunk_positions, content_mask
 
 
 def test_short_documents_give_no_chunk():

@@ -1,9 +1,9 @@
-"""Cross-field checks of the `features` section (activations.checks), at their limits."""
+"""Cross-field checks of the `features` section (features.checks), at their limits."""
 
 import pytest
 
-from concept_geometry.activations.checks import check_features_config
 from concept_geometry.errors import ConfigError
+from concept_geometry.features.checks import check_features_config
 
 
 def _config(**features):

@@ -7,8 +7,8 @@ import pytest
 import torch
 from test_features_extract import LAYERS, texts_of_lengths, tiny  # noqa: F401 (fixture)
 
-from concept_geometry.activations.contexts import TopContexts, snippet_ids, token_strings
-from concept_geometry.activations.extract import extract_firings
+from concept_geometry.features.contexts import TopContexts, snippet_ids, token_strings
+from concept_geometry.features.extract import extract_firings
 
 
 def brute_top(model, tokenizer, saes, texts, chunk, max_length, n_top, window):
@@ -165,7 +165,7 @@ def test_contexts_hook_feeds_each_block_its_own_tokens():
     """chunk_firings' on_block(start, stop, feats) covers chunks start..stop: the hook must
     hand TopContexts those chunks' tokens. Two chunks of 2 tokens (documents 5 and 8), the
     second block (chunk 1) fires on its second token: document 8, content position 3."""
-    from concept_geometry.activations.extract import _contexts_hook
+    from concept_geometry.features.extract import _contexts_hook
 
     acc = TopContexts(1, 1, window=1)
     content_ids = np.array([[10, 11, 12, 13]])

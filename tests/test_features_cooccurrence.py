@@ -4,7 +4,7 @@ import numpy as np
 import pytest
 import scipy.sparse as sp
 
-from concept_geometry.activations.cooccurrence import (
+from concept_geometry.features.cooccurrence import (
     CooccurrenceAccumulator,
     cooccurrence_counts,
     cooccurrence_reference,
@@ -118,7 +118,7 @@ def test_auto_mode_takes_the_sparse_product_below_one_percent_density(nnz, path)
     """10 chunks × 100 features: 9 firings (0.9 %) go through the sparse product straight
     into the int64 total, 10 (1 %) and more through the dense float32 accumulator; the
     counts are the same either way."""
-    from concept_geometry.activations.cooccurrence import CooccurrenceAccumulator
+    from concept_geometry.features.cooccurrence import CooccurrenceAccumulator
 
     batch = np.zeros((10, 100), dtype=np.uint8)
     batch.flat[np.random.default_rng(nnz).choice(1000, nnz, replace=False)] = 1

@@ -8,8 +8,8 @@ import torch
 from test_sae import write_gemma_scope_params
 from tiny_models import make_tiny_bert, make_tiny_gemma2, make_word_tokenizer
 
-from concept_geometry.activations.extract import extract_firings, sample_activations
-from concept_geometry.activations.sae import load_local_sae
+from concept_geometry.features.extract import extract_firings, sample_activations
+from concept_geometry.features.sae import load_local_sae
 from concept_geometry.models import load_model, load_tokenizer
 
 WORDS = [f"w{i}" for i in range(40)]
@@ -115,7 +115,7 @@ def test_explained_variance_is_one_minus_sse_over_centred_sum_of_squares():
     One token per block, so the two tokens reach the statistics in separate updates."""
     from types import SimpleNamespace
 
-    from concept_geometry.activations.extract import _Stats, chunk_firings
+    from concept_geometry.features.extract import _Stats, chunk_firings
 
     sae = SimpleNamespace(
         cfg=SimpleNamespace(d_sae=1),
@@ -151,7 +151,7 @@ def test_sample_activations_shapes_and_seed(tiny):
 def test_content_tokens_are_counted_in_every_batch_after_truncation():
     """Documents of 3, 1, 4, 1, 5 words in batches of 2: each one's word count, BOS dropped
     (with BOS when special tokens are kept), truncated at max_length − 1 words."""
-    from concept_geometry.activations.extract import count_content_tokens
+    from concept_geometry.features.extract import count_content_tokens
 
     tok = make_word_tokenizer(WORDS)
     texts = texts_of_lengths([3, 1, 4, 1, 5])
@@ -167,7 +167,7 @@ def test_content_tokens_are_counted_in_every_batch_after_truncation():
 def test_a_tokenizer_without_pad_token_pads_with_eos_else_unk(missing):
     """Batching documents of different lengths needs a pad token: EOS, else UNK (padding is
     never content, so the counts are the word counts)."""
-    from concept_geometry.activations.extract import count_content_tokens
+    from concept_geometry.features.extract import count_content_tokens
 
     tok = make_word_tokenizer(WORDS)
     tok.pad_token = None
@@ -273,7 +273,7 @@ def test_documents_are_run_longest_first_in_a_stable_order(tiny):
     """Batches hold the longest texts first (less padding); equal lengths keep input order.
     Texts of 3, 9, 5, 9, 1 words (of 2 characters each) in batches of 2: documents 1 and 3,
     then 2 and 0, then 4."""
-    from concept_geometry.activations.extract import iter_residual_batches
+    from concept_geometry.features.extract import iter_residual_batches
 
     model, tokenizer, _ = tiny
     texts = [" ".join(["w1"] * n) for n in (3, 9, 5, 9, 1)]

@@ -1,4 +1,4 @@
-"""The features stage's glue (activations/stage.py): config slices -> the model, its width and
+"""The features stage's glue (features/stage.py): config slices -> the model, its width and
 each layer's SAE, on a tiny offline BERT and tiny Gemma Scope style SAEs."""
 
 import pytest
@@ -6,12 +6,12 @@ import torch
 from test_sae import write_gemma_scope_params
 from tiny_models import make_tiny_bert, make_word_tokenizer
 
-from concept_geometry.activations.stage import (
+from concept_geometry.errors import ConfigError
+from concept_geometry.features.stage import (
     load_model_and_tokenizer,
     load_sae_for_layer,
     model_hidden_size,
 )
-from concept_geometry.errors import ConfigError
 
 HIDDEN = 24  # distinct from every SAE width below
 
@@ -80,7 +80,7 @@ def test_a_materialised_sae_folder_wins_over_the_source(saes, source):
 
 
 def test_pretrained_sae_id_is_formatted_for_the_layer(monkeypatch):
-    from concept_geometry.activations import stage
+    from concept_geometry.features import stage
 
     calls = []
     monkeypatch.setattr(stage, "load_pretrained_sae", lambda *args: calls.append(args) or "sae")

@@ -11,7 +11,7 @@ from test_sae import write_gemma_scope_params
 from tiny_models import make_tiny_gemma2, make_word_tokenizer
 
 from concept_geometry import io
-from concept_geometry.activations.cooccurrence import cooccurrence_reference
+from concept_geometry.features.cooccurrence import cooccurrence_reference
 
 WORDS = [f"w{i}" for i in range(30)]
 

@@ -6,7 +6,8 @@ import numpy as np
 import pytest
 import torch
 
-from concept_geometry.activations.sae import (
+from concept_geometry.errors import ConfigError, MissingResourceError
+from concept_geometry.features.sae import (
     check_d_in,
     check_hook_layer,
     hook_layer,
@@ -15,7 +16,6 @@ from concept_geometry.activations.sae import (
     load_pretrained_sae,
     train_sae,
 )
-from concept_geometry.errors import ConfigError, MissingResourceError
 
 
 def write_gemma_scope_params(path, d_in=8, d_sae=12, seed=0):
@@ -159,7 +159,7 @@ def test_hook_layer_read_from_saelens_metadata(tmp_path, hook, block):
 
 
 def test_lr_schedule_is_flat_then_linear_to_zero():
-    from concept_geometry.activations.sae import lr_factor
+    from concept_geometry.features.sae import lr_factor
 
     # 10 steps: decay starts at step 8 and reaches 0 at step 10
     assert [lr_factor(s, 10) for s in (0, 7, 8, 9, 10)] == [1.0, 1.0, 1.0, 0.5, 0.0]
@@ -169,7 +169,7 @@ def test_lr_schedule_is_flat_then_linear_to_zero():
 
 
 def test_l1_warm_up_ramps_linearly_then_holds():
-    from concept_geometry.activations.sae import l1_at
+    from concept_geometry.features.sae import l1_at
 
     assert [l1_at(s, 2.0, 4) for s in (0, 1, 3, 7)] == [0.5, 1.0, 2.0, 2.0]
     assert l1_at(0, 2.0, 0) == 2.0
@@ -262,7 +262,7 @@ def test_gemma_scope_params_with_a_scaling_factor_load(tmp_path):
 def test_sae_description_names_what_identifies_each_source():
     """meta.json's SAE identity: the release and the layer's id (pretrained), the layer's
     path (local), or every training setting (train)."""
-    from concept_geometry.activations.sae import sae_description
+    from concept_geometry.features.sae import sae_description
 
     assert sae_description(
         {"source": "pretrained", "release": "gs", "sae_id": "layer_{layer}/w", "path": "unused"}, 7
@@ -320,7 +320,7 @@ def test_the_learning_rate_reaches_the_optimiser():
 def test_check_sae_fits_checks_width_and_layer(tmp_path):
     from sae_lens import StandardSAE, StandardSAEConfig
 
-    from concept_geometry.activations.sae import check_sae_fits
+    from concept_geometry.features.sae import check_sae_fits
 
     sae = StandardSAE(StandardSAEConfig(d_in=8, d_sae=4))
     sae.cfg.metadata.hook_name = "blocks.3.hook_resid_post"

@@ -9,9 +9,9 @@ import pandas as pd
 import pytest
 
 from concept_geometry import seeding
-from concept_geometry.activations.stage import chunk_columns, layer_meta, layer_stats
 from concept_geometry.alignment.matrices import candidate_tokens
 from concept_geometry.errors import ConfigError, InputDataError
+from concept_geometry.features.stage import chunk_columns, layer_meta, layer_stats
 from concept_geometry.galaxy.checks import check_decoder_fits
 
 

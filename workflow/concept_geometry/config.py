@@ -205,9 +205,9 @@ def _check_layers_in_model(config):
 
 
 # Every stage's cross-field checks, run after the schema (each raises ConfigError).
-from .activations.checks import check_features_config  # noqa: E402
 from .alignment.checks import check_alignment_config  # noqa: E402
 from .crystals.config import check_crystals_config  # noqa: E402
+from .features.checks import check_features_config  # noqa: E402
 from .galaxy import check_galaxy_config  # noqa: E402
 from .lobes.config import check_lobes_config  # noqa: E402
 from .report import check_report_config  # noqa: E402

@@ -41,7 +41,7 @@ KINDS = ("real", "count", "boolean", "layer")
 STAGE_MODULES = {
     "simulation": "concept_geometry.simulation.quantities",
     "alignment": "concept_geometry.alignment.quantities",
-    "features": "concept_geometry.activations.quantities",
+    "features": "concept_geometry.features.quantities",
     "crystals": "concept_geometry.crystals.quantities",
     "lobes": "concept_geometry.lobes.quantities",
     "galaxy": "concept_geometry.galaxy.quantities",

@@ -5,8 +5,8 @@ import _workflow_path  # first: puts workflow/ (the package) on sys.path
 import numpy as np
 
 from concept_geometry import io
-from concept_geometry.activations.cooccurrence import CooccurrenceAccumulator
-from concept_geometry.activations.stage import layer_meta
+from concept_geometry.features.cooccurrence import CooccurrenceAccumulator
+from concept_geometry.features.stage import layer_meta
 from concept_geometry.runner import run
 
 

@@ -5,17 +5,17 @@ import _workflow_path  # first: puts workflow/ (the package) on sys.path
 import contextlib
 
 from concept_geometry import io
-from concept_geometry.activations.contexts import TopContexts
-from concept_geometry.activations.extract import extract_firings
-from concept_geometry.activations.sae import check_sae_fits
-from concept_geometry.activations.stage import (
+from concept_geometry.corpus import read_documents
+from concept_geometry.features.contexts import TopContexts
+from concept_geometry.features.extract import extract_firings
+from concept_geometry.features.sae import check_sae_fits
+from concept_geometry.features.stage import (
     chunk_columns,
     layer_stats,
     load_model_and_tokenizer,
     load_sae_for_layer,
     top_context_arrays,
 )
-from concept_geometry.corpus import read_documents
 from concept_geometry.runner import run
 
 

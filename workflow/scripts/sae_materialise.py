@@ -3,8 +3,8 @@
 import _workflow_path  # first: puts workflow/ (the package) on sys.path
 
 from concept_geometry import io
-from concept_geometry.activations.sae import check_sae_fits, sae_description, train_sae
-from concept_geometry.activations.stage import load_sae_for_layer, model_hidden_size
+from concept_geometry.features.sae import check_sae_fits, sae_description, train_sae
+from concept_geometry.features.stage import load_sae_for_layer, model_hidden_size
 from concept_geometry.runner import run
 from concept_geometry.seeding import sae_train_seed
 

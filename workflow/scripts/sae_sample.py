@@ -3,9 +3,9 @@
 import _workflow_path  # first: puts workflow/ (the package) on sys.path
 
 from concept_geometry import io
-from concept_geometry.activations.extract import sample_activations
-from concept_geometry.activations.stage import load_model_and_tokenizer
 from concept_geometry.corpus import read_documents
+from concept_geometry.features.extract import sample_activations
+from concept_geometry.features.stage import load_model_and_tokenizer
 from concept_geometry.runner import run
 from concept_geometry.seeding import sae_sample_seed
 

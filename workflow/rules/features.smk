@@ -1,8 +1,8 @@
 # Stage: features (Paper B's data stage): corpus -> model -> SAE features -> firing sets per
-# chunk, co-occurrence counts, decoder matrices. See workflow/concept_geometry/activations/.
+# chunk, co-occurrence counts, decoder matrices. See workflow/concept_geometry/features/.
 
 
-include: "activations_io.smk"
+include: "features_io.smk"
 
 
 rule corpus_build:

@@ -1,5 +1,5 @@
 # Stage features: paths (declared once), input functions and final targets of the rules
-# in activations.smk, which includes this file first.
+# in features.smk, which includes this file first.
 
 FEATURES = SETTINGS.features
 CORPUS_FILE = "results/corpus/{corpus}/documents.parquet"

@@ -9,8 +9,8 @@ from ..registry import Quantity, Table, Unit
 
 TABLES = (Table("meta", "features_cooccurrence", "features/<model>/<corpus>/layer_<L>/meta.json"),)
 _L = ("layer",)
-_ACC = "concept_geometry.activations.cooccurrence.CooccurrenceAccumulator"
-_STATS = "concept_geometry.activations.extract._Stats.result"
+_ACC = "concept_geometry.features.cooccurrence.CooccurrenceAccumulator"
+_STATS = "concept_geometry.features.extract._Stats.result"
 
 QUANTITIES = (
     Quantity(
@@ -29,7 +29,7 @@ QUANTITIES = (
         "meta",
         "n_chunks_heldout",
         _L,
-        "concept_geometry.activations.extract.extract_firings",
+        "concept_geometry.features.extract.extract_firings",
         "",
         "count",
         "Token chunks of the held-out documents (used by corrected lobe specialisation only).",
@@ -39,7 +39,7 @@ QUANTITIES = (
         "meta",
         "n_features",
         _L,
-        "concept_geometry.activations.extract.extract_firings",
+        "concept_geometry.features.extract.extract_firings",
         "",
         "count",
         "SAE features (dictionary size) at this layer.",
@@ -60,7 +60,7 @@ QUANTITIES = (
         "meta",
         "sae_mean_firing_per_chunk",
         _L,
-        "concept_geometry.activations.extract.extract_firings",
+        "concept_geometry.features.extract.extract_firings",
         "",
         "real",
         "Mean number of distinct features that fire at least once in a chunk (the size of "
