@@ -25,7 +25,7 @@ from ..errors import InputDataError
 from ..seeding import derive_seed
 from .affinity import GEOMETRIC
 from .clustering import cluster_measure
-from .significance import NULL_DDOF, VARIANTS, ami_permutation_test, probe_test
+from .significance import VARIANTS
 from .specialization import (
     SPLIT_OF_VARIANT,
     category_histogram,
@@ -33,28 +33,11 @@ from .specialization import (
     find_code_lobe,
     first_documents,
 )
+from .tests_table import TEST_COLUMNS, _labels_of, _method_of, run_tests  # noqa: F401 (re-exported)
 
 log = logging.getLogger("concept_geometry")
 
 LABEL_COLUMNS = ["variant", "clustering", "measure", "k", "feature", "lobe"]
-TEST_COLUMNS = [
-    "measure",
-    "k",
-    "variant",
-    "ami",
-    "ami_null_mean",
-    "ami_null_std",
-    "ami_z",
-    "balanced_accuracy",
-    "acc_null_mean",
-    "acc_null_std",
-    "acc_z",
-    "ami_p",
-    "acc_p",
-    "clustering",
-    "n_features",
-    "n_excluded",
-]
 # The faithful variant reads chunks whose winner is decided even when no feature fired
 # (the official ``max`` over an all-zero dict picks lobe 0); the corrected one drops them.
 UNSCORED_WINNER = {"faithful": 0, "corrected": -1}
@@ -151,84 +134,6 @@ def cluster_all(
                 )
         del sub_counts, sub_occ
     return pd.concat(frames, ignore_index=True)[LABEL_COLUMNS]
-
-
-def _labels_of(labels: pd.DataFrame, variant: str, measure: str, k: int) -> np.ndarray:
-    sel = labels[
-        (labels["variant"] == variant) & (labels["measure"] == measure) & (labels["k"] == k)
-    ].sort_values("feature")
-    return sel["lobe"].to_numpy()
-
-
-def _method_of(labels: pd.DataFrame, variant: str, measure: str) -> str:
-    """The clustering route(s) behind a measure's lobes and the geometric clusters."""
-    sel = labels[(labels["variant"] == variant) & labels["measure"].isin([measure, GEOMETRIC])]
-    return "+".join(sorted(set(sel["clustering"])))
-
-
-def run_tests(
-    labels: pd.DataFrame, decoder: np.ndarray, cfg: dict, seed: int, layer, progress=None
-) -> pd.DataFrame:
-    """AMI permutation test and probe test for every measure, k and variant (tests.tsv).
-
-    Each variant tests its own lobes against its own geometric clusters on its own features
-    (faithful: all; corrected: lobe >= 0); the null's spread uses NULL_DDOF[variant].
-    """
-    rows = []
-    pc = cfg["probe"]
-    probe_ks = cfg["ks"] if pc.get("ks") is None else pc["ks"]
-    decoder = np.asarray(decoder)
-    nan = float("nan")
-    triples = [(m, int(k), v) for m in cfg["measures"] for k in cfg["ks"] for v in VARIANTS]
-    for measure, k, variant in progress(triples) if progress else triples:
-        lobes = _labels_of(labels, variant, measure, k)
-        geo = _labels_of(labels, variant, GEOMETRIC, k)
-        keep = lobes >= 0
-        ami = ami_permutation_test(
-            lobes[keep],
-            geo[keep],
-            cfg["ami"]["n_permutations"],
-            derive_seed(seed, "lobes", "ami", layer, measure, k),
-            ddof=NULL_DDOF[variant],
-        )
-        row = dict(
-            measure=measure,
-            k=k,
-            variant=variant,
-            ami=ami.observed,
-            ami_null_mean=ami.null_mean,
-            ami_null_std=ami.null_std,
-            ami_z=ami.z,
-            ami_p=ami.p,
-            clustering=_method_of(labels, variant, measure),
-            n_features=int(keep.sum()),
-            n_excluded=int((~keep).sum()),
-        )
-        if k in probe_ks:
-            acc = probe_test(
-                decoder[keep],
-                lobes[keep],
-                variant,
-                pc["n_null"],
-                derive_seed(seed, "lobes", "probe", layer, measure, k, variant),
-                train_fraction=pc["faithful_train_fraction"],
-                n_splits=pc["n_splits"],
-                C=pc["C"],
-                max_iter=pc["max_iter"],
-            )
-            row.update(
-                balanced_accuracy=acc.observed,
-                acc_null_mean=acc.null_mean,
-                acc_null_std=acc.null_std,
-                acc_z=acc.z,
-                acc_p=acc.p,
-            )
-        else:  # probe skipped at this k (config lobes.probe.ks)
-            row.update(
-                balanced_accuracy=nan, acc_null_mean=nan, acc_null_std=nan, acc_z=nan, acc_p=nan
-            )
-        rows.append(row)
-    return pd.DataFrame(rows, columns=TEST_COLUMNS)
 
 
 def specialization(
