@@ -30,6 +30,7 @@ TABLES = (
 HINT = "`crystals.relations` / `crystals.min_pairs_per_relation` (too few usable pairs)"
 _LI = "Li et al. 2024 atom scale"
 _GEO = "concept_geometry.crystals.geometry"
+_QUAL = "concept_geometry.crystals.quality"
 _AN = "concept_geometry.crystals.analysis"
 _LSV = ("layer", "space", "variant")
 _LV = ("layer", "variant")
@@ -40,7 +41,7 @@ QUANTITIES = (
         "silhouette",
         "silhouette",
         _LSV,
-        f"{_GEO}.silhouette",
+        f"{_QUAL}.silhouette",
         f"{_LI} (LDA silhouette)",
         "real",
         "Silhouette of the word-pair differences grouped by relation, in one space "
@@ -65,7 +66,7 @@ QUANTITIES = (
         "clusters",
         "purity",
         _LSV,
-        f"{_GEO}.purity",
+        f"{_QUAL}.purity",
         f"{_LI} (k-means)",
         "real",
         "Cluster purity of the same k-means clusters: fraction of pairs whose cluster's "
@@ -76,7 +77,7 @@ QUANTITIES = (
         "quality",
         "parallelogram_error_median",
         _LSV,
-        f"{_GEO}.parallelogram_error",
+        f"{_QUAL}.parallelogram_error",
         f"{_LI} (parallelograms)",
         "real",
         "Median over relations of the median, over same-relation quadruples "
@@ -88,7 +89,7 @@ QUANTITIES = (
         "quality",
         "trapezoid_cos_median",
         _LSV,
-        f"{_GEO}.trapezoid_cos",
+        f"{_QUAL}.trapezoid_cos",
         f"{_LI} (trapezoids)",
         "real",
         "Median over relations of the median cos(b−a, d−c) over same-relation quadruples: "
@@ -99,7 +100,7 @@ QUANTITIES = (
         "quality",
         "baseline_error_median",
         _LSV,
-        f"{_GEO}.parallelogram_error",
+        f"{_QUAL}.parallelogram_error",
         "",
         "real",
         "parallelogram_error_median for mixed-relation quadruples (the two pairs from "
@@ -110,7 +111,7 @@ QUANTITIES = (
         "quality",
         "baseline_cos_median",
         _LSV,
-        f"{_GEO}.trapezoid_cos",
+        f"{_QUAL}.trapezoid_cos",
         "",
         "real",
         "trapezoid_cos_median for mixed-relation quadruples: the chance level.",

@@ -120,7 +120,7 @@ QUANTITIES = (
         "cells",
         "final_loss_mean",
         _S,
-        "concept_geometry.simulation.experiments.run_setting",
+        "concept_geometry.simulation.runs.run_setting",
         "",
         "real",
         "Cross-entropy (nats) of the model's next-token distribution against the exact "
