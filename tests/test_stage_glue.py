@@ -1,17 +1,16 @@
 """Logic moved out of the scripts into the package (issue 16): alignment's candidate tokens,
-the features stage's per-layer statistics and meta.json, galaxy's decoder-vs-settings check
-and the scripts' named seed streams. Hand-computed small cases."""
+galaxy's decoder-vs-settings check and the scripts' named seed streams. Hand-computed small
+cases. (The features stage's per-layer statistics and meta.json are tested in
+test_features_stage.py, where the features mutation run sees them.)"""
 
 from types import SimpleNamespace
 
 import numpy as np
-import pandas as pd
 import pytest
 
 from concept_geometry import seeding
 from concept_geometry.alignment.matrices import candidate_tokens
 from concept_geometry.errors import ConfigError, InputDataError
-from concept_geometry.features.stage import chunk_columns, layer_meta, layer_stats
 from concept_geometry.galaxy.checks import check_decoder_fits
 
 
@@ -27,48 +26,6 @@ def test_candidate_tokens_cover_the_shared_vocabulary_less_special_tokens():
     vocab, candidates = candidate_tokens(mats, _Tokenizer())
     assert vocab == 8  # min(10 rows, 8 rows, 9 tokens)
     assert candidates.tolist() == [1, 2, 4, 5, 6, 7]
-
-
-def test_layer_stats_adds_chunk_counts_and_refuses_empty_layers():
-    got = layer_stats(
-        3, {"dead_fraction": 0.25}, n_rows=4, nnz=10, chunk_size=32, max_length=66, threshold=0.1
-    )
-    assert got == {"dead_fraction": 0.25, "n_chunks": 4, "mean_firing_per_chunk": 2.5}
-    with pytest.raises(InputDataError, match="features.chunk_size"):
-        layer_stats(3, {}, n_rows=0, nnz=0, chunk_size=32, max_length=66, threshold=0.1)
-    with pytest.raises(InputDataError, match="layer 3 fires.*features.threshold"):
-        layer_stats(3, {}, n_rows=4, nnz=0, chunk_size=32, max_length=66, threshold=0.1)
-
-
-def test_chunk_columns_and_layer_meta_count_by_hand():
-    docs = pd.DataFrame(
-        {
-            "doc_id": [10, 11, 12],
-            "category": ["a", "b", "a"],
-            "split": ["histogram", "heldout", "histogram"],
-        }
-    )
-    cols = chunk_columns(docs, np.array([0, 0, 1, 2]))
-    assert cols["doc_id"].tolist() == [10, 10, 11, 12]
-    assert cols["split"].tolist() == ["histogram", "histogram", "heldout", "histogram"]
-    meta = layer_meta(
-        model="m",
-        model_path="p",
-        corpus="c",
-        layer=3,
-        sae={"w": 1},
-        threshold=0.5,
-        chunk_size=8,
-        max_length=16,
-        split=cols["split"],
-        doc_id=cols["doc_id"],
-        occurrences=np.array([0, 2, 1, 0, 5]),
-        n_chunks_histogram=3,
-        stats={"n_chunks": 4},
-    )
-    assert (meta["n_features"], meta["n_chunks_total"], meta["n_chunks_heldout"]) == (5, 4, 1)
-    assert (meta["n_documents"], meta["features_ever_fired"]) == (3, 3)
-    assert meta["n_chunks_histogram"] == 3 and meta["sae_n_chunks"] == 4 and meta["layer"] == 3
 
 
 def test_galaxy_settings_are_checked_against_the_decoder():

@@ -40,11 +40,12 @@ def load_sae_for_layer(
 
 
 def model_hidden_size(spec: str, key: str = "features.model.path") -> int:
-    """hidden_size from the model's config.json (no weights loaded)."""
+    """Width of the language model's residual stream, from config.json (no weights loaded):
+    the text config's hidden_size in a composite (e.g. multimodal) config, which may also
+    carry another hidden_size at its top level; the config's own in any other."""
     from ..models import load_model_config
 
-    cfg = load_model_config(spec, key)
-    return int(getattr(cfg, "hidden_size", None) or cfg.get_text_config().hidden_size)
+    return int(load_model_config(spec, key).get_text_config().hidden_size)
 
 
 def layer_stats(
