@@ -130,3 +130,38 @@ def test_auto_mode_takes_the_sparse_product_below_one_percent_density(nnz, path)
         ref_counts, ref_occ, _ = cooccurrence_reference(batch)
         np.testing.assert_array_equal(counts, ref_counts)
         assert occ.sum() == nnz and n == 10
+
+
+@pytest.mark.parametrize("mode", ["AUTO", "Sparse", "", None])
+def test_an_unknown_mode_is_refused_not_taken_for_dense(mode):
+    """Only auto, dense and sparse exist; anything else (a capital letter too) is an error,
+    not a silent dense product."""
+    with pytest.raises(
+        ValueError, match=r"Unknown co-occurrence mode .*\['auto', 'dense', 'sparse'\]"
+    ):
+        CooccurrenceAccumulator(3, mode=mode)
+    with pytest.raises(ValueError, match="Unknown co-occurrence mode"):
+        cooccurrence_counts(np.ones((2, 3)), mode=mode)
+
+
+def test_default_mode_is_auto_sparse_product_for_sparse_counts(monkeypatch):
+    """cooccurrence_counts and the accumulator default to `auto`: a 1-in-100 firing batch
+    goes through the sparse product, never the dense float32 accumulator."""
+    from concept_geometry.features import cooccurrence
+
+    made = []
+    real = cooccurrence.CooccurrenceAccumulator
+
+    class Spy(real):
+        def __init__(self, *args, **kwargs):
+            super().__init__(*args, **kwargs)
+            made.append(self)
+
+    monkeypatch.setattr(cooccurrence, "CooccurrenceAccumulator", Spy)
+    x = np.zeros((10, 100), dtype=np.uint8)
+    x[3, 7] = 1
+    counts, occ, t = cooccurrence.cooccurrence_counts(sp.csr_matrix(x))
+    assert made[0].mode == "auto" and made[0]._acc is None
+    assert counts[7, 7] == 1 and counts.sum() == 1 and occ.tolist() == [0] * 7 + [1] + [0] * 92
+    assert t == 10
+    assert real(4).mode == "auto"

@@ -329,3 +329,30 @@ def test_check_sae_fits_checks_width_and_layer(tmp_path):
         check_sae_fits(sae, 16, 3, "features.sae")
     with pytest.raises(ConfigError, match="configured for layer 4"):
         check_sae_fits(sae, 8, 4, "features.sae")
+
+
+def test_a_layer_mismatch_names_the_layer_the_sae_was_configured_for():
+    """The hook check's messages say which layer's SAE is wrong ("the SAE of layer 4"): one
+    trained after block 3, and one trained on an attention output."""
+    from sae_lens import StandardSAE, StandardSAEConfig
+
+    from concept_geometry.features.sae import check_sae_fits
+
+    sae = StandardSAE(StandardSAEConfig(d_in=8, d_sae=4))
+    sae.cfg.metadata.hook_name = "blocks.3.hook_resid_post"
+    with pytest.raises(
+        ConfigError,
+        match=r"^Invalid config: the SAE of layer 4 was trained on hook "
+        r"`blocks\.3\.hook_resid_post` \(the residual stream after block 3\), but it is "
+        r"configured for layer 4\. Check `galaxy\.sae` \(its `\{layer\}` placeholder must give "
+        r"each layer its own SAE\) or `features\.layers`\.$",
+    ):
+        check_sae_fits(sae, 8, 4, "galaxy.sae")
+    sae.cfg.metadata.hook_name = "blocks.4.attn.hook_z"
+    with pytest.raises(
+        ConfigError,
+        match=r"^Invalid config: the SAE of layer 4 was trained on hook `blocks\.4\.attn\.hook_z`, "
+        r"which is not the residual stream after a block;.*Give residual-stream SAEs in "
+        r"`galaxy\.sae`\.$",
+    ):
+        check_sae_fits(sae, 8, 4, "galaxy.sae")

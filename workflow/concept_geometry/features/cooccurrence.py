@@ -15,6 +15,7 @@ import scipy.sparse as sp
 
 EXACT_FLOAT32 = 2**24
 SPARSE_DENSITY = 0.01
+MODES = ("auto", "dense", "sparse")
 
 
 def cooccurrence_reference(firings) -> tuple[np.ndarray, np.ndarray, int]:
@@ -43,6 +44,11 @@ class CooccurrenceAccumulator:
     """
 
     def __init__(self, n_features: int, mode: str = "auto"):
+        if mode not in MODES:
+            raise ValueError(
+                f"Unknown co-occurrence mode {mode!r}: use one of {list(MODES)} (`auto` picks "
+                "the sparse product below 1% density, else the dense one)."
+            )
         self.n_features = n_features
         self.mode = mode
         self.total: np.ndarray | None = None  # int64 (F, F), allocated when first needed
