@@ -35,3 +35,31 @@ def test_padding_and_special_tokens_never_in_chunks():
     # without dropping special tokens the BOS counts as text, padding still never does
     keep2 = content_mask(attention, special, drop_special=False)
     assert keep2[0].tolist() == [True] * 6 + [False, False]
+
+
+def test_no_chunk_at_all_still_gives_int64_index_arrays_that_gather_nothing():
+    """Every row shorter than a chunk: empty int64 arrays, usable as indices (a float array,
+    even an empty one, is refused as an index), gathering a (0, chunk, d) block."""
+    keep = np.zeros((2, 6), dtype=bool)
+    keep[1, :3] = True
+    rows, pos = chunk_positions(keep, 4)
+    assert rows.dtype == np.int64 and pos.dtype == np.int64
+    assert rows.shape == (0,) and pos.shape == (0, 4)
+    assert np.zeros((2, 6, 5))[rows[:, None], pos].shape == (0, 4, 5)
+
+
+def test_without_a_special_tokens_mask_only_padding_is_dropped():
+    """A tokenizer that gives no special-tokens mask: every attended position is content,
+    whether or not special tokens are to be dropped."""
+    attention = np.array([[1, 1, 1, 0], [1, 0, 0, 0]])
+    for drop in (True, False):
+        keep = content_mask(attention, None, drop_special=drop)
+        assert keep.dtype == bool
+        assert keep.tolist() == [[True, True, True, False], [True, False, False, False]]
+    # the default drops special tokens
+    assert content_mask(attention, np.array([[1, 0, 0, 0], [0, 0, 0, 0]]))[0].tolist() == [
+        False,
+        True,
+        True,
+        False,
+    ]

@@ -302,3 +302,69 @@ def test_sampled_documents_are_truncated_at_max_length(tiny):
     finally:
         handle.remove()
     assert shapes == [(3, 4)] and out[0].shape == (6, 32)
+
+
+def test_one_layer_returned_or_streamed_keeps_csr_uint8_rows_and_token_statistics(tiny):
+    """One layer only (layer 1), documents of 3, 8 and 17 words in chunks of 4: 0, 2 and 4
+    full chunks, 6 chunks of 24 tokens. Returned, the firings are one (6, 24) CSR uint8
+    matrix; streamed to a sink, the blocks arrive and the statistics still count the 24
+    encoded tokens."""
+    import scipy.sparse as sp
+
+    model, tokenizer, saes = tiny
+    texts = texts_of_lengths([3, 8, 17], seed=2)
+    one = {1: saes[1]}
+    kw = dict(batch_size=2, max_length=64, progress=False)
+    got = extract_firings(model, tokenizer, texts, one, 0.5, 4, **kw)
+    assert list(got) == [1]
+    res = got[1]
+    assert sp.isspmatrix_csr(res.firings) and res.firings.dtype == np.uint8
+    assert res.firings.shape == (6, 24) and 0 < res.firings.nnz < 6 * 24
+    assert res.doc_index.dtype == np.int64 and sorted(res.doc_index.tolist()) == [1, 1] + [2] * 4
+    assert res.stats["n_tokens"] == 24
+    blocks = []
+    streamed = extract_firings(model, tokenizer, texts, one, 0.5, 4, sinks={1: blocks.append}, **kw)
+    assert streamed[1].firings is None and len(blocks) == 2  # 3 documents in batches of 2
+    assert streamed[1].stats["n_tokens"] == 24
+    assert set(streamed[1].stats) == {
+        "n_tokens",
+        "explained_variance",
+        "l0_per_token",
+        "firing_per_token",
+    }
+    # threshold 0.5 > 0: the features firing on a token are among its active ones (L0)
+    assert 0 < streamed[1].stats["firing_per_token"] <= streamed[1].stats["l0_per_token"]
+
+
+def test_progress_bars_name_the_pass_and_count_documents_by_default(tiny, capsys):
+    """Unless ``progress=False``, each pass shows a bar on stderr: its label, documents done
+    of the total, in documents per second (3 documents here)."""
+    from concept_geometry.features.extract import iter_residual_batches
+
+    model, tokenizer, saes = tiny
+    texts = texts_of_lengths([5, 9, 4], seed=3)
+    runs = {
+        "extract firings": lambda: extract_firings(model, tokenizer, texts, saes, 0.5, 4, 2, 16),
+        "sample activations": lambda: sample_activations(
+            model, tokenizer, texts, LAYERS, 20, 0, 2, 16
+        ),
+        "forward": lambda: list(iter_residual_batches(model, tokenizer, texts, [0], 2, 16)),
+    }
+    for label, run in runs.items():
+        capsys.readouterr()
+        run()
+        err = capsys.readouterr().err
+        assert f"{label}: 100%" in err and "| 3/3 [" in err and "doc/s]" in err, (label, err)
+    capsys.readouterr()
+    extract_firings(model, tokenizer, texts, saes, 0.5, 4, 2, 16, progress=False)
+    sample_activations(model, tokenizer, texts, LAYERS, 20, 0, 2, 16, progress=False)
+    list(iter_residual_batches(model, tokenizer, texts, [0], 2, 16, progress=False))
+    assert capsys.readouterr().err == ""  # progress=False: no bar at all
+
+
+def test_an_empty_corpus_samples_no_activations():
+    """No documents: nothing is run (no model needed) and every layer gets an empty sample
+    with no rows."""
+    out = sample_activations(None, None, [], [0, 2], 16, seed=0, batch_size=4, max_length=8)
+    assert list(out) == [0, 2]
+    assert all(x.shape == (0, 0) and x.dtype == np.float32 for x in out.values())

@@ -1,5 +1,6 @@
 """SAEs: training round-trips through SAELens disk format; Gemma Scope params; offline errors."""
 
+import re
 import time
 
 import numpy as np
@@ -356,3 +357,17 @@ def test_a_layer_mismatch_names_the_layer_the_sae_was_configured_for():
         r"`galaxy\.sae`\.$",
     ):
         check_sae_fits(sae, 8, 4, "galaxy.sae")
+
+
+def test_training_shows_a_bar_with_its_shape_and_loss_unless_told_not_to(capsys):
+    """progress (the default): a bar labelled with d_model and the width, 3 of 3 steps, the
+    loss to three decimals; progress=False: nothing on stderr."""
+    acts = np.random.default_rng(0).normal(size=(40, 4)).astype(np.float32)
+    kw = dict(width=6, steps=3, batch_size=8, lr=0.01, l1_coefficient=0.1, l1_warm_up_steps=0)
+    capsys.readouterr()
+    train_sae(acts, seed=0, **kw)
+    err = capsys.readouterr().err
+    assert "train SAE d=4 F=6: 100%" in err and "| 3/3 [" in err, err
+    assert re.search(r"loss=-?\d+\.\d{3}\]", err), err
+    train_sae(acts, seed=0, progress=False, **kw)
+    assert capsys.readouterr().err == ""
