@@ -318,3 +318,19 @@ def test_registry_reads_each_layers_meta_json_and_leaves_missing_quantities_empt
         Unit("tiny", {"meta": [{"layer": 2, **values}]}),
         Unit("tiny", {"meta": [{"layer": 5, **values, "sae_n_tokens": None}]}),
     ]
+
+
+def test_device_and_dtype_reach_the_model_and_every_sae_path(tiny_model, saes):
+    """features.model's device reaches the model ("meta": visible, no data); the SAE spec's
+    dtype and the device reach a materialised SAE folder too, and an SAE spec without a
+    dtype loads float32 on the CPU."""
+    model, _, _ = load_model_and_tokenizer({"dtype": "float32", "device": "meta"}, tiny_model, [0])
+    assert next(model.parameters()).device.type == "meta"
+    spec = {"source": "local", "path": str(saes / "sae_{layer}")}
+    sae = load_sae_for_layer(
+        {**spec, "dtype": "float64"}, 0, "features.sae", device="meta", sae_dir=str(saes / "sae_1")
+    )
+    assert sae.cfg.d_sae == 7 and sae.W_dec.dtype == torch.float64
+    assert sae.W_dec.device.type == "meta"
+    plain = load_sae_for_layer(spec, 0, "features.sae")
+    assert plain.W_dec.dtype == torch.float32 and plain.W_dec.device.type == "cpu"
