@@ -12,7 +12,7 @@ import time
 from pathlib import Path
 
 import pytest
-from conftest import ROOT, run_snakemake
+from conftest import run_snakemake, snakemake_cmd
 
 from concept_geometry import resume
 from concept_geometry.runner import FAULT_PAUSE_ENV
@@ -158,19 +158,7 @@ def test_live_run_is_untouched_by_dry_and_real_runs_that_cannot_see_it(tmp_path)
     delete nothing; after the live run is killed, a plain rerun on its host resumes it."""
     cfg = tmp_path / "tiny.yaml"
     cfg.write_text(TINY)
-    cmd = [
-        sys.executable,
-        "-m",
-        "snakemake",
-        "--snakefile",
-        str(ROOT / "Snakefile"),
-        "--directory",
-        str(tmp_path),
-        "--configfile",
-        str(cfg),
-        "--cores",
-        "1",
-    ]
+    cmd = snakemake_cmd(tmp_path, cfg, cores=1)
     live = subprocess.Popen(
         cmd,
         stdout=subprocess.DEVNULL,
