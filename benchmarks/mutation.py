@@ -12,7 +12,8 @@ The packages, the modules each one mutates and the tests that guard them are in
 ``[tool.mutmut]``: plotting modules are not mutated, ``workflow``/``slurm`` tests never run).
 mutmut names mutants after the module path and only imports from ./, src/ or source/, so each
 run stages ``workflow/concept_geometry`` as ``src/concept_geometry`` (plus tests/, config/,
-workflow/schemas/ and README.md; not the package under workflow/, which would shadow the mutated copy)
+workflow/schemas/ and README.md; not the package under workflow/, which would shadow the
+mutated copy)
 in ``.mutation/<package>/`` (git-ignored) and runs mutmut there, on one core by default:
 
     python benchmarks/mutation.py --package galaxy
