@@ -11,8 +11,9 @@ The packages, the modules each one mutates and the tests that guard them are in
 ``pyproject.toml`` (``[tool.concept_geometry.mutation.<package>]``; common mutmut settings in
 ``[tool.mutmut]``: plotting modules are not mutated, ``workflow``/``slurm`` tests never run).
 mutmut names mutants after the module path and only imports from ./, src/ or source/, so each
-run stages ``workflow/concept_geometry`` as ``src/concept_geometry`` (plus tests/, config/ and
-workflow/schemas/; not the package under workflow/, which would shadow the mutated copy)
+run stages ``workflow/concept_geometry`` as ``src/concept_geometry`` (plus tests/, config/,
+workflow/schemas/ and README.md; not the package under workflow/, which would shadow the
+mutated copy)
 in ``.mutation/<package>/`` (git-ignored) and runs mutmut there, on one core by default:
 
     python benchmarks/mutation.py --package galaxy
@@ -102,6 +103,7 @@ def stage(
         if dst.exists():
             shutil.rmtree(dst)
         shutil.copytree(src, dst, ignore=ignore)
+    shutil.copy2(ROOT / "README.md", work / "README.md")  # tests/test_registry.py reads its index
     if tests_from is not None:
         shutil.rmtree(work / "tests")
         archive = subprocess.run(

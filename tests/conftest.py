@@ -23,11 +23,12 @@ def root() -> Path:
     return ROOT
 
 
-def run_snakemake(
-    workdir: Path, configfile: Path, *args: str, timeout: int = 900, check: bool = True
-) -> subprocess.CompletedProcess:
-    """Run the workflow with ``configfile`` in ``workdir`` (results/ and logs/ land there)."""
-    cmd = [
+def snakemake_cmd(workdir, configfiles, *args: str, cores: int = 2) -> list[str]:
+    """The command line that runs the workflow in ``workdir`` (results/ and logs/ land there)
+    with ``configfiles`` (one path, or several merged left to right)."""
+    if isinstance(configfiles, (str, Path)):
+        configfiles = [configfiles]
+    return [
         sys.executable,
         "-m",
         "snakemake",
@@ -36,11 +37,18 @@ def run_snakemake(
         "--directory",
         str(workdir),
         "--configfile",
-        str(configfile),
+        *map(str, configfiles),
         "--cores",
-        "2",
+        str(cores),
         *args,
     ]
+
+
+def run_snakemake(
+    workdir: Path, configfile: Path, *args: str, timeout: int = 900, check: bool = True
+) -> subprocess.CompletedProcess:
+    """Run the workflow with ``configfile`` in ``workdir`` (results/ and logs/ land there)."""
+    cmd = snakemake_cmd(workdir, configfile, *args)
     proc = subprocess.run(cmd, capture_output=True, text=True, timeout=timeout)
     if check and proc.returncode != 0:
         raise AssertionError(

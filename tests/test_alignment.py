@@ -1014,3 +1014,87 @@ def test_tie_flag_from_config_or_the_architecture_default():
     assert not matrices._config_tied({"model_type": "llama"})
     assert not matrices._config_tied({"model_type": "no-such-architecture"})
     assert not matrices._config_tied({})
+
+
+def test_shortest_tensor_name_wins_not_the_first_in_sort_order():
+    """Several names end in the same suffix: the shortest (the plainest path) is taken, even
+    when a longer one sorts first; the first suffix in the list with any hit decides."""
+    names = ["aux.model.embed_tokens.weight", "model.embed_tokens.weight", "lm_head.weight"]
+    assert matrices._find(names, matrices.EMBEDDING_SUFFIXES) == "model.embed_tokens.weight"
+    assert matrices._find(names, matrices.UNEMBEDDING_SUFFIXES) == "lm_head.weight"
+    assert matrices._find(["x.wte.weight"], matrices.EMBEDDING_SUFFIXES) is None
+
+
+def test_hub_download_error_is_quoted_by_type_and_first_line(monkeypatch):
+    """Online but the download fails (gated, no such repo): the message quotes the error's
+    type and its first line only, then says how to give a local folder."""
+    import huggingface_hub
+
+    from concept_geometry.errors import MissingResourceError
+
+    def refuse(*args, **kwargs):
+        raise OSError("401 Client Error: gated repo\nAccess to model org/m is restricted.")
+
+    monkeypatch.setattr(matrices, "hub_reachable", lambda: True)
+    monkeypatch.setattr(huggingface_hub, "hf_hub_download", refuse)
+    with pytest.raises(MissingResourceError) as err:
+        matrices._snapshot_files("org/m", "alignment.models[m].path")
+    msg = str(err.value)
+    assert "hub (OSError: 401 Client Error: gated repo). To use it offline" in msg
+    assert "restricted" not in msg and "`alignment.models[m].path: /path/to/m`" in msg
+
+
+def test_untied_config_with_equal_matrices_is_reported_as_tied(tmp_path):
+    """Full-model fallback (no safetensors): an lm_head that is a separate tensor holding the
+    embedding's values is tied in effect, though the config says untied."""
+    tok = make_word_tokenizer(WORDS)
+    model = make_tiny_llama(tmp_path / "m", tok, hidden=16)
+    with torch.no_grad():
+        model.lm_head.weight.copy_(model.get_input_embeddings().weight)
+    assert model.lm_head.weight is not model.get_input_embeddings().weight
+    (tmp_path / "m" / "model.safetensors").unlink()
+    torch.save(model.state_dict(), tmp_path / "m" / "pytorch_model.bin")
+    mats = matrices.load_embedding_matrices(str(tmp_path / "m"))
+    assert mats.source == "model" and mats.names == ("input", "output")
+    assert mats.tied and not model.config.tie_word_embeddings
+
+
+def test_null_p_value_counts_ties_with_the_observed_value():
+    """p = (1 + #{null >= observed}) / (1 + draws): null 0, 1, 2, 3 (ten draws each), observed
+    2: the ten draws equal to it count, p = (1 + 20) / 41; observed 3: p = 11 / 41."""
+    null = np.repeat([0.0, 1.0, 2.0, 3.0], 10)
+    assert geometry.null_verdict(2.0, null)["p"] == pytest.approx(21 / 41)
+    assert geometry.null_verdict(3.0, null)["p"] == pytest.approx(11 / 41)
+
+
+def test_random_pairs_from_exactly_two_candidate_tokens():
+    """Two candidates (0 and 2) allow one pair up to order; with embedding = identity and
+    unembedding = diag(w), both orders give cos = (w0 + w2) / (sqrt 2 sqrt(w0^2 + w2^2)).
+    One distinct candidate allows no pair and is refused."""
+    w = np.array([1.0, -1.0, 2.0, -3.0])
+    cos = geometry.random_pair_alignment(
+        np.eye(4), np.diag(w), np.array([0, 2]), np.array([1, 1]), 5, np.random.default_rng(0)
+    )
+    np.testing.assert_allclose(cos, np.full(10, 3 / (np.sqrt(2) * np.sqrt(5))), rtol=1e-12)
+    with pytest.raises(ValueError, match="at least two distinct"):
+        geometry.random_pair_alignment(
+            np.eye(4), np.diag(w), np.array([2, 2]), np.array([1]), 1, np.random.default_rng(0)
+        )
+
+
+def test_two_files_of_the_same_concept_name_are_refused(tmp_path):
+    """`01_gender.txt` and `02_gender.txt` are both the concept `gender`."""
+    (tmp_path / "01_gender.txt").write_text("king\tqueen\n")
+    (tmp_path / "02_gender.txt").write_text("actor\tactress\n")
+    (tmp_path / "03_number.txt").write_text("he\this\n")
+    with pytest.raises(InputDataError, match=r"concept names \['gender'\] occur twice"):
+        pairs.read_concepts(tmp_path)
+
+
+def test_a_pair_line_without_a_base_word_is_refused(tmp_path):
+    """A line whose base word is empty (a leading tab, or only spaces before it) is no pair;
+    the error names the line."""
+    for line in ("\tqueen", "  \tqueen"):
+        (tmp_path / "01_x.txt").write_text(f"king\tqueen\n{line}\n")
+        with pytest.raises(InputDataError, match="line 2: expected `base<TAB>target`"):
+            pairs.read_word_pairs(tmp_path / "01_x.txt")

@@ -442,28 +442,12 @@ def _run_in_mount_namespace(workdir, configfile, mount, args):
     import shlex
     import shutil
     import subprocess
-    import sys
 
-    from conftest import ROOT
+    from conftest import snakemake_cmd
 
     if os.geteuid() != 0 or not shutil.which("unshare"):
         pytest.skip("needs root and unshare (a private mount namespace)")
-    cmd = shlex.join(
-        [
-            sys.executable,
-            "-m",
-            "snakemake",
-            "--snakefile",
-            str(ROOT / "Snakefile"),
-            "--directory",
-            str(workdir),
-            "--configfile",
-            str(configfile),
-            "--cores",
-            "2",
-            *args,
-        ]
-    )
+    cmd = shlex.join(snakemake_cmd(workdir, configfile, *args))
     script = f"set -e; {mount}; set +e; cd {shlex.quote(str(workdir))}; {cmd}; {_LIST_LEFT}"
     return subprocess.run(
         ["unshare", "--mount", "--propagation", "private", "sh", "-c", script],

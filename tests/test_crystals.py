@@ -31,6 +31,40 @@ from concept_geometry.models import load_model, load_tokenizer
 from concept_geometry.settings import ModelRef
 
 
+def section(
+    lda_components=8,
+    distractor_components=10,
+    corr_threshold=0.3,
+    n_splits=5,
+    sample_size=None,
+    eval_fraction=0.5,
+    n_quadruples=2000,
+    kmeans_n_init=10,
+    n_clusters=None,
+) -> dict:
+    """A ``crystals`` config section (the keys ``analyse_layer`` reads), from the knobs a test
+    sets; the defaults are config/config.yaml's."""
+    return {
+        "lda": {"n_components": lda_components},
+        "distractors": {"n_components": distractor_components, "corr_threshold": corr_threshold},
+        "silhouette": {"n_splits": n_splits, "sample_size": sample_size},
+        "eval_fraction": eval_fraction,
+        "quality": {"n_quadruples": n_quadruples},
+        "kmeans_n_init": kmeans_n_init,
+        "n_clusters": n_clusters,
+    }
+
+
+def test_section_defaults_are_the_default_configs():
+    """The test helper's defaults are config/config.yaml's crystals values."""
+    from pathlib import Path
+
+    import yaml
+
+    cfg = yaml.safe_load((Path(__file__).resolve().parents[1] / "config/config.yaml").read_text())
+    assert {k: cfg["crystals"][k] for k in section()} == section()
+
+
 @pytest.fixture(autouse=True, scope="module")
 def one_thread():
     # Many small BLAS calls on a shared 2-core machine: one thread is far faster.
@@ -92,9 +126,7 @@ def test_projection_and_lda_recover_the_planted_parallelograms():
         ell,
         last_subword_chars_diff=ell,
         seed=0,
-        lda_components=3,
-        distractor_components=5,
-        n_splits=4,
+        cfg=section(lda_components=3, distractor_components=5, n_splits=4),
     )
     q = (
         res.quality[res.quality["variant"] == "corrected"]
@@ -144,11 +176,9 @@ def test_in_sample_lda_finds_clusters_and_crystals_in_noise_held_out_does_not():
         ell,
         last_subword_chars_diff=ell,
         seed=0,
-        lda_components=4,
-        distractor_components=5,
-        n_splits=4,
-        n_quadruples=300,
-        kmeans_n_init=3,
+        cfg=section(
+            lda_components=4, distractor_components=5, n_splits=4, n_quadruples=300, kmeans_n_init=3
+        ),
     )
     cl = res.clusters.set_index(["space", "variant"])
     assert cl.loc[("lda", "faithful"), "ari"] > 0.2 and cl.loc[("lda", "faithful"), "purity"] > 0.5
@@ -203,11 +233,9 @@ def test_faithful_distractor_is_the_official_z_scored_pc0_against_last_subword_c
         tokens_diff,
         last_subword_chars_diff=chars_out - chars_in,
         seed=0,
-        lda_components=2,
-        distractor_components=5,
-        n_splits=3,
-        n_quadruples=20,
-        kmeans_n_init=1,
+        cfg=section(
+            lda_components=2, distractor_components=5, n_splits=3, n_quadruples=20, kmeans_n_init=1
+        ),
     )
     expect, v = _official_pc0_corr(inputs, outputs, chars_in, chars_out)
     first = res.distractors[res.distractors["component"] == 1].set_index("variant")
@@ -631,11 +659,9 @@ def test_summary_rows_use_the_report_settings():
         ell,
         last_subword_chars_diff=-ell,
         seed=0,
-        lda_components=2,
-        distractor_components=3,
-        n_splits=3,
-        n_quadruples=50,
-        kmeans_n_init=2,
+        cfg=section(
+            lda_components=2, distractor_components=3, n_splits=3, n_quadruples=50, kmeans_n_init=2
+        ),
     )
     pairs = pd.DataFrame({"used": [True] * 90 + [False] * 4})
     rows = registry.stage_rows(
@@ -747,11 +773,9 @@ def test_held_out_split_is_stratified_by_relation():
         ell,
         last_subword_chars_diff=ell,
         seed=1,
-        lda_components=2,
-        distractor_components=2,
-        n_splits=3,
-        n_quadruples=10,
-        kmeans_n_init=1,
+        cfg=section(
+            lda_components=2, distractor_components=2, n_splits=3, n_quadruples=10, kmeans_n_init=1
+        ),
     )
     held = y[res.eval_index]
     assert pd.Series(held).value_counts().sort_index().tolist() == [5, 8, 15]
@@ -801,11 +825,9 @@ def test_repeated_pairs_change_no_corrected_statistic():
     pair_id = np.concatenate([np.arange(n), extra])
     kw = dict(
         seed=0,
-        lda_components=2,
-        distractor_components=3,
-        n_splits=3,
-        n_quadruples=50,
-        kmeans_n_init=2,
+        cfg=section(
+            lda_components=2, distractor_components=3, n_splits=3, n_quadruples=50, kmeans_n_init=2
+        ),
     )
     ref = analyse_layer(D, y, ell, last_subword_chars_diff=-ell, **kw)
     got = analyse_layer(Dd, yd, elld, last_subword_chars_diff=-elld, pair_id=pair_id, **kw)

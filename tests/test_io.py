@@ -722,3 +722,50 @@ def test_sparse_rows_writer_deflates_its_members(tmp_path):
         w.close()
     with zipfile.ZipFile(tmp_path / "f.npz") as zf:
         assert {i.compress_type for i in zf.infolist()} == {zipfile.ZIP_DEFLATED}
+
+
+def test_an_unstamped_file_warns_through_the_package_logger(tmp_path, caplog):
+    """A file without a recorded identity, read with an expected one, logs one warning naming
+    it on the `concept_geometry` logger hierarchy: silencing that logger silences it."""
+    import logging
+
+    io.write_npy(tmp_path / "hand.npy", np.arange(2))  # no identity: placed by hand
+    with caplog.at_level(logging.WARNING):
+        io.verify(tmp_path / "hand.npy", expect={"layer": 3})
+    (rec,) = caplog.records
+    assert rec.name.startswith("concept_geometry.") and rec.levelno == logging.WARNING
+    assert rec.getMessage().startswith(f"{tmp_path / 'hand.npy'} records no identity")
+    caplog.clear()
+    caplog.set_level(logging.ERROR, logger="concept_geometry")
+    io.verify(tmp_path / "hand.npy", expect={"layer": 3})
+    assert caplog.records == []
+
+
+def test_a_folder_without_manifest_names_an_unknown_rule(tmp_path):
+    """With the manifest gone the producing rule is unknown: the advice says so, in the same
+    words as for a file without its checksum file."""
+    with io.atomic_dir(tmp_path / "d", producer="r") as d:
+        (d / "w.bin").write_bytes(b"w")
+    (tmp_path / "d" / io.MANIFEST).unlink()
+    with pytest.raises(CorruptArtifactError) as err:
+        io.verify(tmp_path / "d")
+    msg = str(err.value)
+    assert f"{io.MANIFEST}; it is made by rule `unknown`." in msg
+    assert "`snakemake --cores all --forcerun unknown`" in msg
+
+
+def test_json_writes_numpy_values_and_paths_as_plain_json(tmp_path):
+    """numpy scalars become numbers, arrays lists, paths strings; anything else is refused."""
+    obj = {
+        "i": np.int64(7),
+        "f": np.float32(0.5),
+        "b": np.bool_(True),
+        "a": np.array([[1, 2], [3, 4]], dtype=np.uint8),
+        "p": Path("results/x.tsv"),
+    }
+    io.write_json(tmp_path / "a.json", obj)
+    back = json.loads((tmp_path / "a.json").read_text())
+    assert back == {"i": 7, "f": 0.5, "b": True, "a": [[1, 2], [3, 4]], "p": "results/x.tsv"}
+    with pytest.raises(TypeError, match="not JSON serialisable"):
+        io.write_json(tmp_path / "b.json", {"s": {1, 2}})
+    assert not (tmp_path / "b.json").exists()

@@ -12,7 +12,7 @@ import time
 from pathlib import Path
 
 import pytest
-from conftest import ROOT, run_snakemake
+from conftest import run_snakemake, snakemake_cmd
 
 from concept_geometry import resume
 from concept_geometry.runner import FAULT_PAUSE_ENV
@@ -158,19 +158,7 @@ def test_live_run_is_untouched_by_dry_and_real_runs_that_cannot_see_it(tmp_path)
     delete nothing; after the live run is killed, a plain rerun on its host resumes it."""
     cfg = tmp_path / "tiny.yaml"
     cfg.write_text(TINY)
-    cmd = [
-        sys.executable,
-        "-m",
-        "snakemake",
-        "--snakefile",
-        str(ROOT / "Snakefile"),
-        "--directory",
-        str(tmp_path),
-        "--configfile",
-        str(cfg),
-        "--cores",
-        "1",
-    ]
+    cmd = snakemake_cmd(tmp_path, cfg, cores=1)
     live = subprocess.Popen(
         cmd,
         stdout=subprocess.DEVNULL,
@@ -345,3 +333,39 @@ def test_snakemakes_migration_flag_is_not_an_incomplete_marker(tmp_path):
     flag.write_text("")
     start = resume.start_run(tmp_path)
     assert start.blocked is None and not start.recovery and flag.exists()
+
+
+def test_a_lock_removed_meanwhile_does_not_stop_the_recovery(tmp_path, monkeypatch):
+    """Two runs starting at once may both recover the same dead run: a lock the other one
+    removed between listing and unlinking is no error, and the rest is still recovered."""
+    from concept_geometry import recovery
+
+    lock, marker, temp = _leave_state(tmp_path)
+    listed = recovery.leftovers
+
+    def race(workdir, temp_folders):
+        found = listed(workdir, temp_folders)
+        lock.unlink()  # the other run got there first
+        return found
+
+    monkeypatch.setattr(recovery, "leftovers", race)
+    rec = recovery.recover_killed_run(tmp_path)
+    assert rec.locks == [lock] and rec.temps == [temp]
+    assert not (marker.exists() or temp.exists())
+
+
+def test_recovery_looks_for_temps_in_the_folders_the_run_names(tmp_path):
+    """start_run(temp_folders=("out",)) after a dead run: the orphan temp under out/ is
+    removed; a temp-like file under results/ (not named) is left alone."""
+    lock = tmp_path / ".snakemake/locks/0.output.lock"
+    temp = tmp_path / "out/x/.a.tmp-ab12.tsv"
+    other = tmp_path / "results/x/.b.tmp-cd34.tsv"
+    for path in (lock, temp, other):
+        path.parent.mkdir(parents=True, exist_ok=True)
+        path.write_text("x")
+    _record(tmp_path, **{**resume.this_run(), "pid": _ended_pid()})
+    start = resume.start_run(tmp_path, temp_folders=("out",))
+    assert start.blocked is None
+    assert start.recovery.locks == [lock] and start.recovery.temps == [temp]
+    assert not temp.exists() and other.exists()
+    resume.end_run(start.record)

@@ -280,7 +280,13 @@ def test_malformed_declarations_and_unknown_stage_are_refused():
         registry.load_stage("galaxies")
 
 
-def test_registry_stages_are_the_report_stages_in_report_order():
+def test_every_stage_of_the_workflow_but_the_report_declares_quantities_in_its_package():
+    """settings.STAGES is the one list of stages: each one but the report has a
+    ``<stage>/quantities.py`` that declares quantities, in the report's order."""
     from concept_geometry import report
 
-    assert list(registry.STAGE_MODULES) == report.STAGES
+    names = [stage.name for stage in registry.stages()]
+    assert names == ["simulation", "alignment", "features", "crystals", "lobes", "galaxy"]
+    assert names == report.STAGES
+    for name in names:
+        assert registry.load_stage(name).quantities, name

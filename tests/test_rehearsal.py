@@ -5,12 +5,11 @@ from __future__ import annotations
 
 import json
 import subprocess
-import sys
 
 import numpy as np
 import pytest
 import yaml
-from conftest import ROOT
+from conftest import ROOT, snakemake_cmd
 
 from concept_geometry import io
 from concept_geometry.rehearsal import build, config_paths, tiny
@@ -111,21 +110,8 @@ def rehearsal_run(tmp_path_factory):
     summary = build(work / "build", sizes, seed=0)
     overrides = _merge(COST, config_paths(work / "build"))
     (work / "tiny.yaml").write_text(yaml.safe_dump(overrides))
-    cmd = [
-        sys.executable,
-        "-m",
-        "snakemake",
-        "--snakefile",
-        str(ROOT / "Snakefile"),
-        "--directory",
-        str(work),
-        "--cores",
-        "2",
-        "--configfile",
-        str(ROOT / "config/paper.yaml"),
-        str(ROOT / "config/rehearsal.yaml"),
-        str(work / "tiny.yaml"),
-    ]
+    configs = [ROOT / "config/paper.yaml", ROOT / "config/rehearsal.yaml", work / "tiny.yaml"]
+    cmd = snakemake_cmd(work, configs)
     proc = subprocess.run(cmd, capture_output=True, text=True, timeout=900, check=False)
     assert proc.returncode == 0, proc.stdout[-6000:] + proc.stderr[-6000:]
     return work, sizes, summary

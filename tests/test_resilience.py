@@ -5,13 +5,12 @@ from __future__ import annotations
 import os
 import signal
 import subprocess
-import sys
 import time
 from pathlib import Path
 
 import pytest
-from conftest import ROOT, run_snakemake
 from conftest import result_tables as tables
+from conftest import run_snakemake, snakemake_cmd
 
 from concept_geometry import io
 from concept_geometry.errors import CorruptArtifactError
@@ -82,19 +81,7 @@ def test_sigkill_mid_job_then_plain_rerun_resumes(clean_run, tmp_path, job, rule
     computed everything but not yet renamed its outputs into place (held there by the
     runner's fault-injection switch)."""
     cfg = write_config(tmp_path)
-    cmd = [
-        sys.executable,
-        "-m",
-        "snakemake",
-        "--snakefile",
-        str(ROOT / "Snakefile"),
-        "--directory",
-        str(tmp_path),
-        "--configfile",
-        str(cfg),
-        "--cores",
-        "2",
-    ]
+    cmd = snakemake_cmd(tmp_path, cfg)
     env = dict(os.environ)
     if moment == "before_commit":
         env[FAULT_PAUSE_ENV] = rule

@@ -9,16 +9,13 @@ from dataclasses import dataclass, field
 from typing import Any, Callable, Mapping, Sequence
 
 from .errors import InputDataError
+from .settings import STAGES
 
 KINDS = ("real", "count", "boolean", "layer")
-# Report order; each stage's declarations live in this package module.
+# Report order (settings.STAGES, the one list of stages); each stage with a summary table
+# declares its quantities in its package's ``quantities`` module.
 STAGE_MODULES = {
-    "simulation": "concept_geometry.simulation.quantities",
-    "alignment": "concept_geometry.alignment.quantities",
-    "features": "concept_geometry.features.quantities",
-    "crystals": "concept_geometry.crystals.quantities",
-    "lobes": "concept_geometry.lobes.quantities",
-    "galaxy": "concept_geometry.galaxy.quantities",
+    stage: f"concept_geometry.{stage}.quantities" for stage in STAGES if stage != "report"
 }
 # Where the definitions live, as error messages name it.
 WHERE = "the registry of headline quantities (workflow/concept_geometry/<stage>/quantities.py)"

@@ -15,7 +15,6 @@ def main(smk, log):
     from concept_geometry.crystals.analysis import analyse_layer
     from concept_geometry.seeding import crystals_analysis_seed
 
-    cfg = smk.params.cfg
     data = io.read_npz(smk.input.differences)
     log.info("phase: analyse %d difference vectors of dimension %d", *data["differences"].shape)
     res = analyse_layer(
@@ -23,16 +22,8 @@ def main(smk, log):
         data["relation"],
         data["length_diff"],
         last_subword_chars_diff=data["last_subword_chars_diff"],
+        cfg=smk.params.cfg,
         seed=crystals_analysis_seed(smk.params.seed),
-        lda_components=cfg["lda"]["n_components"],
-        distractor_components=cfg["distractors"]["n_components"],
-        corr_threshold=cfg["distractors"]["corr_threshold"],
-        n_splits=cfg["silhouette"]["n_splits"],
-        eval_fraction=cfg["eval_fraction"],
-        silhouette_sample_size=cfg["silhouette"]["sample_size"],
-        n_quadruples=cfg["quality"]["n_quadruples"],
-        kmeans_n_init=cfg["kmeans_n_init"],
-        n_clusters=cfg["n_clusters"],
         pair_id=data.get("pair_id"),
     )
     for name in ("clusters", "silhouette", "quality", "distractors"):

@@ -89,16 +89,8 @@ def analyse_layer(
     length_diff: np.ndarray,
     *,
     last_subword_chars_diff: np.ndarray,
+    cfg: dict,
     seed: int,
-    lda_components: int = 8,
-    distractor_components: int = 10,
-    corr_threshold: float = 0.3,
-    n_splits: int = 5,
-    eval_fraction: float = 0.5,
-    silhouette_sample_size: int | None = None,
-    n_quadruples: int = 2000,
-    kmeans_n_init: int = 10,
-    n_clusters: int | None = None,
     pair_id: np.ndarray | None = None,
 ) -> CrystalResults:
     """All crystal statistics of one layer.
@@ -110,8 +102,20 @@ def analyse_layer(
     repeats). Faithful statistics keep repeated pairs, as the official code does; corrected
     ones use each pair once (a repeated pair would otherwise look like a perfect
     parallelogram with itself). In both, a quadruple never pairs a word pair with itself.
-    Row indices in the results (eval_index, pc1) are of all rows.
+    Row indices in the results (eval_index, pc1) are of all rows. cfg: the validated
+    ``crystals`` config section (its ``lda``, ``distractors``, ``silhouette``, ``quality``,
+    ``eval_fraction``, ``kmeans_n_init`` and ``n_clusters`` keys), as every stage's analysis
+    entry point takes its section (``galaxy.analyse_layer``, ``simulation``, ``lobes``).
     """
+    lda_components = cfg["lda"]["n_components"]
+    distractor_components = cfg["distractors"]["n_components"]
+    corr_threshold = cfg["distractors"]["corr_threshold"]
+    n_splits = cfg["silhouette"]["n_splits"]
+    silhouette_sample_size = cfg["silhouette"]["sample_size"]
+    eval_fraction = cfg["eval_fraction"]
+    n_quadruples = cfg["quality"]["n_quadruples"]
+    kmeans_n_init = cfg["kmeans_n_init"]
+    n_clusters = cfg["n_clusters"]
     from sklearn.model_selection import train_test_split
 
     D_all = np.asarray(D, dtype=np.float64)
