@@ -165,3 +165,14 @@ def test_default_mode_is_auto_sparse_product_for_sparse_counts(monkeypatch):
     assert counts[7, 7] == 1 and counts.sum() == 1 and occ.tolist() == [0] * 7 + [1] + [0] * 92
     assert t == 10
     assert real(4).mode == "auto"
+
+
+def test_a_batch_of_two_to_the_24_chunks_is_refused_as_inexact():
+    """float32 holds every integer below 2^24 = 16,777,216 only: a batch of exactly that many
+    chunks is refused (before any counting), with the reason."""
+    acc = CooccurrenceAccumulator(2, mode="dense")
+    with pytest.raises(
+        ValueError, match=r"^batch of 16777216 chunks: float32 counts are exact only below 2\^24$"
+    ):
+        acc.add(sp.csr_matrix((2**24, 2), dtype=np.uint8))
+    assert acc.n_chunks == 0 and acc.occurrences.tolist() == [0, 0]

@@ -368,3 +368,20 @@ def test_an_empty_corpus_samples_no_activations():
     out = sample_activations(None, None, [], [0, 2], 16, seed=0, batch_size=4, max_length=8)
     assert list(out) == [0, 2]
     assert all(x.shape == (0, 0) and x.dtype == np.float32 for x in out.values())
+
+
+def test_many_documents_of_equal_length_keep_their_input_order(tiny):
+    """20 texts alternating between two words and one (2 characters each): the ten long ones
+    first, then the ten short ones, each group in input order (numpy's default sort, unlike a
+    stable one, reorders such ties once there are more than a handful)."""
+    from concept_geometry.features.extract import iter_residual_batches
+
+    model, tokenizer, _ = tiny
+    texts = ["w1 w2" if i % 2 == 0 else "w3" for i in range(20)]
+    batches = [
+        idx.tolist()
+        for idx, _resid, _keep in iter_residual_batches(
+            model, tokenizer, texts, [0], batch_size=20, max_length=8, progress=False
+        )
+    ]
+    assert batches == [list(range(0, 20, 2)) + list(range(1, 20, 2))]
