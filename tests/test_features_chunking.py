@@ -63,3 +63,13 @@ def test_without_a_special_tokens_mask_only_padding_is_dropped():
         True,
         False,
     ]
+
+
+def test_a_zero_one_mask_of_any_dtype_chunks_as_its_boolean_mask():
+    """An attention-style 0/1 mask given as floats or ints gives the chunks of the bool one."""
+    keep = np.array([[0, 1, 1, 1, 1, 0], [1, 1, 0, 0, 0, 0]])
+    want_rows, want_pos = chunk_positions(keep.astype(bool), 2)
+    assert want_rows.tolist() == [0, 0, 1] and want_pos.tolist() == [[1, 2], [3, 4], [0, 1]]
+    for dtype in (np.float32, np.int64):
+        rows, pos = chunk_positions(keep.astype(dtype), 2)
+        assert rows.tolist() == [0, 0, 1] and pos.tolist() == [[1, 2], [3, 4], [0, 1]]

@@ -192,3 +192,23 @@ def test_token_strings_index_a_vocabulary_and_keep_minus_one_for_no_token():
     vocab, index = token_strings(tok, np.array([[[-1, 7, 3], [3, -1, -1]]]))
     assert vocab.tolist() == ["t3", "t7"]
     assert index.tolist() == [[[-1, 1, 0], [0, -1, -1]]] and index.dtype == np.int32
+
+
+def test_a_table_nothing_entered_is_all_empty_slots():
+    """2 features × 3 slots, window 1, no block added: NaN activations and -1 everywhere."""
+    res = TopContexts(2, 3, 1).result()
+    assert np.isnan(res.activation).all() and res.activation.shape == (2, 3)
+    assert res.doc_index.tolist() == [[-1] * 3] * 2 and res.doc_index.dtype == np.int64
+    assert res.position.tolist() == [[-1] * 3] * 2 and res.position.dtype == np.int64
+    assert res.snippet.shape == (2, 3, 3) and (res.snippet == -1).all() and res.window == 1
+
+
+def test_content_ids_are_left_aligned_and_other_columns_have_position_minus_one():
+    """Row 0: BOS (not content), ids 7 and 8, padding; row 1: id 9 only."""
+    from concept_geometry.features.contexts import content_ids_of
+
+    ids = np.array([[2, 7, 8, 0], [2, 9, 0, 0]])
+    keep = np.array([[0, 1, 1, 0], [0, 1, 0, 0]])
+    content, pos = content_ids_of(ids, keep)
+    assert content.tolist() == [[7, 8, -1, -1], [9, -1, -1, -1]]
+    assert pos.tolist() == [[-1, 0, 1, -1], [-1, 0, -1, -1]]

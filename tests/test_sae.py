@@ -371,3 +371,34 @@ def test_training_shows_a_bar_with_its_shape_and_loss_unless_told_not_to(capsys)
     assert re.search(r"loss=-?\d+\.\d{3}\]", err), err
     train_sae(acts, seed=0, progress=False, **kw)
     assert capsys.readouterr().err == ""
+
+
+def test_metadata_without_a_hook_name_says_nothing_about_the_layer():
+    from types import SimpleNamespace
+
+    from concept_geometry.features.sae import hook_layer
+
+    sae = SimpleNamespace(cfg=SimpleNamespace(metadata=SimpleNamespace(sae_lens_version="6")))
+    assert hook_layer(sae) == (None, None)
+
+
+def test_each_training_step_sees_one_batch_of_tokens(monkeypatch):
+    """40 tokens, 4 held back (10 %), batches of 8: every step's input is (8, d_model); with
+    batch_size above the 36 training tokens, each step takes all 36."""
+    from sae_lens import StandardTrainingSAE
+
+    shapes = []
+    original = StandardTrainingSAE.training_forward_pass
+
+    def spy(self, step_input):
+        shapes.append(tuple(step_input.sae_in.shape))
+        return original(self, step_input)
+
+    monkeypatch.setattr(StandardTrainingSAE, "training_forward_pass", spy)
+    acts = np.random.default_rng(0).normal(size=(40, 4)).astype(np.float32)
+    kw = dict(width=6, steps=3, lr=0.01, l1_coefficient=0.1, l1_warm_up_steps=0, seed=0)
+    train_sae(acts, batch_size=8, progress=False, **kw)
+    assert shapes == [(8, 4)] * 3
+    shapes.clear()
+    train_sae(acts, batch_size=100, progress=False, **kw)
+    assert shapes == [(36, 4)] * 3
