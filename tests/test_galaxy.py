@@ -814,3 +814,250 @@ def test_faithful_defaults_are_the_official_k1_and_30_resamples():
         ent.faithful_knn_entropy(x, np.random.RandomState(1)),
         ent.faithful_knn_entropy(x, np.random.RandomState(1), k=1),
     )
+
+
+# --- mutation-testing gaps (issue 15, seed 4) ---------------------------------------------
+
+
+def test_decoder_fit_check_names_the_key_and_the_binding_limit():
+    """check_decoder_fits accepts a PCA dimension equal to min(n_points − 1, d_model) and
+    refuses the next, naming the key, its value and the limit, whichever of the two binds."""
+    from concept_geometry.galaxy.checks import check_decoder_fits
+
+    def cfg(n_points, pca, low):
+        return {"entropy": {"n_points": n_points, "pca_dim": pca}, "corrected": {"pca_dim": low}}
+
+    # d_model binds: 10 = d_model passes, 9 is the limit
+    assert check_decoder_fits(cfg(None, 10, 4), 50, 10, 1) == 50
+    with pytest.raises(ConfigError) as err:
+        check_decoder_fits(cfg(None, 10, 4), 50, 9, 1)
+    assert str(err.value) == (
+        "Invalid config: key `galaxy.entropy.pca_dim` = 10 exceeds min(n_points − 1, d_model) "
+        "= 9 for layer 1. Lower `galaxy.entropy.pca_dim`."
+    )
+    # n_points − 1 binds: 11 points allow 10 dimensions, 10 points only 9
+    assert check_decoder_fits(cfg(11, 10, 4), 50, 16, 3) == 11
+    with pytest.raises(ConfigError) as err:
+        check_decoder_fits(cfg(10, 10, 4), 50, 16, 3)
+    assert str(err.value) == (
+        "Invalid config: key `galaxy.entropy.pca_dim` = 10 exceeds min(n_points − 1, d_model) "
+        "= 9 for layer 3. Lower `galaxy.entropy.pca_dim`."
+    )
+    # the corrected dimension is checked the same way, after the headline one
+    assert check_decoder_fits(cfg(6, 3, 5), 50, 16, 2) == 6
+    with pytest.raises(ConfigError) as err:
+        check_decoder_fits(cfg(6, 3, 6), 50, 16, 2)
+    assert str(err.value) == (
+        "Invalid config: key `galaxy.corrected.pca_dim` = 6 exceeds min(n_points − 1, d_model) "
+        "= 5 for layer 2. Lower `galaxy.corrected.pca_dim`."
+    )
+    with pytest.raises(ConfigError, match="`galaxy.corrected.pca_dim` = 4 exceeds .* = 3 for"):
+        check_decoder_fits(cfg(None, 3, 4), 50, 3, 2)
+
+
+def _planted_spectrum_decoder(lam, n, rng):
+    """(n, d) rows whose sample covariance (ddof 1) is exactly R diag(lam) Rᵀ (R a random
+    rotation), shifted off the origin: centred orthonormal columns scaled by √((n − 1)·lam)."""
+    d = lam.size
+    a = rng.standard_normal((n, d))
+    q, _ = np.linalg.qr(a - a.mean(axis=0))
+    rot, _ = np.linalg.qr(rng.standard_normal((d, d)))
+    return (q * np.sqrt((n - 1) * lam)) @ rot.T + 5.0
+
+
+def test_layer_spectrum_rows_and_volume_of_a_planted_power_law():
+    """A decoder whose covariance eigenvalues are exactly λ_r = r^−1.5: spectrum.tsv lists them
+    by rank 1..d for the layer, the slope over fit_range [2, 7] is −1.5, log_volume is
+    Σ_{r=2..7} ln λ_r = −1.5·ln 7!, and the null column is the spectrum of an isotropic cloud
+    of the same total variance (mean eigenvalue = mean λ to sampling error, ≈ 5 % here)
+    whose slope is null_slope."""
+    from concept_geometry.galaxy import SPECTRUM_COLUMNS
+
+    lam = np.arange(1, 13, dtype=float) ** -1.5
+    w = _planted_spectrum_decoder(lam, 60, np.random.default_rng(21))
+    res = analyse_layer(w, 6, SMALL, seed=2)
+    sp, row = res.spectrum, res.summary
+    assert list(sp.columns) == SPECTRUM_COLUMNS
+    assert (sp["layer"] == 6).all() and sp["rank"].tolist() == list(range(1, 13))
+    np.testing.assert_allclose(sp["eigenvalue"], lam, rtol=1e-9)
+    assert row["slope"] == pytest.approx(-1.5, abs=1e-9)
+    assert row["log_volume"] == pytest.approx(-1.5 * np.log(5040.0), rel=1e-9)
+    null = sp["null_eigenvalue"].to_numpy()
+    assert null.size == 12 and np.all(np.diff(null) <= 0) and null[-1] > 0
+    assert null.mean() == pytest.approx(lam.mean(), rel=0.25)
+    assert row["null_slope"] == pytest.approx(spec.powerlaw_slope(null, (2, 7)).slope, rel=1e-12)
+
+
+def test_layer_row_is_the_documented_composition_of_its_named_streams():
+    """Every random step of analyse_layer draws from its own stream (master seed, "galaxy",
+    layer, purpose[, replicate]); the tags are part of the reproducibility contract (a seed
+    gives the galaxy.tsv numbers of earlier runs), pinned here as test_stage_glue pins the
+    scripts' streams. The row is rebuilt from the documented pieces: the bootstrap slope
+    interval, the isotropic null spectrum, the faithful pipeline on one RandomState
+    (faithful_seed), the corrected KL estimates on the exact-PCA subsample, and the two
+    Gaussian nulls (mean, min, max, sd over replicates; excess = clustering − null mean)."""
+    from concept_geometry.seeding import derive_seed
+    from concept_geometry.seeding import rng as stream
+
+    seed, layer = 5, 3
+    w = np.random.default_rng(11).standard_normal((60, 12)) * np.linspace(0.5, 2.0, 12)
+    cfg = {**SMALL, "slope_ci": {"method": "bootstrap", "replicates": 8, "level": 0.9}}
+    row = analyse_layer(w, layer, cfg, seed=seed).summary
+
+    def tag(*t):
+        return stream(seed, "galaxy", layer, *t)
+
+    lo, hi = spec.bootstrap_slope_ci(w, (2, 7), 8, 0.9, tag("slope_bootstrap"))
+    assert (row["slope_ci_low"], row["slope_ci_high"]) == (lo, hi)
+    eig = np.sort(np.linalg.eigvalsh(np.cov(w, rowvar=False)))[::-1]
+    null = spec.isotropic_null_spectrum(60, 12, eig.sum() / 12, tag("null_spectrum"))
+    assert row["null_slope"] == pytest.approx(spec.powerlaw_slope(null, (2, 7)).slope, rel=1e-9)
+
+    fseed = derive_seed(seed, "galaxy", layer, "faithful")
+    assert row["faithful_seed"] == fseed
+    state = np.random.RandomState(fseed)
+    fcloud = ent.faithful_preprocess(w, 40, 4, True, state)
+    faith = ent.faithful_clustering(fcloud.points, state, k=1, theta=0.01, bootstrap=2)
+    assert row["clustering_faithful"] == faith.clustering
+    null_f = [
+        ent.faithful_clustering(
+            ent.gaussian_null(
+                ent.covariance_eigenvalues(fcloud.points), 40, tag("null_cloud_faithful", r)
+            ),
+            np.random.RandomState(derive_seed(seed, "galaxy", layer, "null_faithful", r)),
+            k=1,
+            theta=0.01,
+            bootstrap=2,
+        ).clustering
+        for r in range(2)
+    ]
+    assert row["null_clustering_faithful"] == pytest.approx(np.mean(null_f), rel=1e-12)
+    assert row["null_clustering_faithful_low"] == min(null_f)
+    assert row["null_clustering_faithful_high"] == max(null_f)
+    assert row["excess_clustering_faithful"] == pytest.approx(faith.clustering - np.mean(null_f))
+
+    pre = ent.preprocess_cloud(w, 40, 4, True, tag("subsample"))
+    clouds = [ent.gaussian_null(pre.variances, 40, tag("null_cloud", r)) for r in range(2)]
+    for t, dim in (("", 4), ("_lowdim", 2)):
+        h, h_lo, h_hi = ent.kl_entropy_ci(
+            pre.points[:, :dim], tag("corrected" + t), k=1, fraction=0.5, replicates=3, level=0.95
+        )
+        h_gauss = 0.5 * dim * (1 + np.log(2 * np.pi)) + 0.5 * np.log(pre.variances[:dim]).sum()
+        got = [row[f"entropy_corrected{t}{s}"] for s in ("", "_ci_low", "_ci_high")]
+        assert got == pytest.approx([h, h_lo, h_hi], rel=1e-12)
+        assert row[f"entropy_gauss{t}"] == pytest.approx(h_gauss, rel=1e-12)
+        assert row[f"clustering_corrected{t}_ci_low"] == pytest.approx(h_gauss - h_hi)
+        assert row[f"clustering_corrected{t}_ci_high"] == pytest.approx(h_gauss - h_lo)
+        nulls = [h_gauss - ent.kl_entropy(c[:, :dim], 1) for c in clouds]
+        assert row[f"null_clustering_corrected{t}"] == pytest.approx(np.mean(nulls), rel=1e-12)
+        assert row[f"null_clustering_corrected{t}_low"] == pytest.approx(min(nulls), rel=1e-12)
+        assert row[f"null_clustering_corrected{t}_high"] == pytest.approx(max(nulls), rel=1e-12)
+        assert row[f"null_clustering_corrected{t}_sd"] == pytest.approx(
+            abs(nulls[0] - nulls[1]) / np.sqrt(2), rel=1e-9
+        )
+
+
+def _pca_abs(z, dim):
+    """|coordinates| of centred rows z on their top-dim covariance eigenvectors (float64), signs
+    dropped (a principal axis has no sign)."""
+    z = np.asarray(z, dtype=np.float64)
+    z = z - z.mean(axis=0)
+    vecs = np.linalg.eigh(np.cov(z, rowvar=False))[1][:, ::-1][:, :dim]
+    return np.abs(z @ vecs)
+
+
+def test_faithful_preprocess_draws_its_subsample_first_and_only_from_a_larger_cloud():
+    """Official order: ``choice(n, n_points, replace=False)`` is the first draw of the state,
+    and only when the cloud has more rows (``if feats.shape[0] > n_samples``); the points are
+    the PCA coordinates of those rows in draw order. With n_points = n or None every row is
+    kept, in order. Z-scoring divides by np.std and leaves a constant column at 0."""
+    x = np.random.default_rng(8).standard_normal((30, 5)) @ np.array(
+        [[3.0, 1, 0, 0, 0], [0, 2, 1, 0, 0], [0, 0, 1.5, 0.5, 0], [0, 0, 0, 1, 0], [0, 0, 0, 0, 0]]
+    )
+    x[:, 4] = 2.0  # a constant column
+    x = x.astype(np.float32)
+    cloud = ent.faithful_preprocess(x, 20, 3, False, np.random.RandomState(7))
+    rows = np.random.RandomState(7).choice(30, 20, replace=False)
+    assert cloud.rows.tolist() == rows.tolist() and cloud.points.dtype == np.float32
+    np.testing.assert_allclose(np.abs(cloud.points), _pca_abs(x[rows], 3), atol=1e-4)
+    sd = x.std(axis=0).astype(np.float64)
+    z = (x - x.mean(axis=0)) / np.where(sd > 0, sd, 1.0)
+    assert z[:, 4].tolist() == [0.0] * 30
+    for n_points in (30, None):
+        every = ent.faithful_preprocess(x, n_points, 3, True, np.random.RandomState(7))
+        assert every.rows.tolist() == list(range(30))
+        np.testing.assert_allclose(np.abs(every.points), _pca_abs(z, 3), atol=1e-4)
+
+
+def test_faithful_knn_entropy_on_a_line_by_hand():
+    """One dimension, integer points: float32 cdist is exact, so each resample's value is the
+    official formula evaluated exactly — H = ln(ρ_k + θ) averaged + ln max(var, 1e-10) +
+    ln(n − 1) − (−0.577216 + Σ_{j≤k} 1/j), ρ_k the (k+1)-th smallest |s_i − s_j| (the point
+    itself, or a copy, first), the resample drawn by ``choice(n, n, replace=True)``. The rows
+    are scored ``chunk`` at a time with the same result; k must satisfy 1 ≤ k < n."""
+    pts = np.array([[0.0], [1.0], [3.0], [7.0], [8.0], [15.0]], dtype=np.float32)
+    n = 6
+    for k, theta in ((1, 0.01), (2, 0.5)):
+        got = ent.faithful_knn_entropy(pts, np.random.RandomState(3), k=k, theta=theta, bootstrap=4)
+        state = np.random.RandomState(3)
+        psi = -0.577216 + sum(1.0 / j for j in range(1, k + 1))
+        for b in range(4):
+            s = pts[state.choice(n, n, replace=True), 0].astype(np.float64)
+            rho = np.sort(np.abs(s[:, None] - s[None, :]), axis=1)[:, k]
+            var = max(np.var(s, ddof=1), 1e-10)
+            expected = np.mean(np.log(rho + theta)) + np.log(var) + np.log(n - 1) - psi
+            assert got[b] == pytest.approx(expected, abs=1e-5), (k, b)
+        for chunk in (1, 4):
+            np.testing.assert_array_equal(
+                ent.faithful_knn_entropy(
+                    pts, np.random.RandomState(3), k=k, theta=theta, bootstrap=4, chunk=chunk
+                ),
+                got,
+            )
+    assert np.all(np.isfinite(ent.faithful_knn_entropy(pts, np.random.RandomState(0), k=5)))
+    for k in (0, 6):
+        with pytest.raises(ValueError, match=f"k={k} needs 1 ≤ k < n=6"):
+            ent.faithful_knn_entropy(pts, np.random.RandomState(0), k=k)
+    # the official softening θ = 0.01 is the default
+    np.testing.assert_array_equal(
+        ent.faithful_knn_entropy(pts, np.random.RandomState(1), bootstrap=3),
+        ent.faithful_knn_entropy(pts, np.random.RandomState(1), theta=0.01, bootstrap=3),
+    )
+
+
+def test_galaxy_summary_load_reads_the_gathered_table_for_its_model(tmp_path):
+    """quantities.load (rule galaxy_summary): one Unit named after the ``model`` param, with the
+    tables of the galaxy.tsv it is given (layers sorted, the headline corrected record)."""
+    from concept_geometry import io
+    from concept_geometry.galaxy import quantities
+
+    g = pd.DataFrame(
+        {
+            "layer": [4, 2],
+            "slope": [-0.3, -0.6],
+            "clustering_faithful": [1.0, 2.0],
+            "clustering_corrected": [0.5, 0.7],
+            "null_clustering_corrected": [0.1, 0.2],
+            "excess_clustering_corrected": [0.4, 0.5],
+            "excess_clustering_corrected_ci_low": [0.3, 0.4],
+            "excess_clustering_corrected_ci_high": [0.6, 0.6],
+            "pca_dim": [8, 8],
+            "corrected_pca_dim": [8, 8],
+        }
+    )
+    io.write_tsv(tmp_path / "galaxy.tsv", g, producer="galaxy_gather")
+    (unit,) = quantities.load({"galaxy": str(tmp_path / "galaxy.tsv")}, {"model": "tiny"})
+    assert unit.model == "tiny"
+    assert [r["layer"] for r in unit.tables["layers"]] == [2, 4]
+    assert unit.tables["layers"][0]["slope"] == -0.6
+    assert [(r["layer"], r["role"], r["pca_dim"]) for r in unit.tables["corrected"]] == [
+        (2, "headline", 8),
+        (4, "headline", 8),
+    ]
+    assert unit.tables["peaks"] == [
+        {
+            "steepest_slope_layer": 2,
+            "peak_clustering_layer_faithful": 2,
+            "peak_clustering_layer_corrected": 2,
+        }
+    ]
