@@ -974,8 +974,10 @@ def test_faithful_preprocess_draws_its_subsample_first_and_only_from_a_larger_cl
     x = np.random.default_rng(8).standard_normal((30, 5)) @ np.array(
         [[3.0, 1, 0, 0, 0], [0, 2, 1, 0, 0], [0, 0, 1.5, 0.5, 0], [0, 0, 0, 1, 0], [0, 0, 0, 0, 0]]
     )
+    x[:, 3] *= 0.2  # a column with deviation below 1
     x[:, 4] = 2.0  # a constant column
     x = x.astype(np.float32)
+    assert 0 < x[:, 3].std() < 1 < x[:, 2].std()
     cloud = ent.faithful_preprocess(x, 20, 3, False, np.random.RandomState(7))
     rows = np.random.RandomState(7).choice(30, 20, replace=False)
     assert cloud.rows.tolist() == rows.tolist() and cloud.points.dtype == np.float32
@@ -995,16 +997,19 @@ def test_faithful_knn_entropy_on_a_line_by_hand():
     ln(n − 1) − (−0.577216 + Σ_{j≤k} 1/j), ρ_k the (k+1)-th smallest |s_i − s_j| (the point
     itself, or a copy, first), the resample drawn by ``choice(n, n, replace=True)``. The rows
     are scored ``chunk`` at a time with the same result; k must satisfy 1 ≤ k < n."""
-    pts = np.array([[0.0], [1.0], [3.0], [7.0], [8.0], [15.0]], dtype=np.float32)
-    n = 6
-    for k, theta in ((1, 0.01), (2, 0.5)):
+    line = np.array([[0.0], [1.0], [3.0], [7.0], [8.0], [15.0]], dtype=np.float32)
+    # five copies of one point: some resamples have variance 0, floored at 1e-10 (ln = −23)
+    copies = np.array([[0.0]] * 5 + [[1.0]], dtype=np.float32)
+    n, variances = 6, []
+    for pts, k, theta in ((line, 1, 0.01), (line, 2, 0.5), (copies, 1, 0.01)):
         got = ent.faithful_knn_entropy(pts, np.random.RandomState(3), k=k, theta=theta, bootstrap=4)
         state = np.random.RandomState(3)
         psi = -0.577216 + sum(1.0 / j for j in range(1, k + 1))
         for b in range(4):
             s = pts[state.choice(n, n, replace=True), 0].astype(np.float64)
             rho = np.sort(np.abs(s[:, None] - s[None, :]), axis=1)[:, k]
-            var = max(np.var(s, ddof=1), 1e-10)
+            variances.append(np.var(s, ddof=1))
+            var = max(variances[-1], 1e-10)
             expected = np.mean(np.log(rho + theta)) + np.log(var) + np.log(n - 1) - psi
             assert got[b] == pytest.approx(expected, abs=1e-5), (k, b)
         for chunk in (1, 4):
@@ -1014,14 +1019,15 @@ def test_faithful_knn_entropy_on_a_line_by_hand():
                 ),
                 got,
             )
-    assert np.all(np.isfinite(ent.faithful_knn_entropy(pts, np.random.RandomState(0), k=5)))
+    assert 0.0 in variances  # the floor was exercised
+    assert np.all(np.isfinite(ent.faithful_knn_entropy(line, np.random.RandomState(0), k=5)))
     for k in (0, 6):
         with pytest.raises(ValueError, match=f"k={k} needs 1 ≤ k < n=6"):
-            ent.faithful_knn_entropy(pts, np.random.RandomState(0), k=k)
+            ent.faithful_knn_entropy(line, np.random.RandomState(0), k=k)
     # the official softening θ = 0.01 is the default
     np.testing.assert_array_equal(
-        ent.faithful_knn_entropy(pts, np.random.RandomState(1), bootstrap=3),
-        ent.faithful_knn_entropy(pts, np.random.RandomState(1), theta=0.01, bootstrap=3),
+        ent.faithful_knn_entropy(line, np.random.RandomState(1), bootstrap=3),
+        ent.faithful_knn_entropy(line, np.random.RandomState(1), theta=0.01, bootstrap=3),
     )
 
 
@@ -1061,3 +1067,18 @@ def test_galaxy_summary_load_reads_the_gathered_table_for_its_model(tmp_path):
             "peak_clustering_layer_corrected": 2,
         }
     ]
+
+
+def test_faithful_randomized_pca_draws_from_the_faithful_state():
+    """At a shape where sklearn's PCA picks its randomized solver (700 × 120 → 8; the paper's
+    5,000 × 2,304 → 100 does too), the faithful pipeline passes its RandomState to the PCA and
+    then bootstraps from the same state, as the official code does with numpy's global state:
+    the clustering matches the re-derivation to float32 rounding."""
+    w = (np.random.default_rng(12).standard_normal((700, 120)) * np.linspace(0.3, 2, 120)).astype(
+        np.float32
+    )
+    expected = official_clustering(w, 600, 8, 1, 0.01, bootstrap=2, seed=3)
+    state = np.random.RandomState(3)
+    cloud = ent.faithful_preprocess(w, 600, 8, True, state)
+    got = ent.faithful_clustering(cloud.points, state, k=1, theta=0.01, bootstrap=2)
+    assert got.clustering == pytest.approx(expected, abs=1e-3)
