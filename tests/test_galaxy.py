@@ -1082,3 +1082,35 @@ def test_faithful_randomized_pca_draws_from_the_faithful_state():
     cloud = ent.faithful_preprocess(w, 600, 8, True, state)
     got = ent.faithful_clustering(cloud.points, state, k=1, theta=0.01, bootstrap=2)
     assert got.clustering == pytest.approx(expected, abs=1e-3)
+
+
+def test_faithful_clustering_error_bar_is_the_official_t_interval():
+    """faithful_clustering: H_gauss of the float32 cloud's covariance (np.cov, ddof 1, top d),
+    minus the mean of the resample values; error bar ± t_{0.975, B−1}·sd(values, ddof 1)/√B
+    (t_{0.975, 4} = 2.776445105 for B = 5), none (NaN) for a single resample. The defaults
+    are the official k = 1 and θ = 0.01."""
+    x = np.random.default_rng(13).standard_normal((40, 3)) * [2.0, 1.0, 0.5]
+    fc = ent.faithful_clustering(x, np.random.RandomState(4), k=2, theta=0.1, bootstrap=5)
+    np.testing.assert_array_equal(
+        fc.values,
+        ent.faithful_knn_entropy(
+            x.astype(np.float32), np.random.RandomState(4), k=2, theta=0.1, bootstrap=5
+        ),
+    )
+    lam = np.linalg.eigvalsh(np.cov(x.astype(np.float32).astype(np.float64), rowvar=False))
+    h_gauss = 1.5 * (1 + np.log(2 * np.pi)) + 0.5 * np.log(lam).sum()
+    # of the float32 cloud: rounding the points to float32 moves H_gauss by ~1e-9 nats here
+    assert fc.entropy_gauss == pytest.approx(h_gauss, rel=1e-13)
+    assert fc.entropy_knn == pytest.approx(fc.values.mean(), rel=1e-12)
+    assert fc.clustering == pytest.approx(h_gauss - fc.values.mean(), rel=1e-9)
+    half = 2.776445105 * fc.values.std(ddof=1) / np.sqrt(5)
+    assert half > 0
+    assert fc.ci_low == pytest.approx(fc.clustering - half, rel=1e-9)
+    assert fc.ci_high == pytest.approx(fc.clustering + half, rel=1e-9)
+    two = ent.faithful_clustering(x, np.random.RandomState(4), bootstrap=2)
+    assert np.isfinite(two.ci_low) and two.ci_low < two.ci_high
+    one = ent.faithful_clustering(x, np.random.RandomState(4), bootstrap=1)
+    assert np.isnan(one.ci_low) and np.isnan(one.ci_high) and np.isfinite(one.clustering)
+    default = ent.faithful_clustering(x, np.random.RandomState(4), bootstrap=2)
+    explicit = ent.faithful_clustering(x, np.random.RandomState(4), k=1, theta=0.01, bootstrap=2)
+    assert default.clustering == explicit.clustering
