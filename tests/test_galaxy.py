@@ -1114,3 +1114,39 @@ def test_faithful_clustering_error_bar_is_the_official_t_interval():
     default = ent.faithful_clustering(x, np.random.RandomState(4), bootstrap=2)
     explicit = ent.faithful_clustering(x, np.random.RandomState(4), k=1, theta=0.01, bootstrap=2)
     assert default.clustering == explicit.clustering
+
+
+def test_kl_entropy_ci_is_the_documented_subsampling_interval():
+    """kl_entropy_ci on distinct rows: m = round(fraction·n) rows drawn without replacement per
+    replicate, deviations √(m/(n − m))·(H_m − mean H_m), CI = [H − q_{1−α/2}, H − q_{α/2}]
+    (np.quantile); duplicates are dropped first; m must lie strictly between k and n. The
+    defaults are k = 1, fraction 0.5, 30 replicates, level 0.95."""
+    x = np.random.default_rng(14).standard_normal((40, 2))
+    doubled = np.vstack([x, x[:10]])  # 10 duplicate rows: n = 40 distinct
+    got = ent.kl_entropy_ci(
+        doubled, np.random.default_rng(5), k=2, fraction=0.3, replicates=7, level=0.8
+    )
+    xs = np.unique(x, axis=0)
+    rng = np.random.default_rng(5)
+    sub = np.array(
+        [ent.kl_entropy(xs[rng.choice(40, size=12, replace=False)], 2) for _ in range(7)]
+    )
+    dev = np.sqrt(12 / 28) * (sub - sub.mean())
+    h = ent.kl_entropy(xs, 2)
+    expected = (h, h - np.quantile(dev, 0.9), h - np.quantile(dev, 0.1))
+    assert got == pytest.approx(expected, rel=1e-12)
+    assert got[1] < got[0] < got[2]
+    np.testing.assert_array_equal(
+        ent.kl_entropy_ci(x, np.random.default_rng(6)),
+        ent.kl_entropy_ci(
+            x, np.random.default_rng(6), k=1, fraction=0.5, replicates=30, level=0.95
+        ),
+    )
+    # m = round(0.05·40) = 2 = k and m = round(0.99·40) = 40 = n are refused; 3 and 39 pass
+    for fraction, m in ((0.05, 2), (0.99, 40)):
+        with pytest.raises(ValueError, match=f"subsample size {m} must lie strictly between k=2"):
+            ent.kl_entropy_ci(x, np.random.default_rng(0), k=2, fraction=fraction, replicates=2)
+    for fraction in (0.075, 0.975):
+        assert np.isfinite(
+            ent.kl_entropy_ci(x, np.random.default_rng(0), k=2, fraction=fraction, replicates=2)
+        ).all()
