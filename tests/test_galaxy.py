@@ -1150,3 +1150,60 @@ def test_kl_entropy_ci_is_the_documented_subsampling_interval():
         assert np.isfinite(
             ent.kl_entropy_ci(x, np.random.default_rng(0), k=2, fraction=fraction, replicates=2)
         ).all()
+
+
+@pytest.mark.parametrize(
+    "galaxy, features, message",
+    [
+        (
+            {"fit_range": [20, 10]},
+            [1, 3],
+            "key `galaxy.fit_range` = [20, 10]: needs 1 ≤ low < high (1-based ranks, both "
+            "included).",
+        ),
+        (
+            {"fit_range": [10, 11]},
+            [1, 3],
+            "key `galaxy.fit_range` = [10, 11] spans fewer than 3 ranks; a slope with a "
+            "confidence interval needs at least 3.",
+        ),
+        (
+            {},
+            [],
+            "key `galaxy.layers` is null and `features.layers` is empty, so the galaxy stage has "
+            "no layer to analyse. Set `galaxy.layers` (a list of ints).",
+        ),
+        (
+            {"layers": [1, 2, 5]},
+            [1, 3],
+            "key `galaxy.layers` lists layers [2, 5] that `features.layers` does not, while "
+            "`galaxy.sae` is null (use the features SAEs). Add them to `features.layers`, drop "
+            "them from `galaxy.layers`, or name the SAEs to analyse in `galaxy.sae`.",
+        ),
+        (
+            {"entropy": {"n_points": 100, "zscore": True, "pca_dim": 100}},
+            [1, 3],
+            "key `galaxy.entropy.pca_dim` = 100 must be below `galaxy.entropy.n_points` = 100.",
+        ),
+        (
+            {"entropy": {"n_points": 10, "zscore": True, "pca_dim": 5}},
+            [1, 3],
+            "key `galaxy.corrected.pca_dim` = 10 must be below `galaxy.entropy.n_points` = 10.",
+        ),
+        (
+            {"entropy": {"n_points": 11, "zscore": True, "pca_dim": 10}, "faithful": {"k": 11}},
+            [1, 3],
+            "key `galaxy.faithful.k` = 11 must be below `galaxy.entropy.n_points` = 11.",
+        ),
+    ],
+)
+def test_config_cross_check_messages_in_full(galaxy, features, message):
+    """Each cross-check's whole paragraph: the key and its value, why, and the common hint."""
+    from concept_geometry.errors import CONFIG_HINT
+    from concept_geometry.galaxy import check_galaxy_config
+
+    cfg = _config(**galaxy)
+    cfg["features"]["layers"] = features
+    with pytest.raises(ConfigError) as err:
+        check_galaxy_config(cfg)
+    assert str(err.value) == f"Invalid config: {message} {CONFIG_HINT}"
