@@ -1207,3 +1207,23 @@ def test_config_cross_check_messages_in_full(galaxy, features, message):
     with pytest.raises(ConfigError) as err:
         check_galaxy_config(cfg)
     assert str(err.value) == f"Invalid config: {message} {CONFIG_HINT}"
+
+
+def test_peaks_skip_a_column_without_numbers():
+    """peaks: the layer of the most negative slope and of the largest clustering values; a
+    column with no number (all NaN) gives None, not a layer."""
+    from concept_geometry.galaxy.quantities import peaks
+
+    g = pd.DataFrame(
+        {
+            "layer": [3, 5, 9],
+            "slope": [-0.2, -0.7, -0.4],
+            "clustering_faithful": [1.0, np.nan, 4.0],
+            "excess_clustering_corrected": [np.nan, np.nan, np.nan],
+        }
+    )
+    assert peaks(g) == {
+        "steepest_slope_layer": 5,
+        "peak_clustering_layer_faithful": 9,
+        "peak_clustering_layer_corrected": None,
+    }
