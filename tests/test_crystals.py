@@ -1314,3 +1314,72 @@ def test_summary_load_reads_each_layers_tables(tmp_path):
     params = dict(params, layers=[0, 12], layer_convention="hidden_states")
     labels = [u.tables["pairs"][0]["layer"] for u in quantities.load(inputs, params)]
     assert labels == ["hidden_states[0]", "hidden_states[12]"]
+
+
+def _pc1(X: np.ndarray) -> np.ndarray:
+    """First principal direction of X's rows (centred), largest |loading| positive."""
+    v = np.linalg.svd(X - X.mean(axis=0), full_matrices=False)[2][0]
+    return v * np.sign(v[np.abs(v).argmax()])
+
+
+def test_views_pc1_and_silhouette_settings_by_closed_forms():
+    """Re-derived with numpy/sklearn on planted pairs with one pair repeated 4 more times:
+    PC1 scores of every row (corrected: centred on, and PC1 of, the distinct pairs;
+    faithful: of the twice z-scored input − output differences of every row); the 2-D views
+    of the held-out pairs (raw: their own top two PCs, up to sign; lda: the first two LDA
+    directions of 3 fitted on the fit split); the silhouette table's dimensions (raw d, lda k,
+    distractor_removed d − the one planted length direction) and subsampled silhouettes
+    (faithful on every row with the seed; corrected fold k with seed + k)."""
+    from sklearn.discriminant_analysis import LinearDiscriminantAnalysis
+    from sklearn.metrics import silhouette_score
+    from sklearn.model_selection import StratifiedKFold
+
+    D, y, ell, _ = planted(n_rel=4, n_per=15, d=8)
+    n, extra = len(y), np.full(4, 7)
+    Dd, yd, elld = np.vstack([D, D[extra]]), np.concatenate([y, y[extra]]), ell[np.r_[:n, extra]]
+    pair_id = np.concatenate([np.arange(n), extra])
+    seed = 3
+    res = analyse_layer(
+        Dd,
+        yd,
+        elld,
+        last_subword_chars_diff=elld,
+        pair_id=pair_id,
+        seed=seed,
+        cfg=section(
+            lda_components=3,
+            distractor_components=3,
+            n_splits=3,
+            sample_size=25,
+            n_quadruples=10,
+            kmeans_n_init=1,
+        ),
+    )
+    np.testing.assert_allclose(res.pc1["corrected"], (Dd - D.mean(axis=0)) @ _pc1(D), atol=1e-9)
+    Z = -Dd
+    for _ in range(2):
+        Z = (Z - Z.mean(axis=0)) / Z.std(axis=0)
+    np.testing.assert_allclose(res.pc1["faithful"], (Z - Z.mean(axis=0)) @ _pc1(Z), atol=1e-9)
+    ev = res.eval_index
+    fit = np.setdiff1d(np.arange(n), ev)
+    assert set(res.coords) == set(g.SPACES) and ev.max() < n
+    W = LinearDiscriminantAnalysis(solver="svd").fit(D[fit], y[fit]).scalings_[:, :2]  # of 3
+    np.testing.assert_allclose(res.coords["lda"], D[ev] @ W, atol=1e-9)
+    u, s, _ = np.linalg.svd(D[ev] - D[ev].mean(axis=0), full_matrices=False)
+    np.testing.assert_allclose(np.abs(res.coords["raw"]), np.abs(u[:, :2] * s[:2]), atol=1e-9)
+    assert res.coords["distractor_removed"].shape == (len(ev), 2)
+    sil = res.silhouette.set_index(["space", "variant"])
+    assert sil["n_components"].to_dict() == {
+        (space, variant): dim
+        for space, dim in (("raw", 8), ("distractor_removed", 7), ("lda", 3))
+        for variant in ("faithful", "corrected")
+    }
+    expect = silhouette_score(Dd, yd, sample_size=25, random_state=seed)
+    assert sil.loc[("raw", "faithful"), "silhouette"] == pytest.approx(expect, abs=1e-12)
+    folds = StratifiedKFold(n_splits=3, shuffle=True, random_state=seed).split(D, y)
+    per_fold = [
+        (silhouette_score(D[te], y[te], sample_size=25, random_state=seed + k), len(te))
+        for k, (_, te) in enumerate(folds)
+    ]
+    expect = sum(v * m for v, m in per_fold) / n
+    assert sil.loc[("raw", "corrected"), "silhouette"] == pytest.approx(expect, abs=1e-12)
