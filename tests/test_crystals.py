@@ -1215,8 +1215,9 @@ def test_faithful_distractor_pca_is_seeded_by_the_analysis_seed():
 def test_analysis_returns_every_sampled_quadruple_of_the_held_out_pairs():
     """3 relations × 10 pairs, half held out: 5 per relation, so all 5·4 same-relation
     quadruples are enumerated and the baseline draws `n_quadruples` = 50, per space. Planted
-    exact parallelograms (no length direction, tiny noise): same-relation errors ≈ 0, mixed
-    ones large; the medians of the samples are the quality table's corrected medians."""
+    exact parallelograms (no length direction, tiny noise): same-relation errors ≈ 0 and
+    cosines ≈ 1, mixed ones far from both; the medians of the samples are the quality table's
+    corrected medians."""
     D, y, ell, _ = planted(n_rel=3, n_per=10, d=16, length_scale=0.0, noise=0.01)
     res = analyse_layer(
         D,
@@ -1237,9 +1238,15 @@ def test_analysis_returns_every_sampled_quadruple_of_the_held_out_pairs():
     raw = s[s["space"] == "raw"]
     assert raw.loc[raw["kind"] == "same", "parallelogram_error"].max() < 0.05
     assert raw.loc[raw["kind"] == "baseline", "parallelogram_error"].min() > 0.3
-    med = s[s["kind"] == "same"].groupby(["space", "relation"])["parallelogram_error"].median()
+    assert raw.loc[raw["kind"] == "same", "trapezoid_cos"].min() > 0.99
+    assert raw.loc[raw["kind"] == "baseline", "trapezoid_cos"].max() < 0.9
     q = res.quality[res.quality["variant"] == "corrected"].set_index(["space", "relation"])
-    np.testing.assert_allclose(q["parallelogram_error_median"].loc[med.index], med, atol=1e-12)
+    for kind, prefix in (("same", ""), ("baseline", "baseline_")):
+        med = s[s["kind"] == kind].groupby(["space", "relation"]).median(numeric_only=True)
+        for col, name in (("parallelogram_error", "error"), ("trapezoid_cos", "cos")):
+            column = prefix + name if prefix else col
+            np.testing.assert_allclose(q.loc[med.index, column + "_median"], med[col], atol=1e-12)
+    assert (q["n_quadruples"] == 20).all()  # the same-relation quadruples
 
 
 def test_minilm_hidden_states_of_the_last_block_mask_the_padding():
@@ -1383,3 +1390,33 @@ def test_views_pc1_and_silhouette_settings_by_closed_forms():
     ]
     expect = sum(v * m for v, m in per_fold) / n
     assert sil.loc[("raw", "corrected"), "silhouette"] == pytest.approx(expect, abs=1e-12)
+
+
+def test_crystal_quality_medians_by_hand():
+    """Relation a: (1, 0), (0, 1), (1, 1), all 3·2 ordered quadruples: errors √2/2 (twice)
+    and 1/(1 + √2) (four times), cosines 0 (twice) and √2/2 (four times). Relation b: the one
+    vector (−1, −1), so no same-relation quadruple (NaN medians, 0 quadruples). The mixed
+    baseline of either pairs (±)(1, 0) or (0, 1) with (−1, −1) (error √5/(1 + √2), cosine
+    −√2/2) two times in three, (1, 1) with it (error 1, cosine −1) one in three: over 99
+    draws the medians are the first values."""
+    from concept_geometry.crystals.analysis import crystal_quality
+
+    V = np.array([[1.0, 0.0], [0.0, 1.0], [1.0, 1.0], [-1.0, -1.0]])
+    y = np.array(["a", "a", "a", "b"])
+    rows, frames = crystal_quality(V, y, 99, np.random.default_rng(0))
+    r2 = np.sqrt(2)
+    assert [rel for rel, _ in rows] == ["a", "b"]
+    np.testing.assert_allclose(
+        rows[0][1], (1 / (1 + r2), r2 / 2, np.sqrt(5) / (1 + r2), -r2 / 2, 6), atol=1e-12
+    )
+    np.testing.assert_allclose(
+        rows[1][1], (np.nan, np.nan, np.sqrt(5) / (1 + r2), -r2 / 2, 0), atol=1e-12
+    )
+    assert [(f["relation"].iloc[0] if len(f) else None, len(f)) for f in frames] == [
+        ("a", 6),
+        ("a", 99),
+        (None, 0),
+        ("b", 99),
+    ]
+    assert [f["kind"].iloc[0] for f in frames if len(f)] == ["same", "baseline", "baseline"]
+    assert sorted(np.round(frames[0]["trapezoid_cos"], 6)) == [0, 0] + [round(r2 / 2, 6)] * 4
