@@ -927,9 +927,8 @@ def _cfg(**crystals) -> dict:
 def test_crystals_config_boundaries_pass_and_each_refusal_reads_in_full():
     """Each cross-field check at its boundary passes (k = n − 1 relations, cap = min pairs,
     min pairs = folds) and one past it is refused with its whole message."""
-    check_crystals_config(
-        _cfg(max_pairs_per_relation=10, min_pairs_per_relation=5, silhouette={"n_splits": 5})
-    )
+    check_crystals_config(_cfg(max_pairs_per_relation=10, min_pairs_per_relation=10))
+    check_crystals_config(_cfg(max_pairs_per_relation=10, min_pairs_per_relation=5))
     check_crystals_config(_cfg(relations=None, lda={"n_components": 40}))  # every file: no cap
     check_crystals_config(_cfg(layers=[0, 3], layer_convention="hidden_states"))
     hint = r" Edit the config file \(config/config\.yaml"
@@ -1016,7 +1015,12 @@ def test_crystals_model_names_must_be_folder_names():
     own_path = crystals_model({"crystals": {"model": {"path": "p"}}, "features": feat})
     assert own_path == ModelRef(name="feat", spec="p", key="crystals.model.path")
     assert crystals_model({"crystals": None, "features": feat}).name == "feat"
-    with pytest.raises(ConfigError, match="the crystals stage has no model"):
+    with pytest.raises(
+        ConfigError,
+        match=r"^Invalid config: the crystals stage has no model: set `crystals\.model\.path` and "
+        r"`crystals\.model\.name` \(or `features\.model\.path` / `features\.model\.name`, "
+        r"which they default to\)\. Edit the config file",
+    ):
         crystals_model({"crystals": {"model": {"name": "m"}}, "features": None})
 
 
@@ -1420,3 +1424,45 @@ def test_crystal_quality_medians_by_hand():
     ]
     assert [f["kind"].iloc[0] for f in frames if len(f)] == ["same", "baseline", "baseline"]
     assert sorted(np.round(frames[0]["trapezoid_cos"], 6)) == [0, 0] + [round(r2 / 2, 6)] * 4
+
+
+def test_analysis_input_checks_at_their_boundaries():
+    """2 relations suffice; LDA takes up to min(relations − 1, d) components; the smallest
+    relation needs max(n_splits, ⌈2 / min(f, 1 − f)⌉) pairs (f = eval_fraction): 8 at
+    f = 0.25 or 0.75, so both halves get 2."""
+    from concept_geometry.crystals.analysis import check_inputs
+
+    two = np.repeat(["a", "b"], 8)
+    check_inputs(two, lda_components=1, d=4, n_splits=2, eval_fraction=0.5)
+    four = np.repeat(["a", "b", "c", "d"], 8)
+    check_inputs(four, lda_components=3, d=4, n_splits=2, eval_fraction=0.5)
+    check_inputs(four, lda_components=2, d=2, n_splits=2, eval_fraction=0.5)
+    for k, d, most in ((4, 8, 3), (3, 2, 2)):
+        with pytest.raises(
+            ConfigError,
+            match=rf"^Invalid config: key `crystals\.lda\.n_components` = {k}, but LDA on 4 "
+            rf"relations in {d} dimensions has at most {most} components\. Lower "
+            r"`crystals\.lda\.n_components`\.$",
+        ):
+            check_inputs(four, lda_components=k, d=d, n_splits=2, eval_fraction=0.5)
+    y = np.array(["a"] * 9 + ["b"] * 8)
+    for f in (0.25, 0.75):
+        check_inputs(y, lda_components=1, d=4, n_splits=2, eval_fraction=f)
+        with pytest.raises(
+            InputDataError,
+            match=r"^Relation 'b' has only 7 usable pairs; the folds "
+            rf"\(`crystals\.silhouette\.n_splits` = 2\) and the fit/eval split "
+            rf"\(`crystals\.eval_fraction` = {f}\) need at least 8\. Raise "
+            r"`crystals\.min_pairs_per_relation` so such relations are dropped up front\.$",
+        ):
+            check_inputs(y[:-1], lda_components=1, d=4, n_splits=2, eval_fraction=f)
+    check_inputs(y, lda_components=1, d=4, n_splits=8, eval_fraction=0.5)
+    with pytest.raises(InputDataError, match=r"only 8 usable pairs.*need at least 9\."):
+        check_inputs(y, lda_components=1, d=4, n_splits=9, eval_fraction=0.5)
+    with pytest.raises(
+        InputDataError,
+        match=r"^The crystals analysis needs pairs from at least 2 relations, but only "
+        r"\['a'\] has usable pairs\. Add relations \(`crystals\.relations`\) or "
+        r"raise `crystals\.max_pairs_per_relation`\.$",
+    ):
+        check_inputs(two[:8], lda_components=1, d=4, n_splits=2, eval_fraction=0.5)
