@@ -1466,3 +1466,20 @@ def test_analysis_input_checks_at_their_boundaries():
         r"raise `crystals\.max_pairs_per_relation`\.$",
     ):
         check_inputs(two[:8], lda_components=1, d=4, n_splits=2, eval_fraction=0.5)
+
+
+def test_zscore_columns_by_hand_with_a_constant_column():
+    """(x − mean) / std with ddof 0: [1, 2, 3] → ±√(3/2), 0; a constant column → 0 (not NaN)."""
+    X = np.array([[1.0, 5.0], [2.0, 5.0], [3.0, 5.0]])
+    z = g.zscore_columns(X)
+    np.testing.assert_allclose(z[:, 0], [-np.sqrt(1.5), 0.0, np.sqrt(1.5)], atol=1e-12)
+    assert z[:, 1].tolist() == [0.0, 0.0, 0.0]
+
+
+def test_distractors_of_identical_differences_explain_nothing():
+    """Every difference the same: no variance, so explained ratios 0 (not NaN), and no PC
+    correlates with anything (NaN), so none is removed."""
+    D = np.tile([1.0, -2.0, 0.5], (12, 1))
+    fit = g.fit_distractors(D, np.arange(12) % 3, n_components=2, corr_threshold=0.3)
+    assert fit.explained_variance_ratio.tolist() == [0.0, 0.0]
+    assert np.isnan(fit.corr_length_diff).all() and not fit.removed.any()
