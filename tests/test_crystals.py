@@ -1483,3 +1483,21 @@ def test_distractors_of_identical_differences_explain_nothing():
     fit = g.fit_distractors(D, np.arange(12) % 3, n_components=2, corr_threshold=0.3)
     assert fit.explained_variance_ratio.tolist() == [0.0, 0.0]
     assert np.isnan(fit.corr_length_diff).all() and not fit.removed.any()
+
+
+def test_an_empty_word_gets_a_zero_residual_and_leaves_the_others_alone(llama_dir):
+    """An empty word (BOS only, no own token) gets zeros at every layer; the words batched
+    with it keep their own last-token residual (their single-word forward pass)."""
+    model, tok = load_model(str(llama_dir)), load_tokenizer(str(llama_dir))
+    tokens = tokenize_words(tok, ["king", "", "new york"])
+    got = last_token_residuals(model, tokens, ["embed", 1], batch_size=3, progress=False)
+    for layer, hs_index in (("embed", 0), (1, 2)):  # hidden_states[3]: post-norm
+        assert got[layer].shape == (3, model.config.hidden_size)
+        assert not got[layer][1].any()
+        for row, word in ((0, "king"), (2, "new york")):
+            ids = torch.tensor(
+                [[tok.bos_token_id] + [tok.convert_tokens_to_ids(w) for w in word.split()]]
+            )
+            with torch.no_grad():
+                hs = model(input_ids=ids, output_hidden_states=True).hidden_states
+            np.testing.assert_allclose(got[layer][row], hs[hs_index][0, -1].numpy(), atol=1e-5)
