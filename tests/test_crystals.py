@@ -1129,7 +1129,7 @@ def test_no_usable_pair_gives_empty_integer_pair_ids():
     arrays are empty with the documented integer types."""
     tok = make_word_tokenizer(["king"])
     pairs = pd.DataFrame({"relation": ["a", "b"], "input": ["x", "y"], "output": ["z", "w"]})
-    status, diffs = relation_differences(None, tok, pairs, ["embed", 2], progress=False)
+    status, diffs = relation_differences(None, tok, pairs, ["embed", 2], 1, progress=False)
     assert status["reason"].tolist() == ["unknown_both"] * 2
     for layer in ("embed", 2):
         d = diffs[layer]
@@ -1501,3 +1501,43 @@ def test_an_empty_word_gets_a_zero_residual_and_leaves_the_others_alone(llama_di
             with torch.no_grad():
                 hs = model(input_ids=ids, output_hidden_states=True).hidden_states
             np.testing.assert_allclose(got[layer][row], hs[hs_index][0, -1].numpy(), atol=1e-5)
+
+
+def test_degenerate_measures_are_nan_or_zero_without_warnings():
+    """A constant column (Pearson), a zero side (parallelogram, trapezoid), a constant
+    z-score column: NaN or 0 as documented, and no division ever warns (warnings are
+    errors here)."""
+    import warnings
+
+    V = np.array([[0.0, 0.0], [0.0, 0.0], [1.0, 0.0]])
+    with warnings.catch_warnings():
+        warnings.simplefilter("error")
+        r = g.pearson(np.array([[1.0, 2.0], [1.0, 4.0], [1.0, 3.0]]), np.array([1.0, 3.0, 2.0]))
+        err = g.parallelogram_error(V, np.array([0, 0]), np.array([1, 2]))
+        cos = g.trapezoid_cos(V, np.array([0, 0]), np.array([1, 2]))
+        z = g.zscore_columns(np.array([[2.0], [2.0]]))
+    assert np.isnan(r[0]) and r[1] == pytest.approx(1.0)
+    assert np.isnan(err[0]) and err[1] == 1.0 and np.isnan(cos).all()
+    assert z.tolist() == [[0.0], [0.0]]
+
+
+def test_same_relation_quadruples_are_uniform_over_the_other_pairs():
+    """40 pairs, 1559 draws (below the 40·39 that would be enumerated): the offset
+    (j − i) mod 40 is uniform over 1..39 (j uniform over the pairs other than i), about 40
+    draws each. A clash i = j must be redrawn among the others at random: shifting every
+    clash of a call by one shared offset would put about 40 more draws on one offset.
+    Bound 66 (≈ 4 sd above 40)."""
+    y = np.array(["a"] * 40 + ["b"] * 3)
+    i, j = g.sample_quadruples(y, "a", 1559, np.random.default_rng(1))
+    assert len(i) == 1559 and np.all(i != j) and set(y[j]) == {"a"}
+    counts = np.bincount((j - i) % 40, minlength=40)
+    assert counts[0] == 0 and counts[1:].max() < 66 and counts[1:].min() > 15
+
+
+def test_lda_directions_refuse_more_directions_than_relations_allow():
+    """3 relations give at most 2 discriminant directions: 2 are returned, 3 refused."""
+    rng = np.random.default_rng(0)
+    D, y = rng.standard_normal((30, 5)), np.repeat(["a", "b", "c"], 10)
+    assert g.lda_directions(D, y, 2).shape == (5, 2)
+    with pytest.raises(ValueError, match="n_components cannot be larger"):
+        g.lda_directions(D, y, 3)
