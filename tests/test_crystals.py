@@ -1541,3 +1541,97 @@ def test_lda_directions_refuse_more_directions_than_relations_allow():
     assert g.lda_directions(D, y, 2).shape == (5, 2)
     with pytest.raises(ValueError, match="n_components cannot be larger"):
         g.lda_directions(D, y, 3)
+
+
+def test_float32_differences_are_analysed_in_float64():
+    """differences.npz stores float32: the distractor PCs and the LDA directions of float32
+    input are those of the same values in float64 (sklearn / numpy on float64, 1e-10),
+    not float32 arithmetic (≈ 1e-6 off)."""
+    from sklearn.discriminant_analysis import LinearDiscriminantAnalysis
+
+    rng = np.random.default_rng(9)
+    y = np.repeat(["a", "b", "c"], 30)
+    D32 = (rng.standard_normal((90, 6)) * [3.0, 2.0, 1.5, 1.0, 0.5, 0.2]).astype(np.float32)
+    D64 = D32.astype(np.float64)
+    _, s, vt = np.linalg.svd(D64 - D64.mean(axis=0), full_matrices=False)
+    vt = vt * np.sign(vt[np.arange(6), np.abs(vt).argmax(axis=1)])[:, None]
+    fit = g.fit_distractors(D32, np.arange(90) % 5, n_components=3, corr_threshold=0.3)
+    np.testing.assert_allclose(fit.components, vt[:3], atol=1e-10)
+    np.testing.assert_allclose(fit.explained_variance_ratio, (s**2 / (s**2).sum())[:3], atol=1e-12)
+    W = LinearDiscriminantAnalysis(solver="svd").fit(D64, y).scalings_[:, :2]
+    np.testing.assert_allclose(g.lda_directions(D32, y, 2), W, atol=1e-10)
+
+
+def test_lda_silhouettes_use_the_asked_number_of_directions():
+    """3 relations allow 2 LDA directions; with 1 asked, the faithful silhouette is that of
+    D on the first direction only (sklearn's LDA fitted on every pair) and the corrected one
+    averages the folds' held-out silhouettes on their own first direction."""
+    from sklearn.discriminant_analysis import LinearDiscriminantAnalysis
+    from sklearn.metrics import silhouette_score
+    from sklearn.model_selection import StratifiedKFold
+
+    D, y, ell, _ = planted(n_rel=3, n_per=20, d=6, noise=1.0)
+    kw = dict(lda_components=1, distractor_components=2, corr_threshold=0.3, seed=4)
+
+    def first(Dfit, yfit):
+        return LinearDiscriminantAnalysis(solver="svd").fit(Dfit, yfit).scalings_[:, :1]
+
+    expect = silhouette_score(D @ first(D, y), y)
+    assert g.silhouette_faithful("lda", D, y, ell, **kw) == pytest.approx(expect, abs=1e-12)
+    folds = StratifiedKFold(n_splits=3, shuffle=True, random_state=4).split(D, y)
+    per_fold = [(silhouette_score(D[te] @ first(D[tr], y[tr]), y[te]), len(te)) for tr, te in folds]
+    expect = sum(v * m for v, m in per_fold) / len(y)
+    got = g.silhouette_corrected("lda", D, y, ell, n_splits=3, **kw)
+    assert got == pytest.approx(expect, abs=1e-12)
+
+
+def test_summary_rows_keep_the_analysis_order():
+    """The summary lists spaces and variants in the order the analysis writes them (raw,
+    distractor_removed, lda; faithful before corrected), not alphabetically."""
+    order = [(v, sp) for v in ("faithful", "corrected") for sp in g.SPACES]
+    quality = pd.DataFrame(
+        [(rel, sp, v, 0.5, 0.5, 1.0, 0.0, 10) for v, sp in order for rel in ("a", "b")],
+        columns=[
+            "relation",
+            "space",
+            "variant",
+            "parallelogram_error_median",
+            "trapezoid_cos_median",
+            "baseline_error_median",
+            "baseline_cos_median",
+            "n_quadruples",
+        ],
+    )
+    distractors = pd.DataFrame(
+        {
+            "variant": ["faithful", "corrected"],
+            "component": [1, 1],
+            "explained_variance": [0.5, 0.25],
+            "corr_last_subword_chars_diff": [0.1, 0.2],
+            "corr_length_diff": [0.3, 0.4],
+            "removed": [False, True],
+        }
+    )
+    empty = pd.DataFrame({"space": [], "variant": []})
+    t = quantities.tables("3", empty, empty, quality, distractors, pd.DataFrame({"used": [True]}))
+    assert [(r["variant"], r["space"]) for r in t["quality"]] == order
+    assert [r["variant"] for r in t["distractors"]] == ["faithful", "corrected"]
+
+
+def test_relation_files_loaded_together_subsample_within_each_relation(tmp_path):
+    """Two files read into one frame get one running index, so subsampling picks each
+    relation's own pairs (a repeated index would pull rows of the other file along)."""
+    from concept_geometry.crystals.relations import load_relation_files
+
+    for name, n in (("b_rel", 3), ("a_rel", 4)):
+        (tmp_path / f"{name}.json").write_text(
+            json.dumps([{"input": f"{name}{i}", "output": f"o{i}"} for i in range(n)])
+        )
+    for pairs in (
+        load_relation_files([tmp_path / "b_rel.json", tmp_path / "a_rel.json"]),
+        load_relations(tmp_path),
+    ):
+        assert pairs.index.tolist() == list(range(7))
+        sub = subsample_pairs(pairs, 2, np.random.default_rng(0))
+        assert sub.groupby("relation").size().to_dict() == {"a_rel": 2, "b_rel": 2}
+        assert all(i.startswith(r) for r, i in zip(sub["relation"], sub["input"], strict=True))
