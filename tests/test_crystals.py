@@ -1635,3 +1635,17 @@ def test_relation_files_loaded_together_subsample_within_each_relation(tmp_path)
         sub = subsample_pairs(pairs, 2, np.random.default_rng(0))
         assert sub.groupby("relation").size().to_dict() == {"a_rel": 2, "b_rel": 2}
         assert all(i.startswith(r) for r, i in zip(sub["relation"], sub["input"], strict=True))
+
+
+def test_measures_of_small_differences_are_scale_free():
+    """Correlation, parallelogram error and trapezoid cosine do not depend on the scale:
+    differences 1000 times smaller (products of norms far below 1) give the same values."""
+    x = np.array([[0.0, 3.0], [1.0, 1.0], [2.0, 2.0]])
+    y = np.array([0.0, 1.0, 2.0])
+    for scale in (1.0, 1e-3):
+        r = g.pearson(scale * x, scale * y)
+        np.testing.assert_allclose(r, [1.0, -0.5], atol=1e-12)
+        V = scale * np.array([[1.0, 0.0], [2.0, 0.0], [0.0, 1.0]])
+        i, j = np.array([0, 0]), np.array([1, 2])
+        np.testing.assert_allclose(g.parallelogram_error(V, i, j), [1 / 3, np.sqrt(2) / 2])
+        np.testing.assert_allclose(g.trapezoid_cos(V, i, j), [1.0, 0.0], atol=1e-12)
