@@ -1649,3 +1649,12 @@ def test_measures_of_small_differences_are_scale_free():
         i, j = np.array([0, 0]), np.array([1, 2])
         np.testing.assert_allclose(g.parallelogram_error(V, i, j), [1 / 3, np.sqrt(2) / 2])
         np.testing.assert_allclose(g.trapezoid_cos(V, i, j), [1.0, 0.0], atol=1e-12)
+
+
+def test_an_unknown_space_is_refused_naming_the_known_ones():
+    D = np.zeros((4, 2))
+    with pytest.raises(
+        ValueError,
+        match=r"^unknown space 'pca'; expected one of \('raw', 'distractor_removed', 'lda'\)$",
+    ):
+        g.fit_space("pca", D, np.array(list("aabb")), np.zeros(4), 1, 1, 0.3)
