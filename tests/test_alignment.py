@@ -1098,3 +1098,184 @@ def test_a_pair_line_without_a_base_word_is_refused(tmp_path):
         (tmp_path / "01_x.txt").write_text(f"king\tqueen\n{line}\n")
         with pytest.raises(InputDataError, match="line 2: expected `base<TAB>target`"):
             pairs.read_word_pairs(tmp_path / "01_x.txt")
+
+
+# --- issue 15, second sample: sharded checkpoints, tie flag, tables, toy ids ----------------
+
+
+def _write_two_shard_checkpoint(folder, emb, unemb, tie=None):
+    """A hand-made sharded safetensors checkpoint: the (prefixed) embedding in shard 1 with a
+    decoy layer, the unembedding in shard 2, an index naming the shards, a config.json."""
+    from safetensors.torch import save_file
+
+    folder.mkdir(parents=True, exist_ok=True)
+    shard1, shard2 = "model-00001-of-00002.safetensors", "model-00002-of-00002.safetensors"
+    save_file(
+        {
+            "model.language_model.embed_tokens.weight": torch.from_numpy(emb),
+            "model.layers.0.mlp.weight": torch.ones(2, 2),
+        },
+        str(folder / shard1),
+    )
+    save_file({"lm_head.weight": torch.from_numpy(unemb)}, str(folder / shard2))
+    weight_map = {
+        "model.language_model.embed_tokens.weight": shard1,
+        "model.layers.0.mlp.weight": shard1,
+        "lm_head.weight": shard2,
+    }
+    (folder / matrices.INDEX_FILE).write_text(json.dumps({"weight_map": weight_map}))
+    config = {"model_type": "llama"} if tie is None else {"tie_word_embeddings": tie}
+    (folder / "config.json").write_text(json.dumps(config))
+    return shard1, shard2
+
+
+def test_two_shard_checkpoint_with_prefixed_names_is_read_exactly(tmp_path):
+    emb = np.arange(12, dtype=np.float32).reshape(4, 3)
+    unemb = -np.arange(12, dtype=np.float32).reshape(4, 3) / 7
+    _write_two_shard_checkpoint(tmp_path / "m", emb, unemb, tie=False)
+    mats = matrices.load_embedding_matrices(str(tmp_path / "m"))
+    assert mats.source == "safetensors" and not mats.tied
+    assert mats.names == ("model.language_model.embed_tokens.weight", "lm_head.weight")
+    np.testing.assert_array_equal(mats.embedding, emb)
+    np.testing.assert_array_equal(mats.unembedding, unemb)
+    # equal matrices in separate tensors, config untied: tied in effect
+    _write_two_shard_checkpoint(tmp_path / "eq", emb, emb.copy(), tie=False)
+    assert matrices.read_safetensors_matrices(tmp_path / "eq").tied
+    # config says tied (different matrices on disk): the config decides
+    _write_two_shard_checkpoint(tmp_path / "cfg", emb, unemb, tie=True)
+    assert matrices.read_safetensors_matrices(tmp_path / "cfg").tied
+
+
+def test_hub_snapshot_fetches_only_the_index_and_the_two_shards(tmp_path, monkeypatch):
+    """A sharded hub checkpoint: config, index, then exactly the shards holding the two
+    matrices (not the decoy-only shard), and the matrices read from them are exact."""
+    import shutil
+
+    import huggingface_hub
+
+    emb = np.arange(6, dtype=np.float32).reshape(3, 2)
+    unemb = emb[::-1].copy() + 0.5
+    remote = tmp_path / "remote"
+    shard1, shard2 = _write_two_shard_checkpoint(remote, emb, unemb, tie=False)
+    # move the decoy into a third shard of its own: it must not be downloaded
+    index = json.loads((remote / matrices.INDEX_FILE).read_text())
+    index["weight_map"]["model.layers.0.mlp.weight"] = "decoy.safetensors"
+    (remote / matrices.INDEX_FILE).write_text(json.dumps(index))
+    (remote / "decoy.safetensors").write_bytes(b"not a checkpoint")
+    cache = tmp_path / "cache"
+    cache.mkdir()
+    fetched = []
+
+    def download(repo_id, filename, local_files_only=False):
+        assert repo_id == "org/sharded" and not local_files_only
+        fetched.append(filename)
+        shutil.copy(remote / filename, cache / filename)
+        return str(cache / filename)
+
+    monkeypatch.setattr(matrices, "hub_reachable", lambda: True)
+    monkeypatch.setattr(huggingface_hub, "hf_hub_download", download)
+    mats = matrices.load_embedding_matrices("org/sharded", "alignment.models[s].path")
+    assert fetched == ["config.json", matrices.INDEX_FILE, shard1, shard2]
+    assert mats.source == "safetensors" and not mats.tied
+    np.testing.assert_array_equal(mats.embedding, emb)
+    np.testing.assert_array_equal(mats.unembedding, unemb)
+
+
+class _FakeEmbedding:
+    def __init__(self, values):
+        self.weight = torch.tensor(values, dtype=torch.float32)
+
+
+class _FakeModel:
+    def __init__(self, emb, unemb, config):
+        self.config = config
+        self._inp, self._out = _FakeEmbedding(emb), _FakeEmbedding(unemb)
+
+    def get_input_embeddings(self):
+        return self._inp
+
+    def get_output_embeddings(self):
+        return self._out
+
+
+def test_full_model_tie_flag_from_the_config_attribute(tmp_path, monkeypatch):
+    """Full-model fallback: different matrices are tied when config.tie_word_embeddings says
+    so, untied when the attribute is False or absent."""
+    from types import SimpleNamespace
+
+    (tmp_path / "config.json").write_text("{}")  # a model folder with no safetensors
+    emb, unemb = [[1.0, 0.0], [0.0, 1.0]], [[2.0, 0.0], [0.0, 3.0]]
+    for config, tied in (
+        (SimpleNamespace(tie_word_embeddings=True), True),
+        (SimpleNamespace(tie_word_embeddings=False), False),
+        (SimpleNamespace(), False),
+    ):
+        model = _FakeModel(emb, unemb, config)
+        monkeypatch.setattr(matrices, "load_model", lambda *a, model=model: model)
+        mats = matrices.load_embedding_matrices(str(tmp_path))
+        assert mats.source == "model" and mats.tied is tied, config
+        np.testing.assert_array_equal(mats.unembedding, unemb)
+
+
+def test_candidate_tokens_cover_the_shortest_vocabulary_without_special_ids():
+    class Tok:
+        all_special_ids = [0, 2, 7]
+
+        def __len__(self):
+            return 6
+
+    mats = matrices.EmbeddingMatrices(np.zeros((9, 2)), np.zeros((8, 2)), False, "x", ("a", "b"))
+    vocab, cands = matrices.candidate_tokens(mats, Tok())
+    assert vocab == 6 and cands.tolist() == [1, 3, 4, 5]
+    short = matrices.EmbeddingMatrices(np.zeros((9, 2)), np.zeros((4, 2)), False, "x", ("a", "b"))
+    vocab, cands = matrices.candidate_tokens(short, Tok())
+    assert vocab == 4 and cands.tolist() == [1, 3]
+
+
+def test_concept_without_pairs_or_with_zero_difference_gets_nan_row():
+    matrix = np.array([[0.0, 0.0], [3.0, 4.0], [1.0, 1.0]])
+    # concept 0: 0 -> 1 (direction (0.6, 0.8)); concept 1: no pairs; concept 2: 2 -> 2 (zero)
+    out = geometry.concept_directions(
+        matrix, np.array([0, 2]), np.array([1, 2]), np.array([0, 2]), 3
+    )
+    np.testing.assert_allclose(out[0], [0.6, 0.8])
+    assert np.isnan(out[1]).all() and np.isnan(out[2]).all()
+
+
+def test_filler_law_rows_are_softmax_distributions_even_for_extreme_logits(monkeypatch):
+    """Each filler row is a softmax of its own logits: non-negative, sums to 1, finite even when
+    the logits span thousands (a per-row shift, not one global one, avoids 0/0 rows)."""
+    dag = random_dag(3, 0.5, np.random.default_rng(0))
+    cfg = dict(output_frac=0.5, fillers=12, word_context_prob=0.3, filler_prob=0.25)
+    for scale in (3.0, 1e4):
+        monkeypatch.setattr(toy_lm, "FILLER_SCALE", scale)
+        law = toy_lm.make_toy_text(dag, cfg, np.random.default_rng(1)).filler_next
+        assert law.shape == (12, 12) and np.isfinite(law).all() and (law >= 0).all()
+        np.testing.assert_allclose(law.sum(axis=1), np.ones(12), rtol=1e-12)
+
+
+def test_toy_model_and_tokenizer_agree_on_special_token_ids():
+    cfg = dict(
+        m=2,
+        edge_prob=0.5,
+        d_model=8,
+        layers=1,
+        heads=2,
+        intermediate=8,
+        steps=1,
+        batch_size=4,
+        lr=1e-3,
+        init_std=0.02,
+        word_context_prob=0.3,
+        targets="exact",
+        log_every=1,
+        eval_batch=4,
+        output_frac=1.0,
+        fillers=2,
+        filler_prob=0.3,
+    )
+    toy = toy_lm.train_toy_lm(cfg, seed=0, progress=False)
+    tok, config = toy.tokenizer, toy.model.config
+    assert (tok.pad_token_id, tok.bos_token_id, tok.eos_token_id) == (0, 2, 3)  # PAD, UNK, BOS, EOS
+    assert (config.pad_token_id, config.bos_token_id, config.eos_token_id) == (0, 2, 3)
+    assert config.tie_word_embeddings is False
