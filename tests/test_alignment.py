@@ -1279,3 +1279,115 @@ def test_toy_model_and_tokenizer_agree_on_special_token_ids():
     assert (tok.pad_token_id, tok.bos_token_id, tok.eos_token_id) == (0, 2, 3)  # PAD, UNK, BOS, EOS
     assert (config.pad_token_id, config.bos_token_id, config.eos_token_id) == (0, 2, 3)
     assert config.tie_word_embeddings is False
+
+
+def _fake_hub(monkeypatch, files: dict, online=True):
+    """hf_hub_download over a dict filename -> path (EntryNotFoundError for anything else);
+    returns the list of (filename, local_files_only) requested."""
+    import huggingface_hub
+    from huggingface_hub.errors import EntryNotFoundError
+
+    asked = []
+
+    def download(repo_id, filename, local_files_only=False):
+        asked.append((filename, local_files_only))
+        if filename not in files:
+            raise EntryNotFoundError(f"{filename} not in {repo_id}")
+        return str(files[filename])
+
+    monkeypatch.setattr(matrices, "hub_reachable", lambda: online)
+    monkeypatch.setattr(huggingface_hub, "hf_hub_download", download)
+    return asked
+
+
+def test_hub_snapshot_single_file_and_no_safetensors(tmp_path, monkeypatch):
+    """No index on the hub: the single model.safetensors is fetched (from the cache only when
+    offline); no safetensors at all: only config.json, and the folder is still returned."""
+    from safetensors.torch import save_file
+
+    emb = np.array([[1.0, 2.0], [3.0, 4.0]], dtype=np.float32)
+    (tmp_path / "config.json").write_text(json.dumps({"tie_word_embeddings": False}))
+    save_file(
+        {"transformer.wte.weight": torch.from_numpy(emb), "lm_head.weight": torch.zeros(2, 2)},
+        str(tmp_path / matrices.SINGLE_FILE),
+    )
+    files = {
+        "config.json": tmp_path / "config.json",
+        matrices.SINGLE_FILE: tmp_path / "model.safetensors",
+    }
+    for online in (True, False):
+        asked = _fake_hub(monkeypatch, files, online=online)
+        mats = matrices.load_embedding_matrices("org/single")
+        assert asked == [
+            ("config.json", not online),
+            (matrices.INDEX_FILE, not online),
+            (matrices.SINGLE_FILE, not online),
+        ]
+        assert mats.names == ("transformer.wte.weight", "lm_head.weight") and not mats.tied
+        np.testing.assert_array_equal(mats.embedding, emb)
+        np.testing.assert_array_equal(mats.unembedding, np.zeros((2, 2)))
+    asked = _fake_hub(monkeypatch, {"config.json": tmp_path / "config.json"})
+    assert matrices._snapshot_files("org/bin", "k") == tmp_path
+    assert [a for a, _ in asked] == ["config.json", matrices.INDEX_FILE, matrices.SINGLE_FILE]
+
+
+def test_safetensors_without_lm_head_or_without_embedding(tmp_path):
+    """No unembedding tensor: the embedding is reused and the model is tied (names say so);
+    no recognisable embedding tensor: None (the full-model fallback takes over)."""
+    from safetensors.torch import save_file
+
+    emb = np.array([[1.0, -1.0], [0.5, 2.0], [0.0, 3.0]], dtype=np.float32)
+    (tmp_path / "a").mkdir()
+    save_file(
+        {"gpt_neox.embed_in.weight": torch.from_numpy(emb)},
+        str(tmp_path / "a" / "model.safetensors"),
+    )
+    mats = matrices.read_safetensors_matrices(tmp_path / "a")
+    assert mats.tied and mats.names == ("gpt_neox.embed_in.weight", "gpt_neox.embed_in.weight")
+    np.testing.assert_array_equal(mats.unembedding, emb)
+    (tmp_path / "b").mkdir()
+    save_file({"encoder.weight": torch.from_numpy(emb)}, str(tmp_path / "b" / "model.safetensors"))
+    assert matrices.read_safetensors_matrices(tmp_path / "b") is None
+    assert matrices.read_safetensors_matrices(tmp_path / "empty_folder") is None
+
+
+def test_full_model_without_output_or_input_embedding(tmp_path, monkeypatch):
+    """Fallback: no output embedding (or the same tensor) -> the input one, tied; no input
+    embedding -> a MissingResourceError naming the config key."""
+    from types import SimpleNamespace
+
+    from concept_geometry.errors import MissingResourceError
+
+    (tmp_path / "config.json").write_text("{}")
+    emb = [[1.0, 2.0], [3.0, 5.0]]
+    model = _FakeModel(emb, emb, SimpleNamespace(tie_word_embeddings=False))
+    model._out = None
+    monkeypatch.setattr(matrices, "load_model", lambda *a: model)
+    mats = matrices.load_embedding_matrices(str(tmp_path))
+    assert mats.tied and mats.names == ("input", "input") and mats.source == "model"
+    np.testing.assert_array_equal(mats.unembedding, emb)
+    model._out = model._inp
+    assert matrices.load_embedding_matrices(str(tmp_path)).names == ("input", "input")
+    model._inp = None
+    with pytest.raises(MissingResourceError, match=r"config key `alignment.models\[x\].path`"):
+        matrices.load_embedding_matrices(str(tmp_path), "alignment.models[x].path")
+
+
+def test_alignment_table_rows_by_hand():
+    result = geometry.AlignmentResult(
+        concepts=["a", "b"],
+        directions={},
+        alignment=np.array([[0.8, -0.1], [0.3, -0.6]]),
+        orthogonality={},
+        random_pairs=np.zeros(1),
+        null_diag_mean_abs=np.zeros(1),
+        null_diag_row_max=np.zeros(1),
+    )
+    table = geometry.alignment_table(result)
+    assert table.columns.tolist() == ["concept_embedding", "concept_unembedding", "cos"]
+    assert table.values.tolist() == [
+        ["a", "a", 0.8],
+        ["a", "b", -0.1],
+        ["b", "a", 0.3],
+        ["b", "b", -0.6],
+    ]
