@@ -1391,3 +1391,19 @@ def test_alignment_table_rows_by_hand():
         ["b", "a", 0.3],
         ["b", "b", -0.6],
     ]
+
+
+def test_tied_alignment_table_keeps_its_header():
+    """Tied: no rows, but the TSV still has its three named columns."""
+    result = geometry.AlignmentResult(
+        concepts=["a"],
+        directions={},
+        alignment=None,
+        orthogonality={},
+        random_pairs=None,
+        null_diag_mean_abs=None,
+        null_diag_row_max=None,
+    )
+    table = geometry.alignment_table(result)
+    assert table.empty
+    assert table.columns.tolist() == ["concept_embedding", "concept_unembedding", "cos"]
