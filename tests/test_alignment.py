@@ -1254,27 +1254,29 @@ def test_filler_law_rows_are_softmax_distributions_even_for_extreme_logits(monke
         np.testing.assert_allclose(law.sum(axis=1), np.ones(12), rtol=1e-12)
 
 
+_TINY_TOY = dict(
+    m=2,
+    edge_prob=0.5,
+    d_model=8,
+    layers=1,
+    heads=2,
+    intermediate=8,
+    steps=1,
+    batch_size=4,
+    lr=1e-3,
+    init_std=0.02,
+    word_context_prob=0.3,
+    targets="exact",
+    log_every=1,
+    eval_batch=4,
+    output_frac=1.0,
+    fillers=2,
+    filler_prob=0.3,
+)
+
+
 def test_toy_model_and_tokenizer_agree_on_special_token_ids():
-    cfg = dict(
-        m=2,
-        edge_prob=0.5,
-        d_model=8,
-        layers=1,
-        heads=2,
-        intermediate=8,
-        steps=1,
-        batch_size=4,
-        lr=1e-3,
-        init_std=0.02,
-        word_context_prob=0.3,
-        targets="exact",
-        log_every=1,
-        eval_batch=4,
-        output_frac=1.0,
-        fillers=2,
-        filler_prob=0.3,
-    )
-    toy = toy_lm.train_toy_lm(cfg, seed=0, progress=False)
+    toy = toy_lm.train_toy_lm(_TINY_TOY, seed=0, progress=False)
     tok, config = toy.tokenizer, toy.model.config
     assert (tok.pad_token_id, tok.bos_token_id, tok.eos_token_id) == (0, 2, 3)  # PAD, UNK, BOS, EOS
     assert (config.pad_token_id, config.bos_token_id, config.eos_token_id) == (0, 2, 3)
@@ -1407,3 +1409,25 @@ def test_tied_alignment_table_keeps_its_header():
     table = geometry.alignment_table(result)
     assert table.empty
     assert table.columns.tolist() == ["concept_embedding", "concept_unembedding", "cos"]
+
+
+def test_saved_toy_records_its_law_and_special_ids(tmp_path):
+    """dag.json carries the concept words, filler count and KL; the saved config keeps the
+    tokenizer's special ids."""
+    toy = toy_lm.train_toy_lm(_TINY_TOY, seed=0, progress=False)
+    toy_lm.save_toy_lm(toy, tmp_path / "toy")
+    saved = json.loads((tmp_path / "toy" / "dag.json").read_text())
+    # m = 2, output_frac = 1: all four concept words; fillers = 2
+    assert saved["concept_words"] == [0, 1, 2, 3] and saved["fillers"] == 2
+    assert saved["kl_to_exact"] == toy.kl_to_exact and toy.kl_to_exact >= 0
+    config = json.loads((tmp_path / "toy" / "config.json").read_text())
+    assert (config["pad_token_id"], config["bos_token_id"], config["eos_token_id"]) == (0, 2, 3)
+    assert config["tie_word_embeddings"] is False
+
+
+def test_explicit_tie_flag_in_config_json_overrides_the_architecture_default():
+    assert not matrices._config_tied({"tie_word_embeddings": False, "model_type": "gemma2"})
+    assert not matrices._config_tied(
+        {"text_config": {"tie_word_embeddings": False}, "model_type": "gemma2"}
+    )
+    assert matrices._config_tied({"tie_word_embeddings": True, "text_config": {}})
