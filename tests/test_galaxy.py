@@ -814,3 +814,416 @@ def test_faithful_defaults_are_the_official_k1_and_30_resamples():
         ent.faithful_knn_entropy(x, np.random.RandomState(1)),
         ent.faithful_knn_entropy(x, np.random.RandomState(1), k=1),
     )
+
+
+# --- mutation-testing gaps (issue 15, seed 4) ---------------------------------------------
+
+
+def test_decoder_fit_check_names_the_key_and_the_binding_limit():
+    """check_decoder_fits accepts a PCA dimension equal to min(n_points − 1, d_model) and
+    refuses the next, naming the key, its value and the limit, whichever of the two binds."""
+    from concept_geometry.galaxy.checks import check_decoder_fits
+
+    def cfg(n_points, pca, low):
+        return {"entropy": {"n_points": n_points, "pca_dim": pca}, "corrected": {"pca_dim": low}}
+
+    # d_model binds: 10 = d_model passes, 9 is the limit
+    assert check_decoder_fits(cfg(None, 10, 4), 50, 10, 1) == 50
+    with pytest.raises(ConfigError) as err:
+        check_decoder_fits(cfg(None, 10, 4), 50, 9, 1)
+    assert str(err.value) == (
+        "Invalid config: key `galaxy.entropy.pca_dim` = 10 exceeds min(n_points − 1, d_model) "
+        "= 9 for layer 1. Lower `galaxy.entropy.pca_dim`."
+    )
+    # n_points − 1 binds: 11 points allow 10 dimensions, 10 points only 9
+    assert check_decoder_fits(cfg(11, 10, 4), 50, 16, 3) == 11
+    with pytest.raises(ConfigError) as err:
+        check_decoder_fits(cfg(10, 10, 4), 50, 16, 3)
+    assert str(err.value) == (
+        "Invalid config: key `galaxy.entropy.pca_dim` = 10 exceeds min(n_points − 1, d_model) "
+        "= 9 for layer 3. Lower `galaxy.entropy.pca_dim`."
+    )
+    # the corrected dimension is checked the same way, after the headline one
+    assert check_decoder_fits(cfg(6, 3, 5), 50, 16, 2) == 6
+    with pytest.raises(ConfigError) as err:
+        check_decoder_fits(cfg(6, 3, 6), 50, 16, 2)
+    assert str(err.value) == (
+        "Invalid config: key `galaxy.corrected.pca_dim` = 6 exceeds min(n_points − 1, d_model) "
+        "= 5 for layer 2. Lower `galaxy.corrected.pca_dim`."
+    )
+    with pytest.raises(ConfigError, match="`galaxy.corrected.pca_dim` = 4 exceeds .* = 3 for"):
+        check_decoder_fits(cfg(None, 3, 4), 50, 3, 2)
+
+
+def _planted_spectrum_decoder(lam, n, rng):
+    """(n, d) rows whose sample covariance (ddof 1) is exactly R diag(lam) Rᵀ (R a random
+    rotation), shifted off the origin: centred orthonormal columns scaled by √((n − 1)·lam)."""
+    d = lam.size
+    a = rng.standard_normal((n, d))
+    q, _ = np.linalg.qr(a - a.mean(axis=0))
+    rot, _ = np.linalg.qr(rng.standard_normal((d, d)))
+    return (q * np.sqrt((n - 1) * lam)) @ rot.T + 5.0
+
+
+def test_layer_spectrum_rows_and_volume_of_a_planted_power_law():
+    """A decoder whose covariance eigenvalues are exactly λ_r = r^−1.5: spectrum.tsv lists them
+    by rank 1..d for the layer, the slope over fit_range [2, 7] is −1.5, log_volume is
+    Σ_{r=2..7} ln λ_r = −1.5·ln 7!, and the null column is the spectrum of an isotropic cloud
+    of the same total variance (mean eigenvalue = mean λ to sampling error, ≈ 5 % here)
+    whose slope is null_slope."""
+    from concept_geometry.galaxy import SPECTRUM_COLUMNS
+
+    lam = np.arange(1, 13, dtype=float) ** -1.5
+    w = _planted_spectrum_decoder(lam, 60, np.random.default_rng(21))
+    res = analyse_layer(w, 6, SMALL, seed=2)
+    sp, row = res.spectrum, res.summary
+    assert list(sp.columns) == SPECTRUM_COLUMNS
+    assert (sp["layer"] == 6).all() and sp["rank"].tolist() == list(range(1, 13))
+    np.testing.assert_allclose(sp["eigenvalue"], lam, rtol=1e-9)
+    assert row["slope"] == pytest.approx(-1.5, abs=1e-9)
+    assert row["log_volume"] == pytest.approx(-1.5 * np.log(5040.0), rel=1e-9)
+    null = sp["null_eigenvalue"].to_numpy()
+    assert null.size == 12 and np.all(np.diff(null) <= 0) and null[-1] > 0
+    assert null.mean() == pytest.approx(lam.mean(), rel=0.25)
+    assert row["null_slope"] == pytest.approx(spec.powerlaw_slope(null, (2, 7)).slope, rel=1e-12)
+
+
+def test_layer_row_is_the_documented_composition_of_its_named_streams():
+    """Every random step of analyse_layer draws from its own stream (master seed, "galaxy",
+    layer, purpose[, replicate]); the tags are part of the reproducibility contract (a seed
+    gives the galaxy.tsv numbers of earlier runs), pinned here as test_stage_glue pins the
+    scripts' streams. The row is rebuilt from the documented pieces: the bootstrap slope
+    interval, the isotropic null spectrum, the faithful pipeline on one RandomState
+    (faithful_seed), the corrected KL estimates on the exact-PCA subsample, and the two
+    Gaussian nulls (mean, min, max, sd over replicates; excess = clustering − null mean)."""
+    from concept_geometry.seeding import derive_seed
+    from concept_geometry.seeding import rng as stream
+
+    seed, layer = 5, 3
+    w = np.random.default_rng(11).standard_normal((60, 12)) * np.linspace(0.5, 2.0, 12)
+    cfg = {**SMALL, "slope_ci": {"method": "bootstrap", "replicates": 8, "level": 0.9}}
+    row = analyse_layer(w, layer, cfg, seed=seed).summary
+
+    def tag(*t):
+        return stream(seed, "galaxy", layer, *t)
+
+    lo, hi = spec.bootstrap_slope_ci(w, (2, 7), 8, 0.9, tag("slope_bootstrap"))
+    assert (row["slope_ci_low"], row["slope_ci_high"]) == (lo, hi)
+    eig = np.sort(np.linalg.eigvalsh(np.cov(w, rowvar=False)))[::-1]
+    null = spec.isotropic_null_spectrum(60, 12, eig.sum() / 12, tag("null_spectrum"))
+    assert row["null_slope"] == pytest.approx(spec.powerlaw_slope(null, (2, 7)).slope, rel=1e-9)
+
+    fseed = derive_seed(seed, "galaxy", layer, "faithful")
+    assert row["faithful_seed"] == fseed
+    state = np.random.RandomState(fseed)
+    fcloud = ent.faithful_preprocess(w, 40, 4, True, state)
+    faith = ent.faithful_clustering(fcloud.points, state, k=1, theta=0.01, bootstrap=2)
+    assert row["clustering_faithful"] == faith.clustering
+    null_f = [
+        ent.faithful_clustering(
+            ent.gaussian_null(
+                ent.covariance_eigenvalues(fcloud.points), 40, tag("null_cloud_faithful", r)
+            ),
+            np.random.RandomState(derive_seed(seed, "galaxy", layer, "null_faithful", r)),
+            k=1,
+            theta=0.01,
+            bootstrap=2,
+        ).clustering
+        for r in range(2)
+    ]
+    assert row["null_clustering_faithful"] == pytest.approx(np.mean(null_f), rel=1e-12)
+    assert row["null_clustering_faithful_low"] == min(null_f)
+    assert row["null_clustering_faithful_high"] == max(null_f)
+    assert row["excess_clustering_faithful"] == pytest.approx(faith.clustering - np.mean(null_f))
+
+    pre = ent.preprocess_cloud(w, 40, 4, True, tag("subsample"))
+    clouds = [ent.gaussian_null(pre.variances, 40, tag("null_cloud", r)) for r in range(2)]
+    for t, dim in (("", 4), ("_lowdim", 2)):
+        h, h_lo, h_hi = ent.kl_entropy_ci(
+            pre.points[:, :dim], tag("corrected" + t), k=1, fraction=0.5, replicates=3, level=0.95
+        )
+        h_gauss = 0.5 * dim * (1 + np.log(2 * np.pi)) + 0.5 * np.log(pre.variances[:dim]).sum()
+        got = [row[f"entropy_corrected{t}{s}"] for s in ("", "_ci_low", "_ci_high")]
+        assert got == pytest.approx([h, h_lo, h_hi], rel=1e-12)
+        assert row[f"entropy_gauss{t}"] == pytest.approx(h_gauss, rel=1e-12)
+        assert row[f"clustering_corrected{t}_ci_low"] == pytest.approx(h_gauss - h_hi)
+        assert row[f"clustering_corrected{t}_ci_high"] == pytest.approx(h_gauss - h_lo)
+        nulls = [h_gauss - ent.kl_entropy(c[:, :dim], 1) for c in clouds]
+        assert row[f"null_clustering_corrected{t}"] == pytest.approx(np.mean(nulls), rel=1e-12)
+        assert row[f"null_clustering_corrected{t}_low"] == pytest.approx(min(nulls), rel=1e-12)
+        assert row[f"null_clustering_corrected{t}_high"] == pytest.approx(max(nulls), rel=1e-12)
+        assert row[f"null_clustering_corrected{t}_sd"] == pytest.approx(
+            abs(nulls[0] - nulls[1]) / np.sqrt(2), rel=1e-9
+        )
+
+
+def _pca_abs(z, dim):
+    """|coordinates| of centred rows z on their top-dim covariance eigenvectors (float64), signs
+    dropped (a principal axis has no sign)."""
+    z = np.asarray(z, dtype=np.float64)
+    z = z - z.mean(axis=0)
+    vecs = np.linalg.eigh(np.cov(z, rowvar=False))[1][:, ::-1][:, :dim]
+    return np.abs(z @ vecs)
+
+
+def test_faithful_preprocess_draws_its_subsample_first_and_only_from_a_larger_cloud():
+    """Official order: ``choice(n, n_points, replace=False)`` is the first draw of the state,
+    and only when the cloud has more rows (``if feats.shape[0] > n_samples``); the points are
+    the PCA coordinates of those rows in draw order. With n_points = n or None every row is
+    kept, in order. Z-scoring divides by np.std and leaves a constant column at 0."""
+    x = np.random.default_rng(8).standard_normal((30, 5)) @ np.array(
+        [[3.0, 1, 0, 0, 0], [0, 2, 1, 0, 0], [0, 0, 1.5, 0.5, 0], [0, 0, 0, 1, 0], [0, 0, 0, 0, 0]]
+    )
+    x[:, 3] *= 0.2  # a column with deviation below 1
+    x[:, 4] = 2.0  # a constant column
+    x = x.astype(np.float32)
+    assert 0 < x[:, 3].std() < 1 < x[:, 2].std()
+    cloud = ent.faithful_preprocess(x, 20, 3, False, np.random.RandomState(7))
+    rows = np.random.RandomState(7).choice(30, 20, replace=False)
+    assert cloud.rows.tolist() == rows.tolist() and cloud.points.dtype == np.float32
+    np.testing.assert_allclose(np.abs(cloud.points), _pca_abs(x[rows], 3), atol=1e-4)
+    sd = x.std(axis=0).astype(np.float64)
+    z = (x - x.mean(axis=0)) / np.where(sd > 0, sd, 1.0)
+    assert z[:, 4].tolist() == [0.0] * 30
+    for n_points in (30, None):
+        every = ent.faithful_preprocess(x, n_points, 3, True, np.random.RandomState(7))
+        assert every.rows.tolist() == list(range(30))
+        np.testing.assert_allclose(np.abs(every.points), _pca_abs(z, 3), atol=1e-4)
+
+
+def test_faithful_knn_entropy_on_a_line_by_hand():
+    """One dimension, integer points: float32 cdist is exact, so each resample's value is the
+    official formula evaluated exactly — H = ln(ρ_k + θ) averaged + ln max(var, 1e-10) +
+    ln(n − 1) − (−0.577216 + Σ_{j≤k} 1/j), ρ_k the (k+1)-th smallest |s_i − s_j| (the point
+    itself, or a copy, first), the resample drawn by ``choice(n, n, replace=True)``. The rows
+    are scored ``chunk`` at a time with the same result; k must satisfy 1 ≤ k < n."""
+    line = np.array([[0.0], [1.0], [3.0], [7.0], [8.0], [15.0]], dtype=np.float32)
+    # five copies of one point: some resamples have variance 0, floored at 1e-10 (ln = −23)
+    copies = np.array([[0.0]] * 5 + [[1.0]], dtype=np.float32)
+    n, variances = 6, []
+    for pts, k, theta in ((line, 1, 0.01), (line, 2, 0.5), (copies, 1, 0.01)):
+        got = ent.faithful_knn_entropy(pts, np.random.RandomState(3), k=k, theta=theta, bootstrap=4)
+        state = np.random.RandomState(3)
+        psi = -0.577216 + sum(1.0 / j for j in range(1, k + 1))
+        for b in range(4):
+            s = pts[state.choice(n, n, replace=True), 0].astype(np.float64)
+            rho = np.sort(np.abs(s[:, None] - s[None, :]), axis=1)[:, k]
+            variances.append(np.var(s, ddof=1))
+            var = max(variances[-1], 1e-10)
+            expected = np.mean(np.log(rho + theta)) + np.log(var) + np.log(n - 1) - psi
+            assert got[b] == pytest.approx(expected, abs=1e-5), (k, b)
+        for chunk in (1, 4):
+            np.testing.assert_array_equal(
+                ent.faithful_knn_entropy(
+                    pts, np.random.RandomState(3), k=k, theta=theta, bootstrap=4, chunk=chunk
+                ),
+                got,
+            )
+    assert 0.0 in variances  # the floor was exercised
+    assert np.all(np.isfinite(ent.faithful_knn_entropy(line, np.random.RandomState(0), k=5)))
+    for k in (0, 6):
+        with pytest.raises(ValueError, match=f"k={k} needs 1 ≤ k < n=6"):
+            ent.faithful_knn_entropy(line, np.random.RandomState(0), k=k)
+    # the official softening θ = 0.01 is the default
+    np.testing.assert_array_equal(
+        ent.faithful_knn_entropy(line, np.random.RandomState(1), bootstrap=3),
+        ent.faithful_knn_entropy(line, np.random.RandomState(1), theta=0.01, bootstrap=3),
+    )
+
+
+def test_galaxy_summary_load_reads_the_gathered_table_for_its_model(tmp_path):
+    """quantities.load (rule galaxy_summary): one Unit named after the ``model`` param, with the
+    tables of the galaxy.tsv it is given (layers sorted, the headline corrected record)."""
+    from concept_geometry import io
+    from concept_geometry.galaxy import quantities
+
+    g = pd.DataFrame(
+        {
+            "layer": [4, 2],
+            "slope": [-0.3, -0.6],
+            "clustering_faithful": [1.0, 2.0],
+            "clustering_corrected": [0.5, 0.7],
+            "null_clustering_corrected": [0.1, 0.2],
+            "excess_clustering_corrected": [0.4, 0.5],
+            "excess_clustering_corrected_ci_low": [0.3, 0.4],
+            "excess_clustering_corrected_ci_high": [0.6, 0.6],
+            "pca_dim": [8, 8],
+            "corrected_pca_dim": [8, 8],
+        }
+    )
+    io.write_tsv(tmp_path / "galaxy.tsv", g, producer="galaxy_gather")
+    (unit,) = quantities.load({"galaxy": str(tmp_path / "galaxy.tsv")}, {"model": "tiny"})
+    assert unit.model == "tiny"
+    assert [r["layer"] for r in unit.tables["layers"]] == [2, 4]
+    assert unit.tables["layers"][0]["slope"] == -0.6
+    assert [(r["layer"], r["role"], r["pca_dim"]) for r in unit.tables["corrected"]] == [
+        (2, "headline", 8),
+        (4, "headline", 8),
+    ]
+    assert unit.tables["peaks"] == [
+        {
+            "steepest_slope_layer": 2,
+            "peak_clustering_layer_faithful": 2,
+            "peak_clustering_layer_corrected": 2,
+        }
+    ]
+
+
+def test_faithful_randomized_pca_draws_from_the_faithful_state():
+    """At a shape where sklearn's PCA picks its randomized solver (700 × 120 → 8; the paper's
+    5,000 × 2,304 → 100 does too), the faithful pipeline passes its RandomState to the PCA and
+    then bootstraps from the same state, as the official code does with numpy's global state:
+    the clustering matches the re-derivation to float32 rounding."""
+    w = (np.random.default_rng(12).standard_normal((700, 120)) * np.linspace(0.3, 2, 120)).astype(
+        np.float32
+    )
+    expected = official_clustering(w, 600, 8, 1, 0.01, bootstrap=2, seed=3)
+    state = np.random.RandomState(3)
+    cloud = ent.faithful_preprocess(w, 600, 8, True, state)
+    got = ent.faithful_clustering(cloud.points, state, k=1, theta=0.01, bootstrap=2)
+    assert got.clustering == pytest.approx(expected, abs=1e-3)
+
+
+def test_faithful_clustering_error_bar_is_the_official_t_interval():
+    """faithful_clustering: H_gauss of the float32 cloud's covariance (np.cov, ddof 1, top d),
+    minus the mean of the resample values; error bar ± t_{0.975, B−1}·sd(values, ddof 1)/√B
+    (t_{0.975, 4} = 2.776445105 for B = 5), none (NaN) for a single resample. The defaults
+    are the official k = 1 and θ = 0.01."""
+    x = np.random.default_rng(13).standard_normal((40, 3)) * [2.0, 1.0, 0.5]
+    fc = ent.faithful_clustering(x, np.random.RandomState(4), k=2, theta=0.1, bootstrap=5)
+    np.testing.assert_array_equal(
+        fc.values,
+        ent.faithful_knn_entropy(
+            x.astype(np.float32), np.random.RandomState(4), k=2, theta=0.1, bootstrap=5
+        ),
+    )
+    lam = np.linalg.eigvalsh(np.cov(x.astype(np.float32).astype(np.float64), rowvar=False))
+    h_gauss = 1.5 * (1 + np.log(2 * np.pi)) + 0.5 * np.log(lam).sum()
+    # of the float32 cloud: rounding the points to float32 moves H_gauss by ~1e-9 nats here
+    assert fc.entropy_gauss == pytest.approx(h_gauss, rel=1e-13)
+    assert fc.entropy_knn == pytest.approx(fc.values.mean(), rel=1e-12)
+    assert fc.clustering == pytest.approx(h_gauss - fc.values.mean(), rel=1e-9)
+    half = 2.776445105 * fc.values.std(ddof=1) / np.sqrt(5)
+    assert half > 0
+    assert fc.ci_low == pytest.approx(fc.clustering - half, rel=1e-9)
+    assert fc.ci_high == pytest.approx(fc.clustering + half, rel=1e-9)
+    two = ent.faithful_clustering(x, np.random.RandomState(4), bootstrap=2)
+    assert np.isfinite(two.ci_low) and two.ci_low < two.ci_high
+    one = ent.faithful_clustering(x, np.random.RandomState(4), bootstrap=1)
+    assert np.isnan(one.ci_low) and np.isnan(one.ci_high) and np.isfinite(one.clustering)
+    default = ent.faithful_clustering(x, np.random.RandomState(4), bootstrap=2)
+    explicit = ent.faithful_clustering(x, np.random.RandomState(4), k=1, theta=0.01, bootstrap=2)
+    assert default.clustering == explicit.clustering
+
+
+def test_kl_entropy_ci_is_the_documented_subsampling_interval():
+    """kl_entropy_ci on distinct rows: m = round(fraction·n) rows drawn without replacement per
+    replicate, deviations √(m/(n − m))·(H_m − mean H_m), CI = [H − q_{1−α/2}, H − q_{α/2}]
+    (np.quantile); duplicates are dropped first; m must lie strictly between k and n. The
+    defaults are k = 1, fraction 0.5, 30 replicates, level 0.95."""
+    x = np.random.default_rng(14).standard_normal((40, 2))
+    doubled = np.vstack([x, x[:10]])  # 10 duplicate rows: n = 40 distinct
+    got = ent.kl_entropy_ci(
+        doubled, np.random.default_rng(5), k=2, fraction=0.3, replicates=7, level=0.8
+    )
+    xs = np.unique(x, axis=0)
+    rng = np.random.default_rng(5)
+    sub = np.array(
+        [ent.kl_entropy(xs[rng.choice(40, size=12, replace=False)], 2) for _ in range(7)]
+    )
+    dev = np.sqrt(12 / 28) * (sub - sub.mean())
+    h = ent.kl_entropy(xs, 2)
+    expected = (h, h - np.quantile(dev, 0.9), h - np.quantile(dev, 0.1))
+    assert got == pytest.approx(expected, rel=1e-12)
+    assert got[1] < got[0] < got[2]
+    np.testing.assert_array_equal(
+        ent.kl_entropy_ci(x, np.random.default_rng(6)),
+        ent.kl_entropy_ci(
+            x, np.random.default_rng(6), k=1, fraction=0.5, replicates=30, level=0.95
+        ),
+    )
+    # m = round(0.05·40) = 2 = k and m = round(0.99·40) = 40 = n are refused; 3 and 39 pass
+    for fraction, m in ((0.05, 2), (0.99, 40)):
+        with pytest.raises(ValueError, match=f"subsample size {m} must lie strictly between k=2"):
+            ent.kl_entropy_ci(x, np.random.default_rng(0), k=2, fraction=fraction, replicates=2)
+    for fraction in (0.075, 0.975):
+        assert np.isfinite(
+            ent.kl_entropy_ci(x, np.random.default_rng(0), k=2, fraction=fraction, replicates=2)
+        ).all()
+
+
+@pytest.mark.parametrize(
+    "galaxy, features, message",
+    [
+        (
+            {"fit_range": [20, 10]},
+            [1, 3],
+            "key `galaxy.fit_range` = [20, 10]: needs 1 ≤ low < high (1-based ranks, both "
+            "included).",
+        ),
+        (
+            {"fit_range": [10, 11]},
+            [1, 3],
+            "key `galaxy.fit_range` = [10, 11] spans fewer than 3 ranks; a slope with a "
+            "confidence interval needs at least 3.",
+        ),
+        (
+            {},
+            [],
+            "key `galaxy.layers` is null and `features.layers` is empty, so the galaxy stage has "
+            "no layer to analyse. Set `galaxy.layers` (a list of ints).",
+        ),
+        (
+            {"layers": [1, 2, 5]},
+            [1, 3],
+            "key `galaxy.layers` lists layers [2, 5] that `features.layers` does not, while "
+            "`galaxy.sae` is null (use the features SAEs). Add them to `features.layers`, drop "
+            "them from `galaxy.layers`, or name the SAEs to analyse in `galaxy.sae`.",
+        ),
+        (
+            {"entropy": {"n_points": 100, "zscore": True, "pca_dim": 100}},
+            [1, 3],
+            "key `galaxy.entropy.pca_dim` = 100 must be below `galaxy.entropy.n_points` = 100.",
+        ),
+        (
+            {"entropy": {"n_points": 10, "zscore": True, "pca_dim": 5}},
+            [1, 3],
+            "key `galaxy.corrected.pca_dim` = 10 must be below `galaxy.entropy.n_points` = 10.",
+        ),
+        (
+            {"entropy": {"n_points": 11, "zscore": True, "pca_dim": 10}, "faithful": {"k": 11}},
+            [1, 3],
+            "key `galaxy.faithful.k` = 11 must be below `galaxy.entropy.n_points` = 11.",
+        ),
+    ],
+)
+def test_config_cross_check_messages_in_full(galaxy, features, message):
+    """Each cross-check's whole paragraph: the key and its value, why, and the common hint."""
+    from concept_geometry.errors import CONFIG_HINT
+    from concept_geometry.galaxy import check_galaxy_config
+
+    cfg = _config(**galaxy)
+    cfg["features"]["layers"] = features
+    with pytest.raises(ConfigError) as err:
+        check_galaxy_config(cfg)
+    assert str(err.value) == f"Invalid config: {message} {CONFIG_HINT}"
+
+
+def test_peaks_skip_a_column_without_numbers():
+    """peaks: the layer of the most negative slope and of the largest clustering values; a
+    column with no number (all NaN) gives None, not a layer."""
+    from concept_geometry.galaxy.quantities import peaks
+
+    g = pd.DataFrame(
+        {
+            "layer": [3, 5, 9],
+            "slope": [-0.2, -0.7, -0.4],
+            "clustering_faithful": [1.0, np.nan, 4.0],
+            "excess_clustering_corrected": [np.nan, np.nan, np.nan],
+        }
+    )
+    assert peaks(g) == {
+        "steepest_slope_layer": 5,
+        "peak_clustering_layer_faithful": 9,
+        "peak_clustering_layer_corrected": None,
+    }

@@ -769,3 +769,48 @@ def test_json_writes_numpy_values_and_paths_as_plain_json(tmp_path):
     with pytest.raises(TypeError, match="not JSON serialisable"):
         io.write_json(tmp_path / "b.json", {"s": {1, 2}})
     assert not (tmp_path / "b.json").exists()
+
+
+def test_the_unstamped_file_warning_in_full(tmp_path, caplog):
+    """The whole warning: the file, why its provenance cannot be checked, and that it is not."""
+    import logging
+
+    io.write_npy(tmp_path / "hand.npy", np.arange(2))
+    with caplog.at_level(logging.WARNING):
+        io.verify(tmp_path / "hand.npy", expect={"layer": 3})
+    assert caplog.records[0].getMessage() == (
+        f"{tmp_path / 'hand.npy'} records no identity (not written by a rule of this workflow); "
+        "its provenance is not checked"
+    )
+
+
+def test_checksum_file_is_written_through_a_dot_temp_beside_it(tmp_path, monkeypatch):
+    """The checksum file is renamed into place from `.<name>.tmp-*` in its own folder: the
+    pattern recovery looks for, so a write killed half-way leaves a temp it can clear."""
+    sources = []
+    real = os.replace
+
+    def spy(src, dst):
+        sources.append((Path(src), Path(dst)))
+        return real(src, dst)
+
+    monkeypatch.setattr(os, "replace", spy)
+    io.write_npy(tmp_path / "a.npy", np.arange(3))
+    side = [(s, d) for s, d in sources if d.name.endswith(io.SIDECAR_SUFFIX)]
+    assert side, sources
+    for src, dst in side:
+        assert src.parent == dst.parent == tmp_path
+        assert src.name.startswith(f".{dst.name}.tmp-"), src.name
+
+
+def test_sparse_writer_keeps_its_parts_in_a_dot_temp_folder_beside_the_output(tmp_path):
+    """While rows stream in, the parts live in `.<name>.tmp-*` next to the output (same
+    filesystem for the final rename; found by recovery if the job is killed), and are gone
+    after close."""
+    path = tmp_path / "f.npz"
+    with io.SparseRowsWriter(path, "firings", 4) as w:
+        w.append(sp.csr_matrix(np.array([[1, 0, 2, 0]], dtype=np.uint8)))
+        temps = [p for p in tmp_path.iterdir() if p.name.startswith(".f.npz.tmp-")]
+        assert len(temps) == 1 and temps[0].is_dir()
+        w.close()
+    assert sorted(os.listdir(tmp_path)) == ["f.npz", "f.npz.sha256"]

@@ -369,3 +369,27 @@ def test_recovery_looks_for_temps_in_the_folders_the_run_names(tmp_path):
     assert start.recovery.locks == [lock] and start.recovery.temps == [temp]
     assert not temp.exists() and other.exists()
     resume.end_run(start.record)
+
+
+def test_pid_one_is_probed_like_any_other_process():
+    """PID 1 is a real process (this namespace's init), recorded with its own start time: live.
+    Only PIDs below 1 are unreadable records."""
+    record = {**resume.this_run(), "pid": 1, "start_ticks": resume._start_ticks(1)}
+    assert resume.record_state(record)[0] == "live"
+
+
+def test_a_stale_record_removed_meanwhile_does_not_stop_the_start(tmp_path, monkeypatch):
+    """Two runs starting at once may both find the same dead run's record and both remove it:
+    the second removal finds nothing and the run still starts."""
+    runs = tmp_path / resume.RUNS_DIR
+    runs.mkdir(parents=True)
+    dead = runs / "gone.json"
+    dead.write_text(json.dumps({**resume.this_run(), "pid": 99999999, "start_ticks": 1}))
+
+    def stale_and_removed_by_the_other_run(record):
+        dead.unlink(missing_ok=True)
+        return "stale", "removed meanwhile"
+
+    monkeypatch.setattr(resume, "record_state", stale_and_removed_by_the_other_run)
+    start = resume.start_run(tmp_path)
+    assert start.blocked is None and start.record.exists()

@@ -290,3 +290,133 @@ def test_every_stage_of_the_workflow_but_the_report_declares_quantities_in_its_p
     assert names == report.STAGES
     for name in names:
         assert registry.load_stage(name).quantities, name
+
+
+def test_alignment_tables_and_load_from_a_hand_made_summary(tmp_path):
+    """Every row and column of the alignment stage's tables, from a hand-written summary.json
+    (one untied model with a verdict, one tied model without null or verdict)."""
+    from concept_geometry.alignment import quantities
+
+    orth = {
+        "embedding": {
+            "euclidean": 0.1,
+            "causal": 0.2,
+            "causal_dual": 0.3,
+            "random_park": 0.4,
+            "random_gaussian": 0.5,
+        },
+        "unembedding": {
+            "euclidean": 0.6,
+            "causal": 0.7,
+            "random_park": 0.8,
+            "random_gaussian": 0.9,
+        },
+    }
+    untied = {
+        "n_pairs_kept": 17,
+        "tied": False,
+        "diag_mean_abs": 0.61,
+        "diag_mean": 0.52,
+        "diag_row_max": 4,
+        "offdiag_mean_abs": 0.07,
+        "random_pairs_mean_abs": 0.03,
+        "diag_null": {"z": 5.5, "p": 0.01, "draws": 99},
+        "diag_verdict": "stands out",
+        "orth_mean_abs": orth,
+        "orth_median_abs": {s: {ip: v / 2 for ip, v in d.items()} for s, d in orth.items()},
+        "toy_kl_to_exact": 0.02,
+        "toy_final_loss": 1.5,
+    }
+    tied = dict(
+        untied,
+        tied=True,
+        diag_null=None,
+        diag_verdict=None,
+        toy_kl_to_exact=None,
+        toy_final_loss=None,
+    )
+    io.write_json(tmp_path / "a.json", untied)
+    io.write_json(tmp_path / "b.json", tied)
+    units = quantities.load(
+        {"summaries": [str(tmp_path / "a.json"), str(tmp_path / "b.json")]},
+        {"names": ["m-a", "m-b"]},
+    )
+    assert [u.model for u in units] == ["m-a", "m-b"]
+    a, b = units[0].tables, units[1].tables
+    assert a["diagonal"] == [
+        {
+            "n_pairs_kept": 17,
+            "diag_mean_abs": 0.61,
+            "diag_mean": 0.52,
+            "diag_row_max": 4,
+            "offdiag_mean_abs": 0.07,
+            "random_pairs_mean_abs": 0.03,
+            "tied": 0,
+            "diag_null_z": 5.5,
+            "diag_null_p": 0.01,
+            "diag_stands_out": 1,
+        }
+    ]
+    assert a["orthogonality"] == [
+        {
+            "space": "embedding",
+            "inner_product": "euclidean",
+            "orth_mean_abs": 0.1,
+            "orth_median_abs": 0.05,
+        },
+        {
+            "space": "embedding",
+            "inner_product": "causal",
+            "orth_mean_abs": 0.2,
+            "orth_median_abs": 0.1,
+        },
+        {
+            "space": "embedding",
+            "inner_product": "causal_dual",
+            "orth_mean_abs": 0.3,
+            "orth_median_abs": 0.15,
+        },
+        {
+            "space": "embedding",
+            "inner_product": "random_park",
+            "orth_mean_abs": 0.4,
+            "orth_median_abs": 0.2,
+        },
+        {
+            "space": "embedding",
+            "inner_product": "random_gaussian",
+            "orth_mean_abs": 0.5,
+            "orth_median_abs": 0.25,
+        },
+        {
+            "space": "unembedding",
+            "inner_product": "euclidean",
+            "orth_mean_abs": 0.6,
+            "orth_median_abs": 0.3,
+        },
+        {
+            "space": "unembedding",
+            "inner_product": "causal",
+            "orth_mean_abs": 0.7,
+            "orth_median_abs": 0.35,
+        },
+        {
+            "space": "unembedding",
+            "inner_product": "random_park",
+            "orth_mean_abs": 0.8,
+            "orth_median_abs": 0.4,
+        },
+        {
+            "space": "unembedding",
+            "inner_product": "random_gaussian",
+            "orth_mean_abs": 0.9,
+            "orth_median_abs": 0.45,
+        },
+    ]
+    assert a["toy"] == [{"toy_kl_to_exact": 0.02, "toy_final_loss": 1.5}]
+    assert b["diagonal"][0] == dict(
+        a["diagonal"][0], tied=1, diag_null_z=None, diag_null_p=None, diag_stands_out=None
+    )
+    assert b["orthogonality"] == a["orthogonality"] and b["toy"] == []
+    not_out = quantities.tables(dict(untied, diag_verdict="does not stand out"))
+    assert not_out["diagonal"][0]["diag_stands_out"] == 0

@@ -62,7 +62,8 @@ def check_inputs(
     rel, counts = np.unique(y, return_counts=True)
     if len(rel) < 2:
         raise InputDataError(
-            f"The crystals analysis needs pairs from at least 2 relations, but only {list(rel)} "
+            f"The crystals analysis needs pairs from at least 2 relations, but only "
+            f"{[str(r) for r in rel]} "
             f"has usable pairs. Add relations (`crystals.relations`) or raise "
             f"`crystals.max_pairs_per_relation`."
         )
@@ -76,7 +77,7 @@ def check_inputs(
     need = max(n_splits, int(np.ceil(2 / min(eval_fraction, 1 - eval_fraction))))
     if smallest < need:
         raise InputDataError(
-            f"Relation {rel[counts.argmin()]!r} has only {smallest} usable pairs; the folds "
+            f"Relation {str(rel[counts.argmin()])!r} has only {smallest} usable pairs; the folds "
             f"(`crystals.silhouette.n_splits` = {n_splits}) and the fit/eval split "
             f"(`crystals.eval_fraction` = {eval_fraction}) need at least {need}. Raise "
             f"`crystals.min_pairs_per_relation` so such relations are dropped up front."

@@ -108,7 +108,7 @@ def relation_differences(
     tokenizer,
     pairs: pd.DataFrame,
     layers: Sequence,
-    min_pairs_per_relation: int = 10,
+    min_pairs_per_relation: int,
     batch_size: int = 256,
     device: str = "cpu",
     progress: bool = True,

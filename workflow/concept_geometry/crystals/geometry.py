@@ -85,8 +85,8 @@ def fit_distractors(
     evals, evecs = np.clip(evals[::-1], 0, None), evecs[:, ::-1]
     k = min(n_components, Dc.shape[0], Dc.shape[1])
     comps = evecs[:, :k].T
-    signs = np.sign(comps[np.arange(k), np.abs(comps).argmax(axis=1)])
-    comps = comps * np.where(signs == 0, 1, signs)[:, None]
+    # a unit vector's largest |loading| is at least 1/sqrt(d), so its sign is never 0
+    comps = comps * np.sign(comps[np.arange(k), np.abs(comps).argmax(axis=1)])[:, None]
     total = evals.sum()
     evr = evals[:k] / total if total > 0 else np.zeros(k)
     corr = pearson(Dc @ comps.T, np.asarray(length_diff, dtype=np.float64))

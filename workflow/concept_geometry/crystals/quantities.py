@@ -242,6 +242,7 @@ def load(inputs, params) -> list[Unit]:
             k: io.read_tsv(inputs[k][i])
             for k in ("clusters", "silhouette", "quality", "distractors", "pairs")
         }
-        label = layer_label(layer if layer == "embed" else int(layer), params["layer_convention"])
+        # short labels read the same for "3" and 3 (params hold the layers as path strings)
+        label = layer_label(layer, params["layer_convention"])
         units.append(Unit(params["model"], tables(label, **frames)))
     return units
