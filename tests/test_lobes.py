@@ -80,7 +80,13 @@ def test_blockwise_affinity_equals_full_matrix():
         [
             b
             for _, b in A.affinity_blocks(
-                "dice", counts=counts, occurrences=occ, n_chunks=50, block=4
+                "dice",
+                counts=counts,
+                occurrences=occ,
+                n_chunks=50,
+                shift_phi=True,
+                official_int64=False,
+                block=4,
             )
         ]
     )
@@ -1331,3 +1337,15 @@ def test_lobes_summary_load_reads_every_layer_by_hand(tmp_path):
                 )
             ]
         )
+
+
+def test_cooccurrence_affinity_computes_phi_in_float64_without_wraparound():
+    """Two features firing together in exactly half of T = 2^22 chunks: phi = 1, so phi + 1
+    = 2 everywhere. The official int64 margin product (2^21 · 2^21)^2 = 2^84 would wrap to 0
+    (affinity 1); the dense helper computes in float64 unless asked otherwise."""
+    t = 2**22
+    counts, occ = np.full((2, 2), t // 2), np.full(2, t // 2)
+    np.testing.assert_allclose(A.cooccurrence_affinity(counts, occ, t, "phi"), np.full((2, 2), 2.0))
+    np.testing.assert_allclose(
+        A.affinity_rows(counts, occ, occ, t, "phi", True, official_int64=True), np.ones((2, 2))
+    )
