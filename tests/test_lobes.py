@@ -1349,3 +1349,32 @@ def test_cooccurrence_affinity_computes_phi_in_float64_without_wraparound():
     np.testing.assert_allclose(
         A.affinity_rows(counts, occ, occ, t, "phi", True, official_int64=True), np.ones((2, 2))
     )
+
+
+def test_code_lobe_undecided_when_either_group_has_no_scored_chunk():
+    """Code chunks scored but no chunk of the other categories (absent, or unscored: -1), and
+    the reverse: the verdict cannot be decided, so None."""
+    winners = np.array([0, 0, -1, 1])
+    category = np.array(["code", "code", "prose", "web"])
+    assert find_code_lobe(winners, category, ["code"], ["prose"], 2) is None
+    assert find_code_lobe(winners, category, ["math"], None, 2) is None
+    assert find_code_lobe(winners, category, ["code"], ["web"], 2).found
+
+
+def test_official_int64_phi_and_sparse_embedding_raise_no_floating_point_warning():
+    """Feature 3 of the hand example never fires: its phi is 0/0, set to 0 without a
+    RuntimeWarning; the other pairs are the hand values. The sparse spectral embedding of a
+    graph with an isolated node (degree 0) warns about nothing either."""
+    import warnings
+
+    from concept_geometry.lobes.clustering import spectral_embedding_sparse
+
+    with warnings.catch_warnings():
+        warnings.simplefilter("error")
+        phi = A.phi_coefficient_int64(COUNTS, OCC[:, None], OCC[None, :], T)
+        graph = sp.csr_matrix(np.array([[0, 2, 1, 0], [2, 0, 1, 0], [1, 1, 0, 0], [0, 0, 0, 0.0]]))
+        emb = spectral_embedding_sparse(graph, 2, seed=0)
+    for (i, j), value in HAND["phi"].items():
+        assert phi[i, j] == pytest.approx(value, abs=1e-12)
+    np.testing.assert_array_equal(phi[3], 0.0)
+    assert emb.shape == (4, 2) and np.isfinite(emb).all()
