@@ -80,7 +80,13 @@ def test_blockwise_affinity_equals_full_matrix():
         [
             b
             for _, b in A.affinity_blocks(
-                "dice", counts=counts, occurrences=occ, n_chunks=50, block=4
+                "dice",
+                counts=counts,
+                occurrences=occ,
+                n_chunks=50,
+                shift_phi=True,
+                official_int64=False,
+                block=4,
             )
         ]
     )
@@ -247,7 +253,14 @@ def test_pipeline_specialization_uses_histogram_then_heldout_chunks():
         },
     }
     spec, verdicts = specialization(
-        labels, fire, category, split, cfg, doc_id=doc_id, histogram_documents=np.array([0, 1])
+        labels,
+        fire,
+        category,
+        split,
+        cfg,
+        "x.npz",
+        doc_id=doc_id,
+        histogram_documents=np.array([0, 1]),
     )
     assert verdicts["phi"]["faithful"]["code_lobe"] == 0
     assert verdicts["phi"]["corrected"]["code_lobe"] == 1
@@ -342,10 +355,12 @@ def test_specialization_streamed_in_blocks_equals_whole_matrix(tmp_path):
         },
     }
     kw = dict(doc_id=doc_id, histogram_documents=np.unique(doc_id[split == "histogram"]))
-    whole, verdicts = specialization(labels, fire, category, split, cfg, **kw)
+    whole, verdicts = specialization(labels, fire, category, split, cfg, "f.npz", **kw)
     io.write_npz(tmp_path / "f.npz", firings=fire)
     blocks = io.iter_sparse_rows(tmp_path / "f.npz", "firings", block_rows=17)
-    streamed, verdicts_streamed = specialization(labels, blocks, category, split, cfg, **kw)
+    streamed, verdicts_streamed = specialization(
+        labels, blocks, category, split, cfg, "f.npz", **kw
+    )
     pd.testing.assert_frame_equal(whole, streamed)
     assert verdicts == verdicts_streamed
 
@@ -637,6 +652,7 @@ def test_faithful_specialization_is_the_official_loop_on_the_first_documents():
         category,
         split,
         cfg,
+        "firings.npz",
         doc_id=doc_of_chunk,
         histogram_documents=histogram_docs,
     )
@@ -741,7 +757,7 @@ def test_feature_data_checks_name_the_problem():
     from concept_geometry.lobes.pipeline import check_inputs
 
     counts, occ, dec = np.zeros((3, 3)), np.zeros(3), np.zeros((3, 2))
-    check_inputs(counts, occ, 5, dec)
+    check_inputs(counts, occ, 5, dec, "layer 1")
     with pytest.raises(InputDataError, match=r"decoder \(2, 2\); all must have the same number"):
         check_inputs(counts, occ, 5, np.zeros((2, 2)), "layer 1")
     with pytest.raises(
@@ -1031,3 +1047,334 @@ def test_knn_sparsify_accepts_integer_affinities():
     expected[2, 3] = expected[3, 2] = 8
     np.testing.assert_array_equal(as_int.toarray(), expected)
     np.testing.assert_array_equal(as_float.toarray(), expected)
+
+
+# --- issue 15, fresh sample (seed 4): the survivors' gaps ----------------------------------
+
+
+def test_cluster_measure_passes_shift_phi_on(monkeypatch):
+    """Two features that never fire together, each in 2 of T = 4 chunks: phi = -1 between
+    them, 1 on the diagonal. Shifted (phi + 1): 2 on the diagonal, 0 off it; unshifted: 1 and
+    -1, and the negative value clipped to 0."""
+    from concept_geometry.lobes import clustering
+
+    seen = {}
+
+    def capture(affinity, ks, seed, n_init=None):
+        seen["affinity"] = affinity.copy()
+        return {k: np.zeros(affinity.shape[0], dtype=np.int64) for k in ks}
+
+    monkeypatch.setattr(clustering, "spectral_lobes_dense", capture)
+    kw = dict(method="dense", counts=np.diag([2, 2]), occurrences=np.array([2, 2]), n_chunks=4)
+    clustering.cluster_measure("phi", [2], 0, shift_phi=False, **kw)
+    np.testing.assert_allclose(seen["affinity"], np.eye(2), atol=1e-12)
+    clustering.cluster_measure("phi", [2], 0, shift_phi=True, **kw)
+    np.testing.assert_allclose(seen["affinity"], 2 * np.eye(2), atol=1e-12)
+
+
+def test_cluster_all_routes_each_variant_as_documented(monkeypatch):
+    """cluster_all's two routes: faithful clusters every feature by the official dense call
+    (sklearn's n_init, phi + 1, int64 margins) whatever the config; corrected clusters the
+    active features by the configured route, n_init and shift_phi. Feature 2 never fires."""
+    from concept_geometry.lobes import pipeline
+    from concept_geometry.lobes.clustering import LobeLabels
+
+    calls = []
+
+    def capture(measure, ks, seed, **kw):
+        n = (kw["decoder"] if measure == A.GEOMETRIC else kw["occurrences"]).shape[0]
+        calls.append((measure, seed, kw))
+        return LobeLabels({k: np.arange(n) % k for k in ks}, kw["method"])
+
+    monkeypatch.setattr(pipeline, "cluster_measure", capture)
+    counts = np.array([[3, 1, 0], [1, 2, 0], [0, 0, 0]])
+    occ, decoder = np.array([3, 2, 0]), np.arange(6.0).reshape(3, 2)
+    cfg = {
+        "ks": [2],
+        "measures": ["phi"],
+        "shift_phi": False,
+        "clustering": {
+            "method": "sparse",
+            "dense_max_features": 7,
+            "n_neighbors": 5,
+            "n_init": 3,
+        },
+    }
+    labels = pipeline.cluster_all(counts, occ, 9, decoder, np.array([0, 1]), cfg, 11, 4)
+    assert len(calls) == 4  # (faithful, corrected) x (phi, geometric)
+    faithful = dict(method="dense", n_init=None, shift_phi=True, official_int64=True)
+    corrected = dict(
+        method="sparse", dense_max_features=7, n_neighbors=5, n_init=3, shift_phi=False
+    )
+    for (measure, seed, kw), route, n in zip(
+        calls,
+        [faithful, faithful, corrected, corrected],
+        [3, 3, 2, 2],
+        strict=True,
+    ):
+        assert seed == pipeline.derive_seed(11, "lobes", "cluster", 4, measure)
+        assert {key: kw[key] for key in route} == route, (measure, kw)
+        if measure == A.GEOMETRIC:
+            np.testing.assert_array_equal(kw["decoder"], decoder[:n])
+        else:
+            np.testing.assert_array_equal(kw["counts"], counts[:n, :n])
+            np.testing.assert_array_equal(kw["occurrences"], occ[:n])
+            assert kw["n_chunks"] == 9
+    assert [c[0] for c in calls] == ["phi", A.GEOMETRIC] * 2
+    corr = labels[(labels["variant"] == "corrected") & (labels["measure"] == "phi")]
+    assert corr["lobe"].tolist() == [0, 1, -1] and set(corr["clustering"]) == {"sparse"}
+
+
+def test_feature_data_checks_counts_shape_and_accept_one_chunk():
+    """A counts matrix of the wrong size is refused on its own (occurrences and decoder
+    agree); one histogram chunk is enough."""
+    from concept_geometry.lobes.pipeline import check_inputs
+
+    occ, dec = np.zeros(3), np.zeros((3, 2))
+    check_inputs(np.zeros((3, 3)), occ, 1, dec, "c.npz")
+    with pytest.raises(
+        InputDataError,
+        match=r"^Feature data c\.npz disagree: cooccurrence counts \(3, 2\), occurrences "
+        r"\(3,\), decoder \(3, 2\)",
+    ):
+        check_inputs(np.zeros((3, 2)), occ, 1, dec, "c.npz")
+
+
+def test_specialization_table_rows_and_verdicts_by_hand():
+    """Two features, lobes 0 and 1. Histogram chunks: code fires feature 0 (lobe 0), prose
+    feature 1 (lobe 1); held-out chunks the other way round. Each category has one chunk per
+    split, so every fraction is 0 or 1 and every n_chunks 1; columns in the documented
+    order (measure, k, variant, category, lobe, fraction, n_chunks)."""
+    from concept_geometry.lobes.pipeline import LABEL_COLUMNS, specialization
+
+    labels = pd.DataFrame(
+        [(v, "dense", "phi", 2, f, f) for v in ("faithful", "corrected") for f in (0, 1)],
+        columns=LABEL_COLUMNS,
+    )
+    fire = sp.csr_matrix(np.array([[1, 0], [0, 1], [0, 1], [1, 0]]))
+    cfg = {
+        "measures": ["phi"],
+        "ks": [2],
+        "specialization": {
+            "code_categories": ["code"],
+            "other_categories": None,
+            "max_documents": None,
+        },
+    }
+    spec, verdicts = specialization(
+        labels,
+        fire,
+        np.array(["code", "prose", "code", "prose"]),
+        np.array(["histogram", "histogram", "heldout", "heldout"]),
+        cfg,
+        "f.npz",
+        doc_id=np.array([0, 1, 2, 3]),
+        histogram_documents=np.array([0, 1]),
+    )
+    assert spec.columns.tolist() == [
+        "measure",
+        "k",
+        "variant",
+        "category",
+        "lobe",
+        "fraction",
+        "n_chunks",
+    ]
+    expected = [
+        ("phi", 2, "faithful", "code", 0, 1.0, 1),
+        ("phi", 2, "faithful", "code", 1, 0.0, 1),
+        ("phi", 2, "faithful", "prose", 0, 0.0, 1),
+        ("phi", 2, "faithful", "prose", 1, 1.0, 1),
+        ("phi", 2, "corrected", "code", 0, 0.0, 1),
+        ("phi", 2, "corrected", "code", 1, 1.0, 1),
+        ("phi", 2, "corrected", "prose", 0, 1.0, 1),
+        ("phi", 2, "corrected", "prose", 1, 0.0, 1),
+    ]
+    assert [tuple(r) for r in spec.itertuples(index=False)] == expected
+    common = dict(code_share=1.0, other_share_in_code_lobe=0.0, found=True, k=2, n_documents=2)
+    assert verdicts == {
+        "phi": {
+            "faithful": dict(code_lobe=0, other_lobe=1, **common),
+            "corrected": dict(code_lobe=1, other_lobe=0, **common),
+        }
+    }
+
+
+def test_tests_table_seeds_each_test_by_its_own_stream(monkeypatch):
+    """Every random test of tests.tsv takes its seed from config['seed'] through the named
+    streams of ``derive_seed``: the probe per (layer, measure, k, variant), the AMI permutation
+    test per (layer, measure, k), shared by the two variants (they permute the same lobes
+    when no feature is excluded)."""
+    from concept_geometry.lobes import tests_table
+    from concept_geometry.lobes.pipeline import LABEL_COLUMNS
+    from concept_geometry.lobes.significance import NullTest
+    from concept_geometry.seeding import derive_seed
+
+    probe_seeds, ami_seeds = {}, {}
+
+    def probe(decoder, lobes, variant, n_null, seed, **kw):
+        probe_seeds.setdefault(variant, []).append(seed)
+        return NullTest(0.5, 0.5, 0.1, 0.0, 1.0)
+
+    def ami(lobes, clusters, n_permutations, seed, ddof):
+        ami_seeds.setdefault(ddof, []).append(seed)
+        return NullTest(0.0, 0.0, 0.1, 0.0, 1.0)
+
+    monkeypatch.setattr(tests_table, "probe_test", probe)
+    monkeypatch.setattr(tests_table, "ami_permutation_test", ami)
+    labels = pd.DataFrame(
+        [
+            (v, "dense", m, k, f, f % k)
+            for v in ("faithful", "corrected")
+            for m in ("phi", "jaccard", A.GEOMETRIC)
+            for k in (2, 3)
+            for f in range(6)
+        ],
+        columns=LABEL_COLUMNS,
+    )
+    cfg = {
+        "measures": ["phi", "jaccard"],
+        "ks": [2, 3],
+        "ami": {"n_permutations": 3},
+        "probe": {
+            "ks": None,
+            "n_null": 2,
+            "faithful_train_fraction": 0.5,
+            "n_splits": 2,
+            "C": 1.0,
+            "max_iter": 10,
+        },
+    }
+    tests_table.run_tests(labels, np.ones((6, 2)), cfg, seed=7, layer=5)
+    settings = [(m, k) for m in ("phi", "jaccard") for k in (2, 3)]
+    for variant in ("faithful", "corrected"):
+        assert probe_seeds[variant] == [
+            derive_seed(7, "lobes", "probe", 5, m, k, variant) for m, k in settings
+        ]
+    for ddof in (0, 1):  # faithful, corrected
+        assert ami_seeds[ddof] == [derive_seed(7, "lobes", "ami", 5, m, k) for m, k in settings]
+    every = probe_seeds["faithful"] + probe_seeds["corrected"] + ami_seeds[0]
+    assert len(set(every)) == 12 and all(isinstance(s, int) for s in every)
+
+
+def test_tests_table_without_probe_ks_leaves_numeric_nan_columns(monkeypatch):
+    """With no k probed (``probe.ks`` = [] at the function level), every probe column of every
+    row is NaN, and the table's columns stay numeric (float), so the TSV reads back the same;
+    the AMI columns are filled."""
+    from concept_geometry.lobes import tests_table
+    from concept_geometry.lobes.pipeline import LABEL_COLUMNS
+
+    monkeypatch.setattr(
+        tests_table, "probe_test", lambda *a, **kw: pytest.fail("probe ran at a skipped k")
+    )
+    labels = pd.DataFrame(
+        [
+            (v, "dense", m, 2, f, f % 2)
+            for v in ("faithful", "corrected")
+            for m in ("phi", A.GEOMETRIC)
+            for f in range(6)
+        ],
+        columns=LABEL_COLUMNS,
+    )
+    cfg = {"measures": ["phi"], "ks": [2], "ami": {"n_permutations": 3}, "probe": {"ks": []}}
+    table = tests_table.run_tests(labels, np.ones((6, 2)), cfg, seed=0, layer=1)
+    assert table.columns.tolist() == tests_table.TEST_COLUMNS and len(table) == 2
+    for col in ("balanced_accuracy", "acc_null_mean", "acc_null_std", "acc_z", "acc_p"):
+        assert table[col].dtype == np.float64 and table[col].isna().all(), col
+    assert (table["ami"] == 1.0).all()  # lobes = clusters
+
+
+def test_lobes_summary_load_reads_every_layer_by_hand(tmp_path):
+    """lobes.quantities.load, rule lobes_summary: one tests.tsv and one code_lobe.json per
+    layer, in the order of params layers, become one unit per layer whose summary rows carry
+    that layer's values (hand-made files, values chosen by hand)."""
+    from concept_geometry import io, registry
+    from concept_geometry.lobes import quantities
+
+    paths = {"tests": [], "code_lobe": []}
+    for layer, (ami, found) in {3: (0.25, True), 7: (0.75, False)}.items():
+        tests = pd.DataFrame(
+            {
+                "measure": ["phi", "phi"],
+                "k": [2, 2],
+                "variant": ["faithful", "corrected"],
+                "ami": [ami, ami + 0.1],
+                "ami_z": [1.0, 2.0],
+                "balanced_accuracy": [0.6, 0.7],
+                "acc_z": [3.0, 4.0],
+                "ami_p": [0.5, 0.25],
+                "acc_p": [0.125, 0.0625],
+                "clustering": ["dense", "sparse"],
+                "n_excluded": [0, layer],
+            }
+        )
+        io.write_tsv(tmp_path / f"tests_{layer}.tsv", tests)
+        io.write_json(
+            tmp_path / f"code_{layer}.json",
+            {"phi": {"faithful": {"found": found}, "corrected": None}},
+        )
+        paths["tests"].append(str(tmp_path / f"tests_{layer}.tsv"))
+        paths["code_lobe"].append(str(tmp_path / f"code_{layer}.json"))
+    units = quantities.load(paths, {"layers": [3, 7], "model": "m"})
+    assert [u.model for u in units] == ["m", "m"]
+    rows = registry.summary_rows(registry.load_stage("lobes"), units)
+    value = rows.set_index(["quantity", "setting"])["value"]
+    assert len(value) == 2 * (2 * 6 + 1 + 2)
+    for layer, ami, found in ((3, 0.25, 1.0), (7, 0.75, 0.0)):
+        assert value[("ami", f"layer={layer},measure=phi,k=2,variant=faithful")] == ami
+        assert value[
+            ("ami", f"layer={layer},measure=phi,k=2,variant=corrected,clustering=sparse")
+        ] == pytest.approx(ami + 0.1)
+        assert value[("n_excluded", f"layer={layer},variant=corrected")] == layer
+        assert (
+            value[("code_lobe_found", f"layer={layer},measure=phi,k=2,variant=faithful")] == found
+        )
+        assert np.isnan(
+            value[
+                (
+                    "code_lobe_found",
+                    f"layer={layer},measure=phi,k=2,variant=corrected,clustering=sparse",
+                )
+            ]
+        )
+
+
+def test_cooccurrence_affinity_computes_phi_in_float64_without_wraparound():
+    """Two features firing together in exactly half of T = 2^22 chunks: phi = 1, so phi + 1
+    = 2 everywhere. The official int64 margin product (2^21 · 2^21)^2 = 2^84 would wrap to 0
+    (affinity 1); the dense helper computes in float64 unless asked otherwise."""
+    t = 2**22
+    counts, occ = np.full((2, 2), t // 2), np.full(2, t // 2)
+    np.testing.assert_allclose(A.cooccurrence_affinity(counts, occ, t, "phi"), np.full((2, 2), 2.0))
+    np.testing.assert_allclose(
+        A.affinity_rows(counts, occ, occ, t, "phi", True, official_int64=True), np.ones((2, 2))
+    )
+
+
+def test_code_lobe_undecided_when_either_group_has_no_scored_chunk():
+    """Code chunks scored but no chunk of the other categories (absent, or unscored: -1), and
+    the reverse: the verdict cannot be decided, so None."""
+    winners = np.array([0, 0, -1, 1])
+    category = np.array(["code", "code", "prose", "web"])
+    assert find_code_lobe(winners, category, ["code"], ["prose"], 2) is None
+    assert find_code_lobe(winners, category, ["math"], None, 2) is None
+    assert find_code_lobe(winners, category, ["code"], ["web"], 2).found
+
+
+def test_official_int64_phi_and_sparse_embedding_raise_no_floating_point_warning():
+    """Feature 3 of the hand example never fires: its phi is 0/0, set to 0 without a
+    RuntimeWarning; the other pairs are the hand values. The sparse spectral embedding of a
+    graph with an isolated node (degree 0) warns about nothing either."""
+    import warnings
+
+    from concept_geometry.lobes.clustering import spectral_embedding_sparse
+
+    with warnings.catch_warnings():
+        warnings.simplefilter("error")
+        phi = A.phi_coefficient_int64(COUNTS, OCC[:, None], OCC[None, :], T)
+        graph = sp.csr_matrix(np.array([[0, 2, 1, 0], [2, 0, 1, 0], [1, 1, 0, 0], [0, 0, 0, 0.0]]))
+        emb = spectral_embedding_sparse(graph, 2, seed=0)
+    for (i, j), value in HAND["phi"].items():
+        assert phi[i, j] == pytest.approx(value, abs=1e-12)
+    np.testing.assert_array_equal(phi[3], 0.0)
+    assert emb.shape == (4, 2) and np.isfinite(emb).all()

@@ -43,8 +43,11 @@ LABEL_COLUMNS = ["variant", "clustering", "measure", "k", "feature", "lobe"]
 UNSCORED_WINNER = {"faithful": 0, "corrected": -1}
 
 
-def check_inputs(counts, occurrences, n_chunks, decoder, path_hint: str = "") -> None:
-    """Shapes of the features stage's artifacts agree; raise InputDataError otherwise."""
+def check_inputs(counts, occurrences, n_chunks, decoder, path_hint: str) -> None:
+    """Shapes of the features stage's artifacts agree; raise InputDataError otherwise.
+
+    ``path_hint``: the file the arrays came from, named in the error.
+    """
     f = np.asarray(occurrences).shape[0]
     if counts.shape != (f, f) or decoder.shape[0] != f:
         raise InputDataError(
@@ -142,7 +145,7 @@ def specialization(
     category: np.ndarray,
     split: np.ndarray,
     cfg: dict,
-    path_hint: str = "",
+    path_hint: str,
     *,
     doc_id: np.ndarray,
     histogram_documents: np.ndarray,

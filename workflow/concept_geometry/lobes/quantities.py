@@ -9,6 +9,8 @@ variant keeps them all).
 
 from __future__ import annotations
 
+import math
+
 import pandas as pd
 
 from .. import io
@@ -158,7 +160,7 @@ def tables(tests: pd.DataFrame, verdicts: dict, layer) -> dict:
             "k": 2,
             "variant": variant,
             "clustering": None if variant == "faithful" else methods[(measure, variant)],
-            "found": float(v["found"]) if v else float("nan"),
+            "found": float(v["found"]) if v else math.nan,
         }
         for measure, by_variant in verdicts.items()
         for variant, v in by_variant.items()

@@ -48,8 +48,8 @@ def _null_test(observed: float, null: np.ndarray, ddof: int) -> NullTest:
     """z of ``observed`` against ``null`` with the null's std at ``ddof`` (see NULL_DDOF)."""
     null = np.asarray(null, dtype=np.float64)
     mean = float(null.mean())
-    std = float(null.std(ddof=ddof)) if null.size > ddof else float("nan")
-    z = (observed - mean) / std if std > 0 else float("nan")
+    std = float(null.std(ddof=ddof)) if null.size > ddof else np.nan
+    z = (observed - mean) / std if std > 0 else np.nan
     p = (1.0 + np.sum(null >= observed - 1e-12)) / (1.0 + null.size)
     return NullTest(float(observed), mean, std, float(z), float(p))
 

@@ -49,13 +49,14 @@ def run_tests(
     """AMI permutation test and probe test for every measure, k and variant (tests.tsv).
 
     Each variant tests its own lobes against its own geometric clusters on its own features
-    (faithful: all; corrected: lobe >= 0); the null's spread uses NULL_DDOF[variant].
+    (faithful: all; corrected: lobe >= 0); the null's spread uses NULL_DDOF[variant]. At a k
+    outside ``lobes.probe.ks`` the probe columns are empty: the row has no probe keys, and
+    the table's ``columns=TEST_COLUMNS`` fills them with NaN (float, even in every row).
     """
     rows = []
     pc = cfg["probe"]
     probe_ks = cfg["ks"] if pc.get("ks") is None else pc["ks"]
     decoder = np.asarray(decoder)
-    nan = float("nan")
     triples = [(m, int(k), v) for m in cfg["measures"] for k in cfg["ks"] for v in VARIANTS]
     for measure, k, variant in progress(triples) if progress else triples:
         lobes = _labels_of(labels, variant, measure, k)
@@ -99,10 +100,6 @@ def run_tests(
                 acc_null_std=acc.null_std,
                 acc_z=acc.z,
                 acc_p=acc.p,
-            )
-        else:  # probe skipped at this k (config lobes.probe.ks)
-            row.update(
-                balanced_accuracy=nan, acc_null_mean=nan, acc_null_std=nan, acc_z=nan, acc_p=nan
             )
         rows.append(row)
     return pd.DataFrame(rows, columns=TEST_COLUMNS)
