@@ -822,3 +822,68 @@ def test_headline_rows_are_sorted_by_experiment_and_setting():
     orth = pd.DataFrame(columns=["experiment", "setting", "independent", "cos"])
     settings = list(dict.fromkeys(headline_rows(summary, orth)["setting"]))
     assert settings == ["experiment=dimension,d=2", "experiment=dimension,d=4", "experiment=full"]
+
+
+# --- issue 15 (seed 4): mutation-testing gaps ----------------------------------------------
+
+
+def test_concept_log_odds_needs_both_values_of_the_concept():
+    """A concept that every kept output has (or none has) has no log-odds: refused."""
+    from concept_geometry.simulation.model import concept_log_odds
+
+    f, g = np.ones((2, 2)), np.arange(8.0).reshape(4, 2)
+    for bits in ([1, 1, 1, 1], [0, 0, 0, 0]):
+        with pytest.raises(ValueError, match="both values of the concept"):
+            concept_log_odds(f, g, np.array(bits))
+
+
+def test_divergence_error_names_the_contrast_optimisers_rate_or_says_none_trains():
+    """A diverged Adam contrast run under `optimizer: gd` blames Adam's `auto` rate, not
+    `simulation.lr`; the message names the run (experiment, replicate, setting, the error)
+    and the problem size (m = 3: 8 outputs, 27 contexts; `auto` for gd 20/64 x 8 = 2.5).
+    When every halving down to lr/1024 diverges too, it says so; a run shorter than 300
+    steps probes with its own step count and logs nothing."""
+    from concept_geometry.simulation.experiments import _divergence_error
+    from concept_geometry.simulation.model import TrainingDiverged
+
+    trials = []
+
+    def never(trial):
+        trials.append(trial)
+        raise TrainingDiverged("again")
+
+    train = TrainConfig(steps=120, lr=0.5, init_scale=0.1, log_every=10, optimizer="adam")
+    err = _divergence_error(
+        TrainingDiverged("loss nan at step 7", step=7, loss=np.nan),
+        "full",
+        2,
+        {"setting": "optimizer=adam", "optimizer": "adam"},
+        dict(CFG, m=3, optimizer="gd"),
+        train,
+        never,
+    )
+    text = str(err)
+    assert [t.lr for t in trials] == [0.5 / 2**k for k in range(1, 11)]
+    assert all((t.steps, t.log_every) == (120, 121) for t in trials)
+    assert "(the `auto` rate of the contrast optimiser adam = 0.5)" in text
+    assert "(experiment `full`, replicate 2, setting `optimizer=adam`)" in text
+    assert ": loss nan at step 7, with `simulation.m` = 3 (8 outputs, 27 contexts)" in text
+    assert "No rate down to lr/1024 trained stably" in text and "Set `simulation.lr`" not in text
+    assert "(= 2.5 for gd at m = 3" in text
+    assert err.step == 7 and np.isnan(err.loss) and "\n" not in text
+
+
+def test_independence_flags_follow_the_configured_tolerance_and_cpt_range():
+    """run_experiment passes `independence_tol` and the CPT range to the DAG: on a complete
+    DAG with CPTs from U[0.3, 0.7] every pair is dependent at tol 1e-9 but counts as
+    independent at tol 1 (|P11 - P1 P1| <= 1 always); with cpt_low = cpt_high = 0.5 every
+    conditional is 1/2, the joint uniform and every pair independent."""
+    cfg = dict(CFG, m=3, d=2, edge_prob=1.0, steps=1, log_every=1)
+
+    def flags(**change):
+        orth = run_experiment("full", dict(cfg, **change), 0, 0).orthogonality
+        return orth["independent"].tolist()
+
+    assert flags() == [False, False, False]
+    assert flags(independence_tol=1.0) == [True, True, True]
+    assert flags(cpt_low=0.5, cpt_high=0.5) == [True, True, True]
