@@ -887,3 +887,22 @@ def test_independence_flags_follow_the_configured_tolerance_and_cpt_range():
     assert flags() == [False, False, False]
     assert flags(independence_tol=1.0) == [True, True, True]
     assert flags(cpt_low=0.5, cpt_high=0.5) == [True, True, True]
+
+
+def test_make_problem_defaults_and_its_seed_streams():
+    """At make_problem's defaults the CPTs are drawn from the paper's U[0.3, 0.7] and the
+    independence flags at tol 1e-9 are d-separation in the drawn DAG; the DAG is a function
+    of (master seed, replicate): the same pair draws it again, another replicate or master
+    seed draws another one."""
+
+    def draw(master_seed, replicate):
+        p = make_problem(5, 0.5, master_seed=master_seed, replicate=replicate)
+        return p, (p.dag.parents, np.concatenate(p.dag.cpts).tolist())
+
+    problem, first = draw(0, 0)
+    cpts = np.concatenate(problem.dag.cpts)
+    assert ((cpts >= 0.3) & (cpts <= 0.7)).all()
+    np.testing.assert_array_equal(problem.independent, dm.graph_independence(problem.dag))
+    assert not problem.independent[~np.eye(5, dtype=bool)].all()  # some pair is dependent
+    assert draw(0, 0)[1] == first
+    assert draw(0, 1)[1] != first and draw(1, 0)[1] != first
