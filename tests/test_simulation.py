@@ -906,3 +906,20 @@ def test_make_problem_defaults_and_its_seed_streams():
     assert not problem.independent[~np.eye(5, dtype=bool)].all()  # some pair is dependent
     assert draw(0, 0)[1] == first
     assert draw(0, 1)[1] != first and draw(1, 0)[1] != first
+
+
+def test_each_replicate_and_master_seed_draws_its_own_initialisation():
+    """With every context and output kept (no subset drawn) the untrained model's steering
+    cosines are those of its random initialisation: the same for the same (master seed,
+    replicate), different for another replicate or master seed."""
+    problem = make_problem(3, 0.5, master_seed=0, replicate=0)
+    train = TrainConfig(steps=0, lr=1.0, init_scale=1.0, log_every=1)
+
+    def cosines(master_seed, replicate):
+        met, _ = run_setting(problem, 3, 1.0, 1.0, train, master_seed, replicate)
+        return met["steering_cos"]
+
+    first = cosines(0, 0)
+    assert np.isfinite(first).all()
+    np.testing.assert_array_equal(cosines(0, 0), first)
+    assert not np.allclose(cosines(0, 1), first) and not np.allclose(cosines(1, 0), first)
