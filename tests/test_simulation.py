@@ -871,6 +871,18 @@ def test_divergence_error_names_the_contrast_optimisers_rate_or_says_none_trains
     assert "No rate down to lr/1024 trained stably" in text and "Set `simulation.lr`" not in text
     assert "(= 2.5 for gd at m = 3" in text
     assert err.step == 7 and np.isnan(err.loss) and "\n" not in text
+    # the configured optimiser's own run: its rate is the key `simulation.lr`
+    own = _divergence_error(
+        TrainingDiverged("loss inf"),
+        "dimension",
+        0,
+        {"setting": "d=2", "optimizer": "adam"},
+        dict(CFG, m=3, optimizer="adam"),
+        train,
+        lambda trial: None,
+    )
+    assert "The learning rate (`simulation.lr` = 0.5) is too large" in str(own)
+    assert "Set `simulation.lr` to 0.25 or lower" in str(own)
 
 
 def test_independence_flags_follow_the_configured_tolerance_and_cpt_range():
