@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import itertools
+import re
 
 import numpy as np
 import pytest
@@ -935,3 +936,40 @@ def test_each_replicate_and_master_seed_draws_its_own_initialisation():
     assert np.isfinite(first).all()
     np.testing.assert_array_equal(cosines(0, 0), first)
     assert not np.allclose(cosines(0, 1), first) and not np.allclose(cosines(1, 0), first)
+
+
+def test_dag_refuses_bad_shapes_and_order_and_impossible_contexts():
+    """A Dag needs one parent tuple and one CPT per node, parents before the node (index
+    order, none negative) and 2^(number of parents) CPT entries; random_dag needs m >= 1; a
+    context of probability zero has no conditional law."""
+    half, two = np.array([0.5]), np.array([0.4, 0.6])
+    ok = dm.Dag(m=2, parents=[(), (0,)], cpts=[half, two])  # parent 0 of node 1: allowed
+    assert ok.parents == [(), (0,)]
+    bad = [
+        (
+            dict(m=2, parents=[()], cpts=[half, two]),
+            "Dag needs 2 parent tuples and cpts, got 1 and 2",
+        ),
+        (
+            dict(m=2, parents=[(), (0,)], cpts=[half]),
+            "Dag needs 2 parent tuples and cpts, got 2 and 1",
+        ),
+        (dict(m=2, parents=[(), (1,)], cpts=[half, two]), "node 1: parents (1,) break index-order"),
+        (
+            dict(m=2, parents=[(), (-1,)], cpts=[half, two]),
+            "node 1: parents (-1,) break index-order",
+        ),
+        (dict(m=2, parents=[(), (0,)], cpts=[half, half]), "node 1: cpt shape (1,) != (2,)"),
+    ]
+    for kwargs, message in bad:
+        with pytest.raises(ValueError, match=re.escape(message)):
+            dm.Dag(**kwargs)
+    assert dm.random_dag(1, 0.5, np.random.default_rng(0)).m == 1
+    with pytest.raises(ValueError, match="m must be >= 1, got 0"):
+        dm.random_dag(0, 0.5, np.random.default_rng(0))
+    # joint all on 00: the context "concept 0 = 1" has probability zero
+    with pytest.raises(ValueError, match="a context has probability zero"):
+        dm.conditionals(np.array([1.0, 0.0, 0.0, 0.0]), dm.all_contexts(2), 2)
+    np.testing.assert_allclose(
+        dm.conditionals(np.full(4, 0.25), dm.all_contexts(2), 2).sum(axis=1), 1.0
+    )
