@@ -433,7 +433,8 @@ def test_simulation_summary_from_hand_written_tables(tmp_path):
 
 def test_simulation_cells_of_an_unmeasured_metric_warn_nothing():
     """A metric no cell of a setting measured has mean NaN, count 0 and flag 1, without
-    numpy's "Mean of empty slice" warning in the job's log."""
+    numpy's "Mean of empty slice" warning in the job's log; the setting `d=1` is the record's
+    key d, setting `all` adds none."""
     import warnings
 
     from concept_geometry.simulation import quantities
@@ -458,3 +459,9 @@ def test_simulation_cells_of_an_unmeasured_metric_warn_nothing():
     assert rec["embedding_cos_mean"] == pytest.approx(0.3)
     assert (rec["alignment_cos_mean"], rec["alignment_cos_n_concepts"]) == (0.1, 1)
     assert rec["n_concept_cells"] == 2 and rec["final_loss_mean"] == 2.0
+    # setting `all` (experiment full) adds no setting key to its record
+    (full,) = quantities.cells(summary.assign(experiment="full", setting="all"))
+    metrics = ("steering_cos", "embedding_cos", "alignment_cos")
+    assert set(full) == {"experiment", "label", "n_concept_cells", "final_loss_mean"} | {
+        f"{metric}_{part}" for metric in metrics for part in ("mean", "n_concepts", "low_coverage")
+    }
