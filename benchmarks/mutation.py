@@ -11,10 +11,9 @@ The packages, the modules each one mutates and the tests that guard them are in
 ``pyproject.toml`` (``[tool.concept_geometry.mutation.<package>]``; common mutmut settings in
 ``[tool.mutmut]``: plotting modules are not mutated, ``workflow``/``slurm`` tests never run).
 mutmut names mutants after the module path and only imports from ./, src/ or source/, so each
-run stages ``workflow/concept_geometry`` as ``src/concept_geometry`` (plus tests/, config/,
-workflow/schemas/ and README.md; not the package under workflow/, which would shadow the
-mutated copy) in ``.mutation/<package>/`` (git-ignored) and runs mutmut there, on one core by
-default:
+run stages ``workflow/concept_geometry`` as ``src/concept_geometry`` (plus tests/, config/ and
+workflow/schemas/; not the package under workflow/, which would shadow the mutated copy)
+in ``.mutation/<package>/`` (git-ignored) and runs mutmut there, on one core by default:
 
     python benchmarks/mutation.py --package galaxy
     python benchmarks/mutation.py --package lobes crystals --max-children 2
@@ -84,7 +83,7 @@ def toml_value(value) -> str:
 def stage(
     package: str, common: dict, spec: dict, keep: bool = False, tests_from: str | None = None
 ) -> Path:
-    """Scratch copy: src/concept_geometry, tests/, config/, README.md, a pyproject for this run.
+    """Scratch copy: src/concept_geometry, tests/, config/, a pyproject for this run.
 
     keep: update the copy in place, so mutmut keeps the results of functions whose code
     did not change (it regenerates the mutants of changed ones). tests_from: a git ref whose
@@ -103,7 +102,6 @@ def stage(
         if dst.exists():
             shutil.rmtree(dst)
         shutil.copytree(src, dst, ignore=ignore)
-    shutil.copy2(ROOT / "README.md", work / "README.md")  # test_registry checks its index
     if tests_from is not None:
         shutil.rmtree(work / "tests")
         archive = subprocess.run(
