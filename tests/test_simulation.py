@@ -965,6 +965,7 @@ def test_dag_refuses_bad_shapes_and_order_and_impossible_contexts():
             "node 1: parents (-1,) break index-order",
         ),
         (dict(m=2, parents=[(), (0,)], cpts=[half, half]), "node 1: cpt shape (1,) != (2,)"),
+        (dict(m=2, parents=[(), (0,)], cpts=[two, two]), "node 0: cpt shape (2,) != (1,)"),
     ]
     for kwargs, message in bad:
         with pytest.raises(ValueError, match=re.escape(message)):
@@ -973,7 +974,7 @@ def test_dag_refuses_bad_shapes_and_order_and_impossible_contexts():
     with pytest.raises(ValueError, match="m must be >= 1, got 0"):
         dm.random_dag(0, 0.5, np.random.default_rng(0))
     # joint all on 00: the context "concept 0 = 1" has probability zero
-    with pytest.raises(ValueError, match="a context has probability zero"):
+    with pytest.raises(ValueError, match="^a context has probability zero under the joint law$"):
         dm.conditionals(np.array([1.0, 0.0, 0.0, 0.0]), dm.all_contexts(2), 2)
     np.testing.assert_allclose(
         dm.conditionals(np.full(4, 0.25), dm.all_contexts(2), 2).sum(axis=1), 1.0
