@@ -420,3 +420,178 @@ def test_alignment_tables_and_load_from_a_hand_made_summary(tmp_path):
     assert b["orthogonality"] == a["orthogonality"] and b["toy"] == []
     not_out = quantities.tables(dict(untied, diag_verdict="does not stand out"))
     assert not_out["diagonal"][0]["diag_stands_out"] == 0
+
+
+def test_simulation_cosine_quantities_declare_mean_count_and_flag():
+    """Each cosine metric declares three quantities of table `cells`, named and kinded as
+    README's index shows them; only the steering mean is required and cites the paper."""
+    from concept_geometry.simulation import quantities
+
+    by = ("experiment", "optimizer", "context_frac", "concept_frac", "d")
+    this = "concept_geometry.simulation.quantities.cells"
+    for metric in ("steering_cos", "embedding_cos", "alignment_cos"):
+        mean, n, low = quantities._cosine_quantities(metric)
+        steering = metric == "steering_cos"
+        paper = "Jiang et al. 2024 §5.1 (linearity of steering vectors)" if steering else ""
+        assert (mean.id, mean.table, mean.column, mean.settings, mean.kind) == (
+            f"{metric}_mean",
+            "cells",
+            f"{metric}_mean",
+            by,
+            "real",
+        )
+        assert mean.function == "concept_geometry.simulation.experiments.linearity_metrics"
+        assert (mean.paper, mean.required) == (paper, steering)
+        assert (n.id, n.table, n.column, n.settings, n.function, n.paper, n.kind) == (
+            f"{metric}_n_concepts",
+            "cells",
+            f"{metric}_n_concepts",
+            by,
+            this,
+            "",
+            "count",
+        )
+        assert (low.id, low.table, low.column, low.settings, low.function, low.paper) == (
+            f"{metric}_low_coverage",
+            "cells",
+            f"{metric}_low_coverage",
+            by,
+            this,
+            "",
+        )
+        assert low.kind == "boolean" and not n.required and not low.required
+        assert "cosine" in mean.definition.lower() and "averages over" in n.definition
+        assert low.definition.startswith(f"1 when {metric}_mean averages over fewer than half")
+
+
+def _simulation_tables(folder):
+    """Hand-made results/simulation tables: two settings of summary.tsv, the orthogonality
+    pairs of experiment full (and of its Adam contrast) and four mechanism rows."""
+    nan = float("nan")
+    summary = pd.DataFrame(
+        [
+            # experiment, setting, seed, concept, steering, embedding, alignment, final_loss
+            ("full", "all", 0, 0, 0.9, 0.8, 0.5, 1.0),
+            ("full", "all", 0, 1, 0.7, nan, 0.3, 1.0),
+            ("full", "all", 1, 0, 0.8, 0.6, nan, 2.0),
+            ("full", "all", 1, 1, nan, 0.4, nan, 2.0),
+            ("dimension", "d=2", 0, 0, 0.5, nan, nan, 3.0),
+            ("dimension", "d=2", 0, 1, nan, nan, nan, 5.0),
+        ],
+        columns=[
+            "experiment",
+            "setting",
+            "seed",
+            "concept",
+            "steering_cos",
+            "embedding_cos",
+            "alignment_cos",
+            "final_loss",
+        ],
+    )
+    orth = pd.DataFrame(
+        {
+            "experiment": ["full"] * 4 + ["dimension"],
+            "setting": ["all", "all", "all", "optimizer=adam", "d=2"],
+            "independent": [True, False, False, True, True],
+            "cos": [0.2, -0.6, 0.4, 0.9, 0.7],
+        }
+    )
+    mech = pd.DataFrame(
+        {
+            "quantity": [
+                "spearman_logodds_rel_sd_vs_steering_cos",
+                "spearman_logodds_var_vs_steering_cos",
+                "spearman_logodds_var_vs_steering_cos",
+                "logodds_rel_sd_median",
+            ],
+            "experiment": ["all", "all", "full", "all"],
+            "setting": "all",
+            "optimizer": "all",
+            "value": [-0.7, -0.5, -0.9, 0.3],
+            "n": [6, 6, 4, 6],
+        }
+    )
+    paths = {}
+    for name, frame in (("summary", summary), ("orthogonality", orth), ("mechanism", mech)):
+        paths[name] = str(folder / f"{name}.tsv")
+        io.write_tsv(paths[name], frame)
+    return paths
+
+
+def test_simulation_summary_from_hand_written_tables(tmp_path):
+    """quantities.load reads the three tables; per setting (sorted: dimension before full)
+    the cosine means are over the finite cells only, counted, and flagged below half of the
+    cells (exactly half is not flagged); |cos| of experiment full's own pairs; the pooled
+    mechanism rows only."""
+    inputs = _simulation_tables(tmp_path)
+    rows = _as_rows(registry.build_stage_summary("simulation", inputs, {}))
+    s, mdl = "simulation", "latent-concept-model"
+    dim, full = "experiment=dimension,d=2", "experiment=full"
+    expected = [
+        (s, "steering_cos_mean", dim, mdl, 0.5),
+        (s, "steering_cos_n_concepts", dim, mdl, 1.0),
+        (s, "steering_cos_low_coverage", dim, mdl, 0.0),  # 1 of 2 cells: half, not fewer
+        (s, "embedding_cos_mean", dim, mdl, "nan"),
+        (s, "embedding_cos_n_concepts", dim, mdl, 0.0),
+        (s, "embedding_cos_low_coverage", dim, mdl, 1.0),
+        (s, "alignment_cos_mean", dim, mdl, "nan"),
+        (s, "alignment_cos_n_concepts", dim, mdl, 0.0),
+        (s, "alignment_cos_low_coverage", dim, mdl, 1.0),
+        (s, "n_concept_cells", dim, mdl, 2.0),
+        (s, "final_loss_mean", dim, mdl, 4.0),  # (3 + 5) / 2
+        (s, "steering_cos_mean", full, mdl, pytest.approx(0.8)),  # (0.9 + 0.7 + 0.8) / 3
+        (s, "steering_cos_n_concepts", full, mdl, 3.0),
+        (s, "steering_cos_low_coverage", full, mdl, 0.0),
+        (s, "embedding_cos_mean", full, mdl, pytest.approx(0.6)),  # (0.8 + 0.6 + 0.4) / 3
+        (s, "embedding_cos_n_concepts", full, mdl, 3.0),
+        (s, "embedding_cos_low_coverage", full, mdl, 0.0),
+        (s, "alignment_cos_mean", full, mdl, pytest.approx(0.4)),  # (0.5 + 0.3) / 2
+        (s, "alignment_cos_n_concepts", full, mdl, 2.0),
+        (s, "alignment_cos_low_coverage", full, mdl, 0.0),  # 2 of 4 cells: half
+        (s, "n_concept_cells", full, mdl, 4.0),
+        (s, "final_loss_mean", full, mdl, 1.5),
+        (s, "orth_abs_cos_independent", full, mdl, pytest.approx(0.2)),
+        (s, "n_pairs_independent", full, mdl, 1.0),
+        (s, "orth_abs_cos_dependent", full, mdl, pytest.approx(0.5)),  # (0.6 + 0.4) / 2
+        (s, "n_pairs_dependent", full, mdl, 2.0),
+        (s, "spearman_logodds_rel_sd_vs_steering_cos", "experiment=all", mdl, -0.7),
+        (s, "spearman_logodds_var_vs_steering_cos", "experiment=all", mdl, -0.5),
+    ]
+    assert rows == expected
+
+
+def test_simulation_cells_of_an_unmeasured_metric_warn_nothing():
+    """A metric no cell of a setting measured has mean NaN, count 0 and flag 1, without
+    numpy's "Mean of empty slice" warning in the job's log; the setting `d=1` is the record's
+    key d, setting `all` adds none."""
+    import warnings
+
+    from concept_geometry.simulation import quantities
+
+    nan = float("nan")
+    summary = pd.DataFrame(
+        {
+            "experiment": "dimension",
+            "setting": "d=1",
+            "steering_cos": [nan, nan],
+            "embedding_cos": [0.2, 0.4],
+            "alignment_cos": [nan, 0.1],
+            "final_loss": [1.0, 3.0],
+        }
+    )
+    with warnings.catch_warnings():
+        warnings.simplefilter("error")
+        (rec,) = quantities.cells(summary)
+    assert rec["experiment"] == "dimension" and rec["label"] == "d=1" and rec["d"] == "1"
+    assert math.isnan(rec["steering_cos_mean"]) and rec["steering_cos_n_concepts"] == 0
+    assert rec["steering_cos_low_coverage"] == 1.0
+    assert rec["embedding_cos_mean"] == pytest.approx(0.3)
+    assert (rec["alignment_cos_mean"], rec["alignment_cos_n_concepts"]) == (0.1, 1)
+    assert rec["n_concept_cells"] == 2 and rec["final_loss_mean"] == 2.0
+    # setting `all` (experiment full) adds no setting key to its record
+    (full,) = quantities.cells(summary.assign(experiment="full", setting="all"))
+    metrics = ("steering_cos", "embedding_cos", "alignment_cos")
+    assert set(full) == {"experiment", "label", "n_concept_cells", "final_loss_mean"} | {
+        f"{metric}_{part}" for metric in metrics for part in ("mean", "n_concepts", "low_coverage")
+    }

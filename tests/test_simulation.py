@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import itertools
+import re
 
 import numpy as np
 import pytest
@@ -822,3 +823,159 @@ def test_headline_rows_are_sorted_by_experiment_and_setting():
     orth = pd.DataFrame(columns=["experiment", "setting", "independent", "cos"])
     settings = list(dict.fromkeys(headline_rows(summary, orth)["setting"]))
     assert settings == ["experiment=dimension,d=2", "experiment=dimension,d=4", "experiment=full"]
+
+
+# --- issue 15 (seed 4): mutation-testing gaps ----------------------------------------------
+
+
+def test_concept_log_odds_needs_both_values_of_the_concept():
+    """A concept that every kept output has (or none has) has no log-odds: refused."""
+    from concept_geometry.simulation.model import concept_log_odds
+
+    f, g = np.ones((2, 2)), np.arange(8.0).reshape(4, 2)
+    for bits in ([1, 1, 1, 1], [0, 0, 0, 0]):
+        with pytest.raises(ValueError, match="both values of the concept"):
+            concept_log_odds(f, g, np.array(bits))
+
+
+def test_divergence_error_names_the_contrast_optimisers_rate_or_says_none_trains():
+    """A diverged Adam contrast run under `optimizer: gd` blames Adam's `auto` rate, not
+    `simulation.lr`; the message names the run (experiment, replicate, setting, the error)
+    and the problem size (m = 3: 8 outputs, 27 contexts; `auto` for gd 20/64 x 8 = 2.5).
+    When every halving down to lr/1024 diverges too, it says so; a run shorter than 300
+    steps probes with its own step count and logs nothing."""
+    from concept_geometry.simulation.experiments import _divergence_error
+    from concept_geometry.simulation.model import TrainingDiverged
+
+    trials = []
+
+    def never(trial):
+        trials.append(trial)
+        raise TrainingDiverged("again")
+
+    train = TrainConfig(steps=120, lr=0.5, init_scale=0.1, log_every=10, optimizer="adam")
+    err = _divergence_error(
+        TrainingDiverged("loss 1e+03 at step 7", step=7, loss=1e3),
+        "full",
+        2,
+        {"setting": "optimizer=adam", "optimizer": "adam"},
+        dict(CFG, m=3, optimizer="gd"),
+        train,
+        never,
+    )
+    text = str(err)
+    assert [t.lr for t in trials] == [0.5 / 2**k for k in range(1, 11)]
+    assert all((t.steps, t.log_every) == (120, 121) for t in trials)
+    assert "(the `auto` rate of the contrast optimiser adam = 0.5)" in text
+    assert "(experiment `full`, replicate 2, setting `optimizer=adam`)" in text
+    assert ": loss 1e+03 at step 7, with `simulation.m` = 3 (8 outputs, 27 contexts)" in text
+    assert "No rate down to lr/1024 trained stably" in text and "Set `simulation.lr`" not in text
+    assert "(= 2.5 for gd at m = 3" in text
+    assert (err.step, err.loss) == (7, 1e3) and "\n" not in text
+    # the configured optimiser's own run: its rate is the key `simulation.lr`
+    own = _divergence_error(
+        TrainingDiverged("loss inf"),
+        "dimension",
+        0,
+        {"setting": "d=2", "optimizer": "adam"},
+        dict(CFG, m=3, optimizer="adam"),
+        train,
+        lambda trial: None,
+    )
+    assert "The learning rate (`simulation.lr` = 0.5) is too large" in str(own)
+    assert "Set `simulation.lr` to 0.25 or lower" in str(own)
+
+
+def test_independence_flags_follow_the_configured_tolerance_and_cpt_range():
+    """run_experiment passes `independence_tol` and the CPT range to the DAG: on a complete
+    DAG with CPTs from U[0.3, 0.7] every pair is dependent at tol 1e-9 but counts as
+    independent at tol 1 (|P11 - P1 P1| <= 1 always); with cpt_low = cpt_high = 0.5 every
+    conditional is 1/2, the joint uniform and every pair independent."""
+    cfg = dict(CFG, m=3, d=2, edge_prob=1.0, steps=1, log_every=1)
+
+    def flags(**change):
+        orth = run_experiment("full", dict(cfg, **change), 0, 0).orthogonality
+        return orth["independent"].tolist()
+
+    assert flags() == [False, False, False]
+    assert flags(independence_tol=1.0) == [True, True, True]
+    assert flags(cpt_low=0.5, cpt_high=0.5) == [True, True, True]
+
+
+def test_make_problem_defaults_and_its_seed_streams():
+    """At make_problem's defaults the CPTs are drawn from the paper's U[0.3, 0.7], the
+    independence flags at tol 1e-9 are d-separation in the drawn DAG and the joint is the
+    chain rule's; the DAG is a function
+    of (master seed, replicate): the same pair draws it again, another replicate or master
+    seed draws another one."""
+
+    def draw(master_seed, replicate):
+        p = make_problem(5, 0.5, master_seed=master_seed, replicate=replicate)
+        return p, (p.dag.parents, np.concatenate(p.dag.cpts).tolist())
+
+    problem, first = draw(0, 0)
+    cpts = np.concatenate(problem.dag.cpts)
+    assert ((cpts >= 0.3) & (cpts <= 0.7)).all()
+    np.testing.assert_array_equal(problem.independent, dm.graph_independence(problem.dag))
+    brute = _brute_joint(problem.dag)  # the chain rule, one assignment at a time
+    np.testing.assert_allclose(
+        problem.joint, [brute[tuple(int(v) for v in c)] for c in dm.concept_vectors(5)]
+    )
+    assert not problem.independent[~np.eye(5, dtype=bool)].all()  # some pair is dependent
+    assert draw(0, 0)[1] == first
+    assert draw(0, 1)[1] != first and draw(1, 0)[1] != first
+
+
+def test_each_replicate_and_master_seed_draws_its_own_initialisation():
+    """With every context and output kept (no subset drawn) the untrained model's steering
+    cosines are those of its random initialisation: the same for the same (master seed,
+    replicate), different for another replicate or master seed."""
+    problem = make_problem(3, 0.5, master_seed=0, replicate=0)
+    train = TrainConfig(steps=0, lr=1.0, init_scale=1.0, log_every=1)
+
+    def cosines(master_seed, replicate):
+        met, _ = run_setting(problem, 3, 1.0, 1.0, train, master_seed, replicate)
+        return met["steering_cos"]
+
+    first = cosines(0, 0)
+    assert np.isfinite(first).all()
+    np.testing.assert_array_equal(cosines(0, 0), first)
+    assert not np.allclose(cosines(0, 1), first) and not np.allclose(cosines(1, 0), first)
+
+
+def test_dag_refuses_bad_shapes_and_order_and_impossible_contexts():
+    """A Dag needs one parent tuple and one CPT per node, parents before the node (index
+    order, none negative) and 2^(number of parents) CPT entries; random_dag needs m >= 1; a
+    context of probability zero has no conditional law."""
+    half, two = np.array([0.5]), np.array([0.4, 0.6])
+    ok = dm.Dag(m=2, parents=[(), (0,)], cpts=[half, two])  # parent 0 of node 1: allowed
+    assert ok.parents == [(), (0,)]
+    bad = [
+        (
+            dict(m=2, parents=[()], cpts=[half, two]),
+            "Dag needs 2 parent tuples and cpts, got 1 and 2",
+        ),
+        (
+            dict(m=2, parents=[(), (0,)], cpts=[half]),
+            "Dag needs 2 parent tuples and cpts, got 2 and 1",
+        ),
+        (dict(m=2, parents=[(), (1,)], cpts=[half, two]), "node 1: parents (1,) break index-order"),
+        (
+            dict(m=2, parents=[(), (-1,)], cpts=[half, two]),
+            "node 1: parents (-1,) break index-order",
+        ),
+        (dict(m=2, parents=[(), (0,)], cpts=[half, half]), "node 1: cpt shape (1,) != (2,)"),
+        (dict(m=2, parents=[(), (0,)], cpts=[two, two]), "node 0: cpt shape (2,) != (1,)"),
+    ]
+    for kwargs, message in bad:
+        with pytest.raises(ValueError, match=re.escape(message)):
+            dm.Dag(**kwargs)
+    assert dm.random_dag(1, 0.5, np.random.default_rng(0)).m == 1
+    with pytest.raises(ValueError, match="m must be >= 1, got 0"):
+        dm.random_dag(0, 0.5, np.random.default_rng(0))
+    # joint all on 00: the context "concept 0 = 1" has probability zero
+    with pytest.raises(ValueError, match="^a context has probability zero under the joint law$"):
+        dm.conditionals(np.array([1.0, 0.0, 0.0, 0.0]), dm.all_contexts(2), 2)
+    np.testing.assert_allclose(
+        dm.conditionals(np.full(4, 0.25), dm.all_contexts(2), 2).sum(axis=1), 1.0
+    )
