@@ -1431,3 +1431,35 @@ def test_explicit_tie_flag_in_config_json_overrides_the_architecture_default():
         {"text_config": {"tie_word_embeddings": False}, "model_type": "gemma2"}
     )
     assert matrices._config_tied({"tie_word_embeddings": True, "text_config": {}})
+
+
+def test_offline_hub_message_says_offline_and_quotes_no_error(monkeypatch):
+    """Offline and not cached: the message says the hub was offline and quotes no download
+    error (there was no attempt worth quoting), then says how to give a local folder."""
+    import huggingface_hub
+
+    from concept_geometry.errors import MissingResourceError
+
+    def not_cached(*args, **kwargs):
+        raise OSError("LocalEntryNotFoundError: cannot find the requested files in the cache")
+
+    monkeypatch.setattr(matrices, "hub_reachable", lambda: False)
+    monkeypatch.setattr(huggingface_hub, "hf_hub_download", not_cached)
+    with pytest.raises(MissingResourceError) as err:
+        matrices._snapshot_files("org/m", "alignment.models[m].path")
+    msg = str(err.value)
+    assert "fetched from the Hugging Face hub (offline). To use it offline" in msg
+    assert "cache" not in msg and "`alignment.models[m].path: /path/to/m`" in msg
+
+
+def test_toy_training_is_a_function_of_the_seed():
+    """Same seed: the same DAG (structure and CPTs) and the same losses; the last logged loss
+    is the reported final loss (not the KL column beside it)."""
+    a = toy_lm.train_toy_lm(_TINY_TOY, seed=4, progress=False)
+    b = toy_lm.train_toy_lm(_TINY_TOY, seed=4, progress=False)
+    assert a.dag.parents == b.dag.parents
+    for x, y in zip(a.dag.cpts, b.dag.cpts, strict=True):
+        np.testing.assert_array_equal(x, y)
+    assert a.history["loss"].tolist() == b.history["loss"].tolist()
+    assert a.final_loss == a.history["loss"].iloc[-1]
+    assert a.final_loss != a.history["kl_to_exact"].iloc[-1]
