@@ -1227,3 +1227,26 @@ def test_peaks_skip_a_column_without_numbers():
         "peak_clustering_layer_faithful": 9,
         "peak_clustering_layer_corrected": None,
     }
+
+
+def test_corrected_intervals_use_every_configured_setting(monkeypatch):
+    """analyse_layer hands each corrected entropy interval the configured k, subsample
+    fraction, replicates and level (not kl_entropy_ci's defaults), at both dimensions."""
+    import copy
+
+    from concept_geometry.galaxy import analysis
+
+    seen = []
+    real = ent.kl_entropy_ci
+
+    def spy(points, rng, **kw):
+        seen.append(kw)
+        return real(points, rng, **kw)
+
+    monkeypatch.setattr(analysis.ent, "kl_entropy_ci", spy)
+    cfg = copy.deepcopy(SMALL)
+    cfg["corrected"].update(k=2, subsample_fraction=0.7, replicates=4, level=0.8)
+    w = np.random.default_rng(9).standard_normal((60, 12))
+    analyse_layer(w, 1, cfg, seed=0)
+    want = {"k": 2, "fraction": 0.7, "replicates": 4, "level": 0.8}
+    assert len(seen) >= 2 and all(kw == want for kw in seen), seen
