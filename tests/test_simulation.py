@@ -979,3 +979,42 @@ def test_dag_refuses_bad_shapes_and_order_and_impossible_contexts():
     np.testing.assert_allclose(
         dm.conditionals(np.full(4, 0.25), dm.all_contexts(2), 2).sum(axis=1), 1.0
     )
+
+
+def test_setting_labels_name_each_sweeps_parameter():
+    from concept_geometry.simulation.experiments import setting_label
+
+    assert setting_label("full", None) == "all"
+    assert setting_label("incomplete_contexts", 0.5) == "context_frac=0.5"
+    assert setting_label("incomplete_concepts", 0.25) == "concept_frac=0.25"
+    assert setting_label("dimension", 4) == "d=4"
+
+
+def test_spearman_without_spread_on_either_side_is_undefined_without_a_warning():
+    """One constant side (x or y) leaves the rank correlation undefined: NaN, decided before
+    scipy is asked (which would warn about constant input into the job log)."""
+    import warnings
+
+    from concept_geometry.simulation.mechanism import _spearman
+
+    with warnings.catch_warnings():
+        warnings.simplefilter("error")
+        for x, y in (([1.0, 2.0, 3.0], [2.0, 2.0, 2.0]), ([2.0, 2.0, 2.0], [1.0, 2.0, 3.0])):
+            rho, n = _spearman(np.array(x), np.array(y))
+            assert np.isnan(rho) and n == 3
+
+
+def test_a_dimension_below_one_is_refused_with_its_value():
+    with pytest.raises(ValueError, match=r"^d must be >= 1, got 0$"):
+        train_log_linear(np.full((2, 2), 0.5), 0, TrainConfig(steps=1), seed=0)
+
+
+def test_concept_rows_count_outputs_and_steering_vectors_as_integers():
+    """Full experiment, m = 4: every one of the 2^4 = 16 outputs is kept; the steering-vector
+    and output counts are integer columns; the training curve logs loss and both cosines."""
+    res = run_experiment("full", CFG, 0, 1)
+    c = res.concepts
+    assert (c["n_outputs"] == 16).all()
+    assert c["n_steering_vectors"].dtype.kind == "i" and c["n_outputs"].dtype.kind == "i"
+    assert {"step", "loss", "steering_cos", "embedding_cos"} <= set(res.curve.columns)
+    assert res.curve["embedding_cos"].notna().all()
