@@ -1018,3 +1018,19 @@ def test_concept_rows_count_outputs_and_steering_vectors_as_integers():
     assert c["n_steering_vectors"].dtype.kind == "i" and c["n_outputs"].dtype.kind == "i"
     assert {"step", "loss", "steering_cos", "embedding_cos"} <= set(res.curve.columns)
     assert res.curve["embedding_cos"].notna().all()
+
+
+def test_float_settings_print_in_short_g_format():
+    """Fractions print with %g (six significant digits): labels stay short and stable."""
+    from concept_geometry.simulation.experiments import setting_label
+
+    assert setting_label("incomplete_contexts", 0.123456789) == "context_frac=0.123457"
+    assert setting_label("incomplete_concepts", 1.0) == "concept_frac=1"
+
+
+def test_concept_rows_count_embedding_pairs_as_integers():
+    """m = 4, all 81 contexts kept: concept i has 3^3 = 27 context pairs that differ only in
+    it (0 vs 1; each other concept absent, 0 or 1 in both)."""
+    c = run_experiment("full", CFG, 0, 1).concepts
+    assert c["n_embedding_pairs"].dtype.kind == "i"
+    assert (c["n_embedding_pairs"] == 27).all()
