@@ -1,4 +1,4 @@
-"""Interactive crystals page of one layer (issue 18): relation pairs in 2-D, three views."""
+"""Interactive crystals page of one layer: relation pairs in 2-D, three views."""
 
 import _workflow_path  # first: puts workflow/ (the package) on sys.path
 

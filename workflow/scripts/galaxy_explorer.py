@@ -1,4 +1,4 @@
-"""Interactive galaxy page of one model (issue 18): per-layer spectra and 2-D decoder clouds."""
+"""Interactive galaxy page of one model (README "Explorer"): spectra and 2-D decoder clouds."""
 
 import _workflow_path  # first: puts workflow/ (the package) on sys.path
 

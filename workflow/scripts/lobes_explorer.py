@@ -1,4 +1,4 @@
-"""Interactive, offline feature explorer of one layer (issue 18) -> one self-contained HTML page."""
+"""Interactive, offline feature explorer of one layer -> one self-contained HTML page."""
 
 import _workflow_path  # first: puts workflow/ (the package) on sys.path
 

@@ -1,5 +1,6 @@
 """Rehearse the paper preset offline: checkpoints, SAEs and a corpus of the papers' true
-shapes and formats with random weights (issue 19), and the config keys that point at them.
+shapes and formats with random weights (README "Rehearsal"), and the config keys that point
+at them.
 
 ``python -m concept_geometry.rehearsal build DIR`` writes them; ``config/rehearsal.yaml``
 (merged over ``config/paper.yaml``) runs the paper DAG on them. See README.md, "Rehearsal".
