@@ -460,6 +460,53 @@ def test_faithful_lobes_are_the_official_dense_call_on_every_feature():
             )
 
 
+@pytest.mark.parametrize("n_init", [None, 3])
+def test_dense_route_is_one_official_call_per_k_bit_for_bit(n_init):
+    """``spectral_lobes_dense`` computes the Laplacian and the shift-invert LU once for all
+    ks; its labels must still be, bit for bit, those of one official call per k
+    (feature-geometry ``brain/experiments/all-occurrences0/cluster.py``,
+    ``perform_spectral_clustering``: ``SpectralClustering(n_clusters=k,
+    affinity="precomputed", assign_labels="kmeans", random_state=...)``, defaults
+    elsewhere). Affinities: uniform noise (nearly degenerate spectrum: any change in the
+    ARPACK operator or start vector shows), planted blocks, and one with isolated features
+    (a disconnected graph, as never-firing features make under Jaccard)."""
+    import warnings
+
+    from sklearn.cluster import SpectralClustering
+
+    from concept_geometry.lobes.clustering import spectral_lobes_dense
+
+    gen = np.random.default_rng(21)
+    n = 160
+    noise = gen.random((n, n))
+    noise = (noise + noise.T) / 2
+    block = np.repeat(np.arange(4), n // 4)
+    planted_aff = np.where(block[:, None] == block[None, :], 0.8, 0.1) + 0.05 * noise
+    isolated = planted_aff.copy()
+    isolated[:6] = 0.0
+    isolated[:, :6] = 0.0
+    ks = [2, 3, 4, 8, 16]
+    for name, aff in (("noise", noise), ("planted", planted_aff), ("isolated", isolated)):
+        ours = spectral_lobes_dense(aff, ks, seed=13, n_init=n_init)
+        assert sorted(ours) == ks
+        for k in ks:
+            extra = {} if n_init is None else {"n_init": n_init}
+            with warnings.catch_warnings():
+                warnings.simplefilter("ignore")
+                official = SpectralClustering(
+                    n_clusters=k,
+                    affinity="precomputed",
+                    assign_labels="kmeans",
+                    random_state=13,
+                    **extra,
+                ).fit_predict(aff)
+            np.testing.assert_array_equal(ours[k], official, err_msg=f"{name}, k={k}")
+        if name == "planted":  # and it finds the planted blocks at k = 4
+            from sklearn.metrics import adjusted_rand_score
+
+            assert adjusted_rand_score(block, ours[4]) == 1.0
+
+
 def test_faithful_phi_multiplies_the_margins_in_int64_as_the_official_code():
     """Issue 12 item 4 (official affinities). feature-geometry
     ``brain/experiments/all-occurrences0/cluster_phi.py`` (``load_matrix`` casts the counts
