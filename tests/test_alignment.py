@@ -525,6 +525,38 @@ def test_dual_causal_inner_product_closed_form():
     np.testing.assert_allclose(got, expect, atol=1e-8)
 
 
+def test_each_covariance_is_eigendecomposed_once_and_serves_causal_and_dual(monkeypatch):
+    """``inner_product_transforms`` decomposes Cov(γ) of the unembedding once for both the
+    unembedding's ``causal`` and the embedding side's ``causal_dual`` (and a tied model's one
+    matrix once in all), with transforms equal, bit for bit, to separate ``causal_transform``
+    calls; and those match the closed forms Cov^-1/2 and Cov^1/2 (np.cov, 1e-8)."""
+    rng = np.random.default_rng(8)
+    d = 6
+    emb = rng.standard_normal((200, d)) @ rng.standard_normal((d, d))
+    unemb = rng.standard_normal((200, d)) @ rng.standard_normal((d, d))
+    calls = []
+    real = geometry.covariance_eigh
+    monkeypatch.setattr(geometry, "covariance_eigh", lambda m: calls.append(m) or real(m))
+    got = geometry.inner_product_transforms(emb, unemb, np.random.default_rng(0), 0.0)
+    assert len(calls) == 2
+    np.testing.assert_array_equal(got[("unembedding", "causal")], geometry.causal_transform(unemb))
+    np.testing.assert_array_equal(got[("embedding", "causal")], geometry.causal_transform(emb))
+    np.testing.assert_array_equal(
+        got[("embedding", "causal_dual")], geometry.causal_transform(unemb, dual=True)
+    )
+    vals, vecs = np.linalg.eigh(np.cov(unemb.T, bias=True))
+    np.testing.assert_allclose(
+        got[("unembedding", "causal")], (vecs / np.sqrt(vals)) @ vecs.T, atol=1e-8
+    )
+    np.testing.assert_allclose(
+        got[("embedding", "causal_dual")], (vecs * np.sqrt(vals)) @ vecs.T, atol=1e-8
+    )
+    calls.clear()
+    tied = geometry.inner_product_transforms(unemb, unemb.copy(), np.random.default_rng(0), 0.0)
+    assert len(calls) == 1
+    np.testing.assert_array_equal(tied[("embedding", "causal")], tied[("unembedding", "causal")])
+
+
 # --- issue 14: inner products per space, Park's random M, the diagonal's null, a toy that can fail
 
 

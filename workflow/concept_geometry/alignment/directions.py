@@ -47,8 +47,22 @@ def cosine_matrix(a: np.ndarray, b: np.ndarray, transform: np.ndarray | None = N
     return a @ b.T
 
 
+def covariance_eigh(matrix: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
+    """Eigendecomposition of Cov(γ) of the token rows ``matrix`` (vocab, d), centred, float64:
+    (eigenvalues ascending, eigenvectors as columns), for ``causal_transform``."""
+    gamma = np.asarray(matrix, dtype=np.float64)
+    centred = gamma - gamma.mean(axis=0, keepdims=True)
+    cov = centred.T @ centred / gamma.shape[0]
+    return np.linalg.eigh(cov)
+
+
 def causal_transform(
-    matrix: np.ndarray, ridge: float = 0.0, rcond: float = 1e-10, dual: bool = False
+    matrix: np.ndarray | None,
+    ridge: float = 0.0,
+    rcond: float = 1e-10,
+    dual: bool = False,
+    *,
+    eigh: tuple[np.ndarray, np.ndarray] | None = None,
 ) -> np.ndarray:
     """Park et al.'s causal inner product <x, y>_C = x^T Cov(γ)^{-1} y, as T = Cov(γ)^{-1/2}.
 
@@ -59,12 +73,11 @@ def causal_transform(
     differences of rows, lie in the row span, where the pseudo-inverse is exact.
     dual: the inner product it induces on the embedding (context) side instead,
     <x, y> = x^T Cov(γ) y, T = Cov(γ)^{1/2} (Park et al.'s l(x) = Cov(γ)^{1/2} λ(x)).
+    eigh: ``covariance_eigh(matrix)`` when already computed (then ``matrix`` is unused), so
+    that one Cov(γ) serves both ``causal`` and ``causal_dual``.
     Returns T: (d, d) symmetric.
     """
-    gamma = np.asarray(matrix, dtype=np.float64)
-    centred = gamma - gamma.mean(axis=0, keepdims=True)
-    cov = centred.T @ centred / gamma.shape[0]
-    eig, vec = np.linalg.eigh(cov)
+    eig, vec = covariance_eigh(matrix) if eigh is None else eigh
     eig = np.clip(eig, 0.0, None)
     eig = eig + ridge * eig.mean()
     keep = eig > rcond * eig.max()
