@@ -86,3 +86,44 @@ def test_paper_features_fail_fast_offline_with_local_path_instructions(tmp_path)
     for text in (corpus, sae):
         assert "Traceback" not in text
     assert not list((tmp_path / "results").rglob("firings.npz"))
+
+
+def _requests(stdout: str):
+    import sys
+
+    sys.path.insert(0, str(ROOT / "benchmarks"))
+    from rehearsal_cost import parse_requests
+
+    return parse_requests(stdout)
+
+
+def test_parse_requests_reads_a_dry_run_listing():
+    """Hand-written excerpt in the format `snakemake -n` prints (Snakemake 9)."""
+    text = (
+        "rule galaxy_layer:\n"
+        "    input: a\n"
+        "    benchmark: results/benchmarks/galaxy/layer_gemma-2-2b_12.tsv\n"
+        "    threads: 8\n"
+        "    resources: tmpdir=/tmp, runtime=60, mem_mb=16000, mem=16 GB, mem_mib=15259\n"
+        "\n"
+        "localrule summary:\n"
+        "    resources: tmpdir=/tmp, runtime=5, mem_mb=1000\n"
+        "rule features_extract:\n"
+        "    benchmark: results/benchmarks/features/extract_m_c.tsv\n"
+        "    resources: tmpdir=/tmp, runtime=720, gpu=1, mem_mb=48000\n"
+    )
+    got = _requests(text).set_index("job")
+    assert list(got.index) == ["galaxy/layer_gemma-2-2b_12", "features/extract_m_c"]
+    assert got.loc["galaxy/layer_gemma-2-2b_12"].tolist() == ["galaxy_layer", 8, 16000, 60, 0]
+    assert got.loc["features/extract_m_c"].tolist() == ["features_extract", 1, 48000, 720, 1]
+
+
+def test_sae_materialise_asks_for_a_gpu_only_to_train(paper_plan, tmp_path):
+    """Gemma Scope SAEs (paper preset: pretrained) are converted on the CPU in 2.3 GiB at 65k
+    (README "Rehearsal cost"): no GPU, 4 GB. The default config trains its SAEs: 1 GPU, 32 GB."""
+    paper = _requests(paper_plan)
+    sae = paper[paper.rule == "sae_materialise"]
+    assert len(sae) == 1 and set(sae.gpu) == {0} and set(sae.mem_mb) == {4000}  # 16k, layer 12
+    default = _requests(run_snakemake(tmp_path, ROOT / "config" / "config.yaml", "-n").stdout)
+    trained = default[default.rule == "sae_materialise"]
+    assert len(trained) and set(trained.gpu) == {1} and set(trained.mem_mb) == {32000}

@@ -75,9 +75,9 @@ rule sae_materialise:
         "../../envs/models.yaml"
     threads: 1
     resources:
-        mem_mb=scaled(32000),
-        runtime=scaled(240),
-        gpu=1,
+        mem_mb=scaled(lambda wc: 32000 if _sae_trained(wc) else 4000),
+        runtime=scaled(lambda wc: 240 if _sae_trained(wc) else 30),
+        gpu=lambda wc: int(_sae_trained(wc)),
     params:
         spec=lambda wc: SETTINGS.sae(wc.saeset).resolved,
         key=lambda wc: SETTINGS.sae(wc.saeset).key,
@@ -106,7 +106,7 @@ rule sae_decoder:
         "../../envs/models.yaml"
     threads: 1
     resources:
-        mem_mb=scaled(8000),
+        mem_mb=scaled(3000),  # 65k Gemma Scope decoder: 1.5 GiB peak (README "Rehearsal cost")
         runtime=scaled(30),
     params:
         spec=lambda wc: SETTINGS.sae(wc.saeset).resolved,

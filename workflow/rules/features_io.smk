@@ -80,6 +80,12 @@ def top_contexts_identity(model, corpus, layer):
     return {**ident, "config": settings_hash(settings)}
 
 
+def _sae_trained(wc):
+    """Only SAE training needs a GPU and much memory; a local or pretrained SAE is converted
+    on the CPU (65k Gemma Scope: 2.3 GiB peak, README "Rehearsal cost")."""
+    return SETTINGS.sae(wc.saeset).source == "train"
+
+
 def _sae_inputs(wc):
     if SETTINGS.sae(wc.saeset).source != "train":
         return {}
