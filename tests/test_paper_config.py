@@ -127,3 +127,18 @@ def test_sae_materialise_asks_for_a_gpu_only_to_train(paper_plan, tmp_path):
     default = _requests(run_snakemake(tmp_path, ROOT / "config" / "config.yaml", "-n").stdout)
     trained = default[default.rule == "sae_materialise"]
     assert len(trained) and set(trained.gpu) == {1} and set(trained.mem_mb) == {32000}
+
+
+def test_paper_requests_cover_the_rehearsals_measured_needs(paper_plan):
+    """benchmarks/rehearsal_needs.tsv holds, per rule, the memory a paper-run job needs, from
+    the rehearsal at the true shapes (README "Rehearsal cost"): every job of that rule in
+    the paper plan must request at least that much on its first attempt."""
+    import pandas as pd
+
+    needs = pd.read_csv(ROOT / "benchmarks/rehearsal_needs.tsv", sep="\t")
+    assert (needs.need_mb >= needs.measured_peak_mib * 2**20 / 1e6 * 0.99).all()
+    plan = _requests(paper_plan)
+    for row in needs.itertuples():
+        jobs = plan[plan.rule == row.rule]
+        assert len(jobs), row.rule
+        assert (jobs.mem_mb >= row.need_mb).all(), (row.rule, jobs.mem_mb.tolist(), row.need_mb)

@@ -48,7 +48,7 @@ rule alignment_analyse:
     threads: SETTINGS.threads
     resources:
         # A 7B checkpoint is loaded whole to read its two 32000 x 4096 matrices (toy: 3 GB).
-        mem_mb=scaled(lambda wc: 3000 if _alignment_model(wc).toy else 32000),
+        mem_mb=scaled(lambda wc: 3000 if _alignment_model(wc).toy else 8000),  # Llama-2-7b: 3.7 GiB
         runtime=scaled(60),
     params:
         entry=lambda wc: _alignment_model(wc).entry,

@@ -106,7 +106,7 @@ rule sae_decoder:
         "../../envs/models.yaml"
     threads: 1
     resources:
-        mem_mb=scaled(3000),  # 65k Gemma Scope decoder: 1.5 GiB peak (README "Rehearsal cost")
+        mem_mb=scaled(3000),  # 65k Gemma Scope decoder: 1.7 GiB peak (benchmarks/rehearsal_needs.tsv)
         runtime=scaled(30),
     params:
         spec=lambda wc: SETTINGS.sae(wc.saeset).resolved,
@@ -141,7 +141,7 @@ rule features_extract:
         "../../envs/models.yaml"
     threads: SETTINGS.threads
     resources:
-        mem_mb=scaled(48000),
+        mem_mb=scaled(16000),  # host side; float32 gemma-2-2b: ~12 GB (benchmarks/rehearsal_needs.tsv)
         runtime=scaled(720),
         gpu=1,
     params:

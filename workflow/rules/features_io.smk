@@ -82,7 +82,7 @@ def top_contexts_identity(model, corpus, layer):
 
 def _sae_trained(wc):
     """Only SAE training needs a GPU and much memory; a local or pretrained SAE is converted
-    on the CPU (65k Gemma Scope: 2.3 GiB peak, README "Rehearsal cost")."""
+    on the CPU (65k Gemma Scope: 2.6 GiB peak, benchmarks/rehearsal_needs.tsv)."""
     return SETTINGS.sae(wc.saeset).source == "train"
 
 
