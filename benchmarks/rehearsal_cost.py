@@ -114,6 +114,22 @@ def fit_table(measured: pd.DataFrame, requested: pd.DataFrame) -> pd.DataFrame:
     return table
 
 
+def markdown(table: pd.DataFrame) -> str:
+    """One Markdown row per job: wall, CPU, peak RSS, and the rule's request with its margin."""
+    lines = [
+        "| job | wall | CPU | peak RSS | request (attempt 1) | memory margin |",
+        "| --- | ---: | ---: | ---: | --- | ---: |",
+    ]
+    for row in table.sort_values("job").itertuples():
+        gpu = ", 1 GPU" if row.gpu else ""
+        lines.append(
+            f"| `{row.job}` | {row.seconds:,.0f} s | {row.cpu_s:,.0f} s | "
+            f"{row.max_rss_mib:,.0f} MiB | {row.mem_mb:,.0f} MB, {row.runtime:,.0f} min{gpu} | "
+            f"{row.mem_fits:.1f}x |"
+        )
+    return "\n".join(lines)
+
+
 def main(argv: list[str] | None = None) -> int:
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     parser.add_argument("workdir", type=Path)
@@ -127,6 +143,7 @@ def main(argv: list[str] | None = None) -> int:
     parser.add_argument(
         "--collect", action="store_true", help="do not run: tabulate what WORKDIR holds"
     )
+    parser.add_argument("--markdown", action="store_true", help="print the job table as Markdown")
     args = parser.parse_args(argv)
     configs = [
         str(ROOT / "config/paper.yaml"),
@@ -153,7 +170,10 @@ def main(argv: list[str] | None = None) -> int:
     }
     jobs["cpu_s"] = jobs["job"].map(cpu)
     table = fit_table(jobs, requests(args.workdir, configs))
-    print(table.to_string(index=False, float_format=lambda v: f"{v:.1f}"))
+    if args.markdown:
+        print(markdown(table))
+    else:
+        print(table.to_string(index=False, float_format=lambda v: f"{v:.1f}"))
     print(output_sizes(args.workdir, configs).to_string(index=False))
     return 0
 

@@ -20,7 +20,7 @@ rule crystals_differences:
         "../../envs/models.yaml"
     threads: SETTINGS.threads
     resources:
-        mem_mb=scaled(32000),
+        mem_mb=scaled(16000),  # host side; float32 gemma-2-2b: ~12 GB (benchmarks/rehearsal_needs.tsv)
         runtime=scaled(60),
         gpu=1,
     params:
