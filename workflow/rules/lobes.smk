@@ -20,7 +20,7 @@ rule lobes_cluster:
         "../../envs/analysis.yaml"
     threads: 1
     resources:
-        mem_mb=scaled(16000),  # faithful dense at 16k: 10.5 GiB (benchmarks/rehearsal_needs.tsv)
+        mem_mb=scaled(16000),  # faithful dense at 16k: 11.0 GiB (benchmarks/rehearsal_needs.tsv)
         runtime=scaled(120),
     params:
         expect=lambda wc: features_identity(wc.model, wc.corpus, wc.layer),
