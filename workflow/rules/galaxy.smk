@@ -21,8 +21,8 @@ rule galaxy_layer:
         "../../envs/analysis.yaml"
     threads: SETTINGS.threads  # BLAS: covariances (bootstrap), k-NN distance products
     resources:
-        mem_mb=scaled(16000),  # paper: a 65k x 2304 float32 decoder + float64 chunks
-        runtime=scaled(60),  # paper: ~10-15 min on 8 threads, mostly the slope bootstrap
+        mem_mb=scaled(8000),  # 65k x 2304 float32 decoder + chunks: 1.3-2.6 GiB (rehearsal_needs.tsv)
+        runtime=scaled(60),  # rehearsal, 65k: 16 CPU-min on 1 thread, mostly the slope bootstrap
     params:
         expect=lambda wc: sae_identity(wc.model, GALAXY.sae.name, wc.layer),
         cfg=lambda wc: GALAXY.raw,
