@@ -47,8 +47,10 @@ rule alignment_analyse:
         "../../envs/models.yaml"
     threads: SETTINGS.threads
     resources:
-        # A 7B checkpoint is loaded whole to read its two 32000 x 4096 matrices (toy: 3 GB).
-        mem_mb=scaled(lambda wc: 3000 if _alignment_model(wc).toy else 8000),  # Llama-2-7b: 3.7 GiB
+        # Safetensors checkpoints (the hub's Llama-2-7b-hf): only the two 32000 x 4096 matrices
+        # are read, 3.7 GiB measured (benchmarks/rehearsal_needs.tsv; toy: 3 GB). A checkpoint
+        # without safetensors is loaded whole (7B in float16: ~14 GB): the retries ask 16, 24 GB.
+        mem_mb=scaled(lambda wc: 3000 if _alignment_model(wc).toy else 8000),
         runtime=scaled(60),
     params:
         entry=lambda wc: _alignment_model(wc).entry,
